@@ -1,0 +1,53 @@
+"""Load and save motions by file extension (``.bvh``, ``.glb``, ``.gltf``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from musicdance.errors import MusicDanceError
+from musicdance.motion.motion import Motion
+
+MOTION_SUFFIXES = (".bvh", ".glb", ".gltf")
+
+
+def _suffix(path: str | os.PathLike[str]) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in MOTION_SUFFIXES:
+        raise MusicDanceError(
+            f"unknown motion file type {suffix or '(none)'!r}; "
+            f"expected one of {', '.join(MOTION_SUFFIXES)}",
+            path,
+        )
+    return suffix
+
+
+def load_motion(path: str | os.PathLike[str], *, scale: float | None = None) -> Motion:
+    """Read a BVH or glTF/GLB motion; ``scale`` (metres per unit) applies to BVH only."""
+    suffix = _suffix(path)
+    if not Path(path).is_file():
+        raise MusicDanceError("no such file", path)
+    if suffix == ".bvh":
+        from musicdance.io.bvh import read_bvh
+
+        return read_bvh(path, scale=scale)
+    from musicdance.io.gltf import read_gltf
+
+    return read_gltf(path)
+
+
+def save_motion(
+    motion: Motion, path: str | os.PathLike[str], *, extras: dict | None = None
+) -> None:
+    """Write ``motion`` as BVH (centimetres) or GLB, atomically. ``extras`` goes into a GLB."""
+    suffix = _suffix(path)
+    if suffix == ".bvh":
+        from musicdance.io.bvh import write_bvh
+
+        write_bvh(motion, path)
+    elif suffix == ".glb":
+        from musicdance.io.gltf import write_glb
+
+        write_glb(motion, path, extras=extras)
+    else:
+        raise MusicDanceError("writing .gltf is not supported; write .glb instead", path)

@@ -1,0 +1,735 @@
+"""glTF 2.0 export (GLB) and import (.glb and .gltf) of motions.
+
+The writer emits one node per joint (named as the joint, rest translation = offset, rest
+rotation identity), a skin, a skinned figure mesh (a tapered box along every bone) so that any
+viewer shows the dance, and one animation: a LINEAR rotation channel per joint, a translation
+channel for the root and for every joint whose ``local_translations_m`` moves. Keyframe ``t``
+sits at ``t / fps`` seconds. The frame rate and BVH end sites are kept in
+``asset.extras["musicdance"]``; caller ``extras`` go verbatim into the scene's ``extras``.
+
+glTF shares the SDK conventions (Y-up, right-handed, metres, +Z forward, quaternions x, y, z, w),
+so no axis or unit conversion happens in either direction.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import struct
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import numpy as np
+from pygltflib import (
+    ARRAY_BUFFER,
+    GLTF2,
+    Accessor,
+    Animation,
+    AnimationChannel,
+    AnimationChannelTarget,
+    AnimationSampler,
+    Asset,
+    Attributes,
+    Buffer,
+    BufferView,
+    Material,
+    Mesh,
+    Node,
+    PbrMetallicRoughness,
+    Primitive,
+    Scene,
+    Skin,
+)
+
+from musicdance import __version__
+from musicdance.errors import MusicDanceError
+from musicdance.io.atomic import atomic_write
+from musicdance.motion.motion import Motion
+from musicdance.motion.quat import (
+    quat_from_matrix,
+    quat_identity,
+    quat_normalize,
+    quat_slerp,
+    quat_unroll,
+)
+from musicdance.motion.skeleton import Skeleton
+
+__all__ = ["DEFAULT_FPS", "read_gltf", "write_glb"]
+
+DEFAULT_FPS = 30.0
+"""Frame rate used by ``read_gltf`` when neither the caller, the file nor its keys give one."""
+
+ROOT_CHANNELS = ("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation")
+JOINT_CHANNELS = ("Zrotation", "Xrotation", "Yrotation")
+
+_EXTRAS_KEY = "musicdance"
+_GLB_MAGIC = b"glTF"
+_CHUNK_JSON = b"JSON"
+_CHUNK_BIN = b"BIN\0"
+
+_MIN_BONE_M = 1e-4
+_LEAF_BONE_M = 0.05
+_BONE_WIDTH_RATIO = 0.12
+_BONE_HALF_WIDTH_RANGE_M = (0.004, 0.05)
+_BONE_TAPER = 0.6
+# Unit square corners in the bone's cross-section, in cyclic order.
+_SQUARE = np.array([[1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]])
+# Quads of a box whose corners 0-3 ring the head and 4-7 the tail, as triangles. Winding is
+# fixed afterwards by an outward test, so the order within a triangle does not matter here.
+_BOX_QUADS = [(0, 1, 2, 3), (4, 5, 6, 7)]
+_BOX_QUADS += [(k, (k + 1) % 4, 4 + (k + 1) % 4, 4 + k) for k in range(4)]
+_BOX_TRIANGLES = np.array([t for a, b, c, d in _BOX_QUADS for t in ((a, b, c), (a, c, d))])
+
+_COMPONENT_TYPES = {np.dtype("<f4"): 5126, np.dtype("<u2"): 5123}
+_DTYPES = {
+    5120: np.dtype("i1"),
+    5121: np.dtype("u1"),
+    5122: np.dtype("<i2"),
+    5123: np.dtype("<u2"),
+    5125: np.dtype("<u4"),
+    5126: np.dtype("<f4"),
+}
+_NUM_COMPONENTS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def write_glb(
+    motion: Motion, path: str | os.PathLike[str], *, extras: dict[str, Any] | None = None
+) -> None:
+    """Write ``motion`` as a binary glTF (.glb) file with a skinned figure and one animation.
+
+    extras: a JSON-serialisable dict stored verbatim as the scene's ``extras``.
+    Raises ``MusicDanceError`` (and writes nothing) for motions with no frames, NaN or
+    non-unit quaternions, or extras that are not a JSON object.
+    """
+    _check_exportable(motion, extras, path)
+    buffer = _BufferBuilder()
+    skeleton = motion.skeleton
+    gltf = GLTF2(asset=Asset(generator=f"mdtool {__version__}"))
+    gltf.nodes = _joint_nodes(skeleton) + [Node(name="figure", mesh=0, skin=0)]
+    gltf.skins = [_skin(skeleton, buffer)]
+    gltf.meshes = [_figure_mesh(skeleton, buffer)]
+    gltf.materials = [_figure_material()]
+    gltf.animations = [_animation(motion, buffer)]
+    gltf.scenes = [Scene(name="motion", nodes=[0, skeleton.num_joints])]
+    gltf.scene = 0
+    blob = buffer.blob()
+    gltf.buffers = [Buffer(byteLength=len(blob))]
+    gltf.bufferViews = buffer.buffer_views
+    gltf.accessors = buffer.accessors
+    document = json.loads(gltf.gltf_to_json())
+    # Set after serialisation: pygltflib drops empty lists and None values nested in extras.
+    document["asset"]["extras"] = {_EXTRAS_KEY: _musicdance_extras(motion)}
+    if extras:
+        document["scenes"][0]["extras"] = extras
+    data = _pack_glb(document, blob)
+    with atomic_write(path, "wb") as handle:
+        handle.write(data)
+
+
+def _check_exportable(
+    motion: Motion, extras: dict[str, Any] | None, path: str | os.PathLike[str]
+) -> None:
+    """Raise ``MusicDanceError`` for data that cannot become a valid glTF file."""
+    if motion.num_frames == 0:
+        raise MusicDanceError("cannot export a motion with no frames", path)
+    problems = motion.problems()
+    if problems:
+        raise MusicDanceError(f"cannot export motion: {problems[0]}", path)
+    skeleton = motion.skeleton
+    lengths = [skeleton.offsets_m, *skeleton.end_sites_m.values()]
+    if not all(np.all(np.isfinite(values)) for values in lengths):
+        raise MusicDanceError("cannot export motion: non-finite skeleton offset", path)
+    if extras is None:
+        return
+    if not isinstance(extras, dict):
+        raise MusicDanceError(f"extras must be a dict, got {type(extras).__name__}", path)
+    try:
+        json.dumps(extras, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise MusicDanceError(f"extras are not valid JSON: {exc}", path) from None
+
+
+class _BufferBuilder:
+    """Packs arrays into one binary buffer, recording a bufferView and an accessor for each."""
+
+    def __init__(self) -> None:
+        self.buffer_views: list[BufferView] = []
+        self.accessors: list[Accessor] = []
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def add(
+        self, array: np.ndarray, kind: str, *, target: int | None = None, bounds: bool = False
+    ) -> int:
+        """Append ``array [count, components]`` (or ``[count]``) and return its accessor index.
+
+        kind: glTF accessor type (``"SCALAR"``, ``"VEC3"``, ...). bounds: store min/max.
+        """
+        data = np.ascontiguousarray(array)
+        raw = data.tobytes()
+        self.buffer_views.append(
+            BufferView(buffer=0, byteOffset=self._size, byteLength=len(raw), target=target)
+        )
+        padding = b"\0" * (-len(raw) % 4)
+        self._chunks += [raw, padding]
+        self._size += len(raw) + len(padding)
+        accessor = Accessor(
+            bufferView=len(self.buffer_views) - 1,
+            componentType=_COMPONENT_TYPES[data.dtype],
+            count=len(data),
+            type=kind,
+        )
+        if bounds:
+            flat = data.reshape(len(data), -1)
+            accessor.min = flat.min(axis=0).tolist()
+            accessor.max = flat.max(axis=0).tolist()
+        self.accessors.append(accessor)
+        return len(self.accessors) - 1
+
+    def blob(self) -> bytes:
+        return b"".join(self._chunks)
+
+
+def _joint_nodes(skeleton: Skeleton) -> list[Node]:
+    """One node per joint, translated by its rest offset, children as in the skeleton."""
+    return [
+        Node(name=name, translation=skeleton.offsets_m[j].tolist(), children=skeleton.children(j))
+        for j, name in enumerate(skeleton.names)
+    ]
+
+
+def _skin(skeleton: Skeleton, buffer: _BufferBuilder) -> Skin:
+    """Skin over all joint nodes; inverse bind matrices undo the rest pose's global translation."""
+    count = skeleton.num_joints
+    matrices = np.tile(np.eye(4, dtype=np.float32), (count, 1, 1))
+    matrices[:, :3, 3] = -skeleton.rest_positions_m()
+    column_major = matrices.transpose(0, 2, 1).reshape(count, 16)
+    return Skin(
+        name="skeleton",
+        joints=list(range(count)),
+        skeleton=0,
+        inverseBindMatrices=buffer.add(column_major, "MAT4"),
+    )
+
+
+def _figure_mesh(skeleton: Skeleton, buffer: _BufferBuilder) -> Mesh:
+    """A tapered box along every bone, rigidly skinned to the bone's parent joint."""
+    heads, tails, owners = _bone_segments(skeleton)
+    positions, normals = _tapered_boxes(heads, tails)
+    joints = np.zeros((len(positions), 4), dtype="<u2")
+    joints[:, 0] = np.repeat(owners, len(positions) // len(owners))
+    weights = np.zeros((len(positions), 4), dtype="<f4")
+    weights[:, 0] = 1.0
+    attributes = Attributes(
+        POSITION=buffer.add(positions, "VEC3", target=ARRAY_BUFFER, bounds=True),
+        NORMAL=buffer.add(normals, "VEC3", target=ARRAY_BUFFER),
+        JOINTS_0=buffer.add(joints, "VEC4", target=ARRAY_BUFFER),
+        WEIGHTS_0=buffer.add(weights, "VEC4", target=ARRAY_BUFFER),
+    )
+    return Mesh(name="figure", primitives=[Primitive(attributes=attributes, material=0)])
+
+
+def _figure_material() -> Material:
+    pbr = PbrMetallicRoughness(
+        baseColorFactor=[0.8, 0.55, 0.3, 1.0], metallicFactor=0.0, roughnessFactor=0.7
+    )
+    return Material(name="figure", pbrMetallicRoughness=pbr)
+
+
+def _bone_segments(skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rest-pose bones: heads ``[B, 3]`` and tails ``[B, 3]`` in metres, owning joints ``[B]``.
+
+    A bone runs from each joint to each child; a leaf joint gets one towards its end site (or
+    a short one along its own offset). Bones shorter than 0.1 mm are left out; every skeleton
+    has a leaf, so at least one bone remains.
+    """
+    rest = skeleton.rest_positions_m()
+    heads, tails, owners = [], [], []
+    for j in range(skeleton.num_joints):
+        children = skeleton.children(j)
+        ends = [rest[c] for c in children] if children else [rest[j] + _leaf_extent(skeleton, j)]
+        for end in ends:
+            if np.linalg.norm(end - rest[j]) > _MIN_BONE_M:
+                heads.append(rest[j])
+                tails.append(end)
+                owners.append(j)
+    return np.array(heads), np.array(tails), np.array(owners)
+
+
+def _leaf_extent(skeleton: Skeleton, joint: int) -> np.ndarray:
+    """Offset ``[3]`` (metres) from a leaf joint to the tip of its bone."""
+    end_site = skeleton.end_sites_m.get(joint)
+    if end_site is not None and np.linalg.norm(end_site) > _MIN_BONE_M:
+        return np.asarray(end_site, dtype=float)
+    direction = skeleton.offsets_m[joint] if joint > 0 else np.array([0.0, 1.0, 0.0])
+    norm = np.linalg.norm(direction)
+    if norm <= _MIN_BONE_M:
+        return np.array([0.0, _LEAF_BONE_M, 0.0])
+    return direction / norm * _LEAF_BONE_M
+
+
+def _tapered_boxes(heads: np.ndarray, tails: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat-shaded boxes from ``heads [B, 3]`` to ``tails [B, 3]``, narrowing towards the tail.
+
+    Returns float32 positions and unit normals, each ``[B * 36, 3]`` (12 triangles per box,
+    counter-clockwise seen from outside).
+    """
+    axis = tails - heads
+    length = np.linalg.norm(axis, axis=-1, keepdims=True)
+    direction = axis / length
+    helper = np.where(np.abs(direction[:, 1:2]) < 0.9, [[0.0, 1.0, 0.0]], [[1.0, 0.0, 0.0]])
+    side = np.cross(direction, helper)
+    side /= np.linalg.norm(side, axis=-1, keepdims=True)
+    up = np.cross(direction, side)
+    half = np.clip(_BONE_WIDTH_RATIO * length, *_BONE_HALF_WIDTH_RANGE_M)[:, :, None]
+    square = _SQUARE[None, :, :1] * side[:, None] + _SQUARE[None, :, 1:] * up[:, None]
+    corners = np.concatenate(
+        [heads[:, None] + half * square, tails[:, None] + _BONE_TAPER * half * square], axis=1
+    )
+    triangles = corners[:, _BOX_TRIANGLES]
+    first = triangles[:, :, 0]
+    normals = np.cross(triangles[:, :, 1] - first, triangles[:, :, 2] - first)
+    centre = corners.mean(axis=1)[:, None]
+    inward = np.sum(normals * (triangles.mean(axis=2) - centre), axis=-1) < 0.0
+    triangles[inward] = triangles[inward][:, [0, 2, 1]]
+    normals[inward] *= -1.0
+    normals /= np.linalg.norm(normals, axis=-1, keepdims=True)
+    positions = triangles.reshape(-1, 3).astype("<f4")
+    vertex_normals = np.repeat(normals.reshape(-1, 3), 3, axis=0).astype("<f4")
+    return positions, vertex_normals
+
+
+def _animation(motion: Motion, buffer: _BufferBuilder) -> Animation:
+    """LINEAR channels: rotation of every joint, translation of the root and moving joints."""
+    times = (np.arange(motion.num_frames) / motion.fps).astype("<f4")
+    time_accessor = buffer.add(times, "SCALAR", bounds=True)
+    rotations = quat_normalize(quat_unroll(motion.rotations, axis=0)).astype("<f4")
+    tracks = [(j, "rotation", rotations[:, j], "VEC4") for j in range(motion.skeleton.num_joints)]
+    tracks.append((0, "translation", motion.root_positions_m.astype("<f4"), "VEC3"))
+    for j in _moving_joints(motion):
+        values = motion.local_translations_m[:, j].astype("<f4")
+        tracks.append((j, "translation", values, "VEC3"))
+    samplers, channels = [], []
+    for node, target_path, values, kind in tracks:
+        output = buffer.add(values, kind)
+        sampler = AnimationSampler(input=time_accessor, output=output, interpolation="LINEAR")
+        samplers.append(sampler)
+        target = AnimationChannelTarget(node=node, path=target_path)
+        channels.append(AnimationChannel(sampler=len(samplers) - 1, target=target))
+    return Animation(name="motion", samplers=samplers, channels=channels)
+
+
+def _moving_joints(motion: Motion) -> list[int]:
+    """Non-root joints whose animated translation differs from their rest offset somewhere."""
+    if motion.local_translations_m is None:
+        return []
+    offsets = motion.skeleton.offsets_m
+    moving = np.any(motion.local_translations_m[:, 1:] != offsets[1:], axis=(0, 2))
+    return [int(j) + 1 for j in np.flatnonzero(moving)]
+
+
+def _musicdance_extras(motion: Motion) -> dict[str, Any]:
+    """What ``read_gltf`` needs beyond glTF itself: the exact fps and the BVH end sites."""
+    found: dict[str, Any] = {"fps": float(motion.fps)}
+    skeleton = motion.skeleton
+    if skeleton.end_sites_m:
+        found["endSites"] = {
+            skeleton.names[j]: np.asarray(offset, dtype=float).tolist()
+            for j, offset in skeleton.end_sites_m.items()
+        }
+    return found
+
+
+def _pack_glb(document: dict[str, Any], blob: bytes) -> bytes:
+    """A GLB container: 12-byte header, JSON chunk padded with spaces, BIN chunk."""
+    text = json.dumps(document, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    text += b" " * (-len(text) % 4)
+    blob += b"\0" * (-len(blob) % 4)
+    total = 12 + 8 + len(text) + 8 + len(blob)
+    return b"".join(
+        [
+            struct.pack("<4sII", _GLB_MAGIC, 2, total),
+            struct.pack("<I4s", len(text), _CHUNK_JSON),
+            text,
+            struct.pack("<I4s", len(blob), _CHUNK_BIN),
+            blob,
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def read_gltf(path: str | os.PathLike[str], *, fps: float | None = None) -> Motion:
+    """Read the first animation of a .glb or .gltf file as a ``Motion``.
+
+    The skeleton is the first skin's joints (without a skin: the node tree under the animated
+    nodes); offsets are node translations, non-animated rotations stay at the node's rotation,
+    node scale is ignored, and so are transforms of nodes above the root joint. Every channel is
+    sampled at ``fps`` (default: the rate stored by ``write_glb``, else inferred from the key
+    spacing, else ``DEFAULT_FPS``) from time 0 to the last key, honouring LINEAR (slerp for
+    rotations), STEP and CUBICSPLINE (value elements only) interpolation.
+
+    Raises ``MusicDanceError`` naming the problem for anything that is not a readable, animated
+    glTF 2.0 asset.
+    """
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise MusicDanceError(f"fps must be a positive number, got {fps}", path)
+    try:
+        document = _load_document(Path(path))
+        return _motion_from_document(document, fps)
+    except MusicDanceError as exc:
+        raise MusicDanceError(exc.message, path) from None
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise MusicDanceError(f"malformed glTF ({type(exc).__name__}: {exc})", path) from None
+
+
+class _Document:
+    """A parsed glTF document and lazy access to its buffers and accessors."""
+
+    def __init__(self, gltf: GLTF2, folder: Path, glb_blob: bytes | None) -> None:
+        self.gltf = gltf
+        self._folder = folder
+        self._glb_blob = glb_blob
+        self._buffers: dict[int, bytes] = {}
+
+    def accessor(self, index: int) -> np.ndarray:
+        """Accessor ``index`` as float64 ``[count, components]``, normalised integers scaled."""
+        accessor = self.gltf.accessors[index]
+        if accessor.sparse is not None:
+            raise MusicDanceError(f"accessor {index} is sparse, which is not supported")
+        dtype = _DTYPES[accessor.componentType]
+        components = _NUM_COMPONENTS[accessor.type]
+        if accessor.bufferView is None:
+            return np.zeros((accessor.count, components))
+        view = self.gltf.bufferViews[accessor.bufferView]
+        data = self._buffer(view.buffer)
+        element = dtype.itemsize * components
+        stride = view.byteStride or element
+        start = (view.byteOffset or 0) + (accessor.byteOffset or 0)
+        view_end = (view.byteOffset or 0) + view.byteLength
+        end = start + stride * (accessor.count - 1) + element if accessor.count else start
+        if end > view_end or view_end > len(data):
+            raise MusicDanceError(f"accessor {index} reads past the end of buffer {view.buffer}")
+        values = np.ndarray(
+            (accessor.count, components),
+            dtype,
+            buffer=data,
+            offset=start,
+            strides=(stride, dtype.itemsize),
+        ).astype(float)
+        if accessor.normalized and dtype.kind in "iu":
+            values = np.maximum(values / np.iinfo(dtype).max, -1.0)
+        return values
+
+    def _buffer(self, index: int) -> bytes:
+        if index not in self._buffers:
+            self._buffers[index] = self._load_buffer(index)
+        return self._buffers[index]
+
+    def _load_buffer(self, index: int) -> bytes:
+        buffer = self.gltf.buffers[index]
+        uri = buffer.uri
+        if uri is None:
+            if self._glb_blob is None:
+                raise MusicDanceError(f"buffer {index} has no uri and there is no GLB BIN chunk")
+            data = self._glb_blob
+        elif uri.startswith("data:"):
+            header, _, payload = uri.partition(",")
+            if not header.endswith(";base64"):
+                raise MusicDanceError(f"buffer {index} has a data URI that is not base64")
+            data = base64.b64decode(payload)
+        else:
+            file = self._folder / unquote(uri)
+            if not file.is_file():
+                raise MusicDanceError(f"buffer {index}: file {uri!r} not found")
+            data = file.read_bytes()
+        if len(data) < buffer.byteLength:
+            raise MusicDanceError(
+                f"buffer {index} is truncated: {len(data)} of {buffer.byteLength} bytes"
+            )
+        return data
+
+
+def _load_document(path: Path) -> _Document:
+    """Parse a .glb or .gltf file; buffers load later, on first use."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MusicDanceError(f"cannot read file: {exc.strerror}") from None
+    blob = None
+    if data[:4] == _GLB_MAGIC:
+        text, blob = _unpack_glb(data)
+    else:
+        text = data
+    return _Document(_parse_json(text), path.parent, blob)
+
+
+def _unpack_glb(data: bytes) -> tuple[bytes, bytes | None]:
+    """The JSON chunk and the BIN chunk (``None`` if absent) of a GLB container."""
+    if len(data) < 12:
+        raise MusicDanceError(f"truncated GLB: {len(data)}-byte file, header needs 12")
+    _, version, length = struct.unpack_from("<4sII", data)
+    if version != 2:
+        raise MusicDanceError(f"unsupported GLB version {version} (expected 2)")
+    if length > len(data):
+        raise MusicDanceError(
+            f"truncated GLB: header declares {length} bytes, file has {len(data)}"
+        )
+    chunks: list[tuple[bytes, bytes]] = []
+    offset = 12
+    while offset < length:
+        if offset + 8 > length:
+            raise MusicDanceError(f"truncated GLB: chunk {len(chunks)} header is incomplete")
+        size, kind = struct.unpack_from("<I4s", data, offset)
+        if offset + 8 + size > length:
+            raise MusicDanceError(f"truncated GLB: chunk {len(chunks)} runs past the end of file")
+        chunks.append((kind, data[offset + 8 : offset + 8 + size]))
+        offset += 8 + size
+    if not chunks or chunks[0][0] != _CHUNK_JSON:
+        raise MusicDanceError("GLB does not start with a JSON chunk")
+    blob = next((payload for kind, payload in chunks[1:] if kind == _CHUNK_BIN), None)
+    return chunks[0][1], blob
+
+
+def _parse_json(text: bytes) -> GLTF2:
+    """The glTF JSON document; ``MusicDanceError`` unless it is glTF 2.x."""
+    try:
+        raw = json.loads(text.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise MusicDanceError("not a glTF or GLB file (neither a GLB header nor JSON)") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("asset"), dict):
+        raise MusicDanceError("not a glTF file: JSON has no 'asset' object")
+    version = str(raw["asset"].get("version", ""))
+    if not version.startswith("2."):
+        raise MusicDanceError(f"unsupported glTF version {version!r} (expected 2.x)")
+    return GLTF2.from_json(json.dumps(raw), infer_missing=True)
+
+
+_Track = tuple[np.ndarray, np.ndarray, str]  # key times [K] s, values [K, C], interpolation
+
+
+def _motion_from_document(document: _Document, fps: float | None) -> Motion:
+    """Sample the first animation of ``document`` on a regular grid of ``fps``."""
+    gltf = document.gltf
+    if not gltf.animations:
+        raise MusicDanceError("file has no animation")
+    tracks = _tracks(document, gltf.animations[0])
+    if not tracks:
+        raise MusicDanceError("the animation has no rotation or translation channels")
+    joints, parents = _skeleton_nodes(gltf, {node for node, _ in tracks})
+    tracks = {key: track for key, track in tracks.items() if key[0] in joints}
+    if not tracks:
+        raise MusicDanceError("the animation does not move any joint of the skeleton")
+    fps = fps or _stored_fps(gltf) or _inferred_fps(tracks.values()) or DEFAULT_FPS
+    end_s = max(float(keys[-1]) for keys, _, _ in tracks.values())
+    # Keys are float32 seconds: allow their rounding error before dropping the last frame.
+    num_frames = int(np.floor(end_s * fps * (1.0 + 1e-6) + 1e-6)) + 1
+    times_s = np.arange(num_frames) / fps
+    rest = [_rest_transform(gltf.nodes[node]) for node in joints]
+    offsets = np.array([t for t, _ in rest])
+    translations = _sampled(tracks, joints, "translation", offsets, times_s)
+    rotations = quat_normalize(_sampled(tracks, joints, "rotation", [q for _, q in rest], times_s))
+    moving = {j for j, node in enumerate(joints) if j > 0 and (node, "translation") in tracks}
+    skeleton = Skeleton(
+        names=_joint_names(gltf, joints),
+        parents=np.array(parents),
+        offsets_m=offsets,
+        channels=tuple(
+            ROOT_CHANNELS if j == 0 or j in moving else JOINT_CHANNELS for j in range(len(joints))
+        ),
+        end_sites_m=_stored_end_sites(gltf, joints),
+    )
+    return Motion(
+        skeleton=skeleton,
+        fps=float(fps),
+        root_positions_m=translations[:, 0],
+        rotations=rotations,
+        local_translations_m=translations if moving else None,
+    )
+
+
+def _tracks(document: _Document, animation: Animation) -> dict[tuple[int, str], _Track]:
+    """Rotation and translation keys of every channel, keyed by (node, path)."""
+    tracks: dict[tuple[int, str], _Track] = {}
+    for channel in animation.channels:
+        target = channel.target
+        if target.node is None or target.path not in ("rotation", "translation"):
+            continue
+        sampler = animation.samplers[channel.sampler]
+        interpolation = sampler.interpolation or "LINEAR"
+        keys = document.accessor(sampler.input)[:, 0]
+        values = document.accessor(sampler.output)
+        if interpolation == "CUBICSPLINE":
+            values = values[1::3]  # in-tangent, value, out-tangent per key
+        if len(keys) == 0 or len(values) != len(keys):
+            raise MusicDanceError(
+                f"animation sampler {channel.sampler} has {len(keys)} keys but {len(values)} values"
+            )
+        if target.path == "rotation":
+            values = quat_normalize(values)
+        tracks[(target.node, target.path)] = (keys, values, interpolation)
+    return tracks
+
+
+def _skeleton_nodes(gltf: GLTF2, animated: set[int]) -> tuple[list[int], list[int]]:
+    """Joint node indices, parents first, and each joint's parent index in that list.
+
+    Joints are the first skin's joints, or else every node under the closest common ancestor
+    of the animated nodes; several root joints are joined under their common ancestor. The
+    skin's order (else node order) is kept when parents already precede their children.
+    """
+    parent_of = {child: i for i, node in enumerate(gltf.nodes) for child in node.children or []}
+    if gltf.skins:
+        joints = list(dict.fromkeys(gltf.skins[0].joints))
+    else:
+        joints = sorted(_subtree(gltf, _common_ancestor(parent_of, animated)))
+    members = set(joints)
+    roots = [j for j in joints if _joint_parent(parent_of, members, j) is None]
+    if len(roots) > 1:
+        roots = [_common_ancestor(parent_of, roots)]
+        joints.insert(0, roots[0])
+        members.add(roots[0])
+    parent_node = {j: _joint_parent(parent_of, members, j) for j in joints}
+    position = {node: i for i, node in enumerate(joints)}
+    if joints[0] != roots[0] or any(position[parent_node[j]] > i for i, j in enumerate(joints[1:])):
+        joints = [node for node in _subtree(gltf, roots[0]) if node in members]
+        position = {node: i for i, node in enumerate(joints)}
+    return joints, [-1] + [position[parent_node[j]] for j in joints[1:]]
+
+
+def _ancestors(parent_of: dict[int, int], node: int) -> list[int]:
+    """``node`` and its ancestors up to a scene root (stops at a cycle)."""
+    chain = [node]
+    while chain[-1] in parent_of and parent_of[chain[-1]] not in chain:
+        chain.append(parent_of[chain[-1]])
+    return chain
+
+
+def _common_ancestor(parent_of: dict[int, int], nodes: Iterable[int]) -> int:
+    """The deepest node that is ``nodes`` or an ancestor of all of them."""
+    chains = [_ancestors(parent_of, node) for node in nodes]
+    shared = set(chains[0]).intersection(*chains[1:])
+    if not shared:
+        raise MusicDanceError("the animated joints do not share a root node")
+    return next(node for node in chains[0] if node in shared)
+
+
+def _joint_parent(parent_of: dict[int, int], members: set[int], node: int) -> int | None:
+    """The nearest ancestor of ``node`` that is a joint, or ``None``."""
+    return next((a for a in _ancestors(parent_of, node)[1:] if a in members), None)
+
+
+def _subtree(gltf: GLTF2, root: int) -> list[int]:
+    """``root`` and its descendants in depth-first order, parents before children."""
+    order, stack, seen = [], [root], set()
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        order.append(node)
+        stack.extend(reversed(gltf.nodes[node].children or []))
+    return order
+
+
+def _joint_names(gltf: GLTF2, joints: list[int]) -> tuple[str, ...]:
+    """Node names, with ``node<i>`` for unnamed nodes and ``_<i>`` appended to repeats."""
+    names: list[str] = []
+    for node in joints:
+        name = gltf.nodes[node].name or f"node{node}"
+        names.append(f"{name}_{node}" if name in names else name)
+    return tuple(names)
+
+
+def _rest_transform(node: Node) -> tuple[np.ndarray, np.ndarray]:
+    """Rest translation ``[3]`` (metres) and rotation ``[4]`` xyzw of a node; scale dropped."""
+    if node.matrix is not None:
+        matrix = np.asarray(node.matrix, dtype=float).reshape(4, 4).T  # stored column-major
+        linear = matrix[:3, :3]
+        scale = np.linalg.norm(linear, axis=0)
+        if np.all(scale > 0):
+            return matrix[:3, 3], quat_from_matrix(linear / scale)
+        return matrix[:3, 3], quat_identity()
+    translation = np.zeros(3) if node.translation is None else np.asarray(node.translation, float)
+    rotation = quat_identity() if node.rotation is None else np.asarray(node.rotation, float)
+    return translation, quat_normalize(rotation)
+
+
+def _sampled(
+    tracks: dict[tuple[int, str], _Track],
+    joints: list[int],
+    target_path: str,
+    rest: Iterable[np.ndarray],
+    times_s: np.ndarray,
+) -> np.ndarray:
+    """``[T, J, C]`` values of ``target_path`` at ``times_s``; rest values where not animated."""
+    columns = []
+    for node, rest_value in zip(joints, rest, strict=True):
+        track = tracks.get((node, target_path))
+        if track is None:
+            columns.append(np.broadcast_to(rest_value, (len(times_s), len(rest_value))))
+        else:
+            columns.append(_sample_track(track, times_s, spherical=target_path == "rotation"))
+    return np.stack(columns, axis=1)
+
+
+def _sample_track(track: _Track, times_s: np.ndarray, *, spherical: bool) -> np.ndarray:
+    """Values ``[N, C]`` of a track at ``times_s [N]``, held constant outside its keys."""
+    keys, values, interpolation = track
+    if interpolation == "STEP" or len(keys) == 1:
+        index = np.clip(np.searchsorted(keys, times_s, side="right") - 1, 0, len(keys) - 1)
+        return values[index]
+    hi = np.clip(np.searchsorted(keys, times_s, side="right"), 1, len(keys) - 1)
+    lo = hi - 1
+    alpha = np.clip((times_s - keys[lo]) / np.maximum(keys[hi] - keys[lo], 1e-12), 0.0, 1.0)
+    if spherical:
+        return quat_slerp(values[lo], values[hi], alpha)
+    return values[lo] + (values[hi] - values[lo]) * alpha[:, None]
+
+
+def _musicdance_asset_extras(gltf: GLTF2) -> dict[str, Any]:
+    extras = gltf.asset.extras or {}
+    found = extras.get(_EXTRAS_KEY) if isinstance(extras, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _stored_fps(gltf: GLTF2) -> float | None:
+    """The frame rate ``write_glb`` stored, if present and valid."""
+    fps = _musicdance_asset_extras(gltf).get("fps")
+    valid = isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0
+    return float(fps) if valid else None
+
+
+def _stored_end_sites(gltf: GLTF2, joints: list[int]) -> dict[int, np.ndarray]:
+    """End-site offsets ``{joint: [3]}`` (metres) that ``write_glb`` stored, by joint name."""
+    stored = _musicdance_asset_extras(gltf).get("endSites") or {}
+    by_name = {gltf.nodes[node].name: j for j, node in enumerate(joints)}
+    return {
+        by_name[name]: np.asarray(offset, dtype=float).reshape(3)
+        for name, offset in stored.items()
+        if name in by_name
+    }
+
+
+def _inferred_fps(tracks: Iterable[_Track]) -> float | None:
+    """Frame rate from the key spacing of the longest track; ``None`` if it has one key."""
+    keys = max((keys for keys, _, _ in tracks), key=len)
+    steps = np.diff(keys)
+    if len(steps) == 0 or steps.min() <= 0:
+        return None
+    if steps.max() <= 1.01 * steps.min():
+        fps = (len(keys) - 1) / (keys[-1] - keys[0])  # evenly spaced: averages float32 rounding
+    else:
+        fps = 1.0 / steps.min()  # reduced keys: assume the closest pair is one frame apart
+    whole = round(fps)
+    return float(whole) if whole > 0 and abs(fps - whole) <= 1e-3 * fps else float(fps)

@@ -1,0 +1,370 @@
+"""Retargeting imported motion onto the canonical humanoid.
+
+Method (world-space transfer with rest-pose alignment):
+1. Map canonical joints to source joints by name: built-in maps for common conventions, or a
+   user mapping. Source joints that are not mapped (fingers, twist bones, extra spine joints)
+   contribute through the global rotations of the joints below them and are reported.
+2. ``up``: the source world's up axis, found from the animation (mean hips-to-head direction,
+   snapped to the nearest axis); ``C`` rotates that axis onto +Y.
+3. Per mapped joint, ``Q`` rotates the canonical rest bone directions (towards its mapped
+   children) onto the source's rest bone directions (after ``C``). This is what lets a T-pose
+   rig receive an A-pose rig's motion: at the source's rest frame the target shows the source's
+   rest pose.
+4. Target global rotation ``G_t = C G_s C^-1 Q``; local rotations follow from the parents.
+   The root trajectory is ``C`` applied to the source hips, scaled by the ratio of leg lengths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from musicdance.errors import MusicDanceError
+from musicdance.motion.canonical import REQUIRED_JOINTS, canonical_skeleton
+from musicdance.motion.motion import Motion
+from musicdance.motion.quat import (
+    quat_between,
+    quat_identity,
+    quat_inv,
+    quat_inv_mul,
+    quat_mul,
+    quat_mul_vec3,
+    quat_normalize,
+    quat_unroll,
+)
+from musicdance.motion.skeleton import Skeleton
+
+
+def _sided(template: dict[str, str], left: str, right: str) -> dict[str, str]:
+    """Expand ``{side}`` placeholders for the left and right canonical joints."""
+    mapping = {}
+    for canonical, source in template.items():
+        if "{side}" in canonical:
+            mapping[canonical.format(side="Left")] = source.format(side=left)
+            mapping[canonical.format(side="Right")] = source.format(side=right)
+        else:
+            mapping[canonical] = source
+    return mapping
+
+
+_LIMBS = ("{side}Shoulder", "{side}UpperArm", "{side}LowerArm", "{side}Hand",
+          "{side}UpperLeg", "{side}LowerLeg", "{side}Foot", "{side}Toes")  # fmt: skip
+
+
+def _limbs(*names: str) -> dict[str, str]:
+    return dict(zip(_LIMBS, names, strict=True))
+
+
+#: Canonical joint -> source joint, per naming convention.
+NAME_MAPS: dict[str, dict[str, str]] = {
+    "humanbodybones": {name: name for name in canonical_skeleton().names},
+    "mixamo": _sided(
+        {
+            "Hips": "Hips",
+            "Spine": "Spine",
+            "Chest": "Spine1",
+            "UpperChest": "Spine2",
+            "Neck": "Neck",
+            "Head": "Head",
+            **_limbs(
+                "{side}Shoulder",
+                "{side}Arm",
+                "{side}ForeArm",
+                "{side}Hand",
+                "{side}UpLeg",
+                "{side}Leg",
+                "{side}Foot",
+                "{side}ToeBase",
+            ),
+        },
+        "Left",
+        "Right",
+    ),
+    "cmu": _sided(
+        {
+            "Hips": "Hips",
+            "Spine": "lowerback",
+            "Chest": "Chest",
+            "UpperChest": "Chest2",
+            "Neck": "lowerneck",
+            "Head": "Head",
+            **_limbs(
+                "{side}Collar",
+                "{side}Shoulder",
+                "{side}Elbow",
+                "{side}Wrist",
+                "{side}Hip",
+                "{side}Knee",
+                "{side}Ankle",
+                "{side}Toe",
+            ),
+        },
+        "Left",
+        "Right",
+    ),
+    "cmu-asf": _sided(
+        {
+            "Hips": "root",
+            "Spine": "lowerback",
+            "Chest": "upperback",
+            "UpperChest": "thorax",
+            "Neck": "lowerneck",
+            "Head": "head",
+            **_limbs(
+                "{side}clavicle",
+                "{side}humerus",
+                "{side}radius",
+                "{side}wrist",
+                "{side}femur",
+                "{side}tibia",
+                "{side}foot",
+                "{side}toes",
+            ),
+        },
+        "l",
+        "r",
+    ),
+    "perfume": _sided(
+        {
+            "Hips": "Hips",
+            "Spine": "Chest",
+            "Chest": "Chest2",
+            "UpperChest": "Chest3",
+            "Neck": "Neck",
+            "Head": "Head",
+            **_limbs(
+                "{side}Collar",
+                "{side}Shoulder",
+                "{side}Elbow",
+                "{side}Wrist",
+                "{side}Hip",
+                "{side}Knee",
+                "{side}Ankle",
+                "{side}Toe",
+            ),
+        },
+        "Left",
+        "Right",
+    ),
+    "character-creator": _sided(
+        {
+            "Hips": "CC_Base_Hip",
+            "Spine": "CC_Base_Waist",
+            "Chest": "CC_Base_Spine01",
+            "UpperChest": "CC_Base_Spine02",
+            "Neck": "CC_Base_NeckTwist01",
+            "Head": "CC_Base_Head",
+            **_limbs(
+                "CC_Base_{side}_Clavicle",
+                "CC_Base_{side}_Upperarm",
+                "CC_Base_{side}_Forearm",
+                "CC_Base_{side}_Hand",
+                "CC_Base_{side}_Thigh",
+                "CC_Base_{side}_Calf",
+                "CC_Base_{side}_Foot",
+                "CC_Base_{side}_ToeBase",
+            ),
+        },
+        "L",
+        "R",
+    ),
+    "3dsmax-biped": _sided(
+        {
+            "Hips": "Bip01 Pelvis",
+            "Spine": "Bip01 Spine",
+            "Chest": "Bip01 Spine1",
+            "UpperChest": "Bip01 Spine2",
+            "Neck": "Bip01 Neck",
+            "Head": "Bip01 Head",
+            **_limbs(
+                "Bip01 {side} Clavicle",
+                "Bip01 {side} UpperArm",
+                "Bip01 {side} Forearm",
+                "Bip01 {side} Hand",
+                "Bip01 {side} Thigh",
+                "Bip01 {side} Calf",
+                "Bip01 {side} Foot",
+                "Bip01 {side} Toe0",
+            ),
+        },
+        "L",
+        "R",
+    ),
+}
+
+
+def _strip_namespace(name: str) -> str:
+    """``mixamorig:LeftArm`` -> ``LeftArm``."""
+    return name.rsplit(":", 1)[-1]
+
+
+@dataclass
+class JointMapping:
+    """Which source joint drives each canonical joint."""
+
+    convention: str
+    canonical_to_source: dict[str, str]
+    unmapped_source: list[str] = field(default_factory=list)
+    unmapped_canonical: list[str] = field(default_factory=list)
+
+
+def detect_convention(skeleton: Skeleton) -> tuple[str, int]:
+    """The built-in naming convention matching most joints, and how many it matches."""
+    names = {_strip_namespace(n) for n in skeleton.names}
+    scores = {conv: sum(src in names for src in m.values()) for conv, m in NAME_MAPS.items()}
+    best = max(scores, key=scores.get)
+    return best, scores[best]
+
+
+def load_mapping_file(path: str | os.PathLike[str]) -> dict[str, str]:
+    """A user mapping: JSON object ``{"CanonicalName": "SourceJointName", ...}``."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as error:
+        raise MusicDanceError(f"cannot read mapping file ({error.strerror})", path) from None
+    except json.JSONDecodeError as error:
+        raise MusicDanceError(
+            f"mapping file is not valid JSON ({error.msg}, line {error.lineno})", path
+        ) from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise MusicDanceError(
+            'mapping file must be a JSON object {"Hips": "source_joint", ...}', path
+        )
+    unknown = sorted(set(data) - set(canonical_skeleton().names))
+    if unknown:
+        raise MusicDanceError(f"mapping names unknown canonical joints: {', '.join(unknown)}", path)
+    return data
+
+
+def map_joints(skeleton: Skeleton, user_map: dict[str, str] | None = None) -> JointMapping:
+    """Map canonical joints to ``skeleton``'s joints (user map entries override the built-in)."""
+    convention, _ = detect_convention(skeleton)
+    by_plain_name = {_strip_namespace(n): n for n in skeleton.names}
+    wanted = dict(NAME_MAPS[convention])
+    if user_map:
+        wanted.update(user_map)
+        convention = f"{convention}+user"
+    mapping = {}
+    for canonical, source in wanted.items():
+        real = source if source in skeleton.names else by_plain_name.get(_strip_namespace(source))
+        if real is not None:
+            mapping[canonical] = real
+    used = set(mapping.values())
+    return JointMapping(
+        convention=convention,
+        canonical_to_source=mapping,
+        unmapped_source=[n for n in skeleton.names if n not in used],
+        unmapped_canonical=[n for n in canonical_skeleton().names if n not in mapping],
+    )
+
+
+def detect_up_axis(motion: Motion, hips: int, head: int) -> np.ndarray:
+    """The world axis (unit vector, one of +-X, +-Y, +-Z) the body stands along on average."""
+    positions = motion.global_positions()
+    direction = np.mean(positions[:, head] - positions[:, hips], axis=0)
+    axis = int(np.argmax(np.abs(direction)))
+    up = np.zeros(3)
+    up[axis] = np.sign(direction[axis]) or 1.0
+    return up
+
+
+def _rest_alignment(
+    target: Skeleton, source: Skeleton, mapping: dict[str, str], world: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per mapped canonical joint: the rotation taking its rest bones onto the source's."""
+    target_rest = target.rest_positions_m()
+    source_rest = quat_mul_vec3(world, source.rest_positions_m())
+    alignment: dict[str, np.ndarray] = {}
+    for k, name in enumerate(target.names):
+        if name not in mapping:
+            continue
+        j = source.index(mapping[name])
+        children = _mapped_descendants(target, k, mapping)
+        if not children:  # a leaf (head, hand, toes): keep the parent's alignment
+            parent = target.parents[k]
+            while parent >= 0 and target.names[parent] not in alignment:
+                parent = target.parents[parent]
+            alignment[name] = alignment[target.names[parent]] if parent >= 0 else quat_identity()
+            continue
+        target_dirs = np.array([target_rest[c] - target_rest[k] for c in children])
+        source_dirs = np.array(
+            [source_rest[source.index(mapping[target.names[c]])] - source_rest[j] for c in children]
+        )
+        if len(children) == 1:
+            alignment[name] = quat_between(target_dirs[0], source_dirs[0])
+        else:
+            rotation, _ = Rotation.align_vectors(source_dirs, target_dirs)
+            alignment[name] = rotation.as_quat()
+    return alignment
+
+
+def _mapped_descendants(skeleton: Skeleton, joint: int, mapping: dict[str, str]) -> list[int]:
+    """The nearest mapped joint down each child branch."""
+    found = []
+    for child in skeleton.children(joint):
+        if skeleton.names[child] in mapping:
+            found.append(child)
+        else:
+            found.extend(_mapped_descendants(skeleton, child, mapping))
+    return found
+
+
+def _leg_length(skeleton: Skeleton, hip: int, knee: int, ankle: int) -> float:
+    rest = skeleton.rest_positions_m()
+    return float(np.linalg.norm(rest[knee] - rest[hip]) + np.linalg.norm(rest[ankle] - rest[knee]))
+
+
+def retarget(motion: Motion, user_map: dict[str, str] | None = None) -> tuple[Motion, JointMapping]:
+    """Transfer ``motion`` onto the canonical skeleton; returns the motion and the mapping used.
+
+    Raises ``MusicDanceError`` when joints Unity's Humanoid requires cannot be found.
+    """
+    source = motion.skeleton
+    mapping = map_joints(source, user_map)
+    missing = [n for n in REQUIRED_JOINTS if n not in mapping.canonical_to_source]
+    if missing:
+        raise MusicDanceError(
+            f"cannot retarget: no source joint for {', '.join(missing)} "
+            f"(closest convention: {mapping.convention}; give a mapping file with --map)"
+        )
+    target = canonical_skeleton()
+    names = mapping.canonical_to_source
+    src = {k: source.index(v) for k, v in names.items()}
+
+    up = detect_up_axis(motion, src["Hips"], src["Head"])
+    world = quat_between(up, np.array([0.0, 1.0, 0.0]))
+    alignment = _rest_alignment(target, source, names, world)
+
+    source_pos, source_rot = motion.global_transforms()
+    num_frames = motion.num_frames
+    global_rot = np.empty((num_frames, target.num_joints, 4))
+    for k, name in enumerate(target.names):
+        if name in src:
+            # C G_s C^-1 Q
+            g = quat_mul(world, quat_mul(source_rot[:, src[name]], quat_inv(world)))
+            global_rot[:, k] = quat_mul(g, alignment[name])
+        else:
+            global_rot[:, k] = global_rot[:, target.parents[k]]
+    local = np.empty_like(global_rot)
+    local[:, 0] = global_rot[:, 0]
+    local[:, 1:] = quat_inv_mul(global_rot[:, target.parents[1:]], global_rot[:, 1:])
+
+    scale = _leg_length(
+        target, *(target.index(n) for n in ("LeftUpperLeg", "LeftLowerLeg", "LeftFoot"))
+    )
+    scale /= max(
+        _leg_length(source, src["LeftUpperLeg"], src["LeftLowerLeg"], src["LeftFoot"]), 1e-9
+    )
+    root = quat_mul_vec3(world, source_pos[:, src["Hips"]]) * scale
+    result = Motion(
+        skeleton=target,
+        fps=motion.fps,
+        root_positions_m=root,
+        rotations=quat_unroll(quat_normalize(local), axis=0),
+    )
+    return result, mapping

@@ -1,0 +1,1 @@
+"""mdtool: the command-line shell over the musicdance SDK."""

@@ -1,0 +1,44 @@
+"""Entry point of the ``mdtool`` console script.
+
+Command modules register themselves on ``mdtool.app.app`` when imported. User errors
+(``MusicDanceError``) become one line on stderr and exit code 1; usage errors exit 2 (Typer);
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from musicdance.errors import MusicDanceError
+
+from mdtool import motion_commands  # noqa: F401  (registers commands)
+from mdtool.app import app, err_console, state
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    state.debug = "--debug" in args
+    try:
+        app(args=args, prog_name="mdtool")
+    except MusicDanceError as error:
+        if state.debug:
+            raise
+        err_console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as error:  # a bug, not a user error: keep it short unless --debug
+        if state.debug:
+            raise
+        err_console.print(
+            f"[red]internal error:[/red] {type(error).__name__}: {error} "
+            "(run with --debug for details)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Motion file commands: ``mdtool info`` and ``mdtool convert``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from mdtool.app import app, console, err_console, print_json
+
+
+@app.command()
+def info(
+    path: Path = typer.Argument(..., help="Motion file (.bvh, .glb, .gltf)."),
+    scale: float = typer.Option(None, "--scale", help="Metres per BVH unit (default: detect)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Frames, fps, duration, joints and the skeleton convention of a motion file."""
+    from musicdance.io.files import load_motion
+    from musicdance.motion.describe import describe_motion
+
+    report = {"file": str(path), **describe_motion(load_motion(path, scale=scale))}
+    if as_json:
+        print_json(report)
+        return
+    table = Table(title=str(path), show_header=False)
+    for key, value in report.items():
+        if key not in ("file", "joint_names"):
+            table.add_row(key.replace("_", " "), str(value))
+    console.print(table)
+
+
+@app.command()
+def convert(
+    source: Path = typer.Argument(..., help="Input motion (.bvh, .glb, .gltf)."),
+    target: Path = typer.Argument(..., help="Output motion (.bvh or .glb)."),
+    retarget: bool = typer.Option(
+        False, "--retarget", help="Retarget onto the canonical humanoid (Unity bone names)."
+    ),
+    mapping: Path = typer.Option(
+        None, "--map", help="JSON mapping {canonical joint: source joint} for --retarget."
+    ),
+    fps: float = typer.Option(None, "--fps", help="Resample to this frame rate."),
+    scale: float = typer.Option(None, "--scale", help="Metres per BVH unit (default: detect)."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was done as JSON."),
+) -> None:
+    """Convert between BVH and GLB, optionally retargeting and resampling."""
+    from musicdance.io.files import load_motion, save_motion
+    from musicdance.motion import resample
+    from musicdance.motion.retarget import load_mapping_file
+    from musicdance.motion.retarget import retarget as retarget_motion
+
+    motion = load_motion(source, scale=scale)
+    report: dict = {"source": str(source), "target": str(target)}
+    if retarget or mapping is not None:
+        user_map = load_mapping_file(mapping) if mapping is not None else None
+        motion, joint_map = retarget_motion(motion, user_map)
+        report["convention"] = joint_map.convention
+        report["unmapped_source_joints"] = joint_map.unmapped_source
+        report["unmapped_canonical_joints"] = joint_map.unmapped_canonical
+    if fps is not None:
+        motion = resample(motion, fps)
+    save_motion(motion, target)
+    report.update(frames=motion.num_frames, fps=motion.fps, joints=motion.skeleton.num_joints)
+    if as_json:
+        print_json(report)
+        return
+    console.print(
+        f"wrote {target}: {motion.num_frames} frames at {motion.fps:g} fps, "
+        f"{motion.skeleton.num_joints} joints"
+    )
+    if "convention" in report:
+        console.print(f"retargeted from the {report['convention']} convention")
+        unmapped = report["unmapped_source_joints"]
+        if unmapped:
+            err_console.print(
+                f"note: {len(unmapped)} source joints not mapped (their motion is folded into "
+                f"their parents): {', '.join(unmapped[:12])}{' ...' if len(unmapped) > 12 else ''}"
+            )
+        if report["unmapped_canonical_joints"]:
+            err_console.print(
+                "note: canonical joints with no source (kept at rest): "
+                + ", ".join(report["unmapped_canonical_joints"])
+            )

@@ -1,0 +1,1 @@
+"""Runtime bridge for game engines (filled by the runtime issue)."""
