@@ -28,7 +28,9 @@ def chain_skeleton(num_joints: int, seed: int = 0) -> Skeleton:
     rng = np.random.default_rng(seed)
     parents = [-1] + [int(rng.integers(max(0, j - 4), j)) for j in range(1, num_joints)]
     offsets = rng.normal(0.0, 0.1, (num_joints, 3))
-    channels = [("Xposition", "Yposition", "Zposition") + ROTATIONS] + [ROTATIONS] * (num_joints - 1)
+    channels = [("Xposition", "Yposition", "Zposition") + ROTATIONS] + [ROTATIONS] * (
+        num_joints - 1
+    )
     names = tuple(f"joint{j:03d}" for j in range(num_joints))
     return Skeleton(names, np.array(parents), offsets, tuple(channels))
 

@@ -106,9 +106,11 @@ def test_small_file_edge_cases(tmp_path):
     np.testing.assert_allclose(motion.local_translations_m[:, 2, 1], [0.0, 0.01, 0.02])
     positions = motion.global_positions()
     # frame 1: root yaw 0, Zrotation 10 on the root, then the leg sits 0.1 m along rotated +X
-    expected = np.array([0.01, 0.91, 0.0]) + 0.1 * np.array(
-        [np.cos(np.radians(10)), np.sin(np.radians(10)), 0]
-    ) + np.array([-np.sin(np.radians(10)), np.cos(np.radians(10)), 0]) * 0.01
+    expected = (
+        np.array([0.01, 0.91, 0.0])
+        + 0.1 * np.array([np.cos(np.radians(10)), np.sin(np.radians(10)), 0])
+        + np.array([-np.sin(np.radians(10)), np.cos(np.radians(10)), 0]) * 0.01
+    )
     np.testing.assert_allclose(positions[1, 2], expected, atol=1e-9)
     out = tmp_path / "out.bvh"
     write_bvh(motion, out, unit="m")
@@ -136,10 +138,16 @@ def test_scale_override(tmp_path):
     "mutate, message",
     [
         (lambda t: t.replace("Frames: 3", "Frames: 5"), "truncated"),
-        (lambda t: t.replace("2 92 0 20 0 0 10 0 0 10 2 0 0 0 90", "2 92 0 20"), "frame 2 has 4 values"),
+        (
+            lambda t: t.replace("2 92 0 20 0 0 10 0 0 10 2 0 0 0 90", "2 92 0 20"),
+            "frame 2 has 4 values",
+        ),
         (lambda t: t.replace("1 91 0 10", "1 nan 0 10"), "NaN"),
         (lambda t: t.replace("1 91 0 10", "1 abc 0 10"), "not a number"),
-        (lambda t: t.replace("Xrotation Yrotation Zrotation", "Xrotation Yrotation Wrotation"), "unknown channel"),
+        (
+            lambda t: t.replace("Xrotation Yrotation Zrotation", "Xrotation Yrotation Wrotation"),
+            "unknown channel",
+        ),
         (lambda t: t.split("MOTION")[0], "no HIERARCHY and MOTION"),
         (lambda t: t.replace("Frame Time: .0333333", "Frame Time: 0"), "Frame Time"),
         (lambda t: t.replace("\t}\n}\nMOTION", "\t}\nMOTION"), "unclosed"),

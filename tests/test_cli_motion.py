@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLES
+
 from musicdance.io.bvh import read_bvh
 
 

@@ -99,7 +99,11 @@ def test_euler_reorder_keeps_rotation(q, first, second):
     assert same_rotation(quat_from_euler(euler_reorder(angles, first, second), second), q, 1e-6)
 
 
-@given(arrays(np.float64, (12, 4), elements=finite).filter(lambda a: np.all(np.linalg.norm(a, axis=1) > 1e-3)))
+@given(
+    arrays(np.float64, (12, 4), elements=finite).filter(
+        lambda a: np.all(np.linalg.norm(a, axis=1) > 1e-3)
+    )
+)
 def test_unroll_keeps_rotations_and_removes_sign_flips(raw):
     q = quat_normalize(raw)
     unrolled = quat_unroll(q)

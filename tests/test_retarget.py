@@ -55,9 +55,15 @@ def test_real_files_retarget_with_matching_limb_directions(shared_bvh):
     world = quat_between(up, np.array([0.0, 1.0, 0.0]))
     src_pos, tgt_pos = motion.global_positions(), result.global_positions()
     for a, b in LIMB_BONES:
-        src_dir = quat_mul_vec3(world, src_pos[:, source.index(names[b])] - src_pos[:, source.index(names[a])])
+        src_dir = quat_mul_vec3(
+            world, src_pos[:, source.index(names[b])] - src_pos[:, source.index(names[a])]
+        )
         tgt_dir = tgt_pos[:, target.index(b)] - tgt_pos[:, target.index(a)]
-        cos = np.sum(src_dir * tgt_dir, -1) / np.linalg.norm(src_dir, axis=-1) / np.linalg.norm(tgt_dir, axis=-1)
+        cos = (
+            np.sum(src_dir * tgt_dir, -1)
+            / np.linalg.norm(src_dir, axis=-1)
+            / np.linalg.norm(tgt_dir, axis=-1)
+        )
         assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 0.01, (a, b)
     # upright: the head is above the hips on average, feet near the floor
     assert np.mean(tgt_pos[:, target.index("Head"), 1] - tgt_pos[:, 0, 1]) > 0.3
@@ -160,7 +166,11 @@ def test_partial_rig_reports_missing_and_unmapped_joints():
 
 @pytest.mark.parametrize(
     "content, message",
-    [("not json", "not valid JSON"), ('["Hips"]', "must be a JSON object"), ('{"Tail": "x"}', "unknown canonical joints: Tail")],
+    [
+        ("not json", "not valid JSON"),
+        ('["Hips"]', "must be a JSON object"),
+        ('{"Tail": "x"}', "unknown canonical joints: Tail"),
+    ],
 )
 def test_bad_mapping_files(tmp_path, content, message):
     path = tmp_path / "map.json"

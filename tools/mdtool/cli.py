@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import sys
 
-from musicdance.errors import MusicDanceError
-
 from mdtool import motion_commands  # noqa: F401  (registers commands)
 from mdtool.app import app, err_console, state
+from musicdance.errors import MusicDanceError
 
 
 def main(argv: list[str] | None = None) -> None:

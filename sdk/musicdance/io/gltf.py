@@ -349,10 +349,12 @@ def _musicdance_extras(motion: Motion) -> dict[str, Any]:
 
 
 def _pack_glb(document: dict[str, Any], blob: bytes) -> bytes:
-    """A GLB container: 12-byte header, JSON chunk padded with spaces, BIN chunk."""
+    """A GLB container: 12-byte header, JSON chunk padded with spaces, BIN chunk.
+
+    blob: the binary buffer, its length already a multiple of 4 (``_BufferBuilder`` pads).
+    """
     text = json.dumps(document, separators=(",", ":"), allow_nan=False).encode("utf-8")
     text += b" " * (-len(text) % 4)
-    blob += b"\0" * (-len(blob) % 4)
     total = 12 + 8 + len(text) + 8 + len(blob)
     return b"".join(
         [
@@ -504,7 +506,8 @@ def _unpack_glb(data: bytes) -> tuple[bytes, bytes | None]:
 def _parse_json(text: bytes) -> GLTF2:
     """The glTF JSON document; ``MusicDanceError`` unless it is glTF 2.x."""
     try:
-        raw = json.loads(text.decode("utf-8-sig"))
+        decoded = text.decode("utf-8-sig")
+        raw = json.loads(decoded)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise MusicDanceError("not a glTF or GLB file (neither a GLB header nor JSON)") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("asset"), dict):
@@ -512,7 +515,7 @@ def _parse_json(text: bytes) -> GLTF2:
     version = str(raw["asset"].get("version", ""))
     if not version.startswith("2."):
         raise MusicDanceError(f"unsupported glTF version {version!r} (expected 2.x)")
-    return GLTF2.from_json(json.dumps(raw), infer_missing=True)
+    return GLTF2.from_json(decoded, infer_missing=True)
 
 
 _Track = tuple[np.ndarray, np.ndarray, str]  # key times [K] s, values [K, C], interpolation
