@@ -18,6 +18,7 @@ from musicdance.errors import MusicDanceError
 from musicdance.io.bvh import read_bvh
 from musicdance.io.gltf import read_gltf, write_glb
 from musicdance.motion import Motion, Skeleton, resample
+from musicdance.motion.retarget import retarget
 
 POSITION_TOLERANCE_M = 1e-4
 JOINT_CHANNELS = ("Zrotation", "Xrotation", "Yrotation")
@@ -403,6 +404,22 @@ def _truncated(folder: Path) -> Path:
     return folder / "cut.glb"
 
 
+def _corrupt_json(folder: Path) -> Path:
+    data = bytearray(_good_glb(folder).read_bytes())
+    data[20] = 0xFF  # first byte of the JSON chunk
+    (folder / "corrupt.glb").write_bytes(bytes(data))
+    return folder / "corrupt.glb"
+
+
+def _with_nan_key(folder: Path) -> Path:
+    document, blob = glb_parts(_good_glb(folder))
+    times = document["accessors"][document["animations"][0]["samplers"][0]["input"]]
+    start = document["bufferViews"][times["bufferView"]]["byteOffset"] + 4  # second key
+    blob = blob[:start] + np.array([np.nan], "<f4").tobytes() + blob[start + 4 :]
+    (folder / "nan.glb").write_bytes(glb_bytes(document, blob))
+    return folder / "nan.glb"
+
+
 def _written(name: str, data: bytes) -> Callable[[Path], Path]:
     def make(folder: Path) -> Path:
         (folder / name).write_bytes(data)
@@ -418,6 +435,8 @@ BAD_FILES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "gltf_1": (_written("old.gltf", b'{"asset": {"version": "1.0"}}'), "unsupported glTF"),
     "glb_header_only": (_written("stub.glb", b"glTF\x02\x00\x00\x00"), "truncated GLB"),
     "truncated_glb": (_truncated, "truncated GLB"),
+    "corrupt_glb_json": (_corrupt_json, "the JSON chunk is not valid JSON"),
+    "nan_key_time": (_with_nan_key, "non-finite keys"),
     "no_animation": (_without_animation, "no animation"),
     "missing_bin": (lambda d: _gltf_with_bin(d, Path.unlink), "'split.bin' not found"),
     "truncated_bin": (
@@ -487,4 +506,14 @@ def test_shared_bvh_converts_to_valid_glb(tmp_path: Path, shared_bvh: Path) -> N
     path = tmp_path / f"{shared_bvh.stem}.glb"
     write_glb(motion, path)
     assert_same_motion(read_gltf(path), motion)
+    assert_valid(path)
+
+
+def test_shared_bvh_retargeted_converts_to_valid_glb(tmp_path: Path, shared_bvh: Path) -> None:
+    motion, _ = retarget(read_bvh(shared_bvh))
+    path = tmp_path / f"{shared_bvh.stem}.canonical.glb"
+    write_glb(motion, path)
+    back = read_gltf(path)
+    assert back.skeleton.names == motion.skeleton.names  # Unity HumanBodyBones names survive
+    assert_same_motion(back, motion)
     assert_valid(path)

@@ -468,12 +468,12 @@ def _load_document(path: Path) -> _Document:
         data = path.read_bytes()
     except OSError as exc:
         raise MusicDanceError(f"cannot read file: {exc.strerror}") from None
-    blob = None
-    if data[:4] == _GLB_MAGIC:
-        text, blob = _unpack_glb(data)
-    else:
-        text = data
-    return _Document(_parse_json(text), path.parent, blob)
+    if data[:4] != _GLB_MAGIC:
+        gltf = _parse_json(data, "not a glTF or GLB file (neither a GLB header nor JSON)")
+        return _Document(gltf, path.parent, None)
+    text, blob = _unpack_glb(data)
+    gltf = _parse_json(text, "corrupt GLB: the JSON chunk is not valid JSON")
+    return _Document(gltf, path.parent, blob)
 
 
 def _unpack_glb(data: bytes) -> tuple[bytes, bytes | None]:
@@ -503,13 +503,16 @@ def _unpack_glb(data: bytes) -> tuple[bytes, bytes | None]:
     return chunks[0][1], blob
 
 
-def _parse_json(text: bytes) -> GLTF2:
-    """The glTF JSON document; ``MusicDanceError`` unless it is glTF 2.x."""
+def _parse_json(text: bytes, undecodable: str) -> GLTF2:
+    """The glTF JSON document; ``MusicDanceError`` unless it is glTF 2.x.
+
+    undecodable: the error message for ``text`` that is not UTF-8 JSON.
+    """
     try:
         decoded = text.decode("utf-8-sig")
         raw = json.loads(decoded)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise MusicDanceError("not a glTF or GLB file (neither a GLB header nor JSON)") from None
+        raise MusicDanceError(undecodable) from None
     if not isinstance(raw, dict) or not isinstance(raw.get("asset"), dict):
         raise MusicDanceError("not a glTF file: JSON has no 'asset' object")
     version = str(raw["asset"].get("version", ""))
@@ -574,14 +577,23 @@ def _tracks(document: _Document, animation: Animation) -> dict[tuple[int, str], 
         values = document.accessor(sampler.output)
         if interpolation == "CUBICSPLINE":
             values = values[1::3]  # in-tangent, value, out-tangent per key
-        if len(keys) == 0 or len(values) != len(keys):
-            raise MusicDanceError(
-                f"animation sampler {channel.sampler} has {len(keys)} keys but {len(values)} values"
-            )
+        _check_keys(channel.sampler, keys, values)
         if target.path == "rotation":
             values = quat_normalize(values)
         tracks[(target.node, target.path)] = (keys, values, interpolation)
     return tracks
+
+
+def _check_keys(sampler: int, keys: np.ndarray, values: np.ndarray) -> None:
+    """Raise ``MusicDanceError`` unless ``keys [K]`` increase and match finite ``values``."""
+    if len(keys) == 0 or len(values) != len(keys):
+        raise MusicDanceError(
+            f"animation sampler {sampler} has {len(keys)} keys but {len(values)} values"
+        )
+    if not (np.all(np.isfinite(keys)) and np.all(np.isfinite(values))):
+        raise MusicDanceError(f"animation sampler {sampler} has non-finite keys or values")
+    if np.any(np.diff(keys) < 0):
+        raise MusicDanceError(f"animation sampler {sampler} has decreasing key times")
 
 
 def _skeleton_nodes(gltf: GLTF2, animated: set[int]) -> tuple[list[int], list[int]]:
