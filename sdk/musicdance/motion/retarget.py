@@ -38,162 +38,51 @@ from musicdance.motion.quat import (
 )
 from musicdance.motion.skeleton import Skeleton
 
-
-def _sided(template: dict[str, str], left: str, right: str) -> dict[str, str]:
-    """Expand ``{side}`` placeholders for the left and right canonical joints."""
-    mapping = {}
-    for canonical, source in template.items():
-        if "{side}" in canonical:
-            mapping[canonical.format(side="Left")] = source.format(side=left)
-            mapping[canonical.format(side="Right")] = source.format(side=right)
-        else:
-            mapping[canonical] = source
-    return mapping
-
-
+_SPINE = ("Hips", "Spine", "Chest", "UpperChest", "Neck", "Head")
 _LIMBS = ("{side}Shoulder", "{side}UpperArm", "{side}LowerArm", "{side}Hand",
-          "{side}UpperLeg", "{side}LowerLeg", "{side}Foot", "{side}Toes")  # fmt: skip
+          "{side}UpperLeg", "{side}LowerLeg", "{side}Foot", "{side}Toes")
+_COLLAR_LIMBS = ("{side}Collar", "{side}Shoulder", "{side}Elbow", "{side}Wrist",
+                 "{side}Hip", "{side}Knee", "{side}Ankle", "{side}Toe")
+
+# convention: (source joints for _SPINE, source joints for _LIMBS, left and right side words)
+_CONVENTIONS = {
+    "mixamo": (("Hips", "Spine", "Spine1", "Spine2", "Neck", "Head"),
+               ("{side}Shoulder", "{side}Arm", "{side}ForeArm", "{side}Hand",
+                "{side}UpLeg", "{side}Leg", "{side}Foot", "{side}ToeBase"), "Left", "Right"),
+    "cmu": (("Hips", "lowerback", "Chest", "Chest2", "lowerneck", "Head"),
+            _COLLAR_LIMBS, "Left", "Right"),
+    "cmu-asf": (("root", "lowerback", "upperback", "thorax", "lowerneck", "head"),
+                ("{side}clavicle", "{side}humerus", "{side}radius", "{side}wrist",
+                 "{side}femur", "{side}tibia", "{side}foot", "{side}toes"), "l", "r"),
+    "perfume": (("Hips", "Chest", "Chest2", "Chest3", "Neck", "Head"),
+                _COLLAR_LIMBS, "Left", "Right"),
+    "character-creator": (("CC_Base_Hip", "CC_Base_Waist", "CC_Base_Spine01", "CC_Base_Spine02",
+                           "CC_Base_NeckTwist01", "CC_Base_Head"),
+                          ("CC_Base_{side}_Clavicle", "CC_Base_{side}_Upperarm",
+                           "CC_Base_{side}_Forearm", "CC_Base_{side}_Hand",
+                           "CC_Base_{side}_Thigh", "CC_Base_{side}_Calf",
+                           "CC_Base_{side}_Foot", "CC_Base_{side}_ToeBase"), "L", "R"),
+    "3dsmax-biped": (("Bip01 Pelvis", "Bip01 Spine", "Bip01 Spine1", "Bip01 Spine2",
+                      "Bip01 Neck", "Bip01 Head"),
+                     ("Bip01 {side} Clavicle", "Bip01 {side} UpperArm", "Bip01 {side} Forearm",
+                      "Bip01 {side} Hand", "Bip01 {side} Thigh", "Bip01 {side} Calf",
+                      "Bip01 {side} Foot", "Bip01 {side} Toe0"), "L", "R"),
+}  # fmt: skip
 
 
-def _limbs(*names: str) -> dict[str, str]:
-    return dict(zip(_LIMBS, names, strict=True))
+def _name_map(spine: tuple[str, ...], limbs: tuple[str, ...], left: str, right: str) -> dict:
+    """Canonical joint -> source joint for one convention."""
+    mapping = dict(zip(_SPINE, spine, strict=True))
+    for canonical_side, source_side in (("Left", left), ("Right", right)):
+        for canonical, source in zip(_LIMBS, limbs, strict=True):
+            mapping[canonical.format(side=canonical_side)] = source.format(side=source_side)
+    return mapping
 
 
 #: Canonical joint -> source joint, per naming convention.
 NAME_MAPS: dict[str, dict[str, str]] = {
     "humanbodybones": {name: name for name in canonical_skeleton().names},
-    "mixamo": _sided(
-        {
-            "Hips": "Hips",
-            "Spine": "Spine",
-            "Chest": "Spine1",
-            "UpperChest": "Spine2",
-            "Neck": "Neck",
-            "Head": "Head",
-            **_limbs(
-                "{side}Shoulder",
-                "{side}Arm",
-                "{side}ForeArm",
-                "{side}Hand",
-                "{side}UpLeg",
-                "{side}Leg",
-                "{side}Foot",
-                "{side}ToeBase",
-            ),
-        },
-        "Left",
-        "Right",
-    ),
-    "cmu": _sided(
-        {
-            "Hips": "Hips",
-            "Spine": "lowerback",
-            "Chest": "Chest",
-            "UpperChest": "Chest2",
-            "Neck": "lowerneck",
-            "Head": "Head",
-            **_limbs(
-                "{side}Collar",
-                "{side}Shoulder",
-                "{side}Elbow",
-                "{side}Wrist",
-                "{side}Hip",
-                "{side}Knee",
-                "{side}Ankle",
-                "{side}Toe",
-            ),
-        },
-        "Left",
-        "Right",
-    ),
-    "cmu-asf": _sided(
-        {
-            "Hips": "root",
-            "Spine": "lowerback",
-            "Chest": "upperback",
-            "UpperChest": "thorax",
-            "Neck": "lowerneck",
-            "Head": "head",
-            **_limbs(
-                "{side}clavicle",
-                "{side}humerus",
-                "{side}radius",
-                "{side}wrist",
-                "{side}femur",
-                "{side}tibia",
-                "{side}foot",
-                "{side}toes",
-            ),
-        },
-        "l",
-        "r",
-    ),
-    "perfume": _sided(
-        {
-            "Hips": "Hips",
-            "Spine": "Chest",
-            "Chest": "Chest2",
-            "UpperChest": "Chest3",
-            "Neck": "Neck",
-            "Head": "Head",
-            **_limbs(
-                "{side}Collar",
-                "{side}Shoulder",
-                "{side}Elbow",
-                "{side}Wrist",
-                "{side}Hip",
-                "{side}Knee",
-                "{side}Ankle",
-                "{side}Toe",
-            ),
-        },
-        "Left",
-        "Right",
-    ),
-    "character-creator": _sided(
-        {
-            "Hips": "CC_Base_Hip",
-            "Spine": "CC_Base_Waist",
-            "Chest": "CC_Base_Spine01",
-            "UpperChest": "CC_Base_Spine02",
-            "Neck": "CC_Base_NeckTwist01",
-            "Head": "CC_Base_Head",
-            **_limbs(
-                "CC_Base_{side}_Clavicle",
-                "CC_Base_{side}_Upperarm",
-                "CC_Base_{side}_Forearm",
-                "CC_Base_{side}_Hand",
-                "CC_Base_{side}_Thigh",
-                "CC_Base_{side}_Calf",
-                "CC_Base_{side}_Foot",
-                "CC_Base_{side}_ToeBase",
-            ),
-        },
-        "L",
-        "R",
-    ),
-    "3dsmax-biped": _sided(
-        {
-            "Hips": "Bip01 Pelvis",
-            "Spine": "Bip01 Spine",
-            "Chest": "Bip01 Spine1",
-            "UpperChest": "Bip01 Spine2",
-            "Neck": "Bip01 Neck",
-            "Head": "Bip01 Head",
-            **_limbs(
-                "Bip01 {side} Clavicle",
-                "Bip01 {side} UpperArm",
-                "Bip01 {side} Forearm",
-                "Bip01 {side} Hand",
-                "Bip01 {side} Thigh",
-                "Bip01 {side} Calf",
-                "Bip01 {side} Foot",
-                "Bip01 {side} Toe0",
-            ),
-        },
-        "L",
-        "R",
-    ),
+    **{name: _name_map(*spec) for name, spec in _CONVENTIONS.items()},
 }
 
 
