@@ -25,6 +25,8 @@ def _suffix(path: str | os.PathLike[str]) -> str:
 def load_motion(path: str | os.PathLike[str], *, scale: float | None = None) -> Motion:
     """Read a BVH or glTF/GLB motion; ``scale`` (metres per unit) applies to BVH only."""
     suffix = _suffix(path)
+    if Path(path).is_dir():
+        raise MusicDanceError("is a directory, not a motion file", path)
     if not Path(path).is_file():
         raise MusicDanceError("no such file", path)
     if suffix == ".bvh":

@@ -166,6 +166,18 @@ def quat_from_matrix(m: np.ndarray) -> np.ndarray:
     return Rotation.from_matrix(m.reshape(-1, 3, 3)).as_quat().reshape(*m.shape[:-2], 4)
 
 
+def quat_to_rotvec(q: np.ndarray) -> np.ndarray:
+    """Scaled angle-axis vectors ``[..., 3]`` (radians) of the shortest rotation ``q`` describes."""
+    q = quat_abs(q)
+    return Rotation.from_quat(q.reshape(-1, 4)).as_rotvec().reshape(*q.shape[:-1], 3)
+
+
+def quat_from_rotvec(v: np.ndarray) -> np.ndarray:
+    """Quaternions ``[..., 4]`` from scaled angle-axis vectors ``[..., 3]`` (radians)."""
+    v = np.asarray(v, dtype=float)
+    return Rotation.from_rotvec(v.reshape(-1, 3)).as_quat().reshape(*v.shape[:-1], 4)
+
+
 def euler_reorder(angles_deg: np.ndarray, from_order: str, to_order: str) -> np.ndarray:
     """Convert Euler angles between rotation orders, keeping the rotation they describe."""
     return quat_to_euler(quat_from_euler(angles_deg, from_order), to_order)
