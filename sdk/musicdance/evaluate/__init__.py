@@ -1,0 +1,1 @@
+"""Quality metrics for generated dance (beat alignment, physical plausibility, smoothness)."""

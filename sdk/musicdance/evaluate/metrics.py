@@ -1,0 +1,75 @@
+"""Published dance-quality metrics, implemented to their reference definitions.
+
+- Beat Align Score as Bailando computes it (`calc_ba_score`): on 60 fps joint positions, the
+  kinematic beats are local minima of the mean joint speed smoothed by a Gaussian of sigma
+  5 frames; the score is the mean over music beats of ``exp(-d^2 / (2 * 3^2))``, ``d`` the
+  distance in frames to the nearest kinematic beat. FACT's direction averages over kinematic
+  beats instead. Each comes with a chance control: the same motion against the music beats
+  shifted by half a beat.
+- Physical Foot Contact (EDGE, ``eval_pfc.py``): 30 fps, root acceleration with its upward
+  component clamped at zero and normalised by its maximum, times the product of the two feet's
+  slowest horizontal speeds, averaged, times 1e4. Lower is better.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from scipy.signal import argrelextrema
+
+from musicdance.motion.motion import Motion, resample
+
+BAS_FPS = 60.0
+PFC_FPS = 30.0
+
+
+def bailando_kinematic_beats(positions_m: np.ndarray) -> np.ndarray:
+    """Frames ``[B]`` of local minima of the Gaussian-smoothed (sigma 5 frames) mean joint
+    speed of ``positions_m [T, J, 3]`` (Bailando's definition; expects 60 fps)."""
+    speed = np.mean(np.linalg.norm(np.diff(positions_m, axis=0), axis=-1), axis=1)
+    return argrelextrema(gaussian_filter1d(speed, 5), np.less)[0]
+
+
+def _alignment(targets: np.ndarray, references: np.ndarray) -> float:
+    """Mean over ``targets`` of ``exp(-d^2 / 18)``, d = frames to the nearest reference."""
+    if len(targets) == 0 or len(references) == 0:
+        return 0.0
+    distance = np.min(np.abs(targets[:, None] - references[None, :]), axis=1)
+    return float(np.mean(np.exp(-(distance**2) / (2 * 3**2))))
+
+
+def beat_alignment(motion: Motion, music_beats_s: np.ndarray) -> dict[str, float]:
+    """Beat Align Score (Bailando), FACT's direction, and both half-beat-shift controls."""
+    positions = resample(motion, BAS_FPS).global_positions()
+    kinematic = bailando_kinematic_beats(positions).astype(float)
+    beats_s = np.asarray(music_beats_s, dtype=float)
+    beats_s = beats_s[(beats_s >= 0) & (beats_s <= motion.duration_s)]
+    half_beat_s = float(np.median(np.diff(beats_s))) / 2 if len(beats_s) > 1 else 0.0
+    beats = beats_s * BAS_FPS
+    shifted = (beats_s + half_beat_s) * BAS_FPS
+    return {
+        "beat_align_score": _alignment(beats, kinematic),
+        "beat_align_score_control": _alignment(shifted, kinematic),
+        "fact_beat_align": _alignment(kinematic, beats),
+        "fact_beat_align_control": _alignment(kinematic, shifted),
+    }
+
+
+def physical_foot_contact(
+    motion: Motion,
+    feet: tuple[str, str, str, str] = ("LeftFoot", "LeftToes", "RightFoot", "RightToes"),
+) -> float:
+    """EDGE's PFC score (lower is better) on the canonical skeleton's feet, Y up."""
+    positions = resample(motion, PFC_FPS).global_positions()
+    dt = 1.0 / PFC_FPS
+    root_velocity = np.diff(positions[:, 0], axis=0) / dt
+    root_acceleration = np.diff(root_velocity, axis=0) / dt
+    root_acceleration[:, 1] = np.maximum(root_acceleration[:, 1], 0.0)
+    root_acceleration = np.linalg.norm(root_acceleration, axis=-1)
+    root_acceleration /= max(float(root_acceleration.max()), 1e-12)
+    index = [motion.skeleton.index(name) for name in feet]
+    flat = positions[:, index][:, :, [0, 2]]
+    foot_speed = np.linalg.norm(flat[2:] - flat[1:-1], axis=-1)  # [T-2, 4], per frame
+    left = np.minimum(foot_speed[:, 0], foot_speed[:, 1])
+    right = np.minimum(foot_speed[:, 2], foot_speed[:, 3])
+    return float(np.mean(left * right * root_acceleration) * 1e4)
