@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import sys
 
-from mdtool import motion_commands  # noqa: F401  (registers commands)
+from mdtool import (
+    analysis_commands,  # noqa: F401
+    library_commands,  # noqa: F401
+    motion_commands,  # noqa: F401  (registers commands)
+)
 from mdtool.app import app, err_console, state
 from musicdance.errors import MusicDanceError
 

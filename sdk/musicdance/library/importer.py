@@ -1,0 +1,345 @@
+"""Import motion capture into a phrase library.
+
+A take (BVH or glTF) is retargeted onto the canonical skeleton and resampled to the library
+rate; its beats come from the music tempo the user gives or, without one, from the motion
+itself (kinematic beats: the moments the body stops, ``musicdance.motion.analysis``), tracked
+through the take so tempo drift is followed. The take is cut into phrases of one eight (six
+counts in 3/4) starting at the strongest count; foot contacts are detected on the whole take,
+and each phrase is compared with the library and the other new phrases to report
+near-duplicates.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from musicdance.errors import MusicDanceError
+from musicdance.library.phrase import (
+    HANDS,
+    Phrase,
+    detect_contacts,
+    make_phrase,
+    normalize_start,
+)
+from musicdance.library.store import PhraseLibrary
+from musicdance.motion.analysis import (
+    joint_speeds_mps,
+    kinematic_beat_salience,
+    motion_tempo_bpm,
+    track_kinematic_beats,
+)
+from musicdance.motion.canonical import CANONICAL_JOINTS
+from musicdance.motion.motion import Motion, resample, slice_frames
+
+__all__ = [
+    "LIBRARY_FPS",
+    "MIN_TEMPO_CONFIDENCE",
+    "ImportReport",
+    "import_motion_files",
+    "motion_energy",
+    "phrases_from_take",
+    "prepare_import",
+    "pose_descriptor",
+]
+
+#: Frame rate of imported phrases.
+LIBRARY_FPS = 30.0
+#: Below this autocorrelation the motion has no pulse to cut phrases by.
+MIN_TEMPO_CONFIDENCE = 0.05
+#: Shortest phrase kept from the end of a take, in counts.
+MIN_COUNTS = 4
+#: Near-duplicate threshold: RMS distance of count-aligned poses, metres.
+NEAR_DUPLICATE_M = 0.05
+_DESCRIPTOR_JOINTS = [
+    CANONICAL_JOINTS.index(n)
+    for n in ("Head", "LeftHand", "RightHand", "LeftLowerArm", "RightLowerArm", "LeftFoot",
+              "RightFoot", "LeftLowerLeg", "RightLowerLeg")
+]  # fmt: skip
+
+
+@dataclass
+class ImportReport:
+    """What importing one file did (JSON-ready through ``to_json``)."""
+
+    source: str
+    convention: str
+    tempo_bpm: float
+    tempo_source: str
+    tempo_confidence: float
+    phrase_ids: list[str] = field(default_factory=list)
+    near_duplicates: list[tuple[str, str, float]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "source": self.source,
+            "convention": self.convention,
+            "tempo_bpm": round(self.tempo_bpm, 2),
+            "tempo_source": self.tempo_source,
+            "tempo_confidence": round(self.tempo_confidence, 3),
+            "phrases": self.phrase_ids,
+            "near_duplicates": [
+                {"phrase": a, "like": b, "distance_m": round(d, 4)}
+                for a, b, d in self.near_duplicates
+            ],
+            "notes": self.notes,
+        }
+
+
+def motion_energy(positions_m: np.ndarray, fps: float) -> float:
+    """Energy in [0, 1] from the mean hand speed: 0.4 m/s is calm (0), 1.7 m/s full out (1)."""
+    speed = float(joint_speeds_mps(positions_m[:, list(HANDS)], fps).mean())
+    return float(np.clip((speed - 0.4) / 1.3, 0.0, 1.0))
+
+
+def pose_descriptor(phrase: Phrase, samples_per_count: int = 4) -> np.ndarray:
+    """Count-aligned poses ``[counts * samples, joints * 3]`` for comparing phrases.
+
+    Hands, forearms, feet, shins and head relative to the hips on the floor plane, sampled at
+    fixed fractions of each count, so the same dance at another tempo gives the same
+    descriptor.
+    """
+    positions = phrase.motion.global_positions()
+    counts = np.asarray(phrase.info.count_frames, dtype=float)
+    ends = np.append(counts[1:], phrase.motion.num_frames - 1)
+    fractions = np.arange(samples_per_count) / samples_per_count
+    frames = (counts[:, None] + (ends - counts)[:, None] * fractions[None, :]).ravel()
+    frames = np.clip(np.round(frames).astype(int), 0, phrase.motion.num_frames - 1)
+    root = positions[frames, 0:1] * np.array([1.0, 0.0, 1.0])
+    return (positions[frames][:, _DESCRIPTOR_JOINTS] - root).reshape(len(frames), -1)
+
+
+def _descriptor_distance_m(a: np.ndarray, b: np.ndarray) -> float:
+    """RMS joint distance between two descriptors (``inf`` when their lengths differ)."""
+    if a.shape != b.shape:
+        return float("inf")
+    return float(np.sqrt(np.mean(np.sum((a - b).reshape(len(a), -1, 3) ** 2, axis=-1))))
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_.\-]+", "-", text).strip("-.") or "take"
+    return slug[:100] if slug[0].isalnum() else f"take-{slug}"[:100]
+
+
+def _count_one(salience_at_beats: np.ndarray, meter: int, *, margin: float = 1.2) -> int:
+    """The beat index (0..meter-1) to start phrases at.
+
+    Dancers accent the first count of each bar; when the take holds at least three eights and
+    one position in the bar stops the body clearly harder (``margin`` times the mean of the
+    others), phrases start there; otherwise at the first beat.
+    """
+    if len(salience_at_beats) < 6 * meter:
+        return 0
+    usable = len(salience_at_beats) // meter * meter
+    folded = salience_at_beats[:usable].reshape(-1, meter).mean(axis=0)
+    best = int(np.argmax(folded))
+    others = np.delete(folded, best).mean()
+    return best if folded[best] > margin * others else 0
+
+
+def _extend_grid(beats: np.ndarray, period: float, num_frames: int) -> np.ndarray:
+    """Beat frames continued by whole periods to both ends of the take (within 10 %), so the
+    first and last counts, which the tracker cannot see, still bound phrases."""
+    beats = list(beats)
+    while beats[0] - period >= -0.1 * period:
+        beats.insert(0, max(0, int(round(beats[0] - period))))
+    while beats[-1] + period <= num_frames + 0.1 * period:
+        beats.append(min(num_frames, int(round(beats[-1] + period))))
+    return np.array(sorted(set(beats)), dtype=np.int64)
+
+
+def phrases_from_take(
+    motion: Motion,
+    *,
+    style: str,
+    id_prefix: str,
+    bpm: float | None = None,
+    meter: int = 4,
+    source: str = "",
+    licence: str = "",
+    tags: tuple[str, ...] = (),
+    status: str = "draft",
+) -> tuple[list[Phrase], dict]:
+    """Cut a canonical-skeleton take into annotated phrases.
+
+    bpm: the music's tempo; ``None`` detects it from the motion (``MusicDanceError`` when the
+    motion has no pulse). Returns the phrases and a dict with ``tempo_bpm``, ``tempo_source``,
+    ``tempo_confidence`` and ``notes``.
+    """
+    if motion.skeleton.names != CANONICAL_JOINTS:
+        raise MusicDanceError("phrases can only be cut from canonical-skeleton motion")
+    if meter not in (2, 3, 4):
+        raise MusicDanceError(f"meter must be 2, 3 or 4 beats per bar, got {meter}")
+    motion = resample(motion, LIBRARY_FPS)
+    positions = motion.global_positions()
+    fps = motion.fps
+    salience = kinematic_beat_salience(positions, fps)
+    if bpm is None:
+        tempo, confidence = motion_tempo_bpm(positions, fps, salience=salience)
+        if not np.isfinite(tempo) or confidence < MIN_TEMPO_CONFIDENCE:
+            raise MusicDanceError(
+                f"no detectable rhythm in the motion (pulse strength {confidence:.2f}, needs "
+                f"{MIN_TEMPO_CONFIDENCE}); give the music's tempo with --bpm"
+            )
+        tempo_source = "motion"
+    else:
+        if not 30.0 <= bpm <= 300.0:
+            raise MusicDanceError(f"--bpm must be between 30 and 300, got {bpm:g}")
+        tempo, confidence, tempo_source = float(bpm), 1.0, "given"
+    tracked = track_kinematic_beats(salience, fps, tempo)
+    counts = 2 * meter if meter != 2 else 8
+    notes = []
+    if len(tracked) < 2:
+        raise MusicDanceError(f"the take is too short to hold a phrase at {tempo:.0f} BPM")
+    beats = _extend_grid(tracked, 60.0 * fps / tempo, motion.num_frames)
+    if len(beats) < MIN_COUNTS + 1:
+        raise MusicDanceError(
+            f"the take holds only {len(beats) - 1} counts at {tempo:.0f} BPM; a phrase "
+            f"needs at least {MIN_COUNTS}"
+        )
+    first = _count_one(salience[np.minimum(beats, motion.num_frames - 1)], meter)
+    if first:
+        notes.append(f"phrases start at beat {first + 1} (the strongest count in the bar)")
+    contacts = detect_contacts(motion, positions)
+    phrases = []
+    start = first
+    while start + MIN_COUNTS < len(beats) or (start + MIN_COUNTS == len(beats) - 1):
+        n = min(counts, len(beats) - 1 - start)
+        if n < MIN_COUNTS:
+            break
+        lo, hi = int(beats[start]), int(beats[start + n])
+        segment = slice_frames(motion, lo, hi)
+        count_frames = beats[start : start + n] - lo
+        segment_positions = positions[lo:hi]
+        phrase_tempo = 60.0 * fps * n / (hi - lo)
+        phrase = make_phrase(
+            normalize_start(segment),
+            phrase_id=f"{id_prefix}-{len(phrases) + 1:03d}",
+            name=f"{id_prefix} eight {len(phrases) + 1}",
+            style=style,
+            count_frames=count_frames,
+            tempo_bpm=phrase_tempo,
+            energy=motion_energy(segment_positions, fps),
+            meter=meter,
+            tags=(*tags, "mocap") if n == counts else (*tags, "mocap", "short"),
+            source=source,
+            licence=licence,
+            status=status,
+            contacts=contacts[lo:hi],
+        )
+        phrases.append(phrase)
+        start += n
+    if not phrases:
+        raise MusicDanceError(f"no phrase of {MIN_COUNTS} or more counts in the take")
+    return phrases, {
+        "tempo_bpm": tempo,
+        "tempo_source": tempo_source,
+        "tempo_confidence": confidence,
+        "notes": notes,
+    }
+
+
+def near_duplicates(
+    new: list[Phrase], existing: list[Phrase], threshold_m: float = NEAR_DUPLICATE_M
+) -> list[tuple[str, str, float]]:
+    """Pairs (new id, similar id, distance m) of near-identical phrases, each new phrase
+    compared with the existing ones and with the new ones before it."""
+    descriptors = {p.id: pose_descriptor(p) for p in [*existing, *new]}
+    found = []
+    earlier = [p.id for p in existing]
+    for phrase in new:
+        distances = [
+            (_descriptor_distance_m(descriptors[phrase.id], descriptors[other]), other)
+            for other in earlier
+        ]
+        close = [d for d in distances if d[0] < threshold_m]
+        if close:
+            distance, other = min(close)
+            found.append((phrase.id, other, distance))
+        earlier.append(phrase.id)
+    return found
+
+
+def prepare_import(
+    path: str | os.PathLike[str],
+    *,
+    style: str,
+    bpm: float | None = None,
+    meter: int = 4,
+    id_prefix: str | None = None,
+    licence: str = "",
+    tags: tuple[str, ...] = (),
+    user_map: dict[str, str] | None = None,
+    scale: float | None = None,
+) -> tuple[list[Phrase], ImportReport]:
+    """Load, retarget, cut and annotate one mocap file (nothing is written)."""
+    from musicdance.io.files import load_motion
+    from musicdance.motion.retarget import retarget
+
+    path = Path(path)
+    if not style or not re.fullmatch(r"[A-Za-z0-9_\-]+", style):
+        raise MusicDanceError(
+            f"style must be a plain word (letters, digits, - or _), got {style!r}"
+        )
+    motion = load_motion(path, scale=scale)
+    try:
+        canonical, mapping = retarget(motion, user_map)
+        phrases, tempo = phrases_from_take(
+            canonical,
+            style=style,
+            id_prefix=_slug(id_prefix or path.stem),
+            bpm=bpm,
+            meter=meter,
+            source=f"mocap:{path.name}",
+            licence=licence,
+            tags=tags,
+        )
+    except MusicDanceError as error:
+        raise MusicDanceError(error.message, path) from None
+    report = ImportReport(
+        source=str(path),
+        convention=mapping.convention,
+        tempo_bpm=tempo["tempo_bpm"],
+        tempo_source=tempo["tempo_source"],
+        tempo_confidence=tempo["tempo_confidence"],
+        phrase_ids=[p.id for p in phrases],
+        notes=tempo["notes"],
+    )
+    return phrases, report
+
+
+def import_motion_files(
+    library: PhraseLibrary,
+    paths: list[str | os.PathLike[str]],
+    *,
+    replace_existing: bool = False,
+    **options,
+) -> list[ImportReport]:
+    """Import several files in one transaction: if any file fails, nothing is added.
+
+    ``options`` are those of ``prepare_import``; with several files an ``id_prefix`` gets the
+    file's position appended. Near-duplicates are looked for among the library's phrases and
+    all the new ones.
+    """
+    prepared = []
+    prefix = options.pop("id_prefix", None)
+    for k, path in enumerate(paths):
+        file_prefix = f"{prefix}-{k + 1}" if prefix and len(paths) > 1 else prefix
+        prepared.append(prepare_import(path, id_prefix=file_prefix, **options))
+    new = [p for phrases, _ in prepared for p in phrases]
+    existing_ids = set(library.ids())
+    replaced = {p.id for p in new} & existing_ids if replace_existing else set()
+    existing = [library.get(i) for i in sorted(existing_ids - replaced)]
+    duplicates = near_duplicates(new, existing)
+    library.add(new, replace_existing=replace_existing)
+    reports = []
+    for phrases, report in prepared:
+        ids = {p.id for p in phrases}
+        report.near_duplicates = [d for d in duplicates if d[0] in ids]
+        reports.append(report)
+    return reports

@@ -1,0 +1,1 @@
+"""Procedural dance: the choreography language, the IK rig and the starter-library styles."""

@@ -1,0 +1,337 @@
+"""Kinematic analysis of dance motion: joint speeds, kinematic beats, motion tempo, foot contacts,
+support foot, facing and the "looks like dance" statistics.
+
+Every function takes global joint positions ``[T, J, 3]`` in metres (``Motion.global_positions``)
+and the frame rate, and works in frames; times in seconds or beats are converted at the edge.
+Y is up (see ``musicdance.motion``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d, maximum_filter1d, minimum_filter1d
+
+from musicdance.motion.quat import quat_mul_vec3
+
+__all__ = [
+    "SUPPORT_FEET",
+    "dance_statistics",
+    "facing_deg",
+    "foot_contacts",
+    "foot_skating_mps",
+    "joint_speeds_mps",
+    "kinematic_beat_salience",
+    "kinematic_beats",
+    "motion_tempo_bpm",
+    "smoothed_speed_mps",
+    "support_foot",
+    "track_kinematic_beats",
+]
+
+#: Values of ``support_foot``: which foot carries the weight.
+SUPPORT_FEET = ("left", "right", "both", "none")
+
+
+def joint_speeds_mps(positions_m: np.ndarray, fps: float) -> np.ndarray:
+    """Speed of every joint, ``[T, J]`` in metres per second (central differences)."""
+    if len(positions_m) < 2:
+        return np.zeros(positions_m.shape[:-1])
+    velocity = np.gradient(positions_m, axis=0) * fps
+    return np.linalg.norm(velocity, axis=-1)
+
+
+def smoothed_speed_mps(positions_m: np.ndarray, fps: float, *, sigma_s: float = 0.05) -> np.ndarray:
+    """Mean joint speed over the body, Gaussian-smoothed over ``sigma_s`` seconds, ``[T]`` m/s."""
+    speed = joint_speeds_mps(positions_m, fps).mean(axis=1)
+    return gaussian_filter1d(speed, sigma_s * fps, mode="nearest") if sigma_s > 0 else speed
+
+
+def kinematic_beats(
+    positions_m: np.ndarray,
+    fps: float,
+    *,
+    sigma_s: float = 0.05,
+    min_separation_s: float = 0.2,
+    min_depth: float = 0.05,
+) -> np.ndarray:
+    """Frames of the kinematic beats: local minima of the smoothed mean joint speed, ``[B]`` int.
+
+    A minimum counts when it is the lowest point within ``min_separation_s`` / 2 on each side and
+    the speed rises by at least ``min_depth`` (a fraction of the take's median speed) on both
+    sides within ``min_separation_s``. The first and last frames never count (their neighbourhood
+    is one-sided).
+    """
+    speed = smoothed_speed_mps(positions_m, fps, sigma_s=sigma_s)
+    if len(speed) < 3:
+        return np.zeros(0, dtype=np.int64)
+    half = max(1, int(round(min_separation_s * fps / 2)))
+    lowest = minimum_filter1d(speed, 2 * half + 1, mode="nearest")
+    # The highest speed on each side within the separation window.
+    window = 2 * half + 1
+    left_max = maximum_filter1d(speed, window, origin=half, mode="nearest")
+    right_max = maximum_filter1d(speed, window, origin=-half, mode="nearest")
+    depth = min_depth * max(float(np.median(speed)), 1e-6)
+    is_beat = (
+        (speed <= lowest)
+        & (left_max - speed >= depth)
+        & (right_max - speed >= depth)
+        & (np.diff(speed, prepend=np.inf) < 0)  # first frame of a flat bottom only
+    )
+    is_beat[[0, -1]] = False
+    return np.flatnonzero(is_beat)
+
+
+def kinematic_beat_salience(
+    positions_m: np.ndarray,
+    fps: float,
+    *,
+    sigma_s: float = 0.05,
+    min_prominence_mps: float = 0.05,
+) -> np.ndarray:
+    """How strongly the body stops at each frame, ``[T]`` (m/s, summed over joints).
+
+    Every local minimum of each joint's smoothed speed adds its prominence (how far the speed
+    dips, in m/s) at its frame; the sum is smoothed over ``sigma_s``. Joints that stop together
+    make a strong kinematic beat, one joint drifting to a halt a weak one.
+    """
+    from scipy.signal import find_peaks
+
+    speeds = gaussian_filter1d(joint_speeds_mps(positions_m, fps), sigma_s * fps, axis=0)
+    salience = np.zeros(len(positions_m))
+    for joint_speed in speeds.T:
+        frames, props = find_peaks(-joint_speed, prominence=min_prominence_mps)
+        np.add.at(salience, frames, props["prominences"])
+    return gaussian_filter1d(salience, sigma_s * fps, mode="constant")
+
+
+def motion_tempo_bpm(
+    positions_m: np.ndarray,
+    fps: float,
+    *,
+    min_bpm: float = 40.0,
+    max_bpm: float = 200.0,
+    prior_bpm: float = 110.0,
+    fold_bpm: tuple[float, float] = (70.0, 140.0),
+    salience: np.ndarray | None = None,
+) -> tuple[float, float]:
+    """Tempo of the movement in beats per minute, and a confidence in ``[0, 1]``.
+
+    The autocorrelation of the kinematic-beat salience (``kinematic_beat_salience``, or the
+    ``salience [T]`` given) is weighted by a log-normal tempo prior centred on ``prior_bpm``
+    (one octave standard deviation), as in librosa's tempo estimate; among its local maxima
+    with lags in ``[min_bpm, max_bpm]`` the best is refined by parabolic interpolation, then
+    doubled or halved into ``fold_bpm`` (dancers move on every other beat of fast music and
+    double up on slow music, so a pulse of 55 per minute is danced to 110 BPM). The confidence
+    is the normalised autocorrelation at the chosen lag: near 0 for motion with no pulse.
+    Returns ``(nan, 0)`` when the take is shorter than two slowest beats or never stops.
+    """
+    if salience is None:
+        salience = kinematic_beat_salience(positions_m, fps)
+    pulse = salience - gaussian_filter1d(salience, 1.0 * fps, mode="nearest")
+    n = len(pulse)
+    min_lag = max(1, int(np.floor(60.0 * fps / max_bpm)))
+    max_lag = int(np.ceil(60.0 * fps / min_bpm))
+    if n < 2 * max_lag or not np.any(salience > 0):
+        return float("nan"), 0.0
+    spectrum = np.fft.rfft(pulse, 2 * n)
+    acf = np.fft.irfft(spectrum * np.conj(spectrum))[:n]
+    acf /= np.maximum(acf[0], 1e-12) * (n - np.arange(n)) / n  # unbiased, normalised
+    lags = np.arange(min_lag, max_lag + 1)
+    # Only local maxima of the autocorrelation are periods; the slope down from lag 0 is not.
+    is_peak = (acf[lags] >= acf[lags - 1]) & (acf[lags] >= acf[np.minimum(lags + 1, n - 1)])
+    if not np.any(is_peak):
+        return float("nan"), 0.0
+    bpm = 60.0 * fps / lags
+    weight = np.exp(-0.5 * np.log2(bpm / prior_bpm) ** 2)
+    best = int(np.argmax(np.where(is_peak, np.maximum(acf[lags], 0.0) * weight, -np.inf)))
+    lag = float(lags[best])
+    if 0 < best < len(lags) - 1:
+        a, b, c = acf[lags[best] - 1 : lags[best] + 2]
+        denom = a - 2 * b + c
+        if denom < 0:
+            lag += 0.5 * (a - c) / denom
+    tempo = 60.0 * fps / lag
+    while tempo < fold_bpm[0]:
+        tempo *= 2.0
+    while tempo >= fold_bpm[1]:
+        tempo /= 2.0
+    return tempo, float(np.clip(acf[lags[best]], 0.0, 1.0))
+
+
+def track_kinematic_beats(
+    salience: np.ndarray, fps: float, tempo_bpm: float, *, tightness: float = 100.0
+) -> np.ndarray:
+    """Beat frames ``[B]`` that follow the motion's stops at about ``tempo_bpm``.
+
+    Ellis' dynamic programme (as in librosa's ``beat_track``) on the kinematic-beat salience:
+    each beat's score is its salience plus the best earlier beat's score, penalised by
+    ``tightness`` times the squared log-ratio of the gap to the beat period. Gaps are limited
+    to half..twice the period, so the tracker follows tempo drift over a long take without
+    losing the grid. Frames are processed in blocks of half a period (all their predecessors
+    are already final), so a 10-minute take needs a few thousand small numpy steps.
+    """
+    n = len(salience)
+    period = 60.0 * fps / tempo_bpm
+    if n == 0 or not np.isfinite(period):
+        return np.zeros(0, dtype=np.int64)
+    lags = np.arange(max(1, int(round(period / 2))), int(round(2 * period)) + 1)
+    penalty = -tightness * np.log(lags / period) ** 2
+    local = salience / max(float(salience.std()), 1e-9)
+    score = local.copy()
+    back = np.full(n, -1, dtype=np.int64)
+    for start in range(int(lags[0]), n, int(lags[0])):
+        frames = np.arange(start, min(start + int(lags[0]), n))
+        previous = frames[:, None] - lags[None, :]
+        valid = previous >= 0
+        candidates = np.where(valid, score[np.maximum(previous, 0)] + penalty, -np.inf)
+        best = np.argmax(candidates, axis=1)
+        best_score = candidates[np.arange(len(frames)), best]
+        linked = best_score > 0  # a chain only helps when its score is positive
+        score[frames] = local[frames] + np.where(linked, best_score, 0.0)
+        back[frames] = np.where(linked, previous[np.arange(len(frames)), best], -1)
+    # End on the best-scoring frame within the last period, then follow the links back.
+    tail = np.arange(max(0, n - int(np.ceil(period))), n)
+    frame = int(tail[np.argmax(score[tail])])
+    beats = []
+    while frame >= 0:
+        beats.append(frame)
+        frame = int(back[frame])
+    return np.array(beats[::-1], dtype=np.int64)
+
+
+def foot_contacts(
+    positions_m: np.ndarray,
+    fps: float,
+    foot_points: tuple[tuple[int, ...], tuple[int, ...]],
+    *,
+    height_m: float = 0.05,
+    speed_mps: float = 0.3,
+    min_frames: int = 3,
+) -> np.ndarray:
+    """Left/right foot contact per frame, ``[T, 2]`` bool.
+
+    foot_points: joint indices that make up each foot, e.g. ``((ankle_l, toes_l), (ankle_r,
+    toes_r))``. A point touches the floor when it is within ``height_m`` of its own lowest level
+    in the take (its 2nd percentile, so mocap floors need not be at y = 0) and moves slower
+    than ``speed_mps``; a foot is in contact when any of its points is. Contacts and gaps
+    shorter than ``min_frames`` are removed.
+    """
+    contacts = np.zeros((len(positions_m), 2), dtype=bool)
+    speeds = joint_speeds_mps(positions_m, fps)
+    for side, points in enumerate(foot_points):
+        idx = list(points)
+        heights = positions_m[:, idx, 1]
+        floor = np.percentile(heights, 2, axis=0)
+        touching = (heights - floor < height_m) & (speeds[:, idx] < speed_mps)
+        contacts[:, side] = _remove_short_runs(touching.any(axis=1), min_frames)
+    return contacts
+
+
+def _remove_short_runs(mask: np.ndarray, min_frames: int) -> np.ndarray:
+    """Close gaps, then drop runs, shorter than ``min_frames`` in a ``[T]`` bool mask."""
+    if min_frames <= 1:
+        return mask
+    for value in (False, True):  # fill short gaps first, then remove short contacts
+        mask = mask.copy()
+        change = np.flatnonzero(np.diff(mask.astype(np.int8))) + 1
+        bounds = np.concatenate([[0], change, [len(mask)]])
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+            if mask[start] == value and stop - start < min_frames:
+                mask[start:stop] = not value
+    return mask
+
+
+def foot_skating_mps(
+    positions_m: np.ndarray,
+    fps: float,
+    contacts: np.ndarray,
+    foot_points: tuple[tuple[int, ...], tuple[int, ...]],
+) -> float:
+    """Mean horizontal sliding speed (m/s) of the feet while they are in contact.
+
+    A foot slides at the speed of its stillest point (``foot_points``, as for
+    ``foot_contacts``): pivoting on the heel or the ball of the foot is not sliding. Measured
+    between consecutive frames that are both in contact, so landing or taking off does not
+    count. contacts: ``[T, 2]`` bool. 0 when no foot stays down for two frames.
+    """
+    planted = contacts[1:] & contacts[:-1]
+    if len(positions_m) < 2 or not np.any(planted):
+        return 0.0
+    slide = np.empty((len(positions_m) - 1, 2))
+    for side, points in enumerate(foot_points):
+        horizontal = positions_m[:, list(points)][..., [0, 2]]
+        slide[:, side] = np.linalg.norm(np.diff(horizontal, axis=0), axis=-1).min(axis=1) * fps
+    return float(slide[planted].mean())
+
+
+def support_foot(
+    positions_m: np.ndarray,
+    contacts: np.ndarray,
+    root: int,
+    foot_joints: tuple[int, int],
+    *,
+    balance: float = 0.3,
+) -> list[str]:
+    """Which foot carries the weight at each frame: ``"left"``, ``"right"``, ``"both"``, ``"none"``.
+
+    With one foot down, that foot. With both down, the foot horizontally nearer the root (the
+    centre of mass) when the nearer distance is under ``1 - balance`` of the farther one,
+    otherwise ``"both"``.
+    """
+    root_xz = positions_m[:, root][:, [0, 2]]
+    distance = np.stack(
+        [np.linalg.norm(positions_m[:, j][:, [0, 2]] - root_xz, axis=-1) for j in foot_joints], -1
+    )
+    near_left = distance[:, 0] < (1 - balance) * distance[:, 1]
+    near_right = distance[:, 1] < (1 - balance) * distance[:, 0]
+    left, right = contacts[:, 0], contacts[:, 1]
+    both_down = left & right
+    labels = np.full(len(contacts), "none", dtype=object)
+    labels[left & ~right] = "left"
+    labels[right & ~left] = "right"
+    labels[both_down] = "both"
+    labels[both_down & near_left] = "left"
+    labels[both_down & near_right] = "right"
+    return labels.tolist()
+
+
+def facing_deg(root_rotations: np.ndarray) -> np.ndarray:
+    """Heading of the body in degrees, ``[T]``: 0 facing +Z, positive turning towards +X (left).
+
+    root_rotations: global hips rotations ``[T, 4]`` xyzw.
+    """
+    forward = quat_mul_vec3(root_rotations, np.array([0.0, 0.0, 1.0]))
+    return np.degrees(np.arctan2(forward[..., 0], forward[..., 2]))
+
+
+def dance_statistics(
+    positions_m: np.ndarray,
+    fps: float,
+    *,
+    hips: int,
+    hands: tuple[int, int],
+    feet: tuple[int, int],
+) -> dict[str, float]:
+    """The "looks like dance" figures of a motion (metres, seconds).
+
+    hand_speed_mean/p95_mps: speed of both hands pooled. foot_speed_mean/p95_mps: both ankles.
+    root_travel_mps: horizontal path length of the hips per second (path smoothed over 0.1 s so
+    capture jitter does not count). root_bounce_std_m: standard deviation of the hips' height.
+    hand_height_p95_m: 95th percentile over frames of the higher hand's height above the hips.
+    """
+    speeds = joint_speeds_mps(positions_m, fps)
+    hand_speed = speeds[:, list(hands)].ravel()
+    foot_speed = speeds[:, list(feet)].ravel()
+    root_xz = gaussian_filter1d(positions_m[:, hips][:, [0, 2]], 0.1 * fps, axis=0, mode="nearest")
+    duration_s = max(len(positions_m) - 1, 1) / fps
+    travel = np.linalg.norm(np.diff(root_xz, axis=0), axis=-1).sum() / duration_s
+    hand_height = positions_m[:, list(hands), 1].max(axis=1) - positions_m[:, hips, 1]
+    return {
+        "hand_speed_mean_mps": float(hand_speed.mean()),
+        "hand_speed_p95_mps": float(np.percentile(hand_speed, 95)),
+        "foot_speed_mean_mps": float(foot_speed.mean()),
+        "foot_speed_p95_mps": float(np.percentile(foot_speed, 95)),
+        "root_travel_mps": float(travel),
+        "root_bounce_std_m": float(positions_m[:, hips, 1].std()),
+        "hand_height_p95_m": float(np.percentile(hand_height, 95)),
+    }

@@ -1,0 +1,402 @@
+"""Phrase-library commands: ``mdtool library build-starter | import | list | show | tag | untag |
+set-status | remove | stats | validate | preview | transitions | export``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from mdtool.app import app, console, err_console, print_json
+
+library_app = typer.Typer(
+    help="Build, import, curate, check and export dance phrase libraries.",
+    no_args_is_help=True,
+)
+app.add_typer(library_app, name="library")
+
+DEFAULT_LIBRARY = Path("phrase_library")
+LIBRARY_OPTION = typer.Option(
+    DEFAULT_LIBRARY, "--library", "-L", help="Library folder (library.sqlite + motions/)."
+)
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+def _open(path: Path, create: bool = False):
+    from musicdance.library import open_library
+
+    return open_library(path, create=create)
+
+
+def _folder_size_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+@library_app.command("build-starter")
+def build_starter(
+    library: Path = LIBRARY_OPTION,
+    force: bool = typer.Option(False, "--force", help="Replace a library already in the folder."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the variations (same seed, same library)."),
+    style: list[str] = typer.Option(None, "--style", help="Only these styles (repeatable)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Build the procedural starter library (7 styles x 4 moves x 3 energies, mirrored)."""
+    from musicdance.library.procedural.build import build_starter_library
+
+    started = time.perf_counter()
+    built = build_starter_library(library, force=force, seed=seed, styles=style or None)
+    report = {
+        "library": str(library),
+        "phrases": len(built),
+        "styles": built.stats()["styles"],
+        "seconds": round(time.perf_counter() - started, 2),
+        "size_bytes": _folder_size_bytes(library),
+    }
+    if as_json:
+        print_json(report)
+        return
+    console.print(
+        f"built {report['phrases']} phrases in {library} ({report['size_bytes'] / 1e6:.1f} MB, "
+        f"{report['seconds']:.1f} s): " + ", ".join(f"{s} {n}" for s, n in report["styles"].items())
+    )
+
+
+@library_app.command("import")
+def import_files(
+    files: list[Path] = typer.Argument(..., help="Motion capture files (.bvh, .glb, .gltf)."),
+    style: str = typer.Option(..., "--style", help="Dance style of the takes, e.g. hiphop."),
+    bpm: float = typer.Option(None, "--bpm", help="Music tempo (default: detect from motion)."),
+    meter: int = typer.Option(4, "--meter", help="Beats per bar: 4 (eights) or 3 (sixes)."),
+    prefix: str = typer.Option(None, "--prefix", help="Phrase id prefix (default: file name)."),
+    licence: str = typer.Option("", "--licence", help="Licence of the capture."),
+    tag: list[str] = typer.Option(None, "--tag", help="Tag every new phrase (repeatable)."),
+    mapping: Path = typer.Option(None, "--map", help="JSON joint mapping for retargeting."),
+    scale: float = typer.Option(None, "--scale", help="Metres per BVH unit (default: detect)."),
+    replace: bool = typer.Option(False, "--replace", help="Replace phrases with the same ids."),
+    library: Path = LIBRARY_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Retarget mocap onto the canonical skeleton, cut it into eights, and add the phrases.
+
+    All files go in one transaction: if one fails, nothing is added.
+    """
+    from musicdance.library.importer import import_motion_files
+    from musicdance.motion.retarget import load_mapping_file
+
+    user_map = load_mapping_file(mapping) if mapping is not None else None
+    target = _open(library, create=True)
+    started = time.perf_counter()
+    reports = import_motion_files(
+        target,
+        list(files),
+        style=style,
+        bpm=bpm,
+        meter=meter,
+        id_prefix=prefix,
+        licence=licence,
+        tags=tuple(tag or ()),
+        user_map=user_map,
+        scale=scale,
+        replace_existing=replace,
+    )
+    if as_json:
+        print_json(
+            {
+                "library": str(library),
+                "seconds": round(time.perf_counter() - started, 3),
+                "files": [r.to_json() for r in reports],
+            }
+        )
+        return
+    for report in reports:
+        console.print(
+            f"{report.source}: {len(report.phrase_ids)} phrases at {report.tempo_bpm:.1f} BPM "
+            f"({'given' if report.tempo_source == 'given' else 'from the motion'}, "
+            f"{report.convention} skeleton): {', '.join(report.phrase_ids)}"
+        )
+        for note in report.notes:
+            err_console.print(f"note: {note}")
+        for new, like, distance in report.near_duplicates:
+            err_console.print(
+                f"near-duplicate: {new} looks like {like} ({distance * 100:.1f} cm apart)"
+            )
+
+
+@library_app.command("list")
+def list_phrases(
+    style: list[str] = typer.Option(None, "--style", help="Only these styles (repeatable)."),
+    tag: list[str] = typer.Option(None, "--tag", help="Only phrases with all these tags."),
+    status: list[str] = typer.Option(None, "--status", help="Only these curation states."),
+    library: Path = LIBRARY_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List the phrases (id, style, energy, tempo, counts, support feet, status, tags)."""
+    infos = _open(library).infos(styles=style or (), tags=tag or (), statuses=status or ())
+    if as_json:
+        print_json([_summary(i) for i in infos])
+        return
+    if not infos:
+        console.print(f"no phrases in {library} match")
+        return
+    table = Table(title=f"{library} ({len(infos)} phrases)")
+    columns = ["id", "style", "energy", "BPM", "counts", "support", "status"]
+    wide = console.width >= 120
+    for column in columns + (["tags"] if wide else []):
+        table.add_column(
+            column, justify="right" if column in ("energy", "BPM", "counts") else "left"
+        )
+    for i in infos:
+        row = [i.id, i.style, f"{i.energy:.2f}", f"{i.tempo_bpm:.0f}", str(i.num_counts),
+               f"{i.support_start}>{i.support_end}", i.status]  # fmt: skip
+        table.add_row(*row, *([", ".join(i.tags)] if wide else []))
+    console.print(table)
+
+
+def _summary(info) -> dict:
+    return {
+        "id": info.id,
+        "name": info.name,
+        "style": info.style,
+        "energy": info.energy,
+        "tempo_bpm": round(info.tempo_bpm, 2),
+        "meter": info.meter,
+        "num_counts": info.num_counts,
+        "duration_s": round(info.duration_s, 3),
+        "support_start": info.support_start,
+        "support_end": info.support_end,
+        "status": info.status,
+        "tags": list(info.tags),
+    }
+
+
+@library_app.command()
+def show(
+    phrase_id: str = typer.Argument(..., metavar="ID", help="Phrase id."),
+    library: Path = LIBRARY_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Everything about one phrase, with its measured quality."""
+    from musicdance.library.quality import phrase_quality
+
+    phrase = _open(library).get(phrase_id)
+    report = phrase.info.to_json()
+    report["quality"] = {k: round(v, 4) for k, v in phrase_quality(phrase).items()}
+    report["contact_share"] = [round(float(v), 3) for v in phrase.contacts.mean(axis=0)]
+    if as_json:
+        print_json(report)
+        return
+    table = Table(title=phrase_id, show_header=False)
+    for key, value in report.items():
+        if key in ("start_features", "end_features"):
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
+        table.add_row(key.replace("_", " "), str(value))
+    console.print(table)
+
+
+@library_app.command()
+def tag(
+    phrase_id: str = typer.Argument(..., metavar="ID", help="Phrase id."),
+    tags: list[str] = typer.Argument(..., metavar="TAG...", help="Tags to add."),
+    library: Path = LIBRARY_OPTION,
+) -> None:
+    """Add tags to a phrase."""
+    lib = _open(library)
+    lib.tag([phrase_id], tags)
+    console.print(f"{phrase_id}: {', '.join(lib.info(phrase_id).tags)}")
+
+
+@library_app.command()
+def untag(
+    phrase_id: str = typer.Argument(..., metavar="ID", help="Phrase id."),
+    tags: list[str] = typer.Argument(..., metavar="TAG...", help="Tags to remove."),
+    library: Path = LIBRARY_OPTION,
+) -> None:
+    """Remove tags from a phrase."""
+    lib = _open(library)
+    lib.untag([phrase_id], tags)
+    console.print(f"{phrase_id}: {', '.join(lib.info(phrase_id).tags) or '(no tags)'}")
+
+
+@library_app.command("set-status")
+def set_status(
+    status: str = typer.Argument(..., help="draft, approved or rejected."),
+    phrase_ids: list[str] = typer.Argument(..., metavar="ID...", help="Phrase ids."),
+    library: Path = LIBRARY_OPTION,
+) -> None:
+    """Set the curation status of phrases."""
+    _open(library).set_status(phrase_ids, status)
+    console.print(f"{len(phrase_ids)} phrase(s) now {status}")
+
+
+@library_app.command()
+def remove(
+    phrase_ids: list[str] = typer.Argument(..., metavar="ID...", help="Phrase ids."),
+    library: Path = LIBRARY_OPTION,
+) -> None:
+    """Remove phrases and their motion files (all or nothing)."""
+    removed = _open(library).remove(phrase_ids)
+    console.print(f"removed {len(removed)} phrase(s): {', '.join(removed)}")
+
+
+@library_app.command()
+def stats(library: Path = LIBRARY_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Counts per style, energy, status and meter, and a tempo histogram."""
+    report = _open(library).stats()
+    if as_json:
+        print_json(report)
+        return
+    console.print(f"{report['library']}: {report['phrases']} phrases, {report['duration_s']} s")
+    for key in ("styles", "energy", "status", "meter", "tempo_bpm"):
+        values = report[key]
+        shown = ", ".join(f"{k} {v}" for k, v in values.items()) or "-"
+        console.print(f"  {key.replace('_bpm', ' (BPM)')}: {shown}")
+
+
+@library_app.command()
+def validate(
+    phrase_ids: list[str] = typer.Argument(None, metavar="[ID...]", help="Only these phrases."),
+    library: Path = LIBRARY_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Check for NaNs, bone-length drift, foot skating, root drift and joint limits.
+
+    Exits with status 1 when any error is found (warnings alone exit 0).
+    """
+    from musicdance.library.validate import validate_library
+
+    lib = _open(library)
+    findings = validate_library(lib, phrase_ids or None)
+    errors = sum(f.level == "error" for f in findings)
+    checked = len(phrase_ids) if phrase_ids else len(lib)
+    if as_json:
+        print_json(
+            {
+                "library": str(library),
+                "phrases_checked": checked,
+                "errors": errors,
+                "warnings": len(findings) - errors,
+                "findings": [f.to_json() for f in findings],
+            }
+        )
+    else:
+        for f in findings:
+            colour = "red" if f.level == "error" else "yellow"
+            console.print(f"[{colour}]{f.level}[/{colour}] {f.phrase_id} {f.check}: {f.message}")
+        console.print(
+            f"{checked} phrases checked: {errors} errors, {len(findings) - errors} warnings"
+        )
+    if errors:
+        raise typer.Exit(code=1)
+
+
+@library_app.command()
+def preview(
+    phrase_id: str = typer.Argument(..., metavar="ID", help="Phrase id."),
+    output: Path = typer.Option(..., "--output", "-o", help="FILE.png (sheet) or FILE.gif."),
+    library: Path = LIBRARY_OPTION,
+) -> None:
+    """Draw a stick-figure contact sheet (PNG, one pose per count) or animation (GIF)."""
+    from musicdance.library.preview import render_preview
+
+    phrase = _open(library).get(phrase_id)
+    render_preview(phrase, output)
+    console.print(f"wrote {output}")
+
+
+@library_app.command()
+def transitions(
+    style: list[str] = typer.Option(None, "--style", help="Only these styles (repeatable)."),
+    status: list[str] = typer.Option(None, "--status", help="Only these curation states."),
+    top: int = typer.Option(3, "--top", help="Best successors listed per phrase."),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Write the K x K prior: .npz (ids, cost, prior) or .json."
+    ),
+    library: Path = LIBRARY_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The K x K transition compatibility (end of i -> start of j) used as the Markov prior."""
+    from musicdance.errors import MusicDanceError
+    from musicdance.library.transitions import transition_costs, transition_prior
+
+    infos = _open(library).infos(styles=style or (), statuses=status or ())
+    if not infos:
+        raise MusicDanceError("no phrases to relate (the library or the selection is empty)")
+    ids = [i.id for i in infos]
+    cost, prior = transition_costs(infos), transition_prior(infos)
+    if output is not None:
+        _write_matrix(output, ids, cost, prior)
+    best = {
+        i: [(ids[j], float(prior[k, j])) for j in np.argsort(-prior[k])[:top]]
+        for k, i in enumerate(ids)
+    }
+    if as_json:
+        print_json({"ids": ids, "cost": cost.round(4), "prior": prior.round(6)})
+        return
+    table = Table(title=f"transitions ({len(ids)} x {len(ids)}), best next phrases")
+    table.add_column("after")
+    table.add_column(f"best {top} (prior probability)")
+    for i, successors in best.items():
+        table.add_row(i, ", ".join(f"{j} {p:.3f}" for j, p in successors))
+    console.print(table)
+    if output is not None:
+        console.print(f"wrote {output}")
+
+
+def _write_matrix(path: Path, ids: list[str], cost, prior) -> None:
+    import io
+    import json
+
+    from musicdance.errors import MusicDanceError
+    from musicdance.io.atomic import atomic_write
+
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, ids=np.array(ids), cost=cost, prior=prior)
+        with atomic_write(path, "wb") as handle:
+            handle.write(buffer.getvalue())
+    elif suffix == ".json":
+        data = {"ids": ids, "cost": cost.round(4).tolist(), "prior": prior.round(6).tolist()}
+        with atomic_write(path, "w") as handle:
+            json.dump(data, handle)
+    else:
+        raise MusicDanceError(f"transition output must be .npz or .json, got {suffix!r}", path)
+
+
+@library_app.command()
+def export(
+    destination: Path = typer.Argument(..., help="New library folder."),
+    style: list[str] = typer.Option(None, "--style", help="Only these styles (repeatable)."),
+    tag: list[str] = typer.Option(None, "--tag", help="Only phrases with all these tags."),
+    status: list[str] = typer.Option(None, "--status", help="Only these curation states."),
+    phrase_id: list[str] = typer.Option(None, "--id", help="Only these phrases (repeatable)."),
+    library: Path = LIBRARY_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Copy a subset into a new library folder (for a runtime bundle)."""
+    exported = _open(library).export(
+        destination,
+        ids=phrase_id or None,
+        styles=style or (),
+        tags=tag or (),
+        statuses=status or (),
+    )
+    report = {
+        "library": str(destination),
+        "phrases": len(exported),
+        "size_bytes": _folder_size_bytes(destination),
+    }
+    if as_json:
+        print_json(report)
+        return
+    console.print(
+        f"exported {report['phrases']} phrases to {destination} "
+        f"({report['size_bytes'] / 1e6:.2f} MB)"
+    )
