@@ -185,3 +185,26 @@ def test_empty_library(tmp_path):
     assert "no phrase matches" in one_line_error(
         mdtool("library", "export", tmp_path / "out", "--library", lib)
     )
+
+
+def test_import_with_music_cuts_phrases_on_the_music_beats(tmp_path):
+    from conftest import EXAMPLES
+
+    from musicdance.audio.synth import synth_song, write_song
+
+    song, truth = synth_song("pop", bpm=100.0, seed=1, duration_s=30.0)
+    music = write_song(tmp_path / "take_music.wav", song, sr_hz=22050)
+    lib = tmp_path / "with-music"
+    result = mdtool("library", "import", EXAMPLES / "demo_dance.bvh", "--style", "pop",
+                    "--music", music, "--library", lib, "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)["files"][0]
+    assert report["tempo_source"] == "music"
+    assert report["tempo_bpm"] == pytest.approx(100.0, rel=0.03)
+    library = open_library(lib)
+    for phrase_id in report["phrases"]:
+        spacing = np.diff(library.get(phrase_id).info.count_frames)
+        np.testing.assert_allclose(spacing, 30 * 60 / 100.0, atol=1.5)  # 18 frames a beat
+    both = mdtool("library", "import", EXAMPLES / "demo_dance.bvh", "--style", "pop",
+                  "--bpm", "100", "--music", music, "--library", lib)  # fmt: skip
+    assert both.returncode == 2 and "--bpm or --music" in both.stderr  # a usage error

@@ -64,12 +64,20 @@ def build_starter(
     )
 
 
+_TEMPO_SOURCES = {"given": "given", "motion": "from the motion", "music": "from the music"}
+
+
 @library_app.command("import")
 def import_files(
     files: list[Path] = typer.Argument(..., help="Motion capture files (.bvh, .glb, .gltf)."),
     style: str = typer.Option(..., "--style", help="Dance style of the takes, e.g. hiphop."),
     bpm: float = typer.Option(None, "--bpm", help="Music tempo (default: detect from motion)."),
-    meter: int = typer.Option(4, "--meter", help="Beats per bar: 4 (eights) or 3 (sixes)."),
+    music: Path = typer.Option(
+        None, "--music", help="The take's music (starts with the take): its beats cut the phrases."
+    ),
+    meter: int = typer.Option(
+        None, "--meter", help="Beats per bar: 4 (eights) or 3 (sixes); default 4, or the music's."
+    ),
     prefix: str = typer.Option(None, "--prefix", help="Phrase id prefix (default: file name)."),
     licence: str = typer.Option("", "--licence", help="Licence of the capture."),
     tag: list[str] = typer.Option(None, "--tag", help="Tag every new phrase (repeatable)."),
@@ -87,6 +95,21 @@ def import_files(
     from musicdance.motion.retarget import load_mapping_file
 
     user_map = load_mapping_file(mapping) if mapping is not None else None
+    grid: dict = {}
+    if music is not None:
+        if bpm is not None:
+            raise typer.BadParameter("give --bpm or --music, not both")
+        from musicdance.audio.analysis import analyze
+        from musicdance.errors import MusicDanceError
+
+        analysis = analyze(music)
+        if len(analysis.beat_times_s) < 2:
+            raise MusicDanceError("no beats found in the music; give --bpm instead", music)
+        grid = {
+            "music_beats_s": analysis.beat_times_s,
+            "music_downbeats_s": analysis.downbeat_times_s,
+        }
+        meter = meter or analysis.meter
     target = _open(library, create=True)
     started = time.perf_counter()
     reports = import_motion_files(
@@ -94,8 +117,9 @@ def import_files(
         list(files),
         style=style,
         bpm=bpm,
-        meter=meter,
+        meter=meter or 4,
         id_prefix=prefix,
+        **grid,
         licence=licence,
         tags=tuple(tag or ()),
         user_map=user_map,
@@ -114,7 +138,7 @@ def import_files(
     for report in reports:
         console.print(
             f"{report.source}: {len(report.phrase_ids)} phrases at {report.tempo_bpm:.1f} BPM "
-            f"({'given' if report.tempo_source == 'given' else 'from the motion'}, "
+            f"({_TEMPO_SOURCES.get(report.tempo_source, report.tempo_source)}, "
             f"{report.convention} skeleton): {', '.join(report.phrase_ids)}"
         )
         for note in report.notes:

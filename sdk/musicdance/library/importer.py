@@ -153,12 +153,33 @@ def _extend_grid(beats: np.ndarray, period: float, num_frames: int) -> np.ndarra
     return np.array(sorted(set(beats)), dtype=np.int64)
 
 
+def _music_grid(
+    beats_s: np.ndarray, downbeats_s: np.ndarray | None, fps: float, num_frames: int
+) -> tuple[np.ndarray, int, float]:
+    """Beat frames inside the take, the index of the first downbeat, and the tempo (BPM)."""
+    beats_s = np.asarray(beats_s, dtype=float)
+    if len(beats_s) < 2:
+        raise MusicDanceError("the music has fewer than two beats")
+    tempo = 60.0 / float(np.median(np.diff(beats_s)))
+    frames = np.round(beats_s * fps).astype(np.int64)
+    inside = (frames >= 0) & (frames <= num_frames)
+    beats = frames[inside]
+    first = 0
+    if downbeats_s is not None and len(downbeats_s) and len(beats):
+        down = np.round(np.asarray(downbeats_s, dtype=float) * fps).astype(np.int64)
+        on_downbeat = np.flatnonzero(np.isin(beats, down))
+        first = int(on_downbeat[0]) if len(on_downbeat) else 0
+    return beats, first, tempo
+
+
 def phrases_from_take(
     motion: Motion,
     *,
     style: str,
     id_prefix: str,
     bpm: float | None = None,
+    music_beats_s: np.ndarray | None = None,
+    music_downbeats_s: np.ndarray | None = None,
     meter: int = 4,
     source: str = "",
     licence: str = "",
@@ -168,7 +189,9 @@ def phrases_from_take(
     """Cut a canonical-skeleton take into annotated phrases.
 
     bpm: the music's tempo; ``None`` detects it from the motion (``MusicDanceError`` when the
-    motion has no pulse). Returns the phrases and a dict with ``tempo_bpm``, ``tempo_source``,
+    motion has no pulse). music_beats_s / music_downbeats_s: beat and downbeat times of the music
+    the take was danced to (time 0 = the take's first frame); they replace tempo detection and
+    phrases start on downbeats. Returns the phrases and a dict with ``tempo_bpm``, ``tempo_source``,
     ``tempo_confidence`` and ``notes``.
     """
     if motion.skeleton.names != CANONICAL_JOINTS:
@@ -179,32 +202,38 @@ def phrases_from_take(
     positions = motion.global_positions()
     fps = motion.fps
     salience = kinematic_beat_salience(positions, fps)
-    if bpm is None:
-        tempo, confidence = motion_tempo_bpm(positions, fps, salience=salience)
-        if not np.isfinite(tempo) or confidence < MIN_TEMPO_CONFIDENCE:
-            raise MusicDanceError(
-                f"no detectable rhythm in the motion (pulse strength {confidence:.2f}, needs "
-                f"{MIN_TEMPO_CONFIDENCE}); give the music's tempo with --bpm"
-            )
-        tempo_source = "motion"
-    else:
-        if not 30.0 <= bpm <= 300.0:
-            raise MusicDanceError(f"--bpm must be between 30 and 300, got {bpm:g}")
-        tempo, confidence, tempo_source = float(bpm), 1.0, "given"
-    tracked = track_kinematic_beats(salience, fps, tempo)
-    counts = 2 * meter if meter != 2 else 8
     notes = []
-    if len(tracked) < 2:
-        raise MusicDanceError(f"the take is too short to hold a phrase at {tempo:.0f} BPM")
-    beats = _extend_grid(tracked, 60.0 * fps / tempo, motion.num_frames)
+    if music_beats_s is not None:
+        beats, first, tempo = _music_grid(music_beats_s, music_downbeats_s, fps, motion.num_frames)
+        confidence, tempo_source = 1.0, "music"
+    else:
+        if bpm is None:
+            tempo, confidence = motion_tempo_bpm(positions, fps, salience=salience)
+            if not np.isfinite(tempo) or confidence < MIN_TEMPO_CONFIDENCE:
+                raise MusicDanceError(
+                    f"no detectable rhythm in the motion (pulse strength {confidence:.2f}, "
+                    f"needs {MIN_TEMPO_CONFIDENCE}); give the music's tempo with --bpm or --music"
+                )
+            tempo_source = "motion"
+        else:
+            if not 30.0 <= bpm <= 300.0:
+                raise MusicDanceError(f"--bpm must be between 30 and 300, got {bpm:g}")
+            tempo, confidence, tempo_source = float(bpm), 1.0, "given"
+        tracked = track_kinematic_beats(salience, fps, tempo)
+        if len(tracked) < 2:
+            raise MusicDanceError(f"the take is too short to hold a phrase at {tempo:.0f} BPM")
+        beats = _extend_grid(tracked, 60.0 * fps / tempo, motion.num_frames)
+        first = None
+    counts = 2 * meter if meter != 2 else 8
     if len(beats) < MIN_COUNTS + 1:
         raise MusicDanceError(
             f"the take holds only {len(beats) - 1} counts at {tempo:.0f} BPM; a phrase "
             f"needs at least {MIN_COUNTS}"
         )
-    first = _count_one(salience[np.minimum(beats, motion.num_frames - 1)], meter)
-    if first:
-        notes.append(f"phrases start at beat {first + 1} (the strongest count in the bar)")
+    if first is None:
+        first = _count_one(salience[np.minimum(beats, motion.num_frames - 1)], meter)
+        if first:
+            notes.append(f"phrases start at beat {first + 1} (the strongest count in the bar)")
     contacts = detect_contacts(motion, positions)
     phrases = []
     start = first
@@ -270,6 +299,8 @@ def prepare_import(
     *,
     style: str,
     bpm: float | None = None,
+    music_beats_s: np.ndarray | None = None,
+    music_downbeats_s: np.ndarray | None = None,
     meter: int = 4,
     id_prefix: str | None = None,
     licence: str = "",
@@ -294,6 +325,8 @@ def prepare_import(
             style=style,
             id_prefix=_slug(id_prefix or path.stem),
             bpm=bpm,
+            music_beats_s=music_beats_s,
+            music_downbeats_s=music_downbeats_s,
             meter=meter,
             source=f"mocap:{path.name}",
             licence=licence,
