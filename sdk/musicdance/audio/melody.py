@@ -5,8 +5,9 @@ spirit of Melodia is used instead: for every candidate f0 on a 1/3-semitone grid
 96 (165 Hz to 2.1 kHz), sum the magnitude compressed as |X|^0.3 at its first 5 harmonics with
 weights 0.6^(h-1), tilted towards high candidates (x1 at MIDI 52 to x2 at MIDI 96: the lead
 sits above bass and chords), pick the strongest candidate per frame, call the frame voiced when
-that peak exceeds 0.75 times the song's 95th percentile of peaks, then smooth with a median filter and drop blips shorter than 0.1 s. It costs one dense
-(133 x 1025) matrix product per block of frames: about 0.1 s for a 4-minute song, against
+that peak exceeds 0.75 times the song's 95th percentile of peaks, then smooth with a median
+filter and drop blips shorter than 0.1 s. It costs one dense (133 x 1025) matrix product per
+block of frames: about 0.1 s for a 4-minute song, against
 minutes for pyin.
 """
 
