@@ -74,3 +74,19 @@ def test_bad_shapes_are_reported():
         viterbi_decode(np.ones((3, 2)), np.ones((3, 3)))
     with pytest.raises(MusicDanceError, match="non-negative"):
         greedy_decode(-np.ones((3, 2)), np.ones((2, 2)))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 4), st.integers(1, 3))
+def test_per_step_transitions(seed, slots, phrases):
+    emission, _ = random_problem(seed, slots, phrases)
+    rng = np.random.default_rng(seed + 1)
+    transitions = np.clip(rng.random((slots - 1, phrases, phrases)), 0.01, 1.0)
+    best = max(
+        itertools.product(range(phrases), repeat=slots),
+        key=lambda p: sequence_log_score(emission, transitions, np.array(p)),
+    )
+    path = viterbi_decode(emission, transitions)
+    assert sequence_log_score(emission, transitions, path) == pytest.approx(
+        sequence_log_score(emission, transitions, np.array(best))
+    )

@@ -161,7 +161,7 @@ def _plot(result, path: Path) -> None:
     ax.vlines(result.beat_times_s, 0, 0.35, color="tab:orange", lw=0.6, label="beats")
     ax.vlines(result.downbeat_times_s, 0, 0.6, color="tab:red", lw=1.0, label="downbeats")
     for i, p in enumerate(result.phrases):
-        ax.axvline(p.start_s, color="tab:blue", ls="--", lw=1.2,
+        ax.axvline(p.start_s, color="tab:blue", ls="--", lw=1.4, zorder=4,
                    label="phrase starts" if i == 0 else None)
     for s in result.sections[1:]:
         ax.axvline(s.start_s, color="black", lw=2.0)

@@ -11,6 +11,7 @@ import sys
 
 from mdtool import (
     analysis_commands,  # noqa: F401
+    choreo_commands,  # noqa: F401
     library_commands,  # noqa: F401
     motion_commands,  # noqa: F401  (registers commands)
 )

@@ -204,9 +204,13 @@ def analyze(
     t0 = time.perf_counter()
     y, info = load_audio(path, sr_hz=ANALYSIS_SR, max_duration_s=max_duration_s)
     decode_s = time.perf_counter() - t0
-    result = analyze_signal(y, sr_hz=ANALYSIS_SR, path=str(path), info=info, on_stage=on_stage)
-    result.timings_s = {"decode": decode_s, **result.timings_s}
-    return result
+    timings: dict[str, float] = {"decode": decode_s}
+    duration_s = len(y) / ANALYSIS_SR
+    with _Clock(timings, on_stage)("features"):
+        feats = compute_features(y, sr_hz=ANALYSIS_SR, hop_length=HOP_LENGTH)
+    del y  # the signal is not needed any more: a 60-minute song frees 318 MB here
+    return _analyze_features(feats, duration_s=duration_s, path=str(path), info=info,
+                             on_stage=on_stage, timings=timings)
 
 
 def analyze_signal(
@@ -232,17 +236,25 @@ def analyze_signal(
         sr_hz = ANALYSIS_SR
     y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
     timings: dict[str, float] = {}
+    with _Clock(timings, on_stage)("features"):
+        feats = compute_features(y, sr_hz=sr_hz, hop_length=HOP_LENGTH)
+    return _analyze_features(feats, duration_s=len(y) / sr_hz, path=path, info=info,
+                             on_stage=on_stage, timings=timings)
+
+
+def _analyze_features(
+    feats: Features, *, duration_s: float, path: str | None, info: AudioInfo | None,
+    on_stage: Callable[[str], None] | None, timings: dict[str, float],
+) -> Analysis:
+    """Every stage after the features (beats to phrases)."""
     clock = _Clock(timings, on_stage)
+    sr_hz = feats.sr_hz
     warnings: list[str] = []
     if info is not None and info.truncated:
         warnings.append(
-            f"the file ends early (truncated or damaged); analysed the {len(y) / sr_hz:.1f} s "
+            f"the file ends early (truncated or damaged); analysed the {duration_s:.1f} s "
             "that decoded"
         )
-    duration_s = len(y) / sr_hz
-
-    with clock("features"):
-        feats = compute_features(y, sr_hz=sr_hz, hop_length=HOP_LENGTH)
     fps = feats.fps
     source = {} if info is None else {
         "sr_in_hz": info.sr_in_hz, "channels": info.channels, "decoder": info.decoder

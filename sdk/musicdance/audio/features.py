@@ -164,10 +164,13 @@ def onset_envelope(log_mel_db: np.ndarray, *, lag: int = 1) -> np.ndarray:
     Returns:
         np.ndarray [shape=(T,), float32], 0 for the first ``lag`` frames.
     """
-    env = np.zeros(log_mel_db.shape[1], dtype=np.float32)
-    if log_mel_db.shape[1] > lag:
-        diff = log_mel_db[:, lag:] - log_mel_db[:, :-lag]
-        env[lag:] = np.maximum(diff, 0).mean(axis=0)
+    n = log_mel_db.shape[1]
+    env = np.zeros(n, dtype=np.float32)
+    block = 8192  # columns at a time: no full-size temporary for long songs
+    for t0 in range(lag, n, block):
+        t1 = min(n, t0 + block)
+        diff = log_mel_db[:, t0:t1] - log_mel_db[:, t0 - lag : t1 - lag]
+        env[t0:t1] = np.maximum(diff, 0).mean(axis=0)
     return env
 
 

@@ -109,8 +109,9 @@ class _Growing:
         self.n = need
 
     def result(self) -> np.ndarray:
-        if self.n == len(self.data):
-            return self.data
+        """The filled part (a view when nearly full: no second full-length copy)."""
+        if self.n >= 0.9 * len(self.data):
+            return self.data[: self.n]
         return self.data[: self.n].copy()
 
 

@@ -62,15 +62,14 @@ def bar_features(
     k = np.arange(n_ceps)[:, None]
     dct = np.cos(np.pi * k * (np.arange(n_mels)[None, :] + 0.5) / n_mels)  # DCT-II basis
     groups = []
+    n_frames = chroma.shape[1]
+    starts = np.minimum(np.asarray(bar_frames[:-1], dtype=int), n_frames - 1)
+    stop = int(min(max(bar_frames[-1], starts[-1] + 1), n_frames))
+    widths = np.maximum(np.diff(np.concatenate([starts, [stop]])), 1)
     for mat in (chroma, chroma_bass, log_mel_db):
-        csum = np.concatenate(
-            [np.zeros((mat.shape[0], 1)), np.cumsum(mat, axis=1, dtype=np.float64)], axis=1
-        )
-        lo, hi = bar_frames[:-1], np.maximum(bar_frames[1:], bar_frames[:-1] + 1)
-        hi = np.minimum(hi, mat.shape[1])
-        lo = np.minimum(lo, hi - 1)
-        means = ((csum[:, hi] - csum[:, lo]) / np.maximum(hi - lo, 1)).T
-        groups.append(means)
+        # per-bar sums without a full-length float64 cumulative sum (long songs)
+        sums = np.add.reduceat(mat[:, :stop], starts, axis=1, dtype=np.float64)
+        groups.append((sums / widths).T)
     groups[2] = groups[2] @ dct.T / n_mels
     out = []
     for g in groups:

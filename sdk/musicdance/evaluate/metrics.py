@@ -73,3 +73,40 @@ def physical_foot_contact(
     left = np.minimum(foot_speed[:, 0], foot_speed[:, 1])
     right = np.minimum(foot_speed[:, 2], foot_speed[:, 3])
     return float(np.mean(left * right * root_acceleration) * 1e4)
+
+
+def foot_skating_cm_s(motion: Motion) -> float:
+    """Mean horizontal foot speed during contact, in cm/s (canonical skeleton)."""
+    from musicdance.library.phrase import FOOT_POINTS, detect_contacts
+    from musicdance.motion.analysis import foot_skating_mps
+
+    positions = motion.global_positions()
+    contacts = detect_contacts(motion, positions)
+    return 100.0 * foot_skating_mps(positions, motion.fps, contacts, FOOT_POINTS)
+
+
+def transition_smoothness(motion: Motion, join_times_s: np.ndarray, window_s: float = 0.2) -> dict:
+    """Mean joint acceleration (m/s^2) and jerk (m/s^3) within ``window_s`` of the phrase joins
+    against the rest of the motion; ratios near 1 mean the joins are as smooth as the phrases."""
+    positions = motion.global_positions()
+    dt = 1.0 / motion.fps
+    acceleration = np.linalg.norm(np.diff(positions, 2, axis=0), axis=-1).mean(axis=1) / dt**2
+    jerk = np.linalg.norm(np.diff(positions, 3, axis=0), axis=-1).mean(axis=1) / dt**3
+    frames = np.arange(len(acceleration)) + 1
+    near = np.zeros(len(acceleration), dtype=bool)
+    for join in np.asarray(join_times_s, dtype=float) * motion.fps:
+        near |= np.abs(frames - join) <= window_s * motion.fps
+    if not near.any() or near.all():
+        return {
+            "join_acceleration": float("nan"),
+            "within_acceleration": float(acceleration.mean()),
+        }
+    result = {
+        "join_acceleration": float(acceleration[near].mean()),
+        "within_acceleration": float(acceleration[~near].mean()),
+        "join_jerk": float(jerk[near[: len(jerk)]].mean()),
+        "within_jerk": float(jerk[~near[: len(jerk)]].mean()),
+    }
+    result["acceleration_ratio"] = result["join_acceleration"] / result["within_acceleration"]
+    result["jerk_ratio"] = result["join_jerk"] / result["within_jerk"]
+    return result

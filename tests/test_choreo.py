@@ -1,0 +1,191 @@
+"""The choreographer end to end: slots, constraints, on-beat rendering, export and editing."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pygltflib
+import pytest
+from conftest import REPO
+from gltf_validator import assert_valid
+from library_support import mdtool, one_line_error
+
+from musicdance.audio.analysis import analyze
+from musicdance.audio.synth import synth_song, write_song
+from musicdance.choreo.choreographer import alternatives, choreograph, move_of, replace_phrase
+from musicdance.choreo.render import render_timeline
+from musicdance.choreo.slots import repeats_of
+from musicdance.choreo.timeline import Timeline, read_timeline, write_timeline
+from musicdance.errors import MusicDanceError
+from musicdance.evaluate.metrics import beat_alignment, foot_skating_cm_s
+from musicdance.library import open_library
+from musicdance.motion.quat import quat_angle
+
+STARTER = REPO / "phrase_library"
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory) -> Path:
+    y, _ = synth_song("pop", bpm=112.0, seed=11, duration_s=50.0)
+    return write_song(tmp_path_factory.mktemp("song") / "pop112.wav", y, sr_hz=22050)
+
+
+@pytest.fixture(scope="module")
+def analysis(song):
+    return analyze(song)
+
+
+@pytest.fixture(scope="module")
+def library():
+    return open_library(STARTER)
+
+
+@pytest.fixture(scope="module")
+def timeline(analysis, library) -> Timeline:
+    return choreograph(analysis, library, seed=3)
+
+
+def test_slots_cover_the_phrases_on_the_beats(timeline, analysis):
+    slots = timeline.slots
+    assert len(slots) >= 4
+    beats = np.asarray(analysis.beat_times_s)
+    for slot in slots:
+        assert slot.num_counts in range(4, 12)
+        for t in slot.beat_times_s:
+            assert np.min(np.abs(beats - t)) < 1e-3  # beats are stored to 0.1 ms
+        assert slot.end_s > slot.beat_times_s[-1]
+    for before, after in zip(slots, slots[1:], strict=False):
+        assert after.start_s >= before.end_s - 1e-6
+
+
+def test_same_seed_same_dance_and_constraints(timeline, analysis, library):
+    again = choreograph(analysis, library, seed=3)
+    assert again.to_json() == timeline.to_json()
+    ids = timeline.phrase_ids()
+    styles = {library.info(i).style for i in ids}
+    assert styles == {timeline.style}  # style coherence
+    first = repeats_of(timeline.slots)
+    for t, source in enumerate(first):
+        if source >= 0:
+            assert ids[t] == ids[source]  # repeated sections reuse their dance
+    for t in range(1, len(ids)):
+        a, b = timeline.slots[t - 1], timeline.slots[t]
+        if (a.section_label, a.position_in_section) != (b.section_label, b.position_in_section):
+            assert ids[t] != ids[t - 1]
+    free = choreograph(analysis, library, seed=3, reuse_sections=False)
+    assert len(free.slots) == len(timeline.slots)
+
+
+def test_requested_style_and_greedy_decoder(analysis, library):
+    waltz_free = choreograph(analysis, library, style="hiphop", decoder="greedy", seed=1)
+    assert {library.info(i).style for i in waltz_free.phrase_ids()} == {"hiphop"}
+    with pytest.raises(MusicDanceError, match="no phrases of style 'tango'"):
+        choreograph(analysis, library, style="tango")
+
+
+def test_counts_land_on_beats_in_the_rendered_dance(timeline, library):
+    motion = render_timeline(timeline, library)
+    assert motion.num_frames == math.floor(timeline.duration_s * timeline.fps + 1e-6) + 1
+    fps = timeline.fps
+    errors = []
+    for slot, phrase_id in zip(timeline.slots, timeline.phrase_ids(), strict=True):
+        phrase = library.get(phrase_id)
+        for k in range(3, min(slot.num_counts, phrase.info.num_counts)):  # joins have faded
+            frame = round(slot.beat_times_s[k] * fps)
+            if abs(frame / fps - slot.beat_times_s[k]) > 0.25 / fps:
+                continue  # only beats that fall on the frame grid compare exactly
+            ours = motion.rotations[frame, 1:]  # local rotations; the root is re-aimed
+            source = phrase.motion.rotations[phrase.info.count_frames[k], 1:]
+            errors.append(np.degrees(quat_angle(ours, source)).max())
+    assert errors and np.median(errors) < 3.0
+
+
+def test_dance_is_on_beat_and_planted(timeline, library, analysis):
+    motion = render_timeline(timeline, library)
+    scores = beat_alignment(motion, analysis.beat_times_s)
+    assert scores["beat_align_score"] > 0.2374  # real dance in AIST++ per Bailando
+    assert scores["beat_align_score"] > 1.5 * scores["beat_align_score_control"]
+    assert foot_skating_cm_s(motion) < 2.0
+
+
+def test_alternatives_and_replace(timeline, library):
+    ranked = alternatives(timeline, library, 2, top_k=6)
+    assert len(ranked) == 6
+    assert [r["score"] for r in ranked] == sorted((r["score"] for r in ranked), reverse=True)
+    for row in ranked:
+        assert row["score"] == pytest.approx(row["emission"] * row["prior_in"] * row["prior_out"])
+    other = next(r["phrase_id"] for r in ranked if not r["current"])
+    edited = replace_phrase(timeline, library, 2, other)
+    assert edited.phrase_ids()[2] == other
+    assert edited.phrase_ids()[:2] == timeline.phrase_ids()[:2]
+    with pytest.raises(MusicDanceError, match="slot 99 does not exist"):
+        replace_phrase(timeline, library, 99, other)
+    waltz = library.infos(styles=["waltz"])[0].id
+    with pytest.raises(MusicDanceError, match="3/4"):
+        replace_phrase(timeline, library, 2, waltz)
+
+
+def test_timeline_round_trip_and_version_check(timeline, tmp_path):
+    path = tmp_path / "song.timeline.json"
+    write_timeline(timeline, path)
+    assert read_timeline(path).to_json() == timeline.to_json()
+    data = json.loads(path.read_text())
+    data["version"] = 99
+    path.write_text(json.dumps(data))
+    with pytest.raises(MusicDanceError, match="version 99 is not supported"):
+        read_timeline(path)
+
+
+def test_move_names():
+    assert move_of("hiphop-rock-full-mirror") == "hiphop-rock"
+    assert move_of("take-001") == "take-001"
+
+
+def test_cli_choreograph_edit_evaluate(song, tmp_path):
+    out = tmp_path / "out"
+    result = mdtool("choreograph", song, "-o", out, "--seed", "2", "--library", STARTER, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    glb, timeline_path = Path(summary["outputs"]["glb"]), Path(summary["outputs"]["json"])
+    assert_valid(glb)
+    document = pygltflib.GLTF2().load(str(glb))
+    extras = document.scenes[0].extras
+    assert extras["mdtool_timeline"]["schema"] == "mdtool.timeline"
+    times = [a for a in document.accessors if a.max and len(a.max) == 1]
+    assert max(a.max[0] for a in times) == pytest.approx(summary["duration_s"], abs=1 / 30)
+
+    listed = mdtool("edit", timeline_path, "--slot", "1", "--alternatives", "--json")
+    assert listed.returncode == 0, listed.stderr
+    candidates = json.loads(listed.stdout)["alternatives"]
+    new_id = next(c["phrase_id"] for c in candidates if not c["current"])
+    before = glb.stat().st_mtime_ns
+    replaced = mdtool("edit", timeline_path, "--replace", f"1={new_id}", "--json")
+    assert replaced.returncode == 0, replaced.stderr
+    assert read_timeline(timeline_path).phrase_ids()[1] == new_id
+    assert glb.stat().st_mtime_ns != before
+    assert_valid(glb)
+
+    scored = mdtool("evaluate", glb, song, "--timeline", timeline_path, "--json")
+    assert scored.returncode == 0, scored.stderr
+    report = json.loads(scored.stdout)
+    assert report["beat_align_score"] > report["beat_align_score_control"]
+    assert report["foot_skating_cm_s"] < 2.0
+    assert "acceleration_ratio" in report["transitions"]
+
+
+def test_cli_bad_input_is_one_line(tmp_path, song):
+    silence = write_song(tmp_path / "silence.wav", np.zeros(22050 * 6, np.float32), sr_hz=22050)
+    out = tmp_path / "out"
+    line = one_line_error(mdtool("choreograph", silence, "-o", out, "--library", STARTER))
+    assert "no phrases to dance to" in line
+    assert not out.exists() or not any(out.iterdir())
+    empty = tmp_path / "empty"
+    open_library(empty, create=True)
+    line = one_line_error(mdtool("choreograph", song, "-o", out, "--library", empty))
+    assert "empty" in line
+    bad = tmp_path / "bad.timeline.json"
+    bad.write_text('{"schema": "something else"}')
+    assert "not an mdtool timeline" in one_line_error(mdtool("edit", bad, "--replace", "0=x"))

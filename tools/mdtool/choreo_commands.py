@@ -1,0 +1,255 @@
+"""The main job and its companions: ``mdtool choreograph``, ``mdtool edit``, ``mdtool evaluate``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from mdtool.app import app, console, err_console, print_json
+from mdtool.library_commands import DEFAULT_LIBRARY
+
+FORMATS = ("glb", "bvh", "json")
+
+
+def _formats(text: str) -> list[str]:
+    chosen = [f.strip().lower() for f in text.split(",") if f.strip()]
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise typer.BadParameter(f"formats are a comma list of {', '.join(FORMATS)}")
+    return chosen
+
+
+def _outputs(folder: Path, stem: str, formats: list[str]) -> dict[str, Path]:
+    names = {"glb": f"{stem}.glb", "bvh": f"{stem}.bvh", "json": f"{stem}.timeline.json"}
+    return {fmt: folder / names[fmt] for fmt in formats}
+
+
+def _write_outputs(timeline, motion, outputs: dict[str, Path]) -> None:
+    from musicdance.choreo.timeline import write_timeline
+    from musicdance.io.bvh import write_bvh
+    from musicdance.io.gltf import write_glb
+
+    if "glb" in outputs:
+        write_glb(motion, outputs["glb"], extras={"mdtool_timeline": timeline.to_json()})
+    if "bvh" in outputs:
+        write_bvh(motion, outputs["bvh"])
+    if "json" in outputs:
+        write_timeline(timeline, outputs["json"])
+
+
+@app.command()
+def choreograph(
+    song: Path = typer.Argument(..., help="Song to dance to (wav, mp3, ogg, flac)."),
+    output: Path = typer.Option(Path("out"), "-o", "--output", help="Folder for the results."),
+    style: str = typer.Option(None, "--style", help="Dance style (default: the best fit)."),
+    seed: int = typer.Option(0, "--seed", help="Seed (same song and seed: same dance)."),
+    library: Path = typer.Option(DEFAULT_LIBRARY, "--library", "-L", help="Phrase library."),
+    fps: float = typer.Option(30.0, "--fps", min=1.0, max=240.0, help="Animation frame rate."),
+    formats: str = typer.Option("glb,bvh,json", "--format", help="Comma list: glb, bvh, json."),
+    decoder: str = typer.Option("viterbi", "--decoder", help="viterbi (global) or greedy (eq. 6)."),
+    reuse_sections: bool = typer.Option(
+        True, "--reuse-sections/--no-reuse-sections", help="Repeated music, repeated dance."
+    ),
+    profile: bool = typer.Option(False, "--profile", help="Print the time of each stage."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Choreograph a song: analyse it, choose phrases, render and export the dance."""
+    from musicdance.audio.analysis import analyze
+    from musicdance.choreo.choreographer import choreograph as make_timeline
+    from musicdance.choreo.render import render_timeline
+    from musicdance.library import open_library
+
+    chosen_formats = _formats(formats)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    with _progress(enabled=not as_json) as step:
+        step("analyse")
+        analysis = analyze(song)
+        timings.update({f"analyse/{k}": v for k, v in analysis.timings_s.items()})
+        step("choose phrases")
+        t0 = time.perf_counter()
+        phrases = open_library(library)
+        timeline = make_timeline(
+            analysis, phrases, style=style, seed=seed, fps=fps, decoder=decoder,
+            reuse_sections=reuse_sections,
+        )  # fmt: skip
+        timings["choose"] = time.perf_counter() - t0
+        step("render")
+        t0 = time.perf_counter()
+        motion = render_timeline(timeline, phrases)
+        timings["render"] = time.perf_counter() - t0
+        step("export")
+        t0 = time.perf_counter()
+        outputs = _outputs(output, song.stem, chosen_formats)
+        _write_outputs(timeline, motion, outputs)
+        timings["export"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - started
+    summary = {
+        "song": str(song),
+        "style": timeline.style,
+        "tempo_bpm": timeline.song["tempo_bpm"],
+        "meter": timeline.song["meter"],
+        "slots": len(timeline.slots),
+        "frames": motion.num_frames,
+        "fps": motion.fps,
+        "duration_s": round(motion.duration_s, 3),
+        "outputs": {fmt: str(path) for fmt, path in outputs.items()},
+        "phrases": timeline.phrase_ids(),
+    }
+    if profile:
+        summary["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
+    if as_json:
+        print_json(summary)
+        return
+    _print_timeline(timeline)
+    for path in outputs.values():
+        console.print(f"wrote {path}")
+    if profile:
+        for name, seconds in timings.items():
+            console.print(f"  {name:<22} {seconds:7.3f} s")
+
+
+def _print_timeline(timeline) -> None:
+    table = Table(
+        title=f"{timeline.song['path']}: {timeline.style}, {timeline.song['tempo_bpm']:.0f} BPM, "
+        f"{len(timeline.slots)} slots"
+    )
+    for column in ("slot", "time", "section", "counts", "phrase", "score"):
+        table.add_column(column)
+    for slot, choice in zip(timeline.slots, timeline.choices, strict=True):
+        table.add_row(
+            str(slot.index),
+            f"{slot.start_s:6.2f}-{slot.end_s:6.2f}",
+            slot.section_label,
+            str(slot.num_counts),
+            choice.phrase_id,
+            f"{choice.score:.3f}",
+        )
+    console.print(table)
+
+
+def _progress(*, enabled: bool):
+    """A context manager yielding ``step(name)``, which drives a transient progress display."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def manager():
+        if not enabled or not err_console.is_terminal:
+            yield lambda name: None
+            return
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+            console=err_console, transient=True,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("start", total=None)
+            yield lambda name: progress.update(task, description=name)
+
+    return manager()
+
+
+@app.command()
+def edit(
+    timeline_path: Path = typer.Argument(..., help="A .timeline.json written by choreograph."),
+    slot: int = typer.Option(None, "--slot", help="Slot to inspect."),
+    show_alternatives: bool = typer.Option(
+        False, "--alternatives", help="List phrases for --slot, ranked with both neighbours."
+    ),
+    replace: list[str] = typer.Option(
+        None, "--replace", metavar="N=PHRASE_ID", help="Put a phrase in slot N (repeatable)."
+    ),
+    library: Path = typer.Option(None, "--library", "-L", help="Default: the timeline's."),
+    top_k: int = typer.Option(10, "--top", min=1, help="How many alternatives to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List alternatives for a slot, or swap phrases and re-render the dance files."""
+    from musicdance.choreo.choreographer import alternatives, replace_phrase
+    from musicdance.choreo.render import render_timeline
+    from musicdance.choreo.timeline import read_timeline
+    from musicdance.library import open_library
+
+    timeline = read_timeline(timeline_path)
+    phrases = open_library(library or Path(timeline.library))
+    if show_alternatives:
+        if slot is None:
+            raise typer.BadParameter("--alternatives needs --slot N")
+        ranked = alternatives(timeline, phrases, slot, top_k=top_k)
+        if as_json:
+            print_json({"slot": slot, "alternatives": ranked})
+            return
+        table = Table(title=f"slot {slot}: alternatives (emission x prior in x prior out)")
+        for column in ("phrase", "score", "emission", "prior in", "prior out", ""):
+            table.add_column(column)
+        for row in ranked:
+            table.add_row(
+                row["phrase_id"], f"{row['score']:.4f}", f"{row['emission']:.3f}",
+                f"{row['prior_in']:.3f}", f"{row['prior_out']:.3f}",
+                "current" if row["current"] else "",
+            )  # fmt: skip
+        console.print(table)
+        return
+    if not replace:
+        raise typer.BadParameter("give --alternatives with --slot, or --replace N=PHRASE_ID")
+    for item in replace:
+        number, _, phrase_id = item.partition("=")
+        if not number.strip().isdigit() or not phrase_id.strip():
+            raise typer.BadParameter(f"--replace takes N=PHRASE_ID, got {item!r}")
+        timeline = replace_phrase(timeline, phrases, int(number), phrase_id.strip())
+    stem = timeline_path.name.removesuffix(".timeline.json").removesuffix(".json")
+    folder = timeline_path.parent
+    formats = ["json"] + [f for f in ("glb", "bvh") if (folder / f"{stem}.{f}").exists()]
+    outputs = _outputs(folder, stem, formats)
+    motion = render_timeline(timeline, phrases)
+    _write_outputs(timeline, motion, outputs)
+    if as_json:
+        print_json({"outputs": {k: str(v) for k, v in outputs.items()},
+                    "phrases": timeline.phrase_ids()})  # fmt: skip
+        return
+    for path in outputs.values():
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def evaluate(
+    motion_path: Path = typer.Argument(..., help="Dance (.glb or .bvh) on the canonical skeleton."),
+    song: Path = typer.Argument(..., help="The song it dances to."),
+    timeline_path: Path = typer.Option(
+        None, "--timeline", help="Its timeline, for smoothness at the phrase joins."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Beat alignment (with chance controls), foot contact, skating and join smoothness."""
+    from musicdance.audio.analysis import analyze
+    from musicdance.choreo.timeline import read_timeline
+    from musicdance.evaluate.metrics import (
+        beat_alignment,
+        foot_skating_cm_s,
+        physical_foot_contact,
+        transition_smoothness,
+    )
+    from musicdance.io.files import load_motion
+
+    motion = load_motion(motion_path)
+    analysis = analyze(song)
+    report: dict = {"motion": str(motion_path), "song": str(song)}
+    report.update(beat_alignment(motion, analysis.beat_times_s))
+    report["physical_foot_contact"] = physical_foot_contact(motion)
+    report["foot_skating_cm_s"] = foot_skating_cm_s(motion)
+    if timeline_path is not None:
+        joins = [s.start_s for s in read_timeline(timeline_path).slots[1:]]
+        report["transitions"] = transition_smoothness(motion, joins)
+    if as_json:
+        print_json(report)
+        return
+    table = Table(title=f"{motion_path} on {song}", show_header=False)
+    for key, value in report.items():
+        if isinstance(value, float):
+            table.add_row(key.replace("_", " "), f"{value:.4f}")
+        elif isinstance(value, dict):
+            for sub, number in value.items():
+                table.add_row(f"transitions: {sub.replace('_', ' ')}", f"{number:.4f}")
+    console.print(table)
