@@ -17,10 +17,9 @@ venv: $(BIN)/python
 
 demo: venv
 	$(BIN)/pip install --quiet .
-	mkdir -p out
-	$(BIN)/mdtool info examples/demo_dance.bvh
-	$(BIN)/mdtool convert examples/demo_dance.bvh out/demo_dance.glb
-	$(BIN)/mdtool info out/demo_dance.glb
+	$(BIN)/mdtool choreograph examples/demo_song.mp3 -o out --library phrase_library
+	@echo "The dance is in out/: demo_song.glb (open it in any glTF viewer, e.g. Blender or"
+	@echo "the three.js editor), demo_song.bvh and demo_song.timeline.json."
 
 test: venv
 	$(BIN)/pip install --quiet "$(TORCH_PIN)"

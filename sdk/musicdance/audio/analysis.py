@@ -103,7 +103,7 @@ class Analysis:
 
     # ---------------------------------------------------------------- JSON
     def to_json(self) -> dict:
-        """A JSON-ready dict (floats rounded: times to 1 ms, curves to 4 digits)."""
+        """A JSON-ready dict (floats rounded: times to 0.1 ms, curves to 4 digits)."""
         return {
             "schema_version": SCHEMA_VERSION,
             "path": self.path,

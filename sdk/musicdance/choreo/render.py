@@ -18,10 +18,11 @@ from musicdance.choreo.timeline import Timeline
 from musicdance.library.phrase import Phrase
 from musicdance.library.store import PhraseLibrary
 from musicdance.motion.motion import Motion, concatenate
-from musicdance.synthesis.blend import align_root, heading, inertialize
+from musicdance.synthesis.blend import align_root, crossfade, heading, inertialize
 from musicdance.synthesis.timewarp import time_warp
 
 JOIN_HALFLIFE_S = 0.12
+JOINS = ("inertialize", "crossfade")
 
 
 def _frame(time_s: float, fps: float) -> int:
@@ -56,9 +57,19 @@ def warp_slot(phrase: Phrase, slot: Slot, fps: float) -> Motion | None:
 
 
 def render_timeline(
-    timeline: Timeline, library: PhraseLibrary, *, halflife_s: float = JOIN_HALFLIFE_S
+    timeline: Timeline,
+    library: PhraseLibrary,
+    *,
+    halflife_s: float = JOIN_HALFLIFE_S,
+    join: str = "inertialize",
 ) -> Motion:
-    """One motion covering the whole song at ``timeline.fps``."""
+    """One motion covering the whole song at ``timeline.fps``.
+
+    join: ``"inertialize"`` (default) or ``"crossfade"``, the paper's linear blend, kept as the
+    baseline the benchmark compares against.
+    """
+    if join not in JOINS:
+        raise ValueError(f"join must be one of {JOINS}, got {join!r}")
     fps = timeline.fps
     cache: dict[str, Phrase] = {}
     segments: list[Motion] = []
@@ -73,7 +84,10 @@ def render_timeline(
             segment = align_root(
                 segment, previous.root_positions_m[-1], float(heading(previous.rotations[-1, 0]))
             )
-            segment = inertialize(previous, segment, halflife_s)
+            if join == "inertialize":
+                segment = inertialize(previous, segment, halflife_s)
+            else:
+                segment = crossfade(previous, segment)
         segments.append(segment)
     body = concatenate(segments)
     first = _frame(timeline.slots[0].start_s, fps)

@@ -60,7 +60,8 @@ def plan_slots(analysis: Analysis) -> list[Slot]:
         beats = [t for t in phrase.beat_times_s if phrase.start_s - 1e-6 <= t < phrase.end_s]
         groups = [beats[i : i + cycle] for i in range(0, len(beats), cycle)]
         if len(groups) > 1 and len(groups[-1]) < MIN_SLOT_COUNTS:
-            groups[-2] = groups[-2] + groups.pop()  # a short tail joins the previous eight
+            tail = groups.pop()
+            groups[-1] = groups[-1] + tail  # a short tail joins the previous eight
         for q, group in enumerate(groups):
             if len(group) < 2:
                 continue

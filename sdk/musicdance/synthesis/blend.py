@@ -19,6 +19,7 @@ from musicdance.motion.quat import (
     quat_mul,
     quat_mul_vec3,
     quat_normalize,
+    quat_slerp,
     quat_to_rotvec,
 )
 
@@ -109,3 +110,17 @@ def inertialize(previous: Motion, following: Motion, halflife_s: float = 0.1) ->
         rotations=rotations,
         root_positions_m=following.root_positions_m + root_offsets,
     )
+
+
+def crossfade(previous: Motion, following: Motion, duration_s: float = 0.25) -> Motion:
+    """The linear blend the paper uses (its stated limitation), kept as a baseline: over
+    ``duration_s`` the pose moves linearly from the previous phrase's last pose into the
+    following phrase; velocities jump at both ends of the blend."""
+    frames = np.arange(following.num_frames)
+    weight = np.clip((frames + 1) / max(duration_s * following.fps, 1.0), 0.0, 1.0)
+    held = np.broadcast_to(previous.rotations[-1], following.rotations.shape)
+    rotations = quat_slerp(held, following.rotations, weight[:, None])
+    root = (1 - weight[:, None]) * previous.root_positions_m[-1] + weight[
+        :, None
+    ] * following.root_positions_m
+    return replace(following, rotations=rotations, root_positions_m=root)
