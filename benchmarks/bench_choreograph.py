@@ -75,6 +75,7 @@ def quality_row(name: str, song: Path, library) -> dict[str, dict[str, float]]:
             "skating_cm_s": foot_skating_cm_s(motion),
             "join_accel_ratio": smooth.get("acceleration_ratio", float("nan")),
             "join_jerk_ratio": smooth.get("jerk_ratio", float("nan")),
+            "join_peak_ratio": smooth.get("peak_ratio", float("nan")),
         }
     print(f"{name:<28} {timeline.style:<8} {analysis.tempo_bpm:6.1f} BPM  "
           + "  ".join(f"{k}={v:.3f}" for k, v in rows["inertialize"].items()))  # fmt: skip

@@ -179,3 +179,21 @@ def test_analyze_signal_accepts_any_rate_and_stereo(songs):
     assert a.meter == 2 and a.sr_hz == 22050
     empty = analyze_signal(np.zeros(0, dtype=np.float32), sr_hz=22050)
     assert empty.phrases == [] and empty.n_frames == 1
+
+
+def test_hot_path_imports_no_heavy_or_higher_layer_modules(songs):
+    """The cold-start decision: analysing a song must not import librosa, scipy, numba, torch
+    or motion code (each costs seconds in a fresh process, or breaks the layering)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from musicdance.audio.analysis import analyze; "
+        f"a = analyze({str(songs['polka'].path)!r}); assert a.phrases; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('librosa', 'scipy', 'numba', 'torch') or m.startswith('musicdance.motion')))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"

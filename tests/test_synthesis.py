@@ -91,3 +91,34 @@ def test_inertialize_removes_the_pop_and_fades_out():
     late = np.degrees(quat_angle(joined.rotations[-1], following.rotations[-1])).max()
     assert late < 0.1
     np.testing.assert_allclose(joined.rotations.shape, following.rotations.shape)
+
+
+def test_lock_feet_pins_planted_ankles_and_keeps_the_body():
+    from examples_demo import demo_motion  # the bundled step-touch generator
+
+    from musicdance.synthesis.contacts import lock_feet
+
+    motion = demo_motion()
+    skeleton = motion.skeleton
+    left = skeleton.index("LeftFoot")
+    # make the whole body glide sideways: planted feet now slide 8 cm/s (still within reach)
+    sliding = Motion(
+        skeleton,
+        motion.fps,
+        motion.root_positions_m + np.outer(np.arange(motion.num_frames) / motion.fps, [0.08, 0, 0]),
+        motion.rotations,
+    )
+    contacts = np.zeros((sliding.num_frames, 2), dtype=bool)
+    contacts[30:60, 0] = True
+    locked = lock_feet(sliding, contacts)
+    before, after = sliding.global_positions(), locked.global_positions()
+    drift = np.ptp(after[30:60, left][:, [0, 2]], axis=0)
+    assert np.all(drift < 1e-3)  # pinned while in contact
+    assert np.ptp(before[30:60, left, 0]) > 0.03  # it used to slide
+    np.testing.assert_allclose(after[:, 0], before[:, 0])  # hips untouched
+    np.testing.assert_allclose(after[:, skeleton.index("Head")], before[:, skeleton.index("Head")])
+    np.testing.assert_allclose(after[:29], before[:29], atol=1e-9)  # nothing before the contact
+    # the foot keeps its world orientation
+    _, rot_before = sliding.global_transforms()
+    _, rot_after = locked.global_transforms()
+    assert np.degrees(quat_angle(rot_after[30:60, left], rot_before[30:60, left])).max() < 1e-6

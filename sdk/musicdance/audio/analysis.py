@@ -276,6 +276,7 @@ def _analyze_features(
             if len(beat_frames) < 4:
                 warnings.append("no steady pulse found: no beats, no phrases")
                 beat_frames = np.zeros(0, dtype=int)
+                tempo = 0.0
             elif clarity < WEAK_PULSE:
                 warnings.append(
                     f"weak pulse (clarity {clarity:.2f} < {WEAK_PULSE}): beats may be unreliable"

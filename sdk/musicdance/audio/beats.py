@@ -6,22 +6,22 @@ onset strength against deviation from that period. It is re-written in vectorise
 of half a beat period are solved at once) because librosa's version costs about 3.5 s of numba
 compilation in a fresh process.
 
+The tempo is chosen by a metrical comb over the autocorrelation (the lag, half of it and the
+duple or triple bar level), which keeps syncopated patterns from pulling it to 2/3 of the beat.
+
 librosa has no downbeat tracker. Downbeats come from a per-beat *bar-start salience*: harmonic
-change (cosine distance between the chroma of a beat and of the beat before) plus low-frequency
-onset strength (kick, bass). For each meter m in (2, 3, 4) the salience is folded at period m;
-the meter whose best phase separates bar starts from other beats most clearly wins, and a
-Viterbi pass over bar positions lets the phase recover where the beat tracker skips or adds a
-beat.
+change (cosine distance between the mean chroma, and bass chroma, of the m beats from a beat
+and of the m beats before it) plus low-frequency onset strength (kick, bass). For each meter m
+in (2, 3, 4) the salience is folded at period m; the meter whose best phase separates bar starts
+from other beats most clearly wins, and a Viterbi pass over bar positions lets the phase recover
+where the beat tracker skips or adds a beat.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 __all__ = [
-    "BeatResult",
     "estimate_tempo",
     "track_beats",
     "beat_chroma",
@@ -33,27 +33,6 @@ __all__ = [
 
 METERS = (2, 3, 4)
 MIN_BPM, MAX_BPM = 50.0, 220.0
-
-
-@dataclass
-class BeatResult:
-    """Beats and bars of a song (frames at the feature frame rate).
-
-    Attributes:
-        tempo_bpm: global tempo in beats per minute (0 when no pulse was found).
-        beat_frames: np.ndarray [shape=(n_beats,), int], beat positions in frames.
-        positions: np.ndarray [shape=(n_beats,), int], position in the bar, 1 = downbeat.
-        meter: beats per bar (2, 3 or 4).
-        pulse_clarity: peak of the normalised onset autocorrelation at the beat period (0-1).
-        meter_scores: contrast of the bar-start salience for each meter considered.
-    """
-
-    tempo_bpm: float
-    beat_frames: np.ndarray
-    positions: np.ndarray
-    meter: int
-    pulse_clarity: float
-    meter_scores: dict[int, float]
 
 
 def _normalise(env: np.ndarray, fps: float) -> np.ndarray:

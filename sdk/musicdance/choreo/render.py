@@ -2,7 +2,8 @@
 
 Each slot's phrase is time-warped so that its counts land on the slot's beats (its end lands
 where the next slot starts), turned and moved on the floor to continue from where the dancer
-stands and faces, and joined with inertialization. Before the first slot and after the last
+stands and faces, and joined with inertialization; planted feet are then pinned with
+leg IK while in contact. Before the first slot and after the last
 the dancer holds the first and last pose.
 """
 
@@ -15,10 +16,11 @@ import numpy as np
 
 from musicdance.choreo.slots import Slot
 from musicdance.choreo.timeline import Timeline
-from musicdance.library.phrase import Phrase
+from musicdance.library.phrase import Phrase, detect_contacts
 from musicdance.library.store import PhraseLibrary
 from musicdance.motion.motion import Motion, concatenate
 from musicdance.synthesis.blend import align_root, crossfade, heading, inertialize
+from musicdance.synthesis.contacts import lock_feet
 from musicdance.synthesis.timewarp import time_warp
 
 JOIN_HALFLIFE_S = 0.12
@@ -62,11 +64,13 @@ def render_timeline(
     *,
     halflife_s: float = JOIN_HALFLIFE_S,
     join: str = "inertialize",
+    plant_feet: bool = True,
 ) -> Motion:
     """One motion covering the whole song at ``timeline.fps``.
 
     join: ``"inertialize"`` (default) or ``"crossfade"``, the paper's linear blend, kept as the
-    baseline the benchmark compares against.
+    baseline the benchmark compares against. plant_feet: pin each foot while it is in contact
+    (contact-aware correction), so joins and time warping do not make feet slide.
     """
     if join not in JOINS:
         raise ValueError(f"join must be one of {JOINS}, got {join!r}")
@@ -90,6 +94,8 @@ def render_timeline(
                 segment = crossfade(previous, segment)
         segments.append(segment)
     body = concatenate(segments)
+    if plant_feet:
+        body = lock_feet(body, detect_contacts(body))
     first = _frame(timeline.slots[0].start_s, fps)
     total = int(math.floor(timeline.duration_s * fps + 1e-6)) + 1
     after = max(total - first - body.num_frames, 0)

@@ -86,27 +86,36 @@ def foot_skating_cm_s(motion: Motion) -> float:
 
 
 def transition_smoothness(motion: Motion, join_times_s: np.ndarray, window_s: float = 0.2) -> dict:
-    """Mean joint acceleration (m/s^2) and jerk (m/s^3) within ``window_s`` of the phrase joins
-    against the rest of the motion; ratios near 1 mean the joins are as smooth as the phrases."""
+    """How the phrase joins compare with the phrases themselves.
+
+    Mean joint acceleration (m/s^2) and jerk (m/s^3) within ``window_s`` of the joins against
+    the rest, and the peak acceleration right at each join (within 2 frames, where a velocity
+    jump shows) against the 95th percentile inside phrases. Ratios near 1 (or below) mean the
+    joins are as smooth as the phrases.
+    """
     positions = motion.global_positions()
     dt = 1.0 / motion.fps
     acceleration = np.linalg.norm(np.diff(positions, 2, axis=0), axis=-1).mean(axis=1) / dt**2
     jerk = np.linalg.norm(np.diff(positions, 3, axis=0), axis=-1).mean(axis=1) / dt**3
     frames = np.arange(len(acceleration)) + 1
+    joins = np.asarray(join_times_s, dtype=float) * motion.fps
     near = np.zeros(len(acceleration), dtype=bool)
-    for join in np.asarray(join_times_s, dtype=float) * motion.fps:
+    for join in joins:
         near |= np.abs(frames - join) <= window_s * motion.fps
     if not near.any() or near.all():
-        return {
-            "join_acceleration": float("nan"),
-            "within_acceleration": float(acceleration.mean()),
-        }
+        return {}
+    peaks = [acceleration[np.abs(frames - join) <= 2].max() for join in joins
+             if np.any(np.abs(frames - join) <= 2)]  # fmt: skip
+    within_p95 = float(np.percentile(acceleration[~near], 95))
     result = {
         "join_acceleration": float(acceleration[near].mean()),
         "within_acceleration": float(acceleration[~near].mean()),
         "join_jerk": float(jerk[near[: len(jerk)]].mean()),
         "within_jerk": float(jerk[~near[: len(jerk)]].mean()),
+        "join_peak_acceleration": float(np.mean(peaks)),
+        "within_p95_acceleration": within_p95,
     }
     result["acceleration_ratio"] = result["join_acceleration"] / result["within_acceleration"]
     result["jerk_ratio"] = result["join_jerk"] / result["within_jerk"]
+    result["peak_ratio"] = result["join_peak_acceleration"] / max(within_p95, 1e-9)
     return result

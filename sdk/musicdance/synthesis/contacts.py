@@ -1,0 +1,75 @@
+"""Contact-aware correction: keep planted feet planted.
+
+While a foot is in contact, its ankle is pinned (horizontally) where the contact began and the
+leg is re-solved with two-bone IK; the hips, the foot's own orientation and everything above
+stay as they were. When the contact ends the pin fades out over ``release_s`` so the step
+leaves smoothly. This removes the sliding that joins (and time warping) would otherwise add.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from musicdance.motion.ik import two_bone_ik
+from musicdance.motion.motion import Motion
+from musicdance.motion.quat import quat_between, quat_inv_mul, quat_mul, quat_mul_vec3
+
+LEGS = (
+    ("LeftUpperLeg", "LeftLowerLeg", "LeftFoot"),
+    ("RightUpperLeg", "RightLowerLeg", "RightFoot"),
+)
+
+
+def contact_targets(
+    ankles_m: np.ndarray, contact: np.ndarray, fps: float, release_s: float = 0.12
+) -> np.ndarray:
+    """Where one ankle should be, ``[T, 3]``: pinned in x and z during each contact run (at its
+    first frame), easing back to the free path over ``release_s`` after the run."""
+    target = ankles_m.copy()
+    release = max(int(round(release_s * fps)), 1)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], contact.astype(np.int8), [0]])))
+    for start, stop in zip(edges[0::2], edges[1::2], strict=True):
+        pin = ankles_m[start, [0, 2]]
+        target[start:stop, [0, 2]] = pin
+        fade = slice(stop, min(stop + release, len(target)))
+        weight = 1.0 - (np.arange(fade.stop - fade.start) + 1) / (release + 1)
+        offset = pin - ankles_m[stop - 1, [0, 2]]
+        target[fade, 0] += weight * offset[0]
+        target[fade, 2] += weight * offset[1]
+    return target
+
+
+def lock_feet(motion: Motion, contacts: np.ndarray, release_s: float = 0.12) -> Motion:
+    """``motion`` (canonical skeleton) with each foot pinned during its ``contacts [T, 2]``."""
+    skeleton = motion.skeleton
+    positions, rotations = motion.global_transforms()
+    local = motion.rotations.copy()
+    for side, (upper, lower, foot) in enumerate(LEGS):
+        u, lo, f = (skeleton.index(name) for name in (upper, lower, foot))
+        target = contact_targets(positions[:, f], contacts[:, side], motion.fps, release_s)
+        moved = np.linalg.norm(target - positions[:, f], axis=-1) > 1e-6
+        if not moved.any():
+            continue
+        hip, knee, ankle = positions[:, u], positions[:, lo], positions[:, f]
+        upper_len = float(np.linalg.norm(skeleton.offsets_m[lo]))
+        lower_len = float(np.linalg.norm(skeleton.offsets_m[f]))
+        new_knee = two_bone_ik(hip, target, knee - (hip + ankle) / 2, upper_len, lower_len)
+        turn_upper = quat_between(knee - hip, new_knee - hip)
+        upper_rot = quat_mul(turn_upper, rotations[:, u])
+        bent_ankle = new_knee + quat_mul_vec3(turn_upper, ankle - knee)
+        new_ankle = (
+            new_knee
+            + (target - new_knee)
+            / np.linalg.norm(target - new_knee, axis=-1, keepdims=True)
+            * lower_len
+        )
+        turn_lower = quat_between(bent_ankle - new_knee, new_ankle - new_knee)
+        lower_rot = quat_mul(turn_lower, quat_mul(turn_upper, rotations[:, lo]))
+        parent = rotations[:, skeleton.parents[u]]
+        local[moved, u] = quat_inv_mul(parent[moved], upper_rot[moved])
+        local[moved, lo] = quat_inv_mul(upper_rot[moved], lower_rot[moved])
+        # the foot keeps its world orientation
+        local[moved, f] = quat_inv_mul(lower_rot[moved], rotations[moved, f])
+    return replace(motion, rotations=local)
