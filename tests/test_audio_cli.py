@@ -90,3 +90,12 @@ def test_synth_song_rejects_bad_options(tmp_path):
     run = mdtool("synth-song", tmp_path / "x.wav", "--bpm", "300")
     assert run.returncode == 1 and "60-180" in run.stderr
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_unwritable_output_is_a_user_error(songs, tmp_path):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("x")
+    run = mdtool("analyze", songs["polka"].path, "--json", blocker / "a.json")
+    assert run.returncode == 1
+    assert run.stderr.strip().startswith(f"error: {blocker / 'a.json'}: cannot write")
+    assert "Traceback" not in run.stderr

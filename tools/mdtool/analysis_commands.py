@@ -179,9 +179,13 @@ def _plot(result, path: Path) -> None:
     ax2.set_xlabel("time (s)")
     ax2.set_xlim(0, max(result.duration_s, 1e-3))
     fig.tight_layout()
-    with atomic_write(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_write(path, "wb") as handle:
+            fig.savefig(handle, format="png", dpi=110)
+    except OSError as error:
+        raise MusicDanceError(f"cannot write: {error.strerror or error}", path=path) from None
+    finally:
+        plt.close(fig)
 
 
 @app.command("synth-song")

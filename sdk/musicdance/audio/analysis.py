@@ -163,8 +163,11 @@ class Analysis:
         """Write ``to_json()`` to ``path`` atomically."""
         from musicdance.io.atomic import atomic_write
 
-        with atomic_write(path, "w") as handle:
-            json.dump(self.to_json(), handle, separators=(",", ":"))
+        try:
+            with atomic_write(path, "w") as handle:
+                json.dump(self.to_json(), handle, separators=(",", ":"))
+        except OSError as error:
+            raise MusicDanceError(f"cannot write: {error.strerror or error}", path=path) from None
         return Path(path)
 
     @classmethod

@@ -133,6 +133,10 @@ def _quiet_c_stderr():
 
 
 def _load_soundfile(p: Path, sr_out: int, max_duration_s: float | None):
+    if p.suffix.lower() != ".mp3":
+        return _load_soundfile_inner(p, sr_out, max_duration_s)
+    # libmpg123 writes parser warnings for damaged files straight to fd 2; this redirects the
+    # whole process's stderr while the file decodes, so it is limited to mp3 files
     with _quiet_c_stderr():
         return _load_soundfile_inner(p, sr_out, max_duration_s)
 

@@ -199,8 +199,6 @@ def _plan_form(rng: np.random.Generator, genre: Genre, bpm: float,
     form = list(_FORMS[int(rng.integers(len(_FORMS)))])
     bar_s = genre.meter * 60.0 / bpm
     sections = [(name, _SECTION_BARS[name]) for name in form]
-    if genre.meter == 3:  # waltz phrases are long in time: keep sections the same in bars
-        pass
     if duration_s is not None:
         total = sum(b for _, b in sections) * bar_s
         if total > duration_s * 1.25:  # short song: halve the long sections
@@ -426,8 +424,11 @@ def write_song(path: str | os.PathLike[str], y: np.ndarray, *, sr_hz: int) -> Pa
     kwargs = {"subtype": "PCM_16"} if fmt in ("WAV", "FLAC") else {}
     if fmt == "MP3":
         kwargs = {"subtype": "MPEG_LAYER_III", "compression_level": 0.6}
-    with atomic_write(p, "wb") as handle:
-        sf.write(handle, np.asarray(y, dtype=np.float32), sr_hz, format=fmt, **kwargs)
+    try:
+        with atomic_write(p, "wb") as handle:
+            sf.write(handle, np.asarray(y, dtype=np.float32), sr_hz, format=fmt, **kwargs)
+    except OSError as error:
+        raise MusicDanceError(f"cannot write: {error.strerror or error}", path=p) from None
     return p
 
 
@@ -435,8 +436,11 @@ def write_truth(path: str | os.PathLike[str], truth: SongTruth) -> Path:
     """Write the ground truth as JSON (atomically)."""
     from musicdance.io.atomic import atomic_write
 
-    with atomic_write(path, "w") as handle:
-        json.dump(asdict(truth), handle)
+    try:
+        with atomic_write(path, "w") as handle:
+            json.dump(asdict(truth), handle)
+    except OSError as error:
+        raise MusicDanceError(f"cannot write: {error.strerror or error}", path=path) from None
     return Path(path)
 
 

@@ -29,10 +29,10 @@ class PretrainLosses:
     def as_floats(self) -> dict[str, float]:
         """Plain floats for logging."""
         return {
-            "total": float(self.total),
-            "spectrogram": float(self.spectrogram),
-            "melody": float(self.melody),
-            "rhythm": float(self.rhythm),
+            "total": float(self.total.detach()),
+            "spectrogram": float(self.spectrogram.detach()),
+            "melody": float(self.melody.detach()),
+            "rhythm": float(self.rhythm.detach()),
         }
 
 

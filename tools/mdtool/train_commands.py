@@ -1,0 +1,313 @@
+"""Model commands: ``mdtool train corpus | pretrain | finetune | coascent | evaluate`` and
+``mdtool export-onnx``.
+
+Defaults are small so that a CPU run of the whole chain finishes in a few minutes; the paper's
+schedules (200 pre-training epochs, 500 fine-tuning epochs) are a matter of ``--epochs``.
+torch is imported only inside the commands that need it (the ``train`` extra).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from mdtool.app import app, console, err_console, print_json
+from mdtool.library_commands import DEFAULT_LIBRARY
+from musicdance.errors import MusicDanceError
+
+train_app = typer.Typer(
+    help="Build training corpora, train the paper's networks, evaluate them.",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
+
+DEFAULT_CORPUS = Path("build/corpus")
+DEFAULT_RUNS = Path("build/runs")
+CORPUS_OPTION = typer.Option(DEFAULT_CORPUS, "--corpus", "-C", help="Corpus folder.")
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of tables.")
+SEED_OPTION = typer.Option(0, "--seed", help="Seed of initialisation and shuffling.")
+RESUME_OPTION = typer.Option(False, "--resume", help="Continue from --out if it exists.")
+
+
+def _loops():
+    try:
+        from musicdance.train import loops
+    except ImportError as error:
+        raise MusicDanceError(
+            f"training needs the train extra (pip install 'mdtool[train]'): {error}"
+        ) from None
+    return loops
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _print_history(title: str, history: list[dict[str, Any]], keys: list[str]) -> None:
+    table = Table(title=title)
+    for key in keys:
+        table.add_column(key, justify="right")
+    for row in history:
+        table.add_row(*(_fmt(row.get(key, "")) for key in keys))
+    console.print(table)
+
+
+def _report(result, keys: list[str], as_json: bool) -> None:
+    if as_json:
+        print_json(result.to_json())
+        return
+    _print_history(f"{result.stage}: {result.checkpoint}", result.history, keys)
+    for note in result.notes:
+        err_console.print(f"note: {note}")
+    console.print(f"wrote {result.checkpoint} ({result.seconds:.1f} s, {result.samples} samples)")
+
+
+# ---------------------------------------------------------------------------------------------
+# corpus
+
+
+@train_app.command("corpus")
+def corpus_command(
+    out: Path = typer.Argument(DEFAULT_CORPUS, help="Corpus folder (created or updated)."),
+    unlabelled: int = typer.Option(
+        16, "--unlabelled", min=0, help="Generated unlabelled songs (pre-training, co-ascent)."
+    ),
+    labelled: int = typer.Option(
+        8, "--labelled", min=0, help="Generated songs labelled by the feature choreographer."
+    ),
+    duration: float = typer.Option(30.0, "--duration", min=5.0, help="Seconds per generated song."),
+    test_every: int = typer.Option(
+        4, "--test-every", min=2, help="Every n-th labelled generated song is held out (test)."
+    ),
+    audio: list[Path] = typer.Option(
+        None, "--audio", help="Unlabelled audio file or folder (repeatable)."
+    ),
+    pairs: list[Path] = typer.Option(
+        None, "--pairs", help="Labelled pairs, .csv or .jsonl (repeatable; see docs/models.md)."
+    ),
+    library: Path = typer.Option(
+        DEFAULT_LIBRARY, "--library", "-L", help="Phrase library the labels refer to."
+    ),
+    workers: int = typer.Option(0, "--workers", min=0, help="Parallel analyses (0: all CPUs)."),
+    engine: str = typer.Option("process", "--engine", help="process (local pool) or ray."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the generated songs."),
+    force: bool = typer.Option(False, "--force", help="Re-analyse every song (ignore the cache)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Analyse songs once and cache their per-slot model inputs (the starter corpus by default).
+
+    Generated songs come from the procedural synthesiser; labelled ones get, for each slot, the
+    phrase the feature-based choreographer picks (rule labels, not expert choreography).
+    """
+    from musicdance.corpus.build import (
+        audio_sources,
+        build_corpus,
+        pair_sources,
+        starter_sources,
+    )
+    from musicdance.corpus.pairs import read_pairs
+
+    sources = starter_sources(
+        unlabelled=unlabelled, labelled=labelled, duration_s=duration, seed=seed,
+        test_every=test_every,
+    )  # fmt: skip
+    sources += audio_sources(audio or [])
+    for path in pairs or []:
+        sources += pair_sources(read_pairs(path))
+    if not sources:
+        raise MusicDanceError("no songs: give --unlabelled/--labelled counts, --audio or --pairs")
+    with _song_progress(enabled=not as_json, total=len(sources)) as on_song:
+        report = build_corpus(
+            out, sources, library=library, workers=workers or None, engine=engine, force=force,
+            on_song=on_song,
+        )  # fmt: skip
+    if as_json:
+        print_json(report.to_json())
+        return
+    for song, error in report.failed:
+        err_console.print(f"skipped {song}: {error}")
+    for note in report.notes:
+        err_console.print(f"note: {note}")
+    console.print(
+        f"{out}: {report.songs} songs, {report.samples} samples ({report.labelled_samples} "
+        f"labelled); analysed {report.analysed}, cached {report.cached}, failed "
+        f"{len(report.failed)} ({report.seconds:.1f} s, {report.engine} x {report.workers})"
+    )
+
+
+class _song_progress:  # noqa: N801 - used like a function
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled, self.total = enabled, total
+        self.progress = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.progress = Progress(
+            TextColumn("analyse"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[song]}"),
+            console=err_console,
+            transient=True,
+        )
+        self.progress.__enter__()
+        task = self.progress.add_task("analyse", total=None, song="")
+
+        def on_song(done: int, total: int, record: dict) -> None:
+            self.progress.update(task, completed=done, total=total, song=record.get("name", ""))
+
+        return on_song
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+
+@train_app.command("info")
+def corpus_info(corpus: Path = CORPUS_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Songs and samples of a corpus, per split and label kind."""
+    from musicdance.corpus.build import open_corpus
+
+    opened = open_corpus(corpus)
+    summary = opened.summary()
+    summary["features"] = opened.index["features"]
+    summary["library"] = None if not opened.library else {
+        k: opened.library[k] for k in ("path", "phrases", "fingerprint")
+    }  # fmt: skip
+    if as_json:
+        print_json(summary)
+        return
+    console.print(f"{corpus}: {summary['songs']} songs, {summary['samples']} samples")
+    for key, value in summary.items():
+        if "/" in key:
+            console.print(f"  {key:<14} {value['songs']:5d} songs {value['samples']:7d} samples")
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
+@train_app.command("pretrain")
+def pretrain_command(
+    corpus: Path = CORPUS_OPTION,
+    out: Path = typer.Option(DEFAULT_RUNS / "pretrain.pt", "--out", "-o", help="Checkpoint."),
+    encoder: str = typer.Option("light", "--encoder", help="light (CPU default) or resnet50."),
+    init: Path = typer.Option(None, "--init", help="Start from this checkpoint's encoder."),
+    epochs: int = typer.Option(2, "--epochs", min=1, help="Epochs (paper: 200)."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Samples per step/process."),
+    lr: float = typer.Option(1e-4, "--lr", help="Adam learning rate (paper: 1e-4)."),
+    processes: int = typer.Option(
+        1, "--processes", min=1, help="DistributedDataParallel processes (CPU, gloo)."
+    ),
+    seed: int = SEED_OPTION,
+    resume: bool = RESUME_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Self-supervised pre-training of the encoder and decoders (eq. 1-4) on every song."""
+    loops = _loops()
+    from musicdance.train.config import ModelConfig
+
+    result = loops.pretrain(
+        corpus, out, config=ModelConfig(encoder=encoder), init=init, epochs=epochs,
+        batch_size=batch_size, lr=lr, seed=seed, processes=processes, resume=resume,
+        progress=not as_json,
+    )  # fmt: skip
+    keys = ["epoch", "loss", "spectrogram", "melody", "rhythm", "phrases_per_s", "seconds"]
+    _report(result, keys, as_json)
+
+
+@train_app.command("finetune")
+def finetune_command(
+    corpus: Path = CORPUS_OPTION,
+    out: Path = typer.Option(DEFAULT_RUNS / "finetune.pt", "--out", "-o", help="Checkpoint."),
+    init: Path = typer.Option(
+        None, "--init", help="Pre-trained checkpoint (default: random encoder, Table 1 group I)."
+    ),
+    encoder: str = typer.Option("light", "--encoder", help="Encoder kind without --init."),
+    attention: bool = typer.Option(
+        True, "--attention/--no-attention", help="Residual attention blocks in T."
+    ),
+    balance: bool = typer.Option(False, "--balance/--no-balance", help="Class balancing."),
+    epochs: int = typer.Option(30, "--epochs", min=1, help="Epochs (paper: 500)."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    lr: float = typer.Option(1e-2, "--lr", help="SGD learning rate (paper: 1e-2)."),
+    seed: int = SEED_OPTION,
+    resume: bool = RESUME_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Fine-tune the predictor on the labelled songs with the encoder frozen (eq. 5)."""
+    result = _loops().finetune(
+        corpus, out, init=init, encoder=encoder, attention=attention, balance=balance,
+        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, resume=resume,
+        progress=not as_json,
+    )  # fmt: skip
+    _report(result, ["epoch", "loss", "train_top1", "top1", "top5", "top10"], as_json)
+
+
+@train_app.command("coascent")
+def coascent_command(
+    corpus: Path = CORPUS_OPTION,
+    init: Path = typer.Option(
+        DEFAULT_RUNS / "finetune.pt", "--init", help="Fine-tuned checkpoint to start from."
+    ),
+    out: Path = typer.Option(DEFAULT_RUNS / "coascent.pt", "--out", "-o", help="Checkpoint."),
+    library: Path = typer.Option(
+        None, "--library", "-L", help="Library for the initial matrix (default: the corpus')."
+    ),
+    rounds: int = typer.Option(3, "--rounds", min=1, help="Pseudo-labelling rounds."),
+    epochs_per_round: int = typer.Option(5, "--epochs-per-round", min=1, help="Paper: 5."),
+    tau: float = typer.Option(0.9, "--tau", help="Pseudo-label confidence threshold."),
+    alpha: float = typer.Option(0.5, "--alpha", help="Momentum of the matrix update."),
+    lr: float = typer.Option(1e-3, "--lr", help="SGD learning rate (paper: 1e-5, 500 epochs)."),
+    balance: bool = typer.Option(
+        None, "--balance/--no-balance", help="Class balancing (default: as the init)."
+    ),
+    seed: int = SEED_OPTION,
+    resume: bool = RESUME_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Co-ascent (Algorithm 1): pseudo-labels re-scaled by the transition matrix, both refined."""
+    result = _loops().coascent(
+        corpus, out, init=init, library=library, rounds=rounds,
+        epochs_per_round=epochs_per_round, tau=tau, alpha=alpha, lr=lr, balance=balance,
+        seed=seed, resume=resume, progress=not as_json,
+    )  # fmt: skip
+    keys = ["epoch", "loss", "pseudo_labels", "unlabelled", "mean_confidence", "top1", "top5",
+            "top10"]  # fmt: skip
+    _report(result, keys, as_json)
+
+
+@train_app.command("evaluate")
+def evaluate_command(
+    checkpoint: Path = typer.Argument(..., help="Fine-tuned or co-ascent checkpoint."),
+    corpus: Path = CORPUS_OPTION,
+    split: str = typer.Option("test", "--split", help="test (held out) or train."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Top-1/5/10 of a checkpoint on the labelled songs of a split (and with eq. 6 re-scaling)."""
+    if split not in ("test", "train"):
+        raise typer.BadParameter("--split is test or train")
+    report = _loops().evaluate(corpus, checkpoint, split=split)
+    if as_json:
+        print_json(report)
+        return
+    table = Table(
+        title=f"{checkpoint} on {report['samples']} {split} samples, K={report['classes']}"
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in report.items():
+        if key.startswith(("top", "rescaled_", "majority")):
+            table.add_row(key, _fmt(value))
+    console.print(table)
