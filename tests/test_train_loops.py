@@ -114,7 +114,8 @@ def test_pretrain_writes_a_weights_only_checkpoint_and_resumes(corpus, tmp_path)
     )
     assert resumed.epochs == 2 and resumed.history[0] == first.history[0]
     assert resumed.history[1]["epoch"] == 2
-    with pytest.raises(MusicDanceError, match=r"cannot resume: settings differ .* \(batch_size 4 -> 8\)"):
+    differ = r"cannot resume: settings differ .* \(batch_size 4 -> 8\)"
+    with pytest.raises(MusicDanceError, match=differ):
         loops.pretrain(corpus, out, epochs=3, batch_size=8, seed=3, resume=True)
 
 

@@ -1,0 +1,288 @@
+"""Model bundles: what the runtime needs to score slots with a trained model, through onnxruntime.
+
+A bundle is a folder::
+
+    manifest.json        format, feature parameters, model config, K, the library it was made
+                         for (fingerprint, path, phrase ids in class order), files + sha256
+    probabilities.onnx   fused graph: mel [B, 1, 128, 128] -> probabilities [B, K]
+    transition.npy       [K, K] float32 Markov matrix M (co-ascent's, or the library prior),
+                         rows scaled to a maximum of 1, values in [0.01, 1]
+    (encoder.onnx, predictor.onnx, *_decoder.onnx with ``--all-graphs``)
+
+:func:`open_bundle` checks everything before any work starts and raises one clear
+:class:`MusicDanceError` per problem: missing folder or files, unreadable or foreign manifest,
+sha256 mismatch (a corrupt or edited file), feature parameters this mdtool does not compute, K
+that disagrees between manifest, graph and matrix, an ONNX graph onnxruntime cannot load, and,
+given a library, a bundle made for another library. torch is never imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musicdance.corpus.build import library_fingerprint
+from musicdance.corpus.inputs import check_feature_parameters
+from musicdance.errors import MusicDanceError
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "MANIFEST_NAME",
+    "Bundle",
+    "file_sha256",
+    "open_bundle",
+    "write_manifest",
+]
+
+BUNDLE_FORMAT = "mdtool-bundle/1"
+MANIFEST_NAME = "manifest.json"
+PROBABILITIES = "probabilities"
+_REQUIRED = ("format", "features", "model", "num_classes", "library", "graphs", "transition",
+             "files")  # fmt: skip
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: str | os.PathLike[str], manifest: dict[str, Any]) -> Path:
+    """Fill ``files`` (sha256 and size of every referenced file) and write manifest.json."""
+    from musicdance.io.atomic import atomic_write
+
+    root = Path(folder)
+    names = sorted({*manifest["graphs"].values(), manifest["transition"]})
+    manifest = dict(manifest)
+    manifest["files"] = {
+        name: {"sha256": file_sha256(root / name), "bytes": (root / name).stat().st_size}
+        for name in names
+    }
+    target = root / MANIFEST_NAME
+    with atomic_write(target, "w") as handle:
+        json.dump(manifest, handle, indent=1)
+        handle.write("\n")
+    return target
+
+
+@dataclass
+class Bundle:
+    """An opened, checked bundle. ``phrase_ids[k]`` is the library phrase of output ``k``."""
+
+    path: Path
+    manifest: dict[str, Any]
+    transition: np.ndarray
+    threads: int = 0
+    _session: Any = field(default=None, repr=False)
+    _ids: dict[str, int] | None = field(default=None, repr=False)
+
+    @property
+    def phrase_ids(self) -> list[str]:
+        return list(self.manifest["library"]["phrase_ids"])
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.manifest["num_classes"])
+
+    @property
+    def library_fingerprint(self) -> str:
+        return str(self.manifest["library"]["fingerprint"])
+
+    def column(self, phrase_id: str) -> int:
+        """Output index of a phrase id (``MusicDanceError`` if the bundle does not know it)."""
+        index = self._index().get(phrase_id)
+        if index is None:
+            raise MusicDanceError(
+                f"phrase {phrase_id!r} is not one of the bundle's {self.num_classes} phrases "
+                "(bundle made for another library?)",
+                self.path,
+            )
+        return index
+
+    def _index(self) -> dict[str, int]:
+        if self._ids is None:
+            self._ids = {p: k for k, p in enumerate(self.phrase_ids)}
+        return self._ids
+
+    @property
+    def session(self):
+        """The onnxruntime session of the probabilities graph (CPU)."""
+        if self._session is None:
+            self._session = _session(
+                self.path / self.manifest["graphs"][PROBABILITIES], self.threads
+            )
+        return self._session
+
+    def probabilities(self, mel: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
+        """``mel [N, 128, 128]`` (phrase inputs) -> probabilities ``[N, K]`` (float32)."""
+        mel = np.asarray(mel, dtype=np.float32)
+        size = int(self.manifest["features"]["size"])
+        if mel.ndim != 3 or mel.shape[1:] != (size, size):
+            raise MusicDanceError(f"phrase inputs must be [N, {size}, {size}], got {mel.shape}")
+        if len(mel) == 0:
+            return np.zeros((0, self.num_classes), np.float32)
+        parts = [
+            self.session.run(None, {"mel": mel[i : i + batch_size, None]})[0]
+            for i in range(0, len(mel), batch_size)
+        ]
+        return np.concatenate(parts)
+
+    def check_library(self, library) -> None:
+        """Raise unless ``library`` (a PhraseLibrary or a list of phrase ids) is the one the
+        bundle was made for (same phrase ids in the same order)."""
+        ids = list(library) if isinstance(library, list | tuple) else library.ids()
+        if ids == self.phrase_ids:
+            return
+        ours = set(self.phrase_ids)
+        missing = [p for p in ids if p not in ours]
+        extra = [p for p in self.phrase_ids if p not in set(ids)]
+        where = getattr(library, "path", None)
+        details = []
+        if missing:
+            details.append(f"{len(missing)} library phrases unknown to it (e.g. {missing[0]})")
+        if extra:
+            details.append(f"{len(extra)} of its phrases not in the library (e.g. {extra[0]})")
+        raise MusicDanceError(
+            f"bundle {self.path} was made for another library ({self.num_classes} phrases, "
+            f"fingerprint {self.library_fingerprint[:12]}; this library: {len(ids)} phrases, "
+            f"{library_fingerprint(ids)[:12]}"
+            + (f"; {', '.join(details)}" if details else "; same phrases, other order")
+            + "). Retrain or export a bundle for this library.",
+            where,
+        )
+
+
+def open_bundle(
+    path: str | os.PathLike[str], *, library=None, threads: int = 0, load_session: bool = True
+) -> Bundle:
+    """Open and check a bundle folder (see the module docs for the checks).
+
+    Args:
+        library: a :class:`~musicdance.library.PhraseLibrary` (or list of phrase ids) the
+            bundle must have been made for; None skips that check.
+        threads: onnxruntime intra-op threads (0: onnxruntime's choice).
+        load_session: also create the onnxruntime session now (so a graph that does not load
+            fails here, not in the middle of a job).
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise MusicDanceError("bundle folder not found", folder)
+    manifest_path = folder / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise MusicDanceError("not a bundle (no manifest.json)", folder)
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise MusicDanceError(f"bundle manifest is unreadable: {error}", manifest_path) from error
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise MusicDanceError(f"bundle format {found!r} is not {BUNDLE_FORMAT}", manifest_path)
+    missing = [key for key in _REQUIRED if key not in manifest]
+    if missing:
+        raise MusicDanceError(f"bundle manifest lacks {', '.join(missing)}", manifest_path)
+    check_feature_parameters(manifest["features"], what="bundle", path=folder)
+    _check_files(folder, manifest)
+    k = _check_classes(folder, manifest)
+    transition = _load_transition(folder / manifest["transition"], k)
+    bundle = Bundle(folder, manifest, transition, threads=threads)
+    if load_session:
+        _check_graph(bundle, k)
+    if library is not None:
+        bundle.check_library(library)
+    return bundle
+
+
+def _check_files(folder: Path, manifest: dict[str, Any]) -> None:
+    files = manifest["files"]
+    graphs = manifest["graphs"]
+    if not isinstance(files, dict) or not isinstance(graphs, dict) or PROBABILITIES not in graphs:
+        raise MusicDanceError("bundle manifest has no probabilities graph", folder)
+    referenced = {*graphs.values(), manifest["transition"]}
+    for name in sorted(referenced | set(files)):
+        if not isinstance(name, str) or Path(name).name != name or name.startswith("."):
+            raise MusicDanceError(f"bundle manifest names a file outside the bundle: {name!r}")
+        if name not in files:
+            raise MusicDanceError(f"bundle manifest has no sha256 for {name}", folder)
+        target = folder / name
+        if not target.is_file():
+            raise MusicDanceError(f"bundle file {name} is missing", folder)
+        expected = files[name].get("sha256") if isinstance(files[name], dict) else None
+        if file_sha256(target) != expected:
+            raise MusicDanceError(
+                f"bundle file {name} does not match its sha256 in manifest.json (corrupt or "
+                "modified)",
+                folder,
+            )
+
+
+def _check_classes(folder: Path, manifest: dict[str, Any]) -> int:
+    from musicdance.train.config import ModelConfig
+
+    library = manifest["library"]
+    ids = library.get("phrase_ids") if isinstance(library, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(p, str) for p in ids):
+        raise MusicDanceError("bundle manifest has no library phrase ids", folder)
+    k = manifest["num_classes"]
+    config = ModelConfig.from_dict(manifest["model"])
+    if not (k == len(ids) == config.num_classes):
+        raise MusicDanceError(
+            f"bundle K mismatch: num_classes {k}, {len(ids)} phrase ids, model K "
+            f"{config.num_classes}",
+            folder,
+        )
+    if library.get("fingerprint") != library_fingerprint(ids):
+        raise MusicDanceError("bundle library fingerprint does not match its phrase ids", folder)
+    return int(k)
+
+
+def _load_transition(path: Path, k: int) -> np.ndarray:
+    try:
+        matrix = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise MusicDanceError(f"transition matrix is unreadable: {error}", path) from error
+    if matrix.shape != (k, k):
+        raise MusicDanceError(f"transition matrix is {matrix.shape}, expected K x K = {k}", path)
+    if not np.isfinite(matrix).all() or matrix.min() < 0:
+        raise MusicDanceError("transition matrix has negative or non-finite values", path)
+    return matrix.astype(np.float64)
+
+
+def _session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = int(threads)
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own exception types
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise MusicDanceError(f"onnxruntime cannot load the graph: {first}", path) from error
+
+
+def _check_graph(bundle: Bundle, k: int) -> None:
+    session = bundle.session
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    size = int(bundle.manifest["features"]["size"])
+    ok = (
+        [i.name for i in inputs] == ["mel"]
+        and list(inputs[0].shape[1:]) == [1, size, size]
+        and [o.name for o in outputs] == ["probabilities"]
+        and outputs[0].shape[-1] == k
+    )
+    if not ok:
+        shapes = [(i.name, i.shape) for i in inputs] + [(o.name, o.shape) for o in outputs]
+        raise MusicDanceError(
+            f"probabilities graph has the wrong interface {shapes}; expected mel "
+            f"[batch, 1, {size}, {size}] -> probabilities [batch, {k}]",
+            bundle.path,
+        )

@@ -1,0 +1,93 @@
+"""The learned emission model: a bundle's ONNX predictor behind the ``EmissionModel`` interface.
+
+``OnnxScorer(bundle, analysis).score(slots, infos)`` computes each slot's phrase input (the
+128 x 128 log-mel of :func:`musicdance.corpus.inputs.span_inputs`, the function training used),
+runs the bundle's fused ``mel -> probabilities`` graph through onnxruntime (no torch), and
+returns the probabilities of the phrases ``infos`` asks about, renormalised over them. With
+``feature_weight = w > 0`` the result is the geometric mix ``model^(1 - w) * feature^w`` with
+the transparent :class:`~musicdance.choreo.scoring.FeatureScorer`.
+
+The bundle's Markov matrix is available for the decoder through :meth:`transition_prior`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from musicdance.bundle import Bundle, open_bundle
+from musicdance.choreo.scoring import FeatureScorer
+from musicdance.choreo.slots import Slot
+from musicdance.errors import MusicDanceError
+from musicdance.library.phrase import PhraseInfo
+
+__all__ = ["OnnxScorer"]
+
+
+class OnnxScorer:
+    """Emission scores from a trained bundle for the slots of one analysed song.
+
+    Args:
+        bundle: an opened :class:`~musicdance.bundle.Bundle` or a bundle folder.
+        analysis: the song's :class:`~musicdance.audio.analysis.Analysis` (with its log-mel).
+        feature_weight: weight of the feature scorer in the geometric mix, in [0, 1]
+            (0: the model alone; 1: the feature scorer alone).
+        library: checked against the bundle when ``bundle`` is a folder.
+        floor: smallest score returned (the decoders take logarithms).
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle | str | os.PathLike[str],
+        analysis,
+        *,
+        feature_weight: float = 0.0,
+        library=None,
+        floor: float = 1e-6,
+        feature_scorer: FeatureScorer | None = None,
+    ) -> None:
+        if not 0.0 <= float(feature_weight) <= 1.0:
+            raise MusicDanceError(f"feature weight must be in [0, 1], got {feature_weight}")
+        self.bundle = bundle if isinstance(bundle, Bundle) else open_bundle(bundle, library=library)
+        if isinstance(bundle, Bundle) and library is not None:
+            self.bundle.check_library(library)
+        self.analysis = analysis
+        self.feature_weight = float(feature_weight)
+        self.floor = float(floor)
+        self.feature_scorer = feature_scorer or FeatureScorer()
+        self._cache: dict[tuple[float, float], np.ndarray] = {}
+
+    def probabilities(self, slots: list[Slot]) -> np.ndarray:
+        """The model's ``[N, K]`` probabilities over all of the bundle's phrases."""
+        from musicdance.corpus.inputs import span_inputs
+
+        spans = [(round(s.start_s, 6), round(s.end_s, 6)) for s in slots]
+        todo = [span for span in dict.fromkeys(spans) if span not in self._cache]
+        if todo:
+            mel, _, _ = span_inputs(self.analysis, todo)
+            for span, row in zip(todo, self.bundle.probabilities(mel), strict=True):
+                self._cache[span] = row
+        if not spans:
+            return np.zeros((0, self.bundle.num_classes), np.float32)
+        return np.stack([self._cache[span] for span in spans])
+
+    def score(self, slots: list[Slot], infos: list[PhraseInfo]) -> np.ndarray:
+        """``[N, len(infos)]`` non-negative scores (the EmissionModel interface)."""
+        columns = [self.bundle.column(info.id) for info in infos]
+        model = self.probabilities(slots)[:, columns].astype(np.float64)
+        if self.feature_weight < 1.0:
+            model = model / np.maximum(model.sum(axis=1, keepdims=True), 1e-30)
+        model = np.maximum(model, self.floor)
+        if self.feature_weight == 0.0:
+            return model
+        features = np.maximum(self.feature_scorer.score(slots, infos), self.floor)
+        w = self.feature_weight
+        return model ** (1.0 - w) * features**w
+
+    def transition_prior(self, infos: list[PhraseInfo]) -> np.ndarray:
+        """The bundle's Markov matrix over ``infos`` (row-stochastic ``[K', K']``), a drop-in
+        for :func:`musicdance.library.transitions.transition_prior`."""
+        columns = [self.bundle.column(info.id) for info in infos]
+        matrix = self.bundle.transition[np.ix_(columns, columns)]
+        return matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1e-30)
