@@ -203,6 +203,9 @@ def pretrain_command(
     corpus: Path = CORPUS_OPTION,
     out: Path = typer.Option(DEFAULT_RUNS / "pretrain.pt", "--out", "-o", help="Checkpoint."),
     encoder: str = typer.Option("light", "--encoder", help="light (CPU default) or resnet50."),
+    embedding_dim: int = typer.Option(
+        512, "--embedding-dim", help="Size of the embedding u (paper: 512)."
+    ),
     init: Path = typer.Option(None, "--init", help="Start from this checkpoint's encoder."),
     epochs: int = typer.Option(2, "--epochs", min=1, help="Epochs (paper: 200)."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Samples per step/process."),
@@ -218,8 +221,12 @@ def pretrain_command(
     loops = _loops()
     from musicdance.train.config import ModelConfig
 
+    if encoder == "resnet50":  # the paper's D1 width too
+        config = ModelConfig.resnet50(embedding_dim=embedding_dim)
+    else:
+        config = ModelConfig(encoder=encoder, embedding_dim=embedding_dim)
     result = loops.pretrain(
-        corpus, out, config=ModelConfig(encoder=encoder), init=init, epochs=epochs,
+        corpus, out, config=config, init=init, epochs=epochs,
         batch_size=batch_size, lr=lr, seed=seed, processes=processes, resume=resume,
         progress=not as_json,
     )  # fmt: skip
@@ -235,6 +242,9 @@ def finetune_command(
         None, "--init", help="Pre-trained checkpoint (default: random encoder, Table 1 group I)."
     ),
     encoder: str = typer.Option("light", "--encoder", help="Encoder kind without --init."),
+    embedding_dim: int = typer.Option(
+        512, "--embedding-dim", help="Embedding size without --init."
+    ),
     attention: bool = typer.Option(
         True, "--attention/--no-attention", help="Residual attention blocks in T."
     ),
@@ -248,7 +258,8 @@ def finetune_command(
 ) -> None:
     """Fine-tune the predictor on the labelled songs with the encoder frozen (eq. 5)."""
     result = _loops().finetune(
-        corpus, out, init=init, encoder=encoder, attention=attention, balance=balance,
+        corpus, out, init=init, encoder=encoder, embedding_dim=embedding_dim, attention=attention,
+        balance=balance,
         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, resume=resume,
         progress=not as_json,
     )  # fmt: skip
@@ -310,4 +321,63 @@ def evaluate_command(
     for key, value in report.items():
         if key.startswith(("top", "rescaled_", "majority")):
             table.add_row(key, _fmt(value))
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------------------------
+# export
+
+
+@app.command("export-onnx")
+def export_onnx_command(
+    checkpoint: Path = typer.Argument(..., help="Checkpoint (pretrain, finetune or coascent)."),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Folder (default: build/onnx, or build/bundle with --bundle)."
+    ),
+    bundle: bool = typer.Option(
+        False, "--bundle", help="Write a runtime bundle (fused graph, matrix, manifest)."
+    ),
+    library: Path = typer.Option(
+        None, "--library", "-L", help="Library of the bundle (default: the checkpoint's)."
+    ),
+    float16: bool = typer.Option(
+        None, "--float16/--float32", help="Weight storage (default: float16 for bundles)."
+    ),
+    all_graphs: bool = typer.Option(False, "--all-graphs", help="Bundle every network too."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing bundle."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Export a checkpoint's networks to ONNX (opset 18, IR 10, Sentis operators), checked
+    against torch; with --bundle, write the runtime bundle ``mdtool choreograph`` loads."""
+    _loops()
+    from musicdance.train import bundle_export
+
+    if bundle:
+        report = bundle_export.export_bundle(
+            checkpoint, out or Path("build/bundle"), library=library,
+            float16=True if float16 is None else float16, all_graphs=all_graphs, force=force,
+        )  # fmt: skip
+        if as_json:
+            print_json(report)
+            return
+        for name, size in report["files"].items():
+            console.print(f"  {name:<26} {size / 1e6:8.2f} MB")
+        console.print(
+            f"wrote bundle {report['bundle']} ({report['bytes'] / 1e6:.1f} MB, K="
+            f"{report['num_classes']}, {report['weights']} weights, max |onnx - torch| "
+            f"{report['max_abs_diff']:.1e})"
+        )
+        return
+    report = bundle_export.export_checkpoint(
+        checkpoint, out or Path("build/onnx"), float16=bool(float16)
+    )
+    if as_json:
+        print_json(report)
+        return
+    table = Table(title=f"{checkpoint} -> ONNX opset {report['opset']}, IR {report['ir_version']}")
+    for column in ("graph", "MB", "max |onnx - torch|", "operators"):
+        table.add_column(column)
+    for name, graph in report["graphs"].items():
+        table.add_row(name, f"{graph['bytes'] / 1e6:.2f}", f"{graph['max_abs_diff']:.1e}",
+                      " ".join(graph["operators"]))  # fmt: skip
     console.print(table)

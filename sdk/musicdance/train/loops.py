@@ -593,6 +593,7 @@ def finetune(
     *,
     init: str | os.PathLike[str] | None = None,
     encoder: str = "light",
+    embedding_dim: int = 512,
     attention: bool = True,
     balance: bool = False,
     epochs: int = 30,
@@ -609,8 +610,9 @@ def finetune(
 
     Args:
         init: checkpoint whose encoder (and decoders) to use, normally a pre-training one;
-            None starts from a randomly initialised encoder of kind ``encoder`` (Table 1
-            group I; the paper's ImageNet weights are not available offline).
+            None starts from a randomly initialised encoder of kind ``encoder`` with an
+            embedding of ``embedding_dim`` (Table 1 group I; the paper's ImageNet weights are
+            not available offline).
         attention: residual attention in T (False: Table 1 groups I-II).
         balance: weight the loss by inverse class frequency (group IV).
         epochs: total epochs (with ``resume``: including those already done).
@@ -630,6 +632,7 @@ def finetune(
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "momentum": momentum,
         "weight_decay": weight_decay, "balance": balance, "attention": attention,
         "seed": seed, "init": None if init is None else str(init), "encoder": encoder,
+        "embedding_dim": embedding_dim,
     }  # fmt: skip
     resume_from = _resume_state(out, "finetune", settings) if resume else None
     _seed_everything(seed)
@@ -648,8 +651,11 @@ def finetune(
         except RuntimeError as error:
             raise MusicDanceError(f"init checkpoint does not fit: {error}", init) from error
     else:
-        networks = Networks(ModelConfig(encoder=encoder, num_classes=len(phrase_ids),
-                                        attention=attention))  # fmt: skip
+        make = ModelConfig.resnet50 if encoder == "resnet50" else ModelConfig.light
+        if encoder not in ("light", "resnet50"):
+            raise MusicDanceError(f"unknown encoder {encoder!r}; expected light or resnet50")
+        config = make(len(phrase_ids), attention=attention, embedding_dim=embedding_dim)
+        networks = Networks(config)
     for parameter in networks.encoder.parameters():
         parameter.requires_grad_(False)
     u_train = embed(networks.encoder, train_arrays.mel)

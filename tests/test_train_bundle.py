@@ -1,0 +1,286 @@
+"""ONNX export of checkpoints, runtime bundles (checks on load), the OnnxScorer, and parity of
+onnxruntime against torch on real phrase inputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+from library_support import mdtool, one_line_error  # noqa: E402
+from train_support import LIBRARY, finetuned, tiny_corpus  # noqa: E402
+
+from musicdance.audio.analysis import analyze_signal  # noqa: E402
+from musicdance.audio.synth import synth_song  # noqa: E402
+from musicdance.bundle import open_bundle, write_manifest  # noqa: E402
+from musicdance.choreo.choreographer import choreograph  # noqa: E402
+from musicdance.choreo.onnx_scorer import OnnxScorer  # noqa: E402
+from musicdance.choreo.scoring import FeatureScorer  # noqa: E402
+from musicdance.choreo.slots import plan_slots  # noqa: E402
+from musicdance.corpus.inputs import span_inputs  # noqa: E402
+from musicdance.errors import MusicDanceError  # noqa: E402
+from musicdance.library import open_library  # noqa: E402
+from musicdance.train import bundle_export, export, loops  # noqa: E402
+from musicdance.train.data import mel_tensor  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    tiny_corpus(tmp_path_factory)
+    return finetuned(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(checkpoint, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundle") / "bundle"
+    report = bundle_export.export_bundle(checkpoint, out, library=LIBRARY)
+    assert report["weights"] == "float16" and set(report["files"]) == {
+        "manifest.json",
+        "probabilities.onnx",
+        "transition.npy",
+    }
+    return out
+
+
+@pytest.fixture(scope="module")
+def onnx_export(checkpoint, tmp_path_factory):
+    """``mdtool export-onnx CHECKPOINT`` (every network, float32) and its JSON report."""
+    out = tmp_path_factory.mktemp("onnx")
+    result = mdtool("export-onnx", checkpoint, "-o", out, "--json")
+    assert result.returncode == 0, result.stderr
+    return out, json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def song():
+    """A real song (generated, then analysed like any audio) and its slots' phrase inputs."""
+    y, _ = synth_song("funk", seed=11, duration_s=24.0)
+    analysis = analyze_signal(y, sr_hz=22050, path="funk.wav")
+    slots = plan_slots(analysis)
+    mel, _, _ = span_inputs(analysis, [(s.start_s, s.end_s) for s in slots])
+    return analysis, slots, mel
+
+
+@pytest.fixture(scope="module")
+def library():
+    return open_library(LIBRARY)
+
+
+def _torch_probabilities(checkpoint, mel):
+    networks = loops.networks_from_checkpoint(loops.load_checkpoint(checkpoint)).eval()
+    with torch.no_grad():
+        return networks.probability_model()(mel_tensor(mel)).numpy()
+
+
+# ---------------------------------------------------------------------------------------------
+# Parity on real phrase inputs
+
+
+def test_float32_export_matches_torch_on_real_phrase_inputs(checkpoint, song, onnx_export):
+    _, _, mel = song
+    assert mel.shape[0] >= 4 and 0.0 <= mel.min() and mel.max() <= 1.0
+    tmp_path, _ = onnx_export
+    session = ort.InferenceSession(str(tmp_path / "probabilities.onnx"))
+    got = session.run(None, {"mel": mel[:, None]})[0]
+    expected = _torch_probabilities(checkpoint, mel)
+    assert float(np.abs(got - expected).max()) <= 1e-4
+    # the two-stage graphs agree too
+    networks = loops.networks_from_checkpoint(loops.load_checkpoint(checkpoint)).eval()
+    with torch.no_grad():
+        temporal, embedding = networks.encoder(mel_tensor(mel))
+        logits = networks.predictor(embedding)
+    encoder = ort.InferenceSession(str(tmp_path / "encoder.onnx"))
+    onnx_temporal, onnx_embedding = encoder.run(None, {"mel": mel[:, None]})
+    assert float(np.abs(onnx_temporal - temporal.numpy()).max()) <= 1e-4
+    predictor = ort.InferenceSession(str(tmp_path / "predictor.onnx"))
+    onnx_logits = predictor.run(None, {"embedding": onnx_embedding})[0]
+    assert float(np.abs(onnx_logits - logits.numpy()).max()) <= 1e-4
+
+
+def test_float16_bundle_matches_torch_on_real_phrase_inputs(checkpoint, bundle_dir, song):
+    _, _, mel = song
+    bundle = open_bundle(bundle_dir)
+    got = bundle.probabilities(mel)
+    expected = _torch_probabilities(checkpoint, mel)
+    assert got.shape == expected.shape == (len(mel), bundle.num_classes)
+    assert float(np.abs(got - expected).max()) <= 1e-4
+    assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+    model = __import__("onnx").load(str(bundle_dir / "probabilities.onnx"))
+    assert set(export.operator_types(model)) <= export.SENTIS_OPERATORS
+    assert "Cast" in export.operator_types(model)
+    assert model.ir_version == export.IR_VERSION
+
+
+# ---------------------------------------------------------------------------------------------
+# The scorer
+
+
+def test_onnx_scorer_is_an_emission_model(bundle_dir, song, library):
+    analysis, slots, mel = song
+    infos = library.infos(styles=["house"])
+    scorer = OnnxScorer(bundle_dir, analysis, library=library)
+    scores = scorer.score(slots, infos)
+    assert scores.shape == (len(slots), len(infos)) and (scores > 0).all()
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-4)
+    columns = [scorer.bundle.column(i.id) for i in infos]
+    raw = scorer.bundle.probabilities(mel)[:, columns]
+    np.testing.assert_allclose(scores, np.maximum(raw / raw.sum(1, keepdims=True), 1e-6), 1e-5)
+    features = FeatureScorer().score(slots, infos)
+    only_features = OnnxScorer(scorer.bundle, analysis, feature_weight=1.0).score(slots, infos)
+    np.testing.assert_allclose(only_features, features)
+    mixed = OnnxScorer(scorer.bundle, analysis, feature_weight=0.25).score(slots, infos)
+    np.testing.assert_allclose(mixed, scores**0.75 * features**0.25, rtol=1e-6)
+    prior = scorer.transition_prior(infos)
+    assert prior.shape == (len(infos), len(infos))
+    np.testing.assert_allclose(prior.sum(axis=1), 1.0)
+    timeline = choreograph(analysis, library, scorer=scorer, seed=2)
+    assert len(timeline.choices) == len(slots)
+    assert all(c.phrase_id in scorer.bundle.phrase_ids for c in timeline.choices)
+    with pytest.raises(MusicDanceError, match="feature weight"):
+        OnnxScorer(scorer.bundle, analysis, feature_weight=1.5)
+
+
+def test_runtime_scoring_does_not_import_torch(bundle_dir):
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from musicdance.audio.analysis import analyze_signal
+        from musicdance.audio.synth import synth_song
+        from musicdance.choreo.choreographer import choreograph
+        from musicdance.choreo.onnx_scorer import OnnxScorer
+        from musicdance.library import open_library
+        y, _ = synth_song("pop", seed=4, duration_s=15.0)
+        analysis = analyze_signal(y, sr_hz=22050)
+        library = open_library({str(LIBRARY)!r})
+        timeline = choreograph(analysis, library, scorer=OnnxScorer({str(bundle_dir)!r},
+                               analysis, library=library))
+        assert timeline.choices
+        assert "torch" not in sys.modules, "torch was imported"
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Bundle checks: a clear error before any work
+
+
+def _copy(bundle_dir, tmp_path):
+    target = tmp_path / "b"
+    shutil.copytree(bundle_dir, target)
+    return target
+
+
+def _edit_manifest(folder, change, *, rehash=False):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    change(manifest)
+    if rehash:
+        write_manifest(folder, manifest)
+    else:
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _flip_byte(path, offset=-100):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _broken_graph(folder):
+    (folder / "probabilities.onnx").write_bytes(b"\x08\x07garbage" * 100)
+
+
+def _wrong_transition(folder):
+    np.save(folder / "transition.npy", np.ones((3, 3), np.float32))
+
+
+CASES = {
+    "no folder": (lambda f: shutil.rmtree(f), "bundle folder not found"),
+    "no manifest": (lambda f: (f / "manifest.json").unlink(), "not a bundle .no manifest.json"),
+    "bad json": (lambda f: (f / "manifest.json").write_text("{"), "manifest is unreadable"),
+    "format": (
+        lambda f: _edit_manifest(f, lambda m: m.update(format="other/9")),
+        "bundle format 'other/9'",
+    ),
+    "sha mismatch": (
+        lambda f: _flip_byte(f / "probabilities.onnx"),
+        "probabilities.onnx does not match its sha256",
+    ),
+    "missing file": (lambda f: (f / "transition.npy").unlink(), "transition.npy is missing"),
+    "features": (
+        lambda f: _edit_manifest(f, lambda m: m["features"].update(n_mels=96)),
+        "other feature parameters: n_mels 96",
+    ),
+    "K": (lambda f: _edit_manifest(f, lambda m: m.update(num_classes=12)), "K mismatch"),
+    "fingerprint": (
+        lambda f: _edit_manifest(f, lambda m: m["library"]["phrase_ids"].reverse()),
+        "fingerprint does not match",
+    ),
+    "escape": (
+        lambda f: _edit_manifest(f, lambda m: m.update(transition="../x.npy")),
+        "outside the bundle",
+    ),
+    "graph": (
+        lambda f: (_broken_graph(f), _edit_manifest(f, lambda m: None, rehash=True)),
+        "onnxruntime cannot load the graph",
+    ),
+    "matrix": (
+        lambda f: (_wrong_transition(f), _edit_manifest(f, lambda m: None, rehash=True)),
+        "transition matrix is .3, 3., expected K x K",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_bundles_are_clear_errors(bundle_dir, tmp_path, case):
+    folder = _copy(bundle_dir, tmp_path)
+    damage, message = CASES[case]
+    damage(folder)
+    with pytest.raises(MusicDanceError, match=message):
+        open_bundle(folder)
+
+
+def test_a_bundle_for_another_library_is_refused(bundle_dir, library):
+    bundle = open_bundle(bundle_dir, library=library)  # the right one: fine
+    ids = library.ids()
+    with pytest.raises(MusicDanceError, match=r"made for another library .* 1 of its phrases"):
+        bundle.check_library(ids[:-1])
+    with pytest.raises(MusicDanceError, match="same phrases, other order"):
+        bundle.check_library(list(reversed(ids)))
+    with pytest.raises(MusicDanceError, match="not one of the bundle's"):
+        bundle.column("moonwalk-9")
+
+
+def test_export_refuses_a_checkpoint_for_another_library(checkpoint, tmp_path):
+    from musicdance.library.procedural.build import build_starter_library
+
+    other = build_starter_library(tmp_path / "waltz", styles=["waltz"])
+    assert len(other) < 168
+    with pytest.raises(MusicDanceError, match="trained for another library"):
+        bundle_export.export_bundle(checkpoint, tmp_path / "b", library=tmp_path / "waltz")
+    assert not (tmp_path / "b").exists()
+
+
+def test_cli_export_bundle_and_every_network(checkpoint, bundle_dir, onnx_export, tmp_path):
+    result = mdtool("export-onnx", checkpoint, "--bundle", "-o", tmp_path / "b", "--library",
+                    LIBRARY, "--float32", "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["weights"] == "float32" and report["max_abs_diff"] <= 1e-4
+    half = (bundle_dir / "probabilities.onnx").stat().st_size
+    assert report["files"]["probabilities.onnx"] > 1.9 * half  # float16 halves the file
+    again = mdtool("export-onnx", checkpoint, "--bundle", "-o", tmp_path / "b")
+    assert "add --force" in one_line_error(again)
+    graphs = onnx_export[1]["graphs"]
+    assert set(graphs) == {"encoder", "predictor", "spectrogram_decoder", "melody_decoder",
+                           "rhythm_decoder", "probabilities"}  # fmt: skip
+    assert all(g["max_abs_diff"] <= 1e-4 for g in graphs.values())
