@@ -14,6 +14,7 @@ from mdtool import (
     choreo_commands,  # noqa: F401
     library_commands,  # noqa: F401
     motion_commands,  # noqa: F401  (registers commands)
+    serve_commands,  # noqa: F401
     train_commands,  # noqa: F401
 )
 from mdtool.app import app, err_console, state

@@ -347,8 +347,10 @@ def export_onnx_command(
     force: bool = typer.Option(False, "--force", help="Replace an existing bundle."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Export a checkpoint's networks to ONNX (opset 18, IR 10, Sentis operators), checked
-    against torch; with --bundle, write the runtime bundle ``mdtool choreograph`` loads."""
+    """Export a checkpoint's networks to ONNX, or with --bundle the runtime bundle.
+
+    Opset 18, IR 10, Sentis operators only; every graph is checked against torch.
+    """
     _loops()
     from musicdance.train import bundle_export
 

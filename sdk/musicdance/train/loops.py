@@ -415,8 +415,10 @@ def _spawn(function: Callable, processes: int, job: dict[str, Any]) -> None:
     import torch.multiprocessing as mp
 
     job = {**job, "port": _free_port()}
-    if sys.platform.startswith("linux"):
-        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    # gloo binds to the interface the host name resolves to; on one machine, loopback is safe.
+    saved = os.environ.get("GLOO_SOCKET_IFNAME")
+    if saved is None and sys.platform.startswith("linux"):
+        os.environ["GLOO_SOCKET_IFNAME"] = "lo"
     try:
         mp.spawn(function, args=(processes, job), nprocs=processes, join=True)
     except mp.ProcessRaisedException as error:
@@ -427,6 +429,9 @@ def _spawn(function: Callable, processes: int, job: dict[str, Any]) -> None:
         raise RuntimeError(f"a training process failed: {last}") from error
     except mp.ProcessExitedException as error:
         raise MusicDanceError(f"a training process died: {error}") from error
+    finally:
+        if saved is None:
+            os.environ.pop("GLOO_SOCKET_IFNAME", None)
 
 
 def _pretrain_process(rank: int, world: int, job: dict[str, Any]) -> None:

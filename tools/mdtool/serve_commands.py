@@ -1,0 +1,93 @@
+"""``mdtool serve``: the runtime as a local HTTP service for game engines (``docs/runtime.md``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import typer
+
+from mdtool.app import app, err_console
+from mdtool.library_commands import DEFAULT_LIBRARY
+from musicdance.errors import MusicDanceError
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to bind (anything but loopback needs a token)."
+    ),
+    port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port (0: any free one)."),
+    token: str = typer.Option(
+        None, "--token", envvar="MDTOOL_SERVE_TOKEN", show_envvar=True,
+        help="Clients must send 'Authorization: Bearer TOKEN' (required off loopback).",
+    ),  # fmt: skip
+    library: Path = typer.Option(DEFAULT_LIBRARY, "--library", "-L", help="Phrase library."),
+    bundle: Path = typer.Option(None, "--bundle", help="Trained bundle (default: feature scorer)."),
+    feature_weight: float = typer.Option(
+        0.0, "--feature-weight", min=0.0, max=1.0, help="With --bundle: weight of the features."
+    ),
+    work_dir: Path = typer.Option(
+        None, "--work-dir", help="Folder for staged uploads (default: a temporary one)."
+    ),
+    max_upload_mb: float = typer.Option(64.0, "--max-upload-mb", min=0.001, help="Upload limit."),
+    max_song_min: float = typer.Option(
+        30.0, "--max-song-min", min=0.1, help="Analyse at most this many minutes of a song."
+    ),
+    request_timeout: float = typer.Option(
+        120.0, "--request-timeout", min=0.001, help="Seconds a job may take."
+    ),
+    body_timeout: float = typer.Option(
+        30.0, "--body-timeout", min=0.1, help="Seconds a request body may take to arrive."
+    ),
+    workers: int = typer.Option(
+        max(os.cpu_count() or 1, 1), "--workers", min=1, help="Jobs run at once (threads)."
+    ),
+    queue: int = typer.Option(32, "--queue", min=0, help="Jobs that may wait (then 503)."),
+    preload: bool = typer.Option(
+        True, "--preload/--no-preload", help="Decode every phrase before serving."
+    ),
+    log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    write_openapi: Path = typer.Option(
+        None, "--write-openapi", help="Write the API schema (OpenAPI JSON) here and exit."
+    ),
+) -> None:
+    """Serve choreography, editing, pose sampling and .glb export over local HTTP (JSON API)."""
+    if write_openapi is not None:
+        from mdruntime.openapi import openapi_schema
+        from musicdance.io.atomic import atomic_write
+
+        with atomic_write(write_openapi, "w") as handle:
+            json.dump(openapi_schema(), handle, indent=2)
+            handle.write("\n")
+        err_console.print(f"wrote {write_openapi}")
+        return
+    try:
+        from mdruntime.service import ServiceConfig, WorkFolder, is_loopback, print_ready, serve
+    except ImportError as error:
+        raise MusicDanceError(
+            f"mdtool serve needs starlette and uvicorn ({error}); pip install starlette uvicorn"
+        ) from None
+    from mdruntime import Runtime
+
+    if not is_loopback(host) and not token:
+        raise MusicDanceError(
+            f"binding to {host} exposes the service beyond this machine: give a token "
+            "(--token or MDTOOL_SERVE_TOKEN), which clients send as 'Authorization: Bearer TOKEN'"
+        )
+    folder = WorkFolder.make(work_dir)
+    try:
+        runtime = Runtime(
+            library, bundle=bundle, feature_weight=feature_weight, preload=preload,
+            work_dir=folder.path,
+        )  # fmt: skip
+        config = ServiceConfig(
+            host=host, port=port, token=token or None,
+            max_upload_bytes=int(max_upload_mb * 1024 * 1024), body_timeout_s=body_timeout,
+            request_timeout_s=request_timeout, workers=workers, queue_limit=queue,
+            max_song_s=max_song_min * 60.0,
+        )  # fmt: skip
+        serve(runtime, config, log_level=log_level, on_ready=print_ready)
+    finally:
+        folder.cleanup()

@@ -1,0 +1,448 @@
+"""The published schema of the ``mdtool serve`` API (OpenAPI 3.1).
+
+Written to ``docs/runtime-openapi.json`` by ``mdtool serve --write-openapi PATH`` and served at
+``/openapi.json``; a test keeps the file, the routes and this module in step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from musicdance import __version__ as MDTOOL_VERSION
+
+__all__ = ["openapi_schema"]
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "400": "malformed request: invalid JSON, a missing or mistyped field or query parameter",
+    "401": "missing or wrong token (only when the service was started with one)",
+    "408": "the body did not arrive within the body time limit (slow or stalled client)",
+    "413": "the body is larger than the limit",
+    "422": "well-formed but unusable: corrupt audio, a timeline from another library, an "
+    "out-of-range slot, an unknown phrase, inconsistent times",
+    "503": "the job queue is full; retry after the Retry-After seconds",
+    "504": "the job took longer than the request time limit",
+}
+
+
+def _errors(*codes: str) -> dict:
+    return {code: {"$ref": f"#/components/responses/E{code}"} for code in codes}
+
+
+_TIMELINE_BODY = ("400", "401", "408", "413", "422", "503", "504")
+
+
+def openapi_schema() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of API version 1."""
+    timeline_request = {
+        "type": "object",
+        "required": ["timeline"],
+        "properties": {"timeline": _ref("Timeline")},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "mdtool runtime service",
+            "version": f"1 (mdtool {MDTOOL_VERSION})",
+            "description": (
+                "Music to dance for game engines: POST a song, get a timeline (schema "
+                "mdtool.timeline v1), edit it, and get poses, a baked pose track or a .glb. "
+                "Stateless: send the timeline back with every edit. Binds 127.0.0.1 by default; "
+                "when started with a token every endpoint except /v1/health and /openapi.json "
+                "needs 'Authorization: Bearer TOKEN'. Errors are JSON: "
+                '{"error": {"status": 422, "message": "..."}}. Guide: docs/runtime.md.'
+            ),
+        },
+        "servers": [{"url": "http://127.0.0.1:8765"}],
+        "components": {
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+            "responses": {
+                f"E{code}": _json(_ref("Error"), text) for code, text in _ERRORS.items()
+            },
+            "schemas": _schemas(),
+        },
+        "security": [{"token": []}, {}],
+        "paths": {
+            "/v1/health": {
+                "get": {
+                    "summary": "Liveness check (no token needed)",
+                    "security": [],
+                    "responses": {"200": _json(_ref("Health"), "the service is up")},
+                }
+            },
+            "/v1/version": {
+                "get": {
+                    "summary": "Versions, the loaded library and bundle, and the limits",
+                    "responses": {
+                        "200": _json(_ref("Version"), "what is served"),
+                        **_errors("401"),
+                    },
+                }
+            },
+            "/v1/phrases": {
+                "get": {
+                    "summary": "The library's phrases (any may be put in a slot of its meter)",
+                    "parameters": [_param("style", {"type": "string"}, "only this style")],
+                    "responses": {
+                        "200": _json(_ref("Phrases"), "phrases ordered by id"),
+                        **_errors("400", "401"),
+                    },
+                }
+            },
+            "/v1/choreograph": {
+                "post": {
+                    "summary": "Choreograph a song: audio file bytes in, timeline out",
+                    "description": (
+                        "The same analysis and choreographer as 'mdtool choreograph': the same "
+                        "song, library, bundle and seed give the same timeline. The format is "
+                        "recognised from the bytes (wav, mp3, ogg, flac, aiff; m4a with ffmpeg)."
+                    ),
+                    "parameters": [
+                        _param("style", {"type": "string"}, "dance style (default: best fit)"),
+                        _param("seed", {"type": "integer", "minimum": 0, "default": 0}, "seed"),
+                        _param(
+                            "fps",
+                            {"type": "number", "minimum": 1, "maximum": 240, "default": 30},
+                            "frame rate of the rendered dance",
+                        ),
+                        _param(
+                            "decoder",
+                            {"type": "string", "enum": ["viterbi", "greedy"]},
+                            "phrase decoder",
+                        ),
+                        _param(
+                            "reuse_sections",
+                            {"type": "boolean", "default": True},
+                            "repeated music gets the same dance",
+                        ),
+                        _param("name", {"type": "string"}, "song name stored in the timeline"),
+                        _param(
+                            "format",
+                            {
+                                "type": "string",
+                                "enum": ["wav", "mp3", "ogg", "flac", "aiff", "m4a"],
+                            },
+                            "override the format recognised from the bytes",
+                        ),
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/octet-stream": {
+                                "schema": {"type": "string", "contentMediaType": "audio/*"}
+                            },
+                            "audio/*": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "responses": {
+                        "200": _json(_ref("TimelineResult"), "the timeline"),
+                        **_errors(*_TIMELINE_BODY),
+                    },
+                }
+            },
+            "/v1/alternatives": {
+                "post": {
+                    "summary": "Phrases for a slot, ranked with both neighbours",
+                    "requestBody": _json(
+                        {
+                            "type": "object",
+                            "required": ["timeline", "slot"],
+                            "properties": {
+                                "timeline": _ref("Timeline"),
+                                "slot": {"type": "integer", "minimum": 0},
+                                "top_k": {
+                                    "type": "integer",
+                                    "minimum": 1,
+                                    "maximum": 500,
+                                    "default": 10,
+                                },
+                            },
+                        },
+                        "timeline and slot",
+                    ),
+                    "responses": {
+                        "200": _json(_ref("Alternatives"), "ranked phrases"),
+                        **_errors(*_TIMELINE_BODY),
+                    },
+                }
+            },
+            "/v1/replace": {
+                "post": {
+                    "summary": "Put a phrase in a slot; returns the edited timeline",
+                    "requestBody": _json(
+                        {
+                            "type": "object",
+                            "required": ["timeline", "slot", "phrase_id"],
+                            "properties": {
+                                "timeline": _ref("Timeline"),
+                                "slot": {"type": "integer", "minimum": 0},
+                                "phrase_id": {"type": "string"},
+                            },
+                        },
+                        "timeline, slot and the new phrase",
+                    ),
+                    "responses": {
+                        "200": _json(_ref("TimelineResult"), "the edited timeline"),
+                        **_errors(*_TIMELINE_BODY),
+                    },
+                }
+            },
+            "/v1/bake": {
+                "post": {
+                    "summary": "The rendered dance as a pose track (MDPT v1 bytes)",
+                    "description": (
+                        "Frames at the timeline's fps of root position and local joint "
+                        "rotations, exactly what render_timeline makes (time warp, root "
+                        "alignment, inertialized joins, foot locking). Engines sample it "
+                        "(slerp between frames); format in docs/runtime.md."
+                    ),
+                    "requestBody": _json(timeline_request, "the timeline"),
+                    "responses": {
+                        "200": {
+                            "description": "MDPT v1 pose track",
+                            "headers": {
+                                "X-Timeline-Key": {
+                                    "description": "sha256 of the timeline",
+                                    "schema": {"type": "string"},
+                                }
+                            },
+                            "content": {
+                                "application/x-mdtool-posetrack": {"schema": {"type": "string"}}
+                            },
+                        },
+                        **_errors(*_TIMELINE_BODY),
+                    },
+                }
+            },
+            "/v1/pose": {
+                "post": {
+                    "summary": "Poses at given times (local rotations and root position)",
+                    "requestBody": _json(
+                        {
+                            "type": "object",
+                            "required": ["timeline", "times_s"],
+                            "properties": {
+                                "timeline": _ref("Timeline"),
+                                "times_s": {
+                                    "type": "array",
+                                    "items": {"type": "number"},
+                                    "minItems": 1,
+                                    "maxItems": 100000,
+                                },
+                            },
+                        },
+                        "timeline and sample times in seconds",
+                    ),
+                    "responses": {
+                        "200": _json(_ref("Poses"), "one pose per time"),
+                        **_errors(*_TIMELINE_BODY),
+                    },
+                }
+            },
+            "/v1/render.glb": {
+                "post": {
+                    "summary": "The dance as a .glb (the timeline embedded in scene extras)",
+                    "requestBody": _json(timeline_request, "the timeline"),
+                    "responses": {
+                        "200": {
+                            "description": "binary glTF",
+                            "content": {"model/gltf-binary": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(*_TIMELINE_BODY),
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
+                }
+            },
+        },
+    }
+
+
+def _param(name: str, schema: dict, description: str) -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    number = {"type": "number"}
+    vec3 = {"type": "array", "items": number, "minItems": 3, "maxItems": 3}
+    quat = {"type": "array", "items": number, "minItems": 4, "maxItems": 4}
+    slot = {
+        "type": "object",
+        "required": [
+            "index", "start_s", "end_s", "beat_times_s", "meter", "music_phrase",
+            "section_label", "position_in_section", "position_in_phrase", "tempo_bpm",
+            "energy", "onset_density_per_s", "phrase_id", "score",
+        ],  # fmt: skip
+        "properties": {
+            "index": {"type": "integer"},
+            "start_s": number,
+            "end_s": number,
+            "beat_times_s": {"type": "array", "items": number, "minItems": 2},
+            "meter": {"type": "integer"},
+            "music_phrase": {"type": "integer"},
+            "section_label": {"type": "string"},
+            "position_in_section": {"type": "integer"},
+            "position_in_phrase": {"type": "integer"},
+            "tempo_bpm": number,
+            "energy": number,
+            "onset_density_per_s": number,
+            "phrase_id": {"type": "string"},
+            "score": number,
+            "alternatives": {"type": "array", "items": {"type": "object"}},
+            "transition_prior": {"type": ["number", "null"]},
+        },
+    }
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["status", "message"],
+                    "properties": {
+                        "status": {"type": "integer"},
+                        "message": {"type": "string"},
+                    },
+                }
+            },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"const": "ok"}},
+        },
+        "Version": {
+            "type": "object",
+            "required": ["mdtool", "api", "timeline", "pose_track", "library", "scorer"],
+            "properties": {
+                "mdtool": {"type": "string"},
+                "api": {"type": "integer"},
+                "runtime_api": {"type": "integer"},
+                "timeline": {"type": "object"},
+                "pose_track": {"type": "object"},
+                "library": {"type": "object"},
+                "bundle": {"type": ["object", "null"]},
+                "scorer": {"type": "string", "enum": ["feature", "onnx"]},
+                "limits": {"type": "object"},
+                "audio_formats": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "Phrases": {
+            "type": "object",
+            "required": ["phrases"],
+            "properties": {
+                "phrases": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "style", "energy", "tempo_bpm", "meter", "counts"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "name": {"type": "string"},
+                            "style": {"type": "string"},
+                            "energy": number,
+                            "tempo_bpm": number,
+                            "meter": {"type": "integer"},
+                            "counts": {"type": "integer"},
+                            "tags": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                }
+            },
+        },
+        "Slot": slot,
+        "Timeline": {
+            "type": "object",
+            "description": "schema mdtool.timeline version 1 (docs/timeline.md)",
+            "required": [
+                "schema", "version", "song", "library", "fps", "seed", "style", "decoder", "slots",
+            ],  # fmt: skip
+            "properties": {
+                "schema": {"const": "mdtool.timeline"},
+                "version": {"const": 1},
+                "song": {
+                    "type": "object",
+                    "properties": {
+                        "path": {"type": ["string", "null"]},
+                        "duration_s": number,
+                        "tempo_bpm": number,
+                        "meter": {"type": "integer"},
+                    },
+                },
+                "library": {"type": "string"},
+                "fps": number,
+                "seed": {"type": "integer"},
+                "style": {"type": "string"},
+                "decoder": {"type": "string"},
+                "slots": {"type": "array", "items": _ref("Slot")},
+            },
+        },
+        "TimelineResult": {
+            "type": "object",
+            "required": ["timeline", "key"],
+            "properties": {
+                "timeline": _ref("Timeline"),
+                "key": {"type": "string", "description": "sha256 of the timeline"},
+                "scorer": {"type": "string", "enum": ["feature", "onnx"]},
+            },
+        },
+        "Alternatives": {
+            "type": "object",
+            "required": ["slot", "alternatives", "scorer"],
+            "properties": {
+                "slot": {"type": "integer"},
+                "scorer": {"type": "string", "enum": ["feature", "onnx"]},
+                "alternatives": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": [
+                            "phrase_id", "score", "emission", "prior_in", "prior_out", "current",
+                        ],  # fmt: skip
+                        "properties": {
+                            "phrase_id": {"type": "string"},
+                            "score": number,
+                            "emission": number,
+                            "prior_in": number,
+                            "prior_out": number,
+                            "current": {"type": "boolean"},
+                        },
+                    },
+                },
+            },
+        },
+        "Poses": {
+            "type": "object",
+            "required": ["joints", "times_s", "root_positions_m", "rotations"],
+            "properties": {
+                "joints": {"type": "array", "items": {"type": "string"}},
+                "times_s": {"type": "array", "items": number},
+                "root_positions_m": {"type": "array", "items": vec3},
+                "rotations": {
+                    "type": "array",
+                    "description": "[times][joints] local rotations, xyzw, canonical skeleton",
+                    "items": {"type": "array", "items": quat},
+                },
+            },
+        },
+    }

@@ -1,0 +1,496 @@
+"""The in-game calls: choreograph a song, list alternatives, replace a slot, sample poses.
+
+:class:`Runtime` loads a phrase library (and optionally a trained bundle) once and serves any
+number of songs and timelines; it is thread-safe. It runs the same functions as
+``mdtool choreograph`` / ``mdtool edit`` (``musicdance.audio.analysis.analyze``,
+``musicdance.choreo.choreographer.choreograph``, ``alternatives``, ``replace_phrase``,
+``musicdance.choreo.render.render_timeline``), so the same song, library, bundle and seed give
+the same timeline. Rendered dances are cached per timeline (keyed by the sha256 of its JSON) as
+:class:`~mdruntime.pose.PoseTrack` s with their samplers.
+
+:class:`Session` is one song being edited in a game: its analysis (so a bundle can re-score
+alternatives), the current timeline, an undo history and the current pose sampler.
+
+Nothing here imports torch, training code or librosa: the analysis path is numpy, soundfile and
+soxr; a bundle runs through onnxruntime.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mdruntime.audio_input import AUDIO_FORMATS, sniff_audio_format
+from mdruntime.library_cache import CachedLibrary
+from mdruntime.pose import POSE_TRACK_VERSION, Pose, PoseSampler, PoseTrack
+from musicdance import __version__ as MDTOOL_VERSION
+from musicdance.audio.analysis import Analysis, analyze, analyze_signal
+from musicdance.choreo import choreographer as _choreo
+from musicdance.choreo.render import _frame, render_timeline, source_count_frames
+from musicdance.choreo.scoring import FeatureScorer
+from musicdance.choreo.timeline import TIMELINE_SCHEMA, TIMELINE_VERSION, Timeline
+from musicdance.errors import MusicDanceError
+from musicdance.library import open_library
+from musicdance.motion.motion import Motion
+
+__all__ = [
+    "MAX_FPS",
+    "MAX_SONG_S",
+    "RUNTIME_API_VERSION",
+    "Runtime",
+    "Session",
+    "parse_timeline",
+    "timeline_key",
+]
+
+RUNTIME_API_VERSION = 1
+#: Longest timeline the runtime renders (a longer one is refused before any work).
+MAX_SONG_S = 2 * 3600.0
+MAX_FPS = 240.0
+MAX_SLOTS = 20_000
+
+
+def timeline_key(timeline: Timeline) -> str:
+    """sha256 of the timeline's canonical JSON: equal timelines, equal keys."""
+    text = json.dumps(timeline.to_json(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_timeline(data: dict | str | bytes) -> Timeline:
+    """A :class:`Timeline` from its JSON (text or parsed), with one clear error for damage."""
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data, parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise MusicDanceError(f"timeline is not valid JSON ({error})") from None
+    try:
+        return Timeline.from_json(data)
+    except MusicDanceError:
+        raise
+    except (AttributeError, TypeError, ValueError, KeyError) as error:
+        raise MusicDanceError(f"damaged timeline ({type(error).__name__}: {error})") from None
+
+
+class _LRU:
+    """A small thread-safe least-recently-used map."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(int(size), 1)
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key, value):
+        with self._lock:
+            value = self._items.setdefault(key, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class _Rendered:
+    """One rendered timeline: the motion, its pose track and the sampler (built on demand)."""
+
+    def __init__(self, motion: Motion, track: PoseTrack) -> None:
+        self.motion = motion
+        self.track = track
+        self._sampler: PoseSampler | None = None
+
+    @property
+    def sampler(self) -> PoseSampler:
+        if self._sampler is None:
+            self._sampler = PoseSampler(self.track)
+        return self._sampler
+
+
+def _analysis_key(duration_s: float, spans) -> tuple:
+    return (round(float(duration_s), 4), tuple((round(a, 4), round(b, 4)) for a, b in spans))
+
+
+class Runtime:
+    """A loaded library (and bundle) serving choreography and pose sampling.
+
+    Args:
+        library: a phrase-library folder (or an opened ``PhraseLibrary``).
+        bundle: optional trained bundle folder; when given, its ONNX model scores the slots
+            (``musicdance.choreo.onnx_scorer.OnnxScorer``) instead of the feature scorer.
+        feature_weight: with a bundle, weight of the feature scorer in the geometric mix.
+        preload: decode every phrase now instead of on first use.
+        cache_size: rendered timelines kept (each is a few MB for a 4-minute song).
+        work_dir: where uploaded audio is staged while it is decoded (default: the system's
+            temporary folder). Nothing is written anywhere else.
+    """
+
+    def __init__(
+        self,
+        library,
+        *,
+        bundle: str | os.PathLike[str] | None = None,
+        feature_weight: float = 0.0,
+        preload: bool = False,
+        cache_size: int = 8,
+        work_dir: str | os.PathLike[str] | None = None,
+        bundle_threads: int = 0,
+    ) -> None:
+        opened = open_library(library) if isinstance(library, str | os.PathLike) else library
+        self.library = CachedLibrary(opened)
+        if not len(self.library):
+            raise MusicDanceError("the phrase library is empty", self.library.path)
+        self.bundle = None
+        if bundle is not None:
+            self.bundle = _open_bundle(bundle, self.library, bundle_threads)
+        self.feature_weight = float(feature_weight)
+        self.work_dir = Path(work_dir) if work_dir is not None else Path(tempfile.gettempdir())
+        self._rendered = _LRU(cache_size)
+        self._analyses = _LRU(max(cache_size, 4))
+        if preload:
+            self.library.preload()
+
+    # -- description ---------------------------------------------------------------------------
+
+    def info(self) -> dict:
+        """Versions and what is loaded (the service's ``/v1/version``)."""
+        bundle = None
+        if self.bundle is not None:
+            bundle = {
+                "path": str(self.bundle.path),
+                "format": self.bundle.manifest.get("format"),
+                "num_classes": self.bundle.num_classes,
+                "library_fingerprint": self.bundle.library_fingerprint,
+                "feature_weight": self.feature_weight,
+            }
+        return {
+            "mdtool": MDTOOL_VERSION,
+            "runtime_api": RUNTIME_API_VERSION,
+            "timeline": {"schema": TIMELINE_SCHEMA, "version": TIMELINE_VERSION},
+            "pose_track": {"magic": "MDPT", "version": POSE_TRACK_VERSION},
+            "library": {
+                "path": str(self.library.path),
+                "phrases": len(self.library),
+                "styles": self.library.styles(),
+            },
+            "bundle": bundle,
+            "scorer": "onnx" if self.bundle is not None else "feature",
+        }
+
+    # -- analysis --------------------------------------------------------------------------------
+
+    def analyze_file(self, path: str | os.PathLike[str], *, max_duration_s=None) -> Analysis:
+        return analyze(path, max_duration_s=max_duration_s)
+
+    def analyze_pcm(self, samples, sr_hz: int, *, name: str | None = None) -> Analysis:
+        """Mono ``[n]`` or interleaved ``[n, channels]`` samples (float, or int16 scaled)."""
+        y = np.asarray(samples)
+        if y.dtype == np.int16:
+            y = y.astype(np.float32) / 32768.0
+        if y.ndim not in (1, 2) or y.size == 0:
+            raise MusicDanceError("PCM samples must be a non-empty [n] or [n, channels] array")
+        if not (isinstance(sr_hz, int | np.integer) and 1000 <= int(sr_hz) <= 384_000):
+            raise MusicDanceError(f"sample rate must be an integer 1000-384000 Hz, got {sr_hz}")
+        return analyze_signal(y, sr_hz=int(sr_hz), path=name)
+
+    def analyze_bytes(
+        self, data: bytes, *, name: str | None = None, audio_format: str | None = None,
+        max_duration_s: float | None = None,
+    ) -> Analysis:  # fmt: skip
+        """Decode an audio file's bytes (format from its magic bytes unless given), staged as a
+        temporary file in ``work_dir`` and removed afterwards. ``name`` becomes the song path."""
+        fmt = audio_format or sniff_audio_format(data)
+        if fmt not in AUDIO_FORMATS:
+            raise MusicDanceError(f"audio format must be one of {', '.join(AUDIO_FORMATS)}")
+        handle, staged = tempfile.mkstemp(suffix=AUDIO_FORMATS[fmt], dir=self.work_dir)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            try:
+                analysis = analyze(staged, max_duration_s=max_duration_s)
+            except MusicDanceError as error:  # never show the staging path to clients
+                message = error.message.replace(staged, "upload").replace(str(self.work_dir), "")
+                raise MusicDanceError(f"cannot decode the {fmt} upload: {message}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(staged)
+        analysis.path = name
+        return analysis
+
+    # -- choreography ----------------------------------------------------------------------------
+
+    def scorer_for(self, analysis: Analysis | None):
+        """The emission model for a song: the bundle's (needs the analysis) or the features'."""
+        if self.bundle is None or analysis is None:
+            return FeatureScorer()
+        from musicdance.choreo.onnx_scorer import OnnxScorer
+
+        return OnnxScorer(self.bundle, analysis, feature_weight=self.feature_weight)
+
+    def choreograph(
+        self,
+        analysis: Analysis,
+        *,
+        style: str | None = None,
+        seed: int = 0,
+        fps: float = 30.0,
+        decoder: str = "viterbi",
+        reuse_sections: bool = True,
+        top_k: int = 5,
+    ) -> Timeline:
+        """The timeline ``mdtool choreograph`` makes for this analysis (same seed, same dance)."""
+        if not (1.0 <= float(fps) <= MAX_FPS):
+            raise MusicDanceError(f"fps must be between 1 and {MAX_FPS:g}, got {fps}")
+        timeline = _choreo.choreograph(
+            analysis, self.library, style=style, seed=int(seed), fps=float(fps), decoder=decoder,
+            reuse_sections=reuse_sections, top_k=top_k, scorer=self.scorer_for(analysis),
+        )  # fmt: skip
+        if self.bundle is not None:
+            spans = [(s.start_s, s.end_s) for s in timeline.slots]
+            self._analyses.put(_analysis_key(timeline.duration_s, spans), analysis)
+        return timeline
+
+    def choreograph_file(self, path: str | os.PathLike[str], **options) -> Timeline:
+        return self.choreograph(self.analyze_file(path), **options)
+
+    def choreograph_pcm(self, samples, sr_hz: int, *, name: str | None = None, **options):
+        return self.choreograph(self.analyze_pcm(samples, sr_hz, name=name), **options)
+
+    def choreograph_bytes(self, data: bytes, *, name: str | None = None, **options) -> Timeline:
+        return self.choreograph(self.analyze_bytes(data, name=name), **options)
+
+    def session(self, song, *, sr_hz: int | None = None, name: str | None = None, **options):
+        """A :class:`Session` for a song: a path, bytes, PCM samples (with ``sr_hz``) or an
+        ``Analysis``; ``options`` go to :meth:`choreograph`."""
+        if isinstance(song, Analysis):
+            analysis = song
+        elif isinstance(song, bytes | bytearray | memoryview):
+            analysis = self.analyze_bytes(bytes(song), name=name)
+        elif isinstance(song, str | os.PathLike):
+            analysis = self.analyze_file(song)
+        else:
+            if sr_hz is None:
+                raise MusicDanceError("PCM samples need their sample rate (sr_hz)")
+            analysis = self.analyze_pcm(song, sr_hz, name=name)
+        return Session(self, analysis, self.choreograph(analysis, **options))
+
+    # -- editing ---------------------------------------------------------------------------------
+
+    def check_timeline(self, timeline: Timeline) -> None:
+        """Refuse a timeline this runtime cannot render: implausible numbers (times, fps, song
+        length) or phrases its library does not have (a timeline from another library)."""
+        numbers = [timeline.fps, timeline.duration_s]
+        if not all(math.isfinite(float(v)) for v in numbers):
+            raise MusicDanceError("timeline fps and song duration must be finite numbers")
+        if not 1.0 <= timeline.fps <= MAX_FPS:
+            raise MusicDanceError(f"timeline fps must be between 1 and {MAX_FPS:g}")
+        if not 0.0 < timeline.duration_s <= MAX_SONG_S:
+            raise MusicDanceError(
+                f"timeline song duration must be in (0, {MAX_SONG_S:g}] seconds, got "
+                f"{timeline.duration_s}"
+            )
+        if not 0 < len(timeline.slots) <= MAX_SLOTS:
+            raise MusicDanceError(f"a timeline needs 1 to {MAX_SLOTS} slots")
+        previous_end = -math.inf
+        for slot in timeline.slots:
+            times = np.asarray([slot.start_s, slot.end_s, *slot.beat_times_s], dtype=float)
+            beats = times[2:]
+            if (
+                not np.all(np.isfinite(times))
+                or len(beats) < 2
+                or np.any(np.diff(beats) <= 0)
+                or not slot.start_s - 1e-6 <= beats[0]
+                or not beats[-1] < slot.end_s
+                or slot.start_s < previous_end - 1e-3
+                or slot.start_s < 0
+                or slot.end_s > timeline.duration_s + 1.0
+            ):
+                raise MusicDanceError(
+                    f"slot {slot.index} has inconsistent times (start, end and at least two "
+                    "increasing beats inside, in song order)"
+                )
+            previous_end = slot.end_s
+        unknown = [p for p in dict.fromkeys(timeline.phrase_ids()) if p not in self.library]
+        if unknown:
+            raise MusicDanceError(
+                f"the timeline uses {len(unknown)} phrase(s) this library does not have (e.g. "
+                f"{unknown[0]!r}); it was made with library {timeline.library!r}, this runtime "
+                f"serves {str(self.library.path)!r}"
+            )
+
+    def alternatives(self, timeline: Timeline, slot: int, *, top_k: int = 10) -> list[dict]:
+        """Phrases for ``slot`` ranked with both neighbours (``mdtool edit --alternatives``).
+
+        With a bundle, the model re-scores when this runtime analysed the song (else the
+        feature scorer does; :meth:`alternatives_scorer` says which)."""
+        self.check_timeline(timeline)
+        analysis = self._analysis_of(timeline)
+        return _choreo.alternatives(
+            timeline, self.library, int(slot), top_k=int(top_k), scorer=self.scorer_for(analysis)
+        )
+
+    def alternatives_scorer(self, timeline: Timeline) -> str:
+        """``"onnx"`` or ``"feature"``: what :meth:`alternatives` scores this timeline with."""
+        return "onnx" if self.bundle is not None and self._analysis_of(timeline) else "feature"
+
+    def _analysis_of(self, timeline: Timeline) -> Analysis | None:
+        if self.bundle is None:
+            return None
+        spans = [(s.start_s, s.end_s) for s in timeline.slots]
+        return self._analyses.get(_analysis_key(timeline.duration_s, spans))
+
+    def replace(self, timeline: Timeline, slot: int, phrase_id: str) -> Timeline:
+        """A copy of the timeline with ``phrase_id`` in ``slot`` (``mdtool edit --replace``)."""
+        self.check_timeline(timeline)
+        return _choreo.replace_phrase(timeline, self.library, int(slot), str(phrase_id))
+
+    # -- rendering and sampling ------------------------------------------------------------------
+
+    def _render(self, timeline: Timeline) -> _Rendered:
+        key = timeline_key(timeline)
+        found = self._rendered.get(key)
+        if found is not None:
+            return found
+        self.check_timeline(timeline)
+        motion = render_timeline(timeline, self.library)
+        track = PoseTrack.from_motion(motion, timeline_key=key)
+        track = _with_slots(track, timeline, self.library)
+        return self._rendered.put(key, _Rendered(motion, track))
+
+    def render(self, timeline: Timeline) -> Motion:
+        """The dance ``mdtool choreograph`` exports for this timeline (cached)."""
+        return self._render(timeline).motion
+
+    def pose_track(self, timeline: Timeline) -> PoseTrack:
+        """The rendered dance as a :class:`PoseTrack` (what engines sample; cached)."""
+        return self._render(timeline).track
+
+    def sampler(self, timeline: Timeline) -> PoseSampler:
+        """A :class:`PoseSampler` of the rendered dance (cached with it)."""
+        return self._render(timeline).sampler
+
+    def sample(self, timeline: Timeline, times_s) -> Pose:
+        """Poses at ``times_s`` (any shape: characters x times) on this timeline's dance."""
+        return self.sampler(timeline).sample(times_s)
+
+    def glb_bytes(self, timeline: Timeline) -> bytes:
+        """The ``.glb`` ``mdtool choreograph`` writes (timeline embedded), as bytes; staged in
+        ``work_dir`` and removed."""
+        from musicdance.io.gltf import write_glb
+
+        motion = self.render(timeline)
+        handle, staged = tempfile.mkstemp(suffix=".glb", dir=self.work_dir)
+        os.close(handle)
+        try:
+            write_glb(motion, staged, extras={"mdtool_timeline": timeline.to_json()})
+            return Path(staged).read_bytes()
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(staged)
+
+
+def _with_slots(track: PoseTrack, timeline: Timeline, library) -> PoseTrack:
+    """The track with, per slot, the time-warp knots engines use to map song time to phrase
+    time (``targets_s``: the beats and the slot's end; ``source_s``: the phrase times shown
+    there) and the frames the slot covers."""
+    fps = timeline.fps
+    slots = []
+    for slot, phrase_id in zip(timeline.slots, timeline.phrase_ids(), strict=True):
+        info = library.info(phrase_id)
+        source = source_count_frames(_InfoOnly(info), slot.num_counts) / info.fps
+        slots.append(
+            {
+                "index": slot.index,
+                "phrase_id": phrase_id,
+                "start_s": slot.start_s,
+                "end_s": slot.end_s,
+                "first_frame": _frame(slot.start_s, fps),
+                "stop_frame": _frame(slot.end_s, fps),
+                "targets_s": [*slot.beat_times_s, slot.end_s],
+                "source_s": [float(v) for v in source],
+            }
+        )
+    return PoseTrack(**{**track.__dict__, "slots": slots})
+
+
+class _InfoOnly:
+    """What ``source_count_frames`` reads of a phrase: its info."""
+
+    def __init__(self, info) -> None:
+        self.info = info
+
+
+def _open_bundle(path, library: CachedLibrary, threads: int):
+    try:
+        from musicdance.bundle import open_bundle
+    except ImportError as error:  # pragma: no cover - depends on the models issue
+        raise MusicDanceError(f"this mdtool cannot load bundles ({error})") from None
+    return open_bundle(path, library=library, threads=threads)
+
+
+class Session:
+    """One song being danced and edited: analysis, current timeline, undo history, sampler."""
+
+    def __init__(self, runtime: Runtime, analysis: Analysis, timeline: Timeline) -> None:
+        self.runtime = runtime
+        self.analysis = analysis
+        self.timeline = timeline
+        self.history: list[Timeline] = []
+        self.listeners: list[Callable[[Timeline], None]] = []
+
+    def alternatives(self, slot: int, *, top_k: int = 10) -> list[dict]:
+        """Ranked phrases for ``slot`` (the bundle re-scores with this song's analysis)."""
+        _choreo._check_slot(self.timeline, int(slot))
+        return _choreo.alternatives(
+            self.timeline, self.runtime.library, int(slot), top_k=int(top_k),
+            scorer=self.runtime.scorer_for(self.analysis),
+        )  # fmt: skip
+
+    def replace(self, slot: int, phrase_id: str) -> Timeline:
+        """Put ``phrase_id`` in ``slot``; the previous timeline goes on the undo history."""
+        updated = self.runtime.replace(self.timeline, slot, phrase_id)
+        self.history.append(self.timeline)
+        self._set(updated)
+        return updated
+
+    def undo(self) -> Timeline:
+        if not self.history:
+            raise MusicDanceError("nothing to undo")
+        self._set(self.history.pop())
+        return self.timeline
+
+    def _set(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+        for listener in self.listeners:
+            listener(timeline)
+
+    @property
+    def sampler(self) -> PoseSampler:
+        return self.runtime.sampler(self.timeline)
+
+    def sample(self, times_s) -> Pose:
+        return self.sampler.sample(times_s)
+
+    def pose_track(self) -> PoseTrack:
+        return self.runtime.pose_track(self.timeline)

@@ -1,0 +1,508 @@
+"""``mdtool serve``: the runtime as a local HTTP service for game engines (Starlette + uvicorn).
+
+JSON API, version 1 (schema: :func:`mdruntime.openapi.openapi_schema`, published as
+``docs/runtime-openapi.json``; guide: ``docs/runtime.md``)::
+
+    GET  /v1/health          liveness (never needs the token)
+    GET  /v1/version         versions, library, bundle, limits
+    GET  /v1/phrases         the library's phrases (for an editing UI)
+    POST /v1/choreograph     audio bytes -> timeline
+    POST /v1/alternatives    {timeline, slot, top_k} -> ranked phrases
+    POST /v1/replace         {timeline, slot, phrase_id} -> timeline
+    POST /v1/bake            {timeline} -> pose track (MDPT bytes, what engines sample)
+    POST /v1/pose            {timeline, times_s} -> poses
+    POST /v1/render.glb      {timeline} -> .glb
+    GET  /openapi.json       the schema
+
+Safe by default: binds 127.0.0.1; any other address needs a token (``Authorization: Bearer``);
+uploads and JSON bodies are size-bounded and must arrive within ``body_timeout_s``; every job has
+a time limit; CPU work runs on a bounded thread pool with a bounded queue (503 when full);
+malformed input gets a 4xx with ``{"error": {"status", "message"}}``; files are staged only in
+the work folder and removed at once. The service is stateless: clients send the timeline back.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import ipaddress
+import json
+import math
+import os
+import shutil
+import socket
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import anyio
+import numpy as np
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mdruntime.audio_input import AUDIO_FORMATS
+from mdruntime.runtime import MAX_FPS, RUNTIME_API_VERSION, Runtime, parse_timeline, timeline_key
+from musicdance.choreo.choreographer import DECODERS
+from musicdance.errors import MusicDanceError
+
+__all__ = ["ServiceConfig", "ServiceError", "create_app", "is_loopback", "serve"]
+
+POSE_TRACK_MEDIA_TYPE = "application/x-mdtool-posetrack"
+GLB_MEDIA_TYPE = "model/gltf-binary"
+
+
+@dataclass
+class ServiceConfig:
+    """Limits and binding of the service (the CLI options of ``mdtool serve``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str | None = None
+    max_upload_bytes: int = 64 * 1024 * 1024
+    max_json_bytes: int = 8 * 1024 * 1024
+    body_timeout_s: float = 30.0
+    request_timeout_s: float = 120.0
+    workers: int = max(os.cpu_count() or 1, 1)
+    queue_limit: int = 32
+    max_song_s: float = 30 * 60.0
+    max_pose_samples: int = 100_000
+    limit_concurrency: int = 256
+
+    def public(self) -> dict:
+        """The limits clients may want to know (no token, no host)."""
+        data = asdict(self)
+        for secret in ("token", "host", "port"):
+            data.pop(secret)
+        return data
+
+
+class ServiceError(Exception):
+    """An HTTP error with a clear message."""
+
+    def __init__(self, status: int, message: str, headers: dict | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"status": status, "message": message}}, status_code=status, headers=headers
+    )
+
+
+class _Jobs:
+    """Runs CPU work on worker threads: at most ``workers`` at once, ``queue_limit`` waiting."""
+
+    def __init__(self, workers: int, queue_limit: int, timeout_s: float) -> None:
+        self.limiter = anyio.CapacityLimiter(max(int(workers), 1))
+        self.queue_limit = int(queue_limit)
+        self.timeout_s = float(timeout_s)
+        self.waiting = 0
+
+    async def run(self, fn, *args):
+        if self.limiter.borrowed_tokens >= self.limiter.total_tokens and (
+            self.waiting >= self.queue_limit
+        ):
+            raise ServiceError(503, "the service is busy; retry shortly", {"Retry-After": "1"})
+        self.waiting += 1
+        try:
+            with anyio.fail_after(self.timeout_s):
+                return await anyio.to_thread.run_sync(
+                    fn, *args, limiter=self.limiter, abandon_on_cancel=True
+                )
+        except TimeoutError:
+            raise ServiceError(
+                504, f"the request took longer than the time limit of {self.timeout_s:g} s"
+            ) from None
+        finally:
+            self.waiting -= 1
+
+
+async def _read_body(request: Request, limit: int, timeout_s: float, what: str) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ServiceError(400, "Content-Length must be a number")
+        if int(declared) > limit:
+            raise ServiceError(413, f"the {what} is {int(declared)} bytes; the limit is {limit}")
+    chunks, size = [], 0
+    try:
+        with anyio.fail_after(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ServiceError(413, f"the {what} is larger than the limit of {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ServiceError(
+            408, f"the {what} did not arrive within {timeout_s:g} s (slow or stalled client)"
+        ) from None
+    return b"".join(chunks)
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def _json_body(request: Request, config: ServiceConfig) -> dict:
+    data = await _read_body(request, config.max_json_bytes, config.body_timeout_s, "JSON body")
+    try:
+        body = json.loads(data, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ServiceError(400, f"the body is not valid JSON ({error})") from None
+    if not isinstance(body, dict):
+        raise ServiceError(400, "the body must be a JSON object")
+    return body
+
+
+_KINDS = {dict: "a JSON object", list: "a JSON array", str: "a string"}
+
+
+def _field(body: dict, name: str, kind, *, default=None, required=True):
+    if name not in body:
+        if required:
+            raise ServiceError(400, f"missing field {name!r}")
+        return default
+    value = body[name]
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ServiceError(400, f"field {name!r} must be an integer")
+    if kind is not int and not isinstance(value, kind):
+        raise ServiceError(400, f"field {name!r} must be {_KINDS.get(kind, kind.__name__)}")
+    return value
+
+
+def _timeline_of(body: dict):
+    data = _field(body, "timeline", dict)
+    return parse_timeline(data)
+
+
+def _query(request: Request, name: str, parse, default):
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return parse(raw)
+    except (ValueError, TypeError) as error:
+        raise ServiceError(400, f"query parameter {name}: {error}") from None
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 2**63:
+        raise ValueError("must be between 0 and 2^63 - 1")
+    return value
+
+
+def _fps(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and 1.0 <= value <= MAX_FPS):
+        raise ValueError(f"must be between 1 and {MAX_FPS:g}")
+    return value
+
+
+def _choice(options):
+    def parse(text: str) -> str:
+        if text not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return text
+
+    return parse
+
+
+def _short_text(limit: int):
+    def parse(text: str) -> str:
+        if len(text) > limit or any(ord(c) < 32 for c in text):
+            raise ValueError(f"must be at most {limit} printable characters")
+        return text
+
+    return parse
+
+
+def create_app(runtime: Runtime, config: ServiceConfig | None = None) -> Starlette:
+    """The ASGI application serving ``runtime`` under ``config``'s limits."""
+    config = config or ServiceConfig()
+    jobs = _Jobs(config.workers, config.queue_limit, config.request_timeout_s)
+    expected = None if config.token is None else f"Bearer {config.token}".encode()
+
+    def endpoint(auth: bool = True):
+        def wrap(handler):
+            @functools.wraps(handler)
+            async def run(request: Request) -> Response:
+                try:
+                    if auth and expected is not None:
+                        given = request.headers.get("authorization", "").encode()
+                        if not hmac.compare_digest(given, expected):
+                            raise ServiceError(
+                                401, "missing or wrong token (send Authorization: Bearer TOKEN)",
+                                {"WWW-Authenticate": "Bearer"},
+                            )  # fmt: skip
+                    return await handler(request)
+                except ServiceError as error:
+                    return _error(error.status, error.message, error.headers)
+                except MusicDanceError as error:
+                    return _error(422, str(error))
+
+            return run
+
+        return wrap
+
+    @endpoint(auth=False)
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @endpoint()
+    async def version(request: Request) -> Response:
+        info = runtime.info()
+        info["api"] = RUNTIME_API_VERSION
+        info["limits"] = config.public()
+        info["audio_formats"] = list(AUDIO_FORMATS)
+        return JSONResponse(info)
+
+    @endpoint()
+    async def phrases(request: Request) -> Response:
+        style = _query(request, "style", _short_text(64), None)
+        infos = runtime.library.infos(styles=[style] if style else ())
+        return JSONResponse(
+            {
+                "phrases": [
+                    {
+                        "id": i.id, "name": i.name, "style": i.style,
+                        "energy": round(float(i.energy), 4), "tempo_bpm": float(i.tempo_bpm),
+                        "meter": int(i.meter), "counts": len(i.count_frames),
+                        "tags": list(i.tags),
+                    }
+                    for i in infos
+                ]
+            }
+        )  # fmt: skip
+
+    @endpoint()
+    async def choreograph(request: Request) -> Response:
+        options = {
+            "style": _query(request, "style", _short_text(64), None),
+            "seed": _query(request, "seed", _seed, 0),
+            "fps": _query(request, "fps", _fps, 30.0),
+            "decoder": _query(request, "decoder", _choice(DECODERS), "viterbi"),
+            "reuse_sections": _query(request, "reuse_sections", _boolean, True),
+        }
+        name = _query(request, "name", _short_text(256), None)
+        audio_format = _query(request, "format", _choice(tuple(AUDIO_FORMATS)), None)
+        data = await _read_body(
+            request, config.max_upload_bytes, config.body_timeout_s, "audio upload"
+        )
+        if not data:
+            raise ServiceError(400, "the body is empty: POST the audio file's bytes")
+
+        def job():
+            analysis = runtime.analyze_bytes(
+                data, name=name, audio_format=audio_format, max_duration_s=config.max_song_s
+            )
+            return runtime.choreograph(analysis, **options)
+
+        timeline = await jobs.run(job)
+        return JSONResponse(
+            {
+                "timeline": timeline.to_json(),
+                "key": timeline_key(timeline),
+                "scorer": runtime.alternatives_scorer(timeline),
+            }
+        )
+
+    @endpoint()
+    async def alternatives(request: Request) -> Response:
+        body = await _json_body(request, config)
+        timeline = _timeline_of(body)
+        slot = _field(body, "slot", int)
+        top_k = _field(body, "top_k", int, default=10, required=False)
+        if not 1 <= top_k <= 500:
+            raise ServiceError(400, "top_k must be between 1 and 500")
+        ranked = await jobs.run(
+            functools.partial(runtime.alternatives, top_k=top_k), timeline, slot
+        )
+        return JSONResponse(
+            {"slot": slot, "alternatives": ranked, "scorer": runtime.alternatives_scorer(timeline)}
+        )
+
+    @endpoint()
+    async def replace(request: Request) -> Response:
+        body = await _json_body(request, config)
+        timeline = _timeline_of(body)
+        slot = _field(body, "slot", int)
+        phrase_id = _field(body, "phrase_id", str)
+        edited = await jobs.run(runtime.replace, timeline, slot, phrase_id)
+        return JSONResponse({"timeline": edited.to_json(), "key": timeline_key(edited)})
+
+    @endpoint()
+    async def bake(request: Request) -> Response:
+        timeline = _timeline_of(await _json_body(request, config))
+        track = await jobs.run(runtime.pose_track, timeline)
+        return Response(
+            track.to_bytes(), media_type=POSE_TRACK_MEDIA_TYPE,
+            headers={"X-Timeline-Key": track.timeline_key},
+        )  # fmt: skip
+
+    @endpoint()
+    async def pose(request: Request) -> Response:
+        body = await _json_body(request, config)
+        timeline = _timeline_of(body)
+        times = _field(body, "times_s", list)
+        if not 1 <= len(times) <= config.max_pose_samples:
+            raise ServiceError(400, f"times_s needs 1 to {config.max_pose_samples} times")
+        if not all(
+            isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t)
+            for t in times
+        ):
+            raise ServiceError(400, "times_s must be finite numbers (seconds)")
+
+        def job():
+            sampler = runtime.sampler(timeline)
+            result = sampler.sample(np.asarray(times, dtype=float))
+            return sampler, result
+
+        sampler, result = await jobs.run(job)
+        return JSONResponse(
+            {
+                "joints": list(sampler.joint_names),
+                "times_s": times,
+                "root_positions_m": np.round(result.root_positions_m, 6).tolist(),
+                "rotations": np.round(result.rotations, 6).tolist(),
+            }
+        )
+
+    @endpoint()
+    async def render_glb(request: Request) -> Response:
+        timeline = _timeline_of(await _json_body(request, config))
+        data = await jobs.run(runtime.glb_bytes, timeline)
+        return Response(data, media_type=GLB_MEDIA_TYPE)
+
+    @endpoint(auth=False)
+    async def openapi(request: Request) -> Response:
+        from mdruntime.openapi import openapi_schema
+
+        return JSONResponse(openapi_schema())
+
+    async def not_found(request: Request, exc) -> Response:
+        return _error(404, f"no such endpoint: {request.method} {request.url.path}")
+
+    async def not_allowed(request: Request, exc) -> Response:
+        return _error(405, f"{request.method} is not allowed on {request.url.path}")
+
+    async def internal(request: Request, exc) -> Response:
+        return _error(500, f"internal error: {type(exc).__name__}")
+
+    routes = [
+        Route("/v1/health", health, methods=["GET"]),
+        Route("/v1/version", version, methods=["GET"]),
+        Route("/v1/phrases", phrases, methods=["GET"]),
+        Route("/v1/choreograph", choreograph, methods=["POST"]),
+        Route("/v1/alternatives", alternatives, methods=["POST"]),
+        Route("/v1/replace", replace, methods=["POST"]),
+        Route("/v1/bake", bake, methods=["POST"]),
+        Route("/v1/pose", pose, methods=["POST"]),
+        Route("/v1/render.glb", render_glb, methods=["POST"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers={404: not_found, 405: not_allowed, 500: internal},
+    )
+
+
+def serve(
+    runtime: Runtime,
+    config: ServiceConfig,
+    *,
+    log_level: str = "warning",
+    on_ready=None,
+) -> None:
+    """Bind (refusing a non-loopback address without a token) and serve until interrupted."""
+    import uvicorn
+
+    if not is_loopback(config.host) and not config.token:
+        raise MusicDanceError(
+            f"binding to {config.host} exposes the service beyond this machine: give a token "
+            "(--token or MDTOOL_SERVE_TOKEN), which clients send as 'Authorization: Bearer TOKEN'"
+        )
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio: NODELAY
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as error:
+        sock.close()
+        raise MusicDanceError(
+            f"cannot listen on {config.host}:{config.port} ({error.strerror or error})"
+        ) from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(runtime, config), log_level=log_level, access_log=False, http="h11",
+            lifespan="off", timeout_keep_alive=5, limit_concurrency=config.limit_concurrency,
+            server_header=False, proxy_headers=False,
+        )
+    )  # fmt: skip
+    if on_ready is not None:
+        on_ready(config.host, port)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+@dataclass
+class WorkFolder:
+    """The folder the service stages files in: the one given, or a fresh temporary one that is
+    removed on exit."""
+
+    path: Path
+    owned: bool
+
+    @classmethod
+    def make(cls, given: str | os.PathLike[str] | None) -> WorkFolder:
+        if given is None:
+            return cls(Path(tempfile.mkdtemp(prefix="mdtool-serve-")), True)
+        path = Path(given)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = tempfile.NamedTemporaryFile(dir=path)  # noqa: SIM115 - a writability probe
+            probe.close()
+        except OSError as error:
+            raise MusicDanceError(
+                f"work folder is not writable ({error.strerror or error})", path
+            ) from None
+        return cls(path, False)
+
+    def cleanup(self) -> None:
+        if self.owned:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def print_ready(host: str, port: int) -> None:
+    shown = f"[{host}]" if ":" in host else host
+    print(f"mdtool serve: listening on http://{shown}:{port}", flush=True)
+    print(f"  API schema: http://{shown}:{port}/openapi.json", file=sys.stderr, flush=True)
