@@ -295,3 +295,23 @@ def test_runtime_imports_no_torch_no_training_code_no_librosa(song):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_concurrent_requests_for_one_timeline_render_it_once(song, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import mdruntime.runtime as runtime_module
+
+    rt = Runtime(STARTER)
+    timeline = rt.choreograph_file(song, seed=9)
+    calls = []
+    real = runtime_module.render_timeline
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runtime_module, "render_timeline", counting)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        samplers = list(pool.map(lambda _: rt.sampler(timeline), range(12)))
+    assert len(calls) == 1 and all(s is samplers[0] for s in samplers)

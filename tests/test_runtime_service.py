@@ -268,3 +268,32 @@ def test_token_time_limit_and_refusals(song, tmp_path):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 1 and "no phrase library here" in result.stderr
+
+
+def test_full_job_queue_answers_503():
+    import threading
+
+    import anyio
+
+    from mdruntime.service import ServiceError, _Jobs
+
+    release = threading.Event()
+    jobs = _Jobs(workers=1, queue_limit=1, timeout_s=30)
+    outcomes: list[object] = []
+
+    async def submit(fn):
+        try:
+            outcomes.append(await jobs.run(fn))
+        except ServiceError as error:
+            outcomes.append(error.status)
+
+    async def main():
+        async with anyio.create_task_group() as group:
+            group.start_soon(submit, lambda: release.wait(10) and "first")
+            group.start_soon(submit, lambda: "second")  # waits for the worker
+            await anyio.sleep(0.2)
+            await submit(lambda: "third")  # no room: 503 at once
+            release.set()
+
+    anyio.run(main)
+    assert outcomes[0] == 503 and sorted(map(str, outcomes[1:])) == ["first", "second"]

@@ -366,8 +366,9 @@ def export_onnx_command(
             console.print(f"  {name:<26} {size / 1e6:8.2f} MB")
         console.print(
             f"wrote bundle {report['bundle']} ({report['bytes'] / 1e6:.1f} MB, K="
-            f"{report['num_classes']}, {report['weights']} weights, max |onnx - torch| "
-            f"{report['max_abs_diff']:.1e})"
+            f"{report['num_classes']}, {report['weights']} weights); max |onnx - torch|: "
+            f"float32 graph {report['float32_max_abs_diff']:.1e}, written graph "
+            f"{report['max_abs_diff']:.1e}"
         )
         return
     report = bundle_export.export_checkpoint(

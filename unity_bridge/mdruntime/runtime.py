@@ -120,11 +120,14 @@ class _Rendered:
         self.motion = motion
         self.track = track
         self._sampler: PoseSampler | None = None
+        self._lock = threading.Lock()
 
     @property
     def sampler(self) -> PoseSampler:
         if self._sampler is None:
-            self._sampler = PoseSampler(self.track)
+            with self._lock:
+                if self._sampler is None:
+                    self._sampler = PoseSampler(self.track)
         return self._sampler
 
 
@@ -168,6 +171,8 @@ class Runtime:
         self.work_dir = Path(work_dir) if work_dir is not None else Path(tempfile.gettempdir())
         self._rendered = _LRU(cache_size)
         self._analyses = _LRU(max(cache_size, 4))
+        self._inflight: dict[str, threading.Lock] = {}
+        self._inflight_lock = threading.Lock()
         if preload:
             self.library.preload()
 
@@ -372,11 +377,21 @@ class Runtime:
         found = self._rendered.get(key)
         if found is not None:
             return found
-        self.check_timeline(timeline)
-        motion = render_timeline(timeline, self.library)
-        track = PoseTrack.from_motion(motion, timeline_key=key)
-        track = _with_slots(track, timeline, self.library)
-        return self._rendered.put(key, _Rendered(motion, track))
+        with self._inflight_lock:  # one render per timeline, however many threads ask at once
+            lock = self._inflight.setdefault(key, threading.Lock())
+        try:
+            with lock:
+                found = self._rendered.get(key)
+                if found is not None:
+                    return found
+                self.check_timeline(timeline)
+                motion = render_timeline(timeline, self.library)
+                track = PoseTrack.from_motion(motion, timeline_key=key)
+                track = _with_slots(track, timeline, self.library)
+                return self._rendered.put(key, _Rendered(motion, track))
+        finally:
+            with self._inflight_lock:
+                self._inflight.pop(key, None)
 
     def render(self, timeline: Timeline) -> Motion:
         """The dance ``mdtool choreograph`` exports for this timeline (cached)."""

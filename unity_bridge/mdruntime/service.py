@@ -109,14 +109,12 @@ class _Jobs:
 
     def __init__(self, workers: int, queue_limit: int, timeout_s: float) -> None:
         self.limiter = anyio.CapacityLimiter(max(int(workers), 1))
-        self.queue_limit = int(queue_limit)
+        self.capacity = max(int(workers), 1) + max(int(queue_limit), 0)
         self.timeout_s = float(timeout_s)
-        self.waiting = 0
+        self.waiting = 0  # jobs running or waiting for a worker
 
     async def run(self, fn, *args):
-        if self.limiter.borrowed_tokens >= self.limiter.total_tokens and (
-            self.waiting >= self.queue_limit
-        ):
+        if self.waiting >= self.capacity:
             raise ServiceError(503, "the service is busy; retry shortly", {"Retry-After": "1"})
         self.waiting += 1
         try:

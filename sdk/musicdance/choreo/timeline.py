@@ -59,7 +59,7 @@ class Timeline:
         return {
             "schema": TIMELINE_SCHEMA,
             "version": TIMELINE_VERSION,
-            "song": self.song,
+            "song": dict(self.song),
             "library": self.library,
             "fps": self.fps,
             "seed": self.seed,
