@@ -23,7 +23,7 @@ demo: venv
 
 test: venv
 	$(BIN)/pip install --quiet "$(TORCH_PIN)"
-	$(BIN)/pip install --quiet -e ".[dev,train]"
+	$(BIN)/pip install --quiet -e ".[dev,train,ray]"
 	npm ci --no-audit --no-fund --loglevel=error
 	# mono compiles and runs the Unity package's engine-independent C# tests (skipped without it)
 	command -v mcs >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends mono-mcs) || echo "mono-mcs not installed: the C# tests will be skipped"

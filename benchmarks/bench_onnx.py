@@ -6,6 +6,7 @@ light and the ResNet50 encoder, then times onnxruntime on the CPU: all phrases a
 for the light encoder. Weights are random; the time does not depend on them.
 
     python benchmarks/bench_onnx.py [--phrases 60] [--classes 200] [--repeats 5] [--threads 0]
+        [--encoders light resnet50] [--bundle bundles/default]
 
 Needs the ``train`` extra (torch, onnx) for the export; the timing itself is onnxruntime only.
 """
@@ -67,6 +68,22 @@ def bench(config: ModelConfig, phrases: int, repeats: int, threads: int, tmp: Pa
     print(f"  {phrases} phrases, one per call   {single[0]:7.3f} s")
 
 
+def bench_bundle(path: Path, phrases: int, repeats: int, threads: int) -> None:
+    """Time a runtime bundle's graph (e.g. bundles/default) the way OnnxScorer runs it."""
+    from musicdance.bundle import open_bundle
+
+    bundle = open_bundle(path, threads=threads)
+    mel = np.random.default_rng(0).random((phrases, MEL_BANDS, PHRASE_FRAMES), dtype=np.float32)
+    batched = seconds(lambda: bundle.probabilities(mel), repeats)
+    size = sum(p.stat().st_size for p in path.iterdir())
+    config = bundle.manifest["model"]
+    print(
+        f"bundle {path} ({config['encoder']}, D={config['embedding_dim']}, "
+        f"K={bundle.num_classes}, {bundle.manifest['weights']} weights, {size / 1e6:.1f} MB):"
+    )
+    print(f"  {phrases} phrases, one batch      {batched[0]:7.3f} s (best {batched[1]:.3f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phrases", type=int, default=60, help="60 phrases ~ a 4-minute song")
@@ -74,8 +91,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads")
     parser.add_argument("--encoders", nargs="+", default=["light", "resnet50"])
+    parser.add_argument("--bundle", type=Path, default=None, help="also time this bundle")
     args = parser.parse_args()
     print(f"onnxruntime {ort.__version__}, torch {torch.__version__}, IR {export.IR_VERSION}")
+    if args.bundle is not None:
+        bench_bundle(args.bundle, args.phrases, args.repeats, args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.encoders:
             config = ModelConfig(encoder=kind, num_classes=args.classes)

@@ -189,3 +189,25 @@ def test_cli_bad_input_is_one_line(tmp_path, song):
     bad = tmp_path / "bad.timeline.json"
     bad.write_text('{"schema": "something else"}')
     assert "not an mdtool timeline" in one_line_error(mdtool("edit", bad, "--replace", "0=x"))
+
+
+def test_cli_choreograph_with_the_default_bundle(song, tmp_path):
+    import shutil
+
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "out"
+    bundle = REPO / "bundles" / "default"
+    result = mdtool("choreograph", song, "-o", out, "--library", STARTER, "--bundle", bundle,
+                    "--feature-weight", "0.3", "--format", "json", "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["scorer"] == str(bundle)
+    assert read_timeline(summary["outputs"]["json"]).phrase_ids() == summary["phrases"]
+    broken = tmp_path / "broken"
+    shutil.copytree(bundle, broken)
+    onnx_file = next(broken.glob("*.onnx"))
+    onnx_file.write_bytes(onnx_file.read_bytes()[:1000])
+    line = one_line_error(mdtool("choreograph", song, "-o", tmp_path / "never", "--library",
+                                 STARTER, "--bundle", broken))  # fmt: skip
+    assert "broken" in line
+    assert not (tmp_path / "never").exists()

@@ -130,6 +130,7 @@ def test_two_process_distributed_pretraining(corpus, tmp_path):
     assert all(torch.isfinite(p).all() for p in networks.parameters())
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "pickle", "empty"])
 def test_corrupt_checkpoints_are_clear_errors(pretrain_checkpoint, tmp_path, damage):
     path = tmp_path / "bad.pt"

@@ -50,6 +50,13 @@ def choreograph(
     fps: float = typer.Option(30.0, "--fps", min=1.0, max=240.0, help="Animation frame rate."),
     formats: str = typer.Option("glb,bvh,json", "--format", help="Comma list: glb, bvh, json."),
     decoder: str = typer.Option("viterbi", "--decoder", help="viterbi (global) or greedy (eq. 6)."),
+    bundle: Path = typer.Option(
+        None, "--bundle", help="Model bundle (e.g. bundles/default); default: the feature scorer."
+    ),
+    feature_weight: float = typer.Option(
+        0.0, "--feature-weight", min=0.0, max=1.0,
+        help="With --bundle: weight of the feature scorer in the geometric mix.",
+    ),
     reuse_sections: bool = typer.Option(
         True, "--reuse-sections/--no-reuse-sections", help="Repeated music, repeated dance."
     ),
@@ -65,16 +72,26 @@ def choreograph(
     chosen_formats = _formats(formats)
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    phrases = open_library(library)
+    model = None
+    if bundle is not None:  # checked before any work starts
+        from musicdance.bundle import open_bundle
+
+        model = open_bundle(bundle, library=phrases)
     with _progress(enabled=not as_json) as step:
         step("analyse")
         analysis = analyze(song)
         timings.update({f"analyse/{k}": v for k, v in analysis.timings_s.items()})
         step("choose phrases")
         t0 = time.perf_counter()
-        phrases = open_library(library)
+        scorer = None
+        if model is not None:
+            from musicdance.choreo.onnx_scorer import OnnxScorer
+
+            scorer = OnnxScorer(model, analysis, feature_weight=feature_weight)
         timeline = make_timeline(
             analysis, phrases, style=style, seed=seed, fps=fps, decoder=decoder,
-            reuse_sections=reuse_sections,
+            reuse_sections=reuse_sections, scorer=scorer,
         )  # fmt: skip
         timings["choose"] = time.perf_counter() - t0
         step("render")
@@ -89,6 +106,7 @@ def choreograph(
     timings["total"] = time.perf_counter() - started
     summary = {
         "song": str(song),
+        "scorer": "features" if model is None else str(bundle),
         "style": timeline.style,
         "tempo_bpm": timeline.song["tempo_bpm"],
         "meter": timeline.song["meter"],
