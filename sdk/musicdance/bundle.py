@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from musicdance.corpus.build import library_fingerprint
-from musicdance.corpus.inputs import check_feature_parameters
+from musicdance.corpus.inputs import check_feature_parameters, read_format_json
 from musicdance.errors import MusicDanceError
 
 __all__ = [
@@ -58,7 +58,7 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 def write_manifest(folder: str | os.PathLike[str], manifest: dict[str, Any]) -> Path:
     """Fill ``files`` (sha256 and size of every referenced file) and write manifest.json."""
-    from musicdance.io.atomic import atomic_write
+    from musicdance.atomic import atomic_write
 
     root = Path(folder)
     names = sorted({*manifest["graphs"].values(), manifest["transition"]})
@@ -179,13 +179,9 @@ def open_bundle(
     manifest_path = folder / MANIFEST_NAME
     if not manifest_path.is_file():
         raise MusicDanceError("not a bundle (no manifest.json)", folder)
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise MusicDanceError(f"bundle manifest is unreadable: {error}", manifest_path) from error
-    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else None
-        raise MusicDanceError(f"bundle format {found!r} is not {BUNDLE_FORMAT}", manifest_path)
+    manifest = read_format_json(
+        manifest_path, expected_format=BUNDLE_FORMAT, kind="bundle", document="manifest"
+    )
     missing = [key for key in _REQUIRED if key not in manifest]
     if missing:
         raise MusicDanceError(f"bundle manifest lacks {', '.join(missing)}", manifest_path)

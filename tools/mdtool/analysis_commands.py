@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from mdtool.app import app, console, err_console, print_json
+from mdtool.app import app, console, err_console, print_json, stage_progress
 
 _START = time.perf_counter()
 
@@ -29,7 +29,7 @@ def analyze(
     from musicdance.audio.analysis import analyze as run_analysis
 
     quiet = json_out == "-"
-    with _stage_progress(STAGES, enabled=not quiet) as on_stage:
+    with stage_progress("analyse", STAGES, enabled=not quiet) as on_stage:
         result = run_analysis(song, on_stage=on_stage, max_duration_s=max_duration)
     for warning in result.warnings:
         err_console.print(
@@ -49,35 +49,6 @@ def analyze(
         (err_console if quiet else console).print(f"wrote {plot}")
     if profile:
         _print_profile(result.timings_s, quiet)
-
-
-def _stage_progress(stages, *, enabled: bool):
-    """A context manager yielding an ``on_stage`` callback that drives a transient progress bar."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def manager():
-        if not enabled or not err_console.is_terminal:
-            yield None
-            return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(
-            TextColumn("analyse: {task.description:<10}"), BarColumn(), TimeElapsedColumn(),
-            console=err_console, transient=True,
-        ) as progress:
-            task = progress.add_task("start", total=len(stages))
-            seen: list[str] = []
-
-            def on_stage(name: str) -> None:
-                if seen:
-                    progress.advance(task)
-                seen.append(name)
-                progress.update(task, description=name)
-
-            yield on_stage
-
-    return manager()
 
 
 def _print_report(result) -> None:
@@ -140,8 +111,8 @@ def _plot(result, path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from musicdance.atomic import atomic_write
     from musicdance.errors import MusicDanceError
-    from musicdance.io.atomic import atomic_write
 
     if path.suffix.lower() != ".png":
         raise MusicDanceError("the plot must be a .png file", path=path)

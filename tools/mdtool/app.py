@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import typer
@@ -32,6 +34,33 @@ def _global_options(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     state.debug = debug
+
+
+@contextlib.contextmanager
+def stage_progress(
+    label: str, stages: Sequence[str], *, enabled: bool = True
+) -> Iterator[Callable[[str], None]]:
+    """Yield ``on_stage(name)``: each call marks the start of the next of ``stages`` on a
+    transient progress bar (stderr, terminals only; a no-op otherwise)."""
+    if not enabled or not err_console.is_terminal:
+        yield lambda name: None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn(f"{label}: {{task.description:<14}}"), BarColumn(), TimeElapsedColumn(),
+        console=err_console, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("start", total=len(stages))
+        seen: list[str] = []
+
+        def on_stage(name: str) -> None:
+            if seen:
+                progress.advance(task)
+            seen.append(name)
+            progress.update(task, description=name)
+
+        yield on_stage
 
 
 def print_json(data: Any) -> None:

@@ -8,10 +8,11 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mdtool.app import app, console, err_console, print_json
+from mdtool.app import app, console, print_json, stage_progress
 from mdtool.library_commands import DEFAULT_LIBRARY
 
 FORMATS = ("glb", "bvh", "json")
+STAGES = ("analyse", "choose phrases", "render", "export")
 
 
 def _formats(text: str) -> list[str]:
@@ -78,7 +79,7 @@ def choreograph(
         from musicdance.bundle import open_bundle
 
         model = open_bundle(bundle, library=phrases)
-    with _progress(enabled=not as_json) as step:
+    with stage_progress("choreograph", STAGES, enabled=not as_json) as step:
         step("analyse")
         analysis = analyze(song)
         timings.update({f"analyse/{k}": v for k, v in analysis.timings_s.items()})
@@ -147,27 +148,6 @@ def _print_timeline(timeline) -> None:
             f"{choice.score:.3f}",
         )
     console.print(table)
-
-
-def _progress(*, enabled: bool):
-    """A context manager yielding ``step(name)``, which drives a transient progress display."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def manager():
-        if not enabled or not err_console.is_terminal:
-            yield lambda name: None
-            return
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=err_console, transient=True,
-        ) as progress:  # fmt: skip
-            task = progress.add_task("start", total=None)
-            yield lambda name: progress.update(task, description=name)
-
-    return manager()
 
 
 @app.command()

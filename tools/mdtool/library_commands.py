@@ -377,8 +377,8 @@ def _write_matrix(path: Path, ids: list[str], cost, prior) -> None:
     import io
     import json
 
+    from musicdance.atomic import atomic_write
     from musicdance.errors import MusicDanceError
-    from musicdance.io.atomic import atomic_write
 
     suffix = path.suffix.lower()
     if suffix == ".npz":

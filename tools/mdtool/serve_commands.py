@@ -56,7 +56,7 @@ def serve(
     """Serve choreography, editing, pose sampling and .glb export over local HTTP (JSON API)."""
     if write_openapi is not None:
         from mdruntime.openapi import openapi_schema
-        from musicdance.io.atomic import atomic_write
+        from musicdance.atomic import atomic_write
 
         with atomic_write(write_openapi, "w") as handle:
             json.dump(openapi_schema(), handle, indent=2)

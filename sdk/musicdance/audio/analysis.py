@@ -161,7 +161,7 @@ class Analysis:
 
     def save_json(self, path: str | os.PathLike[str]) -> Path:
         """Write ``to_json()`` to ``path`` atomically."""
-        from musicdance.io.atomic import atomic_write
+        from musicdance.atomic import atomic_write
 
         try:
             with atomic_write(path, "w") as handle:

@@ -415,7 +415,7 @@ def write_song(path: str | os.PathLike[str], y: np.ndarray, *, sr_hz: int) -> Pa
     """
     import soundfile as sf
 
-    from musicdance.io.atomic import atomic_write
+    from musicdance.atomic import atomic_write
 
     p = Path(path)
     fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3"}.get(p.suffix.lower())
@@ -434,7 +434,7 @@ def write_song(path: str | os.PathLike[str], y: np.ndarray, *, sr_hz: int) -> Pa
 
 def write_truth(path: str | os.PathLike[str], truth: SongTruth) -> Path:
     """Write the ground truth as JSON (atomically)."""
-    from musicdance.io.atomic import atomic_write
+    from musicdance.atomic import atomic_write
 
     try:
         with atomic_write(path, "w") as handle:

@@ -95,7 +95,8 @@ def render_timeline(
         segments.append(segment)
     body = concatenate(segments)
     if plant_feet:
-        body = lock_feet(body, detect_contacts(body))
+        transforms = body.global_transforms()  # one forward-kinematics pass serves both
+        body = lock_feet(body, detect_contacts(body, transforms[0]), transforms=transforms)
     first = _frame(timeline.slots[0].start_s, fps)
     total = int(math.floor(timeline.duration_s * fps + 1e-6)) + 1
     after = max(total - first - body.num_frames, 0)

@@ -13,9 +13,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from musicdance.atomic import atomic_write
 from musicdance.choreo.slots import Slot
 from musicdance.errors import MusicDanceError
-from musicdance.io.atomic import atomic_write
 
 TIMELINE_SCHEMA = "mdtool.timeline"
 TIMELINE_VERSION = 1

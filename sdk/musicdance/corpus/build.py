@@ -42,15 +42,16 @@ from typing import Any
 
 import numpy as np
 
+from musicdance.atomic import atomic_write
 from musicdance.corpus.inputs import (
     check_feature_parameters,
     feature_parameters,
+    read_format_json,
     slot_spans,
     span_inputs,
 )
 from musicdance.corpus.pairs import LabelledPair, group_by_song
 from musicdance.errors import MusicDanceError
-from musicdance.io.atomic import atomic_write
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -746,12 +747,8 @@ def open_corpus(path: str | os.PathLike[str]) -> Corpus:
         raise MusicDanceError(
             "not a corpus (no index.json); build one with `mdtool train corpus`", folder
         )
-    try:
-        index = json.loads(index_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise MusicDanceError(f"corpus index is unreadable: {error}", index_path) from error
-    if not isinstance(index, dict) or index.get("format") != CORPUS_FORMAT:
-        found = index.get("format") if isinstance(index, dict) else None
-        raise MusicDanceError(f"corpus format {found!r} is not {CORPUS_FORMAT}", index_path)
+    index = read_format_json(
+        index_path, expected_format=CORPUS_FORMAT, kind="corpus", document="index"
+    )
     check_feature_parameters(index.get("features"), what="corpus", path=index_path)
     return Corpus(folder, index)

@@ -12,8 +12,10 @@ bundle manifest record it; a cache is re-used, and a bundle is accepted, only wh
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,6 +51,21 @@ def feature_parameters() -> dict[str, Any]:
         "db_range": float(DB_RANGE),
         "reference": "song-max-db",
     }
+
+
+def read_format_json(path: Path, *, expected_format: str, kind: str, document: str) -> dict:
+    """Read the JSON header of a corpus (index) or bundle (manifest) and check its format tag.
+
+    kind: ``"corpus"`` or ``"bundle"``; document: ``"index"`` or ``"manifest"`` (for messages).
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise MusicDanceError(f"{kind} {document} is unreadable: {error}", path) from error
+    if not isinstance(data, dict) or data.get("format") != expected_format:
+        found = data.get("format") if isinstance(data, dict) else None
+        raise MusicDanceError(f"{kind} format {found!r} is not {expected_format}", path)
+    return data
 
 
 def check_feature_parameters(

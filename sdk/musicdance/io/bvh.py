@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from musicdance.atomic import atomic_write
 from musicdance.errors import MusicDanceError
-from musicdance.io.atomic import atomic_write
 from musicdance.motion.motion import Motion
 from musicdance.motion.quat import quat_from_euler, quat_identity, quat_to_euler, quat_unroll
 from musicdance.motion.skeleton import POSITION_CHANNELS, ROTATION_CHANNELS, Skeleton

@@ -46,8 +46,8 @@ from pygltflib import (
 )
 
 from musicdance import __version__
+from musicdance.atomic import atomic_write
 from musicdance.errors import MusicDanceError
-from musicdance.io.atomic import atomic_write
 from musicdance.motion.motion import Motion
 from musicdance.motion.quat import (
     quat_from_matrix,

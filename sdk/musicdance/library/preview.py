@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from musicdance.atomic import atomic_write
 from musicdance.errors import MusicDanceError
-from musicdance.io.atomic import atomic_write
 from musicdance.library.phrase import ANKLES, Phrase
 from musicdance.motion.canonical import CANONICAL_JOINTS
 

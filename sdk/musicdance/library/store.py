@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from musicdance.atomic import atomic_write
 from musicdance.errors import MusicDanceError
-from musicdance.io.atomic import atomic_write
 from musicdance.library.phrase import (
     CANONICAL_SKELETON,
     STATUSES,

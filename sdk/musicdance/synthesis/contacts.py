@@ -41,10 +41,19 @@ def contact_targets(
     return target
 
 
-def lock_feet(motion: Motion, contacts: np.ndarray, release_s: float = 0.12) -> Motion:
-    """``motion`` (canonical skeleton) with each foot pinned during its ``contacts [T, 2]``."""
+def lock_feet(
+    motion: Motion,
+    contacts: np.ndarray,
+    release_s: float = 0.12,
+    *,
+    transforms: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Motion:
+    """``motion`` (canonical skeleton) with each foot pinned during its ``contacts [T, 2]``.
+
+    transforms: the motion's global positions and rotations when the caller already has them.
+    """
     skeleton = motion.skeleton
-    positions, rotations = motion.global_transforms()
+    positions, rotations = motion.global_transforms() if transforms is None else transforms
     local = motion.rotations.copy()
     for side, (upper, lower, foot) in enumerate(LEGS):
         u, lo, f = (skeleton.index(name) for name in (upper, lower, foot))

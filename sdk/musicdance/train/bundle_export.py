@@ -22,11 +22,11 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from musicdance.atomic import atomic_write
 from musicdance.bundle import BUNDLE_FORMAT, MANIFEST_NAME, open_bundle, write_manifest
 from musicdance.corpus.build import library_fingerprint
 from musicdance.corpus.inputs import feature_parameters
 from musicdance.errors import MusicDanceError
-from musicdance.io.atomic import atomic_write
 from musicdance.train import export
 from musicdance.train.loops import initial_transitions, load_checkpoint, networks_from_checkpoint
 

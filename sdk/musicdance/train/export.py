@@ -30,8 +30,8 @@ import onnx
 import torch
 from torch import nn
 
+from musicdance.atomic import atomic_write
 from musicdance.errors import MusicDanceError
-from musicdance.io.atomic import atomic_write
 from musicdance.train.config import CURVE_LENGTH, MEL_BANDS, PHRASE_FRAMES, TEMPORAL_POSITIONS
 from musicdance.train.networks import Networks
 

@@ -48,10 +48,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from musicdance.atomic import atomic_write
 from musicdance.corpus.build import Corpus, CorpusArrays, open_corpus
 from musicdance.corpus.inputs import check_feature_parameters, feature_parameters
 from musicdance.errors import MusicDanceError
-from musicdance.io.atomic import atomic_write
 from musicdance.train import losses
 from musicdance.train.config import ModelConfig
 from musicdance.train.data import PretextDataset, make_loader, mel_tensor

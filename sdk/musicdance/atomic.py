@@ -1,4 +1,7 @@
-"""Write files so that a crash or an error never leaves a half-written output behind."""
+"""Write files so that a crash or an error never leaves a half-written output behind.
+
+A leaf utility (it imports nothing from the SDK), so every layer may write through it.
+"""
 
 from __future__ import annotations
 
