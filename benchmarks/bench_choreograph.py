@@ -4,8 +4,12 @@
    choreograph`` process (cold start), with the ``--profile`` breakdown and peak memory.
 2. Quality on 10 generated songs (all genres) and the real recordings in
    ``../shared/data/music``: Beat Align Score and FACT alignment beside their half-beat-shift
-   controls, EDGE's PFC, foot skating during contact, and acceleration/jerk at the joins
-   against within phrases, for inertialized joins and for the paper's linear crossfade.
+   controls, EDGE's PFC, foot skating during contact, acceleration/jerk at the joins against
+   within phrases and the pose/velocity mismatch at the cuts, for four ways of joining the
+   same choreography: the paper's linear crossfade cut on count 1, the crossfade at searched
+   cuts, inertialization on count 1, and ours (inertialization at searched cuts).
+3. The same four on "edited" timelines (random phrases of the song's style in every slot), where
+   joins are not chosen by the transition prior: what a user's swaps can produce.
 
     python benchmarks/bench_choreograph.py [--songs 10]
 """
@@ -26,11 +30,14 @@ import numpy as np
 from musicdance.audio.analysis import analyze
 from musicdance.audio.synth import GENRES, synth_song, write_song
 from musicdance.choreo.choreographer import choreograph
-from musicdance.choreo.render import render_timeline
+from musicdance.choreo.render import render_dance
+from musicdance.choreo.timeline import Choice, Timeline
 from musicdance.evaluate.metrics import (
     beat_alignment,
+    diversity,
     foot_skating_cm_s,
     physical_foot_contact,
+    structure_consistency,
     transition_smoothness,
 )
 from musicdance.library import open_library
@@ -57,16 +64,24 @@ def speed(tmp: Path) -> None:
         print(f"  {stage:<22} {seconds:7.3f} s")
 
 
-def quality_row(name: str, song: Path, library) -> dict[str, dict[str, float]]:
-    analysis = analyze(song)
-    timeline = choreograph(analysis, library, seed=0)
-    joins = [slot.start_s for slot in timeline.slots[1:]]
+#: (label, join, search_joins): the paper's baseline first, ours last.
+MODES = (
+    ("crossfade@1", "crossfade", False),
+    ("crossfade+search", "crossfade", True),
+    ("inertialize@1", "inertialize", False),
+    ("ours", "inertialize", True),
+)
+
+
+def join_rows(timeline, library, beat_times_s) -> dict[str, dict[str, float]]:
+    """Quality figures of ``timeline`` rendered with each of ``MODES``."""
     rows = {}
-    for join in ("inertialize", "crossfade"):
-        motion = render_timeline(timeline, library, join=join)
-        scores = beat_alignment(motion, analysis.beat_times_s)
-        smooth = transition_smoothness(motion, joins)
-        rows[join] = {
+    for label, join, search in MODES:
+        rendered = render_dance(timeline, library, join=join, search_joins=search)
+        motion = rendered.motion
+        scores = beat_alignment(motion, beat_times_s)
+        smooth = transition_smoothness(motion, [j.time_s for j in rendered.joins])
+        rows[label] = {
             "bas": scores["beat_align_score"],
             "bas_control": scores["beat_align_score_control"],
             "fact": scores["fact_beat_align"],
@@ -76,37 +91,70 @@ def quality_row(name: str, song: Path, library) -> dict[str, dict[str, float]]:
             "join_accel_ratio": smooth.get("acceleration_ratio", float("nan")),
             "join_jerk_ratio": smooth.get("jerk_ratio", float("nan")),
             "join_peak_ratio": smooth.get("peak_ratio", float("nan")),
+            "cut_cost": float(np.mean([j.cost for j in rendered.joins])),
+            "cut_shift_s": float(np.mean([abs(j.time_s - j.boundary_s) for j in rendered.joins])),
         }
-    print(f"{name:<28} {timeline.style:<8} {analysis.tempo_bpm:6.1f} BPM  "
-          + "  ".join(f"{k}={v:.3f}" for k, v in rows["inertialize"].items()))  # fmt: skip
     return rows
+
+
+def quality_row(name: str, song: Path, library) -> dict[str, dict[str, float]]:
+    analysis = analyze(song)
+    timeline = choreograph(analysis, library, seed=0)
+    rows = join_rows(timeline, library, analysis.beat_times_s)
+    consistency = structure_consistency(timeline)
+    rows["ours"]["structure_consistency"] = float("nan") if consistency is None else consistency
+    rows["ours"].update(
+        {k: float(v) for k, v in diversity(timeline).items() if k != "back_to_back_repeats"}
+    )
+    print(f"{name:<28} {timeline.style:<8} {analysis.tempo_bpm:6.1f} BPM  "
+          + "  ".join(f"{k}={v:.3f}" for k, v in rows["ours"].items()))  # fmt: skip
+    return rows
+
+
+def edited_row(song: Path, library, seed: int) -> dict[str, dict[str, float]]:
+    """The song's choreography with a random phrase of its style in every slot."""
+    analysis = analyze(song)
+    timeline = choreograph(analysis, library, seed=0)
+    ids = [info.id for info in library.infos(styles=[timeline.style])]
+    rng = np.random.default_rng(seed)
+    choices = [Choice(ids[k], 0.0) for k in rng.integers(len(ids), size=len(timeline.slots))]
+    edited = Timeline(**{**timeline.__dict__, "choices": choices})
+    return join_rows(edited, library, analysis.beat_times_s)
+
+
+def print_means(label: str, rows: list[dict[str, dict[str, float]]]) -> None:
+    print(f"\nmean over {len(rows)} {label}:")
+    for mode, *_ in MODES:
+        keys = [k for k in rows[0][mode] if all(k in r[mode] for r in rows)]
+        means = {k: float(np.nanmean([r[mode][k] for r in rows])) for k in keys}
+        print(f"  {mode:<17} " + "  ".join(f"{k}={v:.3f}" for k, v in means.items()))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--songs", type=int, default=10)
+    parser.add_argument("--skip-speed", action="store_true", help="Only the quality figures.")
     args = parser.parse_args()
     library = open_library(REPO / "phrase_library")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        speed(tmp)
-        print("\nquality (inertialized joins):")
-        generated = []
+        if not args.skip_speed:
+            speed(tmp)
+        print("\nquality (ours: inertialized joins at searched cuts):")
+        songs = []
         genres = sorted(GENRES)
         for i in range(args.songs):
             genre = genres[i % len(genres)]
             y, _ = synth_song(genre, seed=1000 + i, duration_s=90.0)
-            song = write_song(tmp / f"{genre}_{i}.wav", y, sr_hz=22050)
-            generated.append(quality_row(f"generated {genre} #{i}", song, library))
+            songs.append((f"generated {genre} #{i}", write_song(tmp / f"{genre}_{i}.wav", y,
+                                                                sr_hz=22050)))  # fmt: skip
+        generated = [quality_row(name, song, library) for name, song in songs]
         real = [quality_row(p.name, p, library) for p in sorted(MUSIC.glob("*.*")) if p.is_file()]
-        for label, rows in (("generated", generated), ("real recordings", real)):
-            if not rows:
-                continue
-            print(f"\nmean over {len(rows)} {label} songs:")
-            for join in ("inertialize", "crossfade"):
-                keys = rows[0][join].keys()
-                means = {k: float(np.nanmean([r[join][k] for r in rows])) for k in keys}
-                print(f"  {join:<12} " + "  ".join(f"{k}={v:.3f}" for k, v in means.items()))
+        print_means("generated songs", generated)
+        if real:
+            print_means("real recordings", real)
+        edited = [edited_row(song, library, seed=i) for i, (_, song) in enumerate(songs)]
+        print_means("generated songs with random phrases (edited timelines)", edited)
 
 
 if __name__ == "__main__":

@@ -78,7 +78,8 @@ def bench_bundle(path: Path, phrases: int, repeats: int, threads: int) -> None:
     size = sum(p.stat().st_size for p in path.iterdir())
     config = bundle.manifest["model"]
     print(
-        f"bundle {path} ({config['encoder']}, D={config['embedding_dim']}, "
+        f"bundle {path} ({config['encoder']} x{config.get('encoder_width', 1.0):g}, "
+        f"D={config['embedding_dim']}, "
         f"K={bundle.num_classes}, {bundle.manifest['weights']} weights, {size / 1e6:.1f} MB):"
     )
     print(f"  {phrases} phrases, one batch      {batched[0]:7.3f} s (best {batched[1]:.3f})")

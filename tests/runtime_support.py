@@ -35,6 +35,10 @@ def write_song_file(folder: Path, name: str = "pop116.wav") -> Path:
 
 @cache
 def runtime():
+    """A runtime with the feature scorer (no default bundle, whatever the working folder), so
+    that its timelines and alternatives are the SDK's feature-scored ones; the CLI side of a
+    comparison passes ``--no-bundle``. The default bundle has its own tests
+    (test_default_scorer.py)."""
     from mdruntime import Runtime
 
-    return Runtime(STARTER)
+    return Runtime(STARTER, default_bundle=False)

@@ -16,11 +16,16 @@ from library_support import mdtool, one_line_error
 from musicdance.audio.analysis import analyze
 from musicdance.audio.synth import synth_song, write_song
 from musicdance.choreo.choreographer import alternatives, choreograph, move_of, replace_phrase
-from musicdance.choreo.render import render_timeline
+from musicdance.choreo.render import JOIN_SEARCH_BEATS, render_dance, render_timeline
 from musicdance.choreo.slots import repeats_of
 from musicdance.choreo.timeline import Timeline, read_timeline, write_timeline
 from musicdance.errors import MusicDanceError
-from musicdance.evaluate.metrics import beat_alignment, foot_skating_cm_s
+from musicdance.evaluate.metrics import (
+    beat_alignment,
+    diversity,
+    foot_skating_cm_s,
+    structure_consistency,
+)
 from musicdance.library import open_library
 from musicdance.motion.quat import quat_angle
 
@@ -111,6 +116,42 @@ def test_dance_is_on_beat_and_planted(timeline, library, analysis):
     assert foot_skating_cm_s(motion) < 2.0
 
 
+def test_cuts_move_to_better_matching_frames_near_the_boundaries(timeline, library):
+    searched = render_dance(timeline, library)
+    fixed = render_dance(timeline, library, search_joins=False)
+    assert [j.slot for j in searched.joins] == [s.index for s in timeline.slots[1:]]
+    assert all(j.time_s == j.boundary_s for j in fixed.joins)
+    by_index = {s.index: s for s in timeline.slots}
+    for join in searched.joins:
+        beats = by_index[join.slot].beat_times_s
+        reach = JOIN_SEARCH_BEATS * (beats[1] - beats[0]) + 1 / timeline.fps
+        assert abs(join.time_s - join.boundary_s) <= reach
+        assert join.cost <= join.boundary_cost + 1e-9  # never a worse match than count 1
+    moved = [j for j in searched.joins if j.time_s != j.boundary_s]
+    assert moved and all(j.cost < j.boundary_cost for j in moved)
+    assert np.mean([j.cost for j in searched.joins]) < np.mean([j.cost for j in fixed.joins])
+    assert searched.motion.num_frames == fixed.motion.num_frames
+
+
+def test_structure_consistency_and_diversity(timeline, library):
+    first = repeats_of(timeline.slots)
+    repeated = np.flatnonzero(first >= 0)
+    assert len(repeated) >= 2  # the generated pop song repeats its sections
+    assert structure_consistency(timeline) == 1.0  # sections are reused by default
+    slot = int(repeated[0])
+    other = next(
+        i.id for i in library.infos(styles=[timeline.style]) if i.id != timeline.phrase_ids()[slot]
+    )
+    broken = replace_phrase(timeline, library, slot, other)
+    assert structure_consistency(broken) == pytest.approx(1 - 1 / len(repeated))
+    figures = diversity(timeline)
+    ids = timeline.phrase_ids()
+    assert figures["distinct_phrases"] == len(set(ids))
+    assert figures["distinct_moves"] == len({move_of(i) for i in ids})
+    assert 0 < figures["phrase_entropy"] <= 1
+    assert figures["back_to_back_repeats"] == 0.0  # the decoder avoids phrases twice in a row
+
+
 def test_alternatives_and_replace(timeline, library):
     ranked = alternatives(timeline, library, 2, top_k=6)
     assert len(ranked) == 6
@@ -174,6 +215,8 @@ def test_cli_choreograph_edit_evaluate(song, tmp_path):
     assert report["beat_align_score"] > report["beat_align_score_control"]
     assert report["foot_skating_cm_s"] < 2.0
     assert "acceleration_ratio" in report["transitions"]
+    assert report["diversity"]["distinct_phrases"] >= 2
+    assert report["structure_consistency"] is None or 0 <= report["structure_consistency"] <= 1
 
 
 def test_cli_bad_input_is_one_line(tmp_path, song):

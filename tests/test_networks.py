@@ -69,6 +69,29 @@ def test_encoder_sizes():
     assert resnet == 23_508_032 - 2 * 64 * 7 * 7 + 2048 * 512 + 512
 
 
+def test_encoder_width_scales_the_light_encoder_with_the_same_interface():
+    full = Networks(ModelConfig.light(num_classes=12, embedding_dim=256)).eval()
+    narrow = Networks(ModelConfig.light(num_classes=12, embedding_dim=256, encoder_width=0.7))
+    assert narrow.encoder.spec.stem_channels == 24
+    assert narrow.encoder.spec.planes == (12, 24, 44, 180)  # 0.7 x (16, 32, 64, 256), to 4s
+    assert narrow.encoder.spec.blocks == full.encoder.spec.blocks
+    assert 1_300_000 <= parameter_count(narrow.encoder) <= 1_600_000
+    assert parameter_count(narrow.encoder) < 0.55 * parameter_count(full.encoder)
+    with torch.no_grad():
+        temporal, embedding = narrow.eval().encoder(example_mel(2))
+    assert tuple(temporal.shape) == (2, 256, 4) and tuple(embedding.shape) == (2, 256)
+    config = narrow.config
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    # checkpoints and bundles written before the option read as width 1.0
+    legacy = {k: v for k, v in config.to_dict().items() if k != "encoder_width"}
+    assert ModelConfig.from_dict(legacy).encoder_width == 1.0
+    for bad in (0.1, 5.0, "wide", True):
+        with pytest.raises(MusicDanceError, match="encoder_width"):
+            ModelConfig.light(encoder_width=bad)
+    with pytest.raises(MusicDanceError, match="light encoder"):
+        ModelConfig.resnet50(encoder_width=0.5)
+
+
 def test_predictor_follows_table_6():
     predictor = Predictor(num_classes=7)
     shapes = [tuple(p.shape) for name, p in predictor.named_parameters() if name.endswith("weight")]
@@ -228,6 +251,44 @@ def test_exported_operators_are_sentis_operators(exported):
         assert set(ops) <= export.SENTIS_OPERATORS
     assert used["rhythm_decoder"] == ["Conv", "ConvTranspose", "Relu", "Sigmoid"]
     assert "Softmax" in used["probabilities"] and "BatchNormalization" not in used["encoder"]
+
+
+def test_folding_batch_norms_keeps_the_function():
+    torch.manual_seed(4)
+    networks = Networks(ModelConfig.light(num_classes=9, embedding_dim=128)).eval()
+    _randomise_batch_norms(networks)
+    folded = export.fold_batch_norms(__import__("copy").deepcopy(networks))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    mel = example_mel(3, seed=5)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(mel), networks(mel), atol=1e-4, rtol=1e-4)
+        for ours, theirs in zip(folded.pretext(mel), networks.pretext(mel), strict=True):
+            torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
+    # an orphan batch norm (no convolution before it) cannot be folded: refused
+    with pytest.raises(MusicDanceError, match="follow no convolution"):
+        export.fold_batch_norms(torch.nn.Sequential(torch.nn.ReLU(), torch.nn.BatchNorm2d(3)))
+
+
+def test_rounding_to_float16_and_exact_float16_storage():
+    torch.manual_seed(5)
+    module = torch.nn.Sequential(torch.nn.Linear(20, 30), torch.nn.ReLU(), torch.nn.Linear(30, 4))
+    before = module[0].weight.detach().clone()
+    export.round_to_float16(module)
+    after = module[0].weight.detach()
+    assert not torch.equal(before, after)
+    assert float((after - before).abs().max()) <= float(before.abs().max()) * 2**-11
+    assert torch.equal(after, after.half().float())
+    spec = export.GraphSpec("tiny", module, ("x",), ("y",), ((20,),))
+    model = export.to_float16_weights(export.to_onnx(spec), exact=True)
+    x = np.random.default_rng(0).standard_normal((5, 20)).astype(np.float32)
+    got = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(got, module(torch.from_numpy(x)).numpy(), atol=1e-5)
+    huge = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        huge.weight.fill_(1e6)  # float16 tops out at 65504
+    with pytest.raises(MusicDanceError, match="overflows float16"):
+        export.round_to_float16(huge)
 
 
 def test_export_keeps_the_training_mode(tmp_path):

@@ -33,11 +33,13 @@ def song(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cli_timeline(song, tmp_path_factory) -> dict:
-    """What ``mdtool choreograph --seed 4`` writes for the song."""
+    """What ``mdtool choreograph --seed 4 --no-bundle`` writes for the song (the scorer of
+    :func:`runtime_support.runtime`)."""
     out = tmp_path_factory.mktemp("cli")
     result = mdtool(
-        "choreograph", song, "-o", out, "--seed", 4, "--library", STARTER, "--format", "json"
-    )
+        "choreograph", song, "-o", out, "--seed", 4, "--library", STARTER, "--format", "json",
+        "--no-bundle",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return json.loads((out / f"{song.stem}.timeline.json").read_text())
 
@@ -261,12 +263,13 @@ def test_runtime_matches_choreograph_with_its_own_library_object(song):
     from musicdance.audio.analysis import analyze
 
     analysis = analyze(song)
-    rt = Runtime(library)
+    rt = Runtime(library, default_bundle=False)
     assert rt.choreograph(analysis, seed=2).to_json() == choreograph(
         analysis, library, seed=2
     ).to_json()
     info = rt.info()
     assert info["library"]["phrases"] == len(library) and info["bundle"] is None
+    assert info["scorer"] == "feature" and info["scorer_note"] is None
     assert info["timeline"] == {"schema": "mdtool.timeline", "version": 1}
 
 
@@ -280,7 +283,7 @@ def test_runtime_imports_no_torch_no_training_code_no_librosa(song):
         import sys
         import numpy as np
         import mdruntime
-        rt = mdruntime.Runtime({str(STARTER)!r})
+        rt = mdruntime.Runtime({str(STARTER)!r}, default_bundle=False)
         tl = rt.choreograph_file({str(song)!r}, seed=1)
         rt.alternatives(tl, 0)
         rt.sample(tl, np.linspace(0, 10, 50))
@@ -305,13 +308,13 @@ def test_concurrent_requests_for_one_timeline_render_it_once(song, monkeypatch):
     rt = Runtime(STARTER)
     timeline = rt.choreograph_file(song, seed=9)
     calls = []
-    real = runtime_module.render_timeline
+    real = runtime_module.render_dance
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runtime_module, "render_timeline", counting)
+    monkeypatch.setattr(runtime_module, "render_dance", counting)
     with ThreadPoolExecutor(max_workers=6) as pool:
         samplers = list(pool.map(lambda _: rt.sampler(timeline), range(12)))
     assert len(calls) == 1 and all(s is samplers[0] for s in samplers)

@@ -69,6 +69,8 @@ def test_health_version_and_schema(server):
     assert status == 200
     assert info["api"] == 1 and info["timeline"] == {"schema": "mdtool.timeline", "version": 1}
     assert info["library"]["phrases"] > 100 and info["scorer"] == "feature"
+    # started in an empty folder: no bundles/default there, so the feature scorer, and why
+    assert info["scorer_note"] == "no bundle at bundles/default; scoring with the features"
     assert info["limits"]["max_upload_bytes"] == 2 * 1024 * 1024 and "token" not in info["limits"]
     status, schema = server.json("GET", "/openapi.json")
     assert status == 200 and schema == openapi_schema()

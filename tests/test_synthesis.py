@@ -9,7 +9,14 @@ from musicdance.errors import MusicDanceError
 from musicdance.motion import Motion
 from musicdance.motion.canonical import canonical_skeleton
 from musicdance.motion.quat import quat_angle, quat_from_euler
-from musicdance.synthesis.blend import align_root, decay_spring, heading, inertialize
+from musicdance.synthesis.blend import (
+    align_root,
+    decay_spring,
+    heading,
+    inertialize,
+    loop_extend,
+    reverse,
+)
 from musicdance.synthesis.timewarp import time_warp, warp_source_times
 
 
@@ -122,3 +129,33 @@ def test_lock_feet_pins_planted_ankles_and_keeps_the_body():
     _, rot_before = sliding.global_transforms()
     _, rot_after = locked.global_transforms()
     assert np.degrees(quat_angle(rot_after[30:60, left], rot_before[30:60, left])).max() < 1e-6
+
+
+def _joint_acceleration(motion: Motion) -> np.ndarray:
+    """Mean joint acceleration per frame (m/s^2), ``[T - 2]``."""
+    positions = motion.global_positions()
+    return np.linalg.norm(np.diff(positions, 2, axis=0), axis=-1).mean(axis=1) * motion.fps**2
+
+
+def test_loop_extend_plays_the_motion_as_a_smooth_loop():
+    # one full sway period (0.5 Hz over 2 s), plus an extra closing frame: a loop with a seam
+    motion = swaying_motion(num_frames=60)
+    looped = loop_extend(motion, 20)
+    assert looped.num_frames == 60 + 2 * 20
+    np.testing.assert_allclose(looped.rotations[20:80], motion.rotations)
+    np.testing.assert_allclose(looped.root_positions_m[20:80], motion.root_positions_m)
+    # the walk goes on forwards after the end and came from behind before the start
+    assert looped.root_positions_m[-1, 2] > motion.root_positions_m[-1, 2] + 0.15
+    assert looped.root_positions_m[0, 2] < motion.root_positions_m[0, 2] - 0.15
+    # the seams are no rougher than the motion itself
+    inside = _joint_acceleration(motion).max()
+    accel = _joint_acceleration(looped)
+    assert accel[15:25].max() < 1.5 * inside and accel[75:85].max() < 1.5 * inside
+    assert loop_extend(motion, 0) is motion
+
+
+def test_reverse_plays_backwards():
+    motion = swaying_motion()
+    backwards = reverse(motion)
+    np.testing.assert_allclose(backwards.rotations[0], motion.rotations[-1])
+    np.testing.assert_allclose(reverse(backwards).root_positions_m, motion.root_positions_m)

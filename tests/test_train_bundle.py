@@ -20,7 +20,7 @@ from train_support import LIBRARY, finetuned, tiny_corpus  # noqa: E402
 
 from musicdance.audio.analysis import analyze_signal  # noqa: E402
 from musicdance.audio.synth import synth_song  # noqa: E402
-from musicdance.bundle import open_bundle, write_manifest  # noqa: E402
+from musicdance.bundle import file_sha256, open_bundle, write_manifest  # noqa: E402
 from musicdance.choreo.choreographer import choreograph  # noqa: E402
 from musicdance.choreo.onnx_scorer import OnnxScorer  # noqa: E402
 from musicdance.choreo.scoring import FeatureScorer  # noqa: E402
@@ -105,23 +105,58 @@ def test_float32_export_matches_torch_on_real_phrase_inputs(checkpoint, song, on
     assert float(np.abs(onnx_logits - logits.numpy()).max()) <= 1e-4
 
 
-def test_float16_bundle_on_real_phrase_inputs(checkpoint, bundle_dir, song):
-    """float16 storage: the float32 graph was checked to 1e-4 at export, the float16 one stays
-    within the float16 tolerance with the same top-1 (the deviation is recorded)."""
+def test_float16_bundle_is_exact_to_the_rounded_model(checkpoint, bundle_dir, song):
+    """float16 weights ship the checkpoint rounded to float16: onnxruntime on the bundle's
+    graph is within 1e-4 of that torch model on a real song's phrase inputs; what the rounding
+    costs against the checkpoint is measured and recorded in the manifest."""
     _, _, mel = song
-    bundle = open_bundle(bundle_dir)
-    parity = bundle.manifest["parity"]
-    assert parity["float32_max_abs_diff"] <= 1e-4
-    assert parity["max_abs_diff"] <= bundle_export.FLOAT16_TOLERANCE
-    got = bundle.probabilities(mel)
-    expected = _torch_probabilities(checkpoint, mel)
-    assert got.shape == expected.shape == (len(mel), bundle.num_classes)
-    assert float(np.abs(got - expected).max()) <= bundle_export.FLOAT16_TOLERANCE
+    networks = loops.networks_from_checkpoint(loops.load_checkpoint(checkpoint)).eval()
+    released = bundle_export.released_networks(networks, float16=True)
+    with torch.no_grad():
+        expected = released.probability_model()(mel_tensor(mel)).numpy()
+        unrounded = networks.probability_model()(mel_tensor(mel)).numpy()
+    session = ort.InferenceSession(str(bundle_dir / "probabilities.onnx"))
+    got = session.run(None, {"mel": mel[:, None]})[0]
+    assert got.shape == (len(mel), 168)
+    assert float(np.abs(got - expected).max()) <= 1e-4
     assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+    # the rounding is real (the released model is not the checkpoint's) and recorded
+    rounding = float(np.abs(unrounded - expected).max())
+    assert rounding > 1e-7
+    manifest = open_bundle(bundle_dir).manifest
+    assert manifest["weights"] == "float16"
+    assert manifest["parity"]["max_abs_diff"] <= manifest["parity"]["limit"] == 1e-4
+    assert "rounded to float16" in manifest["parity"]["reference"]
+    record = manifest["float16_rounding"]
+    assert record["checkpoint_sha256"] == file_sha256(checkpoint)
+    cost = bundle_export.rounding_cost(networks, released, bundle_export.check_phrase_inputs())
+    assert record["max_abs_diff"] == pytest.approx(cost["max_abs_diff"], rel=1e-6)
+    assert record["top1_agreement"] == cost["top1_agreement"]
+    assert record["samples"] == len(bundle_export.check_phrase_inputs()) >= 8
+    # every stored weight is float16, and storing it changed nothing
     model = __import__("onnx").load(str(bundle_dir / "probabilities.onnx"))
     assert set(export.operator_types(model)) <= export.SENTIS_OPERATORS
     assert "Cast" in export.operator_types(model)
+    assert "BatchNormalization" not in export.operator_types(model)
     assert model.ir_version == export.IR_VERSION
+    big = [t for t in model.graph.initializer if np.prod(t.dims) >= 16]
+    assert big and all(t.data_type == 10 for t in big)  # TensorProto.FLOAT16
+
+
+def test_float16_storage_refuses_weights_that_are_not_rounded(checkpoint):
+    """Without the rounding, float16 storage would move the model: refused, not hidden."""
+    networks = loops.networks_from_checkpoint(loops.load_checkpoint(checkpoint)).eval()
+    folded = export.fold_batch_norms(__import__("copy").deepcopy(networks))
+    spec = export.graph_specs(folded)["probabilities"]
+    with pytest.raises(MusicDanceError, match="not float16-exact"):
+        export.to_float16_weights(export.to_onnx(spec), exact=True)
+
+
+def test_an_export_beyond_the_parity_limit_fails(checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setattr(bundle_export, "PARITY_LIMIT", 0.0)
+    with pytest.raises(MusicDanceError, match=r"onnxruntime differs from torch by .* \(> 0e\+00\)"):
+        bundle_export.export_bundle(checkpoint, tmp_path / "b", library=LIBRARY)
+    assert not (tmp_path / "b").exists()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,7 +166,7 @@ def test_float16_bundle_on_real_phrase_inputs(checkpoint, bundle_dir, song):
 def test_onnx_scorer_is_an_emission_model(bundle_dir, song, library):
     analysis, slots, mel = song
     infos = library.infos(styles=["house"])
-    scorer = OnnxScorer(bundle_dir, analysis, library=library)
+    scorer = OnnxScorer(bundle_dir, analysis, library=library, feature_weight=0.0)
     scores = scorer.score(slots, infos)
     assert scores.shape == (len(slots), len(infos)) and (scores > 0).all()
     np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-4)

@@ -29,14 +29,17 @@ import numpy as np
 
 from musicdance.corpus.build import library_fingerprint
 from musicdance.corpus.inputs import check_feature_parameters, read_format_json
+from musicdance.defaults import DEFAULT_BUNDLE
 from musicdance.errors import MusicDanceError
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "DEFAULT_BUNDLE",
     "MANIFEST_NAME",
     "Bundle",
     "file_sha256",
     "open_bundle",
+    "open_default_bundle",
     "write_manifest",
 ]
 
@@ -282,3 +285,36 @@ def _check_graph(bundle: Bundle, k: int) -> None:
             f"[batch, 1, {size}, {size}] -> probabilities [batch, {k}]",
             bundle.path,
         )
+
+
+def open_default_bundle(
+    library, path: str | os.PathLike[str] = DEFAULT_BUNDLE, *, threads: int = 0
+) -> tuple[Bundle | None, str | None]:
+    """The default bundle for ``library``, if there is one.
+
+    Returns ``(bundle, None)`` when ``path`` holds a bundle made for ``library`` (a
+    PhraseLibrary or a list of phrase ids), or ``(None, why not)`` when the folder has no
+    bundle or the bundle was made for another library (the caller falls back to the feature
+    scorer). A bundle made for this library that fails any other check (a corrupt file, other
+    feature parameters, ...) is still a :class:`MusicDanceError`: a broken install is not
+    hidden.
+    """
+    folder = Path(path)
+    if not (folder / MANIFEST_NAME).is_file():
+        return None, f"no bundle at {folder}"
+    ids = list(library) if isinstance(library, list | tuple) else library.ids()
+    made_for = _manifest_fingerprint(folder / MANIFEST_NAME)
+    if made_for is not None and made_for != library_fingerprint(ids):
+        return None, f"{folder} was made for another library"
+    return open_bundle(folder, library=library, threads=threads), None
+
+
+def _manifest_fingerprint(path: Path) -> str | None:
+    """The library fingerprint a manifest records, or None if it cannot be read (then
+    :func:`open_bundle` reports the problem)."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        fingerprint = manifest["library"]["fingerprint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return fingerprint if isinstance(fingerprint, str) else None

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from mdtool.app import app, console, print_json, stage_progress
 from mdtool.library_commands import DEFAULT_LIBRARY
+from musicdance.defaults import DEFAULT_BUNDLE, DEFAULT_FEATURE_WEIGHT
 
 FORMATS = ("glb", "bvh", "json")
 STAGES = ("analyse", "choose phrases", "render", "export")
@@ -52,11 +53,18 @@ def choreograph(
     formats: str = typer.Option("glb,bvh,json", "--format", help="Comma list: glb, bvh, json."),
     decoder: str = typer.Option("viterbi", "--decoder", help="viterbi (global) or greedy (eq. 6)."),
     bundle: Path = typer.Option(
-        None, "--bundle", help="Model bundle (e.g. bundles/default); default: the feature scorer."
+        None,
+        "--bundle",
+        help=f"Model bundle (default: {DEFAULT_BUNDLE} if it was made for --library, else the "
+        "feature scorer).",
     ),
+    no_bundle: bool = typer.Option(False, "--no-bundle", help="Score with the features only."),
     feature_weight: float = typer.Option(
-        0.0, "--feature-weight", min=0.0, max=1.0,
-        help="With --bundle: weight of the feature scorer in the geometric mix.",
+        DEFAULT_FEATURE_WEIGHT,
+        "--feature-weight",
+        min=0.0,
+        max=1.0,
+        help="With a bundle: weight of the feature scorer in the geometric mix.",
     ),
     reuse_sections: bool = typer.Option(
         True, "--reuse-sections/--no-reuse-sections", help="Repeated music, repeated dance."
@@ -71,14 +79,12 @@ def choreograph(
     from musicdance.library import open_library
 
     chosen_formats = _formats(formats)
+    if bundle is not None and no_bundle:
+        raise typer.BadParameter("give --bundle or --no-bundle, not both")
     timings: dict[str, float] = {}
     started = time.perf_counter()
     phrases = open_library(library)
-    model = None
-    if bundle is not None:  # checked before any work starts
-        from musicdance.bundle import open_bundle
-
-        model = open_bundle(bundle, library=phrases)
+    model, scorer_name, note = _choose_bundle(phrases, bundle, no_bundle)  # before any work
     with stage_progress("choreograph", STAGES, enabled=not as_json) as step:
         step("analyse")
         analysis = analyze(song)
@@ -107,7 +113,7 @@ def choreograph(
     timings["total"] = time.perf_counter() - started
     summary = {
         "song": str(song),
-        "scorer": "features" if model is None else str(bundle),
+        "scorer": scorer_name,
         "style": timeline.style,
         "tempo_bpm": timeline.song["tempo_bpm"],
         "meter": timeline.song["meter"],
@@ -118,17 +124,41 @@ def choreograph(
         "outputs": {fmt: str(path) for fmt, path in outputs.items()},
         "phrases": timeline.phrase_ids(),
     }
+    if model is not None:
+        summary["feature_weight"] = feature_weight
+    if note:
+        summary["scorer_note"] = note
     if profile:
         summary["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
     if as_json:
         print_json(summary)
         return
     _print_timeline(timeline)
+    console.print(f"scorer: {scorer_name}" + (f" ({note})" if note else ""))
     for path in outputs.values():
         console.print(f"wrote {path}")
     if profile:
         for name, seconds in timings.items():
             console.print(f"  {name:<22} {seconds:7.3f} s")
+
+
+def _choose_bundle(library, bundle: Path | None, no_bundle: bool):
+    """The bundle that scores the slots, the scorer's name for the summary, and a note.
+
+    An explicit ``--bundle`` must pass every check (else a clear error). Without one, the
+    default bundle scores when it is there and was made for ``library``; otherwise the feature
+    scorer does and the note says why.
+    """
+    from musicdance.bundle import open_bundle, open_default_bundle
+
+    if no_bundle:
+        return None, "features", None
+    if bundle is not None:
+        return open_bundle(bundle, library=library), str(bundle), None
+    model, why_not = open_default_bundle(library)
+    if model is None:
+        return None, "features (no bundle for this library)", why_not
+    return model, str(DEFAULT_BUNDLE), None
 
 
 def _print_timeline(timeline) -> None:
@@ -201,6 +231,9 @@ def edit(
     folder = timeline_path.parent
     formats = ["json"] + [f for f in ("glb", "bvh") if (folder / f"{stem}.{f}").exists()]
     outputs = _outputs(folder, stem, formats)
+    # A full render: this process has no render of the old timeline in memory, and making one
+    # only to re-render from it (musicdance.choreo.render.rerender) would cost more. The
+    # runtime, which keeps renders, re-renders only what changed.
     motion = render_timeline(timeline, phrases)
     _write_outputs(timeline, motion, outputs)
     if as_json:
@@ -216,7 +249,7 @@ def evaluate(
     motion_path: Path = typer.Argument(..., help="Dance (.glb or .bvh) on the canonical skeleton."),
     song: Path = typer.Argument(..., help="The song it dances to."),
     timeline_path: Path = typer.Option(
-        None, "--timeline", help="Its timeline, for smoothness at the phrase joins."
+        None, "--timeline", help="Its timeline: join smoothness, structure consistency, diversity."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -225,8 +258,10 @@ def evaluate(
     from musicdance.choreo.timeline import read_timeline
     from musicdance.evaluate.metrics import (
         beat_alignment,
+        diversity,
         foot_skating_cm_s,
         physical_foot_contact,
+        structure_consistency,
         transition_smoothness,
     )
     from musicdance.io.files import load_motion
@@ -238,8 +273,11 @@ def evaluate(
     report["physical_foot_contact"] = physical_foot_contact(motion)
     report["foot_skating_cm_s"] = foot_skating_cm_s(motion)
     if timeline_path is not None:
-        joins = [s.start_s for s in read_timeline(timeline_path).slots[1:]]
+        timeline = read_timeline(timeline_path)
+        joins = [s.start_s for s in timeline.slots[1:]]
         report["transitions"] = transition_smoothness(motion, joins)
+        report["structure_consistency"] = structure_consistency(timeline)
+        report["diversity"] = diversity(timeline)
     if as_json:
         print_json(report)
         return
@@ -249,5 +287,5 @@ def evaluate(
             table.add_row(key.replace("_", " "), f"{value:.4f}")
         elif isinstance(value, dict):
             for sub, number in value.items():
-                table.add_row(f"transitions: {sub.replace('_', ' ')}", f"{number:.4f}")
+                table.add_row(f"{key}: {sub.replace('_', ' ')}", f"{number:.4g}")
     console.print(table)

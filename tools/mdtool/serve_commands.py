@@ -10,6 +10,7 @@ import typer
 
 from mdtool.app import app, err_console
 from mdtool.library_commands import DEFAULT_LIBRARY
+from musicdance.defaults import DEFAULT_BUNDLE, DEFAULT_FEATURE_WEIGHT
 from musicdance.errors import MusicDanceError
 
 
@@ -24,9 +25,15 @@ def serve(
         help="Clients must send 'Authorization: Bearer TOKEN' (required off loopback).",
     ),  # fmt: skip
     library: Path = typer.Option(DEFAULT_LIBRARY, "--library", "-L", help="Phrase library."),
-    bundle: Path = typer.Option(None, "--bundle", help="Trained bundle (default: feature scorer)."),
+    bundle: Path = typer.Option(
+        None, "--bundle",
+        help=f"Trained bundle (default: {DEFAULT_BUNDLE} if it was made for --library, else the "
+        "feature scorer).",
+    ),
+    no_bundle: bool = typer.Option(False, "--no-bundle", help="Score with the features only."),
     feature_weight: float = typer.Option(
-        0.0, "--feature-weight", min=0.0, max=1.0, help="With --bundle: weight of the features."
+        DEFAULT_FEATURE_WEIGHT, "--feature-weight", min=0.0, max=1.0,
+        help="With a bundle: weight of the features in the geometric mix.",
     ),
     work_dir: Path = typer.Option(
         None, "--work-dir", help="Folder for staged uploads (default: a temporary one)."
@@ -71,6 +78,8 @@ def serve(
         ) from None
     from mdruntime import Runtime
 
+    if bundle is not None and no_bundle:
+        raise typer.BadParameter("give --bundle or --no-bundle, not both")
     if not is_loopback(host) and not token:
         raise MusicDanceError(
             f"binding to {host} exposes the service beyond this machine: give a token "
@@ -79,9 +88,12 @@ def serve(
     folder = WorkFolder.make(work_dir)
     try:
         runtime = Runtime(
-            library, bundle=bundle, feature_weight=feature_weight, preload=preload,
-            work_dir=folder.path,
+            library, bundle=bundle, default_bundle=not no_bundle,
+            feature_weight=feature_weight, preload=preload, work_dir=folder.path,
         )  # fmt: skip
+        scorer = "bundle " + str(runtime.bundle.path) if runtime.bundle else "features"
+        note = f" ({runtime.scorer_note})" if runtime.scorer_note else ""
+        err_console.print(f"scorer: {scorer}{note}")
         config = ServiceConfig(
             host=host, port=port, token=token or None,
             max_upload_bytes=int(max_upload_mb * 1024 * 1024), body_timeout_s=body_timeout,

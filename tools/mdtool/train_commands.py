@@ -31,6 +31,9 @@ CORPUS_OPTION = typer.Option(DEFAULT_CORPUS, "--corpus", "-C", help="Corpus fold
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of tables.")
 SEED_OPTION = typer.Option(0, "--seed", help="Seed of initialisation and shuffling.")
 RESUME_OPTION = typer.Option(False, "--resume", help="Continue from --out if it exists.")
+PROCESSES_OPTION = typer.Option(
+    1, "--processes", min=1, help="DistributedDataParallel processes (CPU, gloo)."
+)
 
 
 def _loops():
@@ -206,13 +209,15 @@ def pretrain_command(
     embedding_dim: int = typer.Option(
         512, "--embedding-dim", help="Size of the embedding u (paper: 512)."
     ),
+    width: float = typer.Option(
+        1.0, "--width", min=0.25, max=4.0,
+        help="Light encoder channel multiplier (1.0: ~2.8 M parameters, 0.7: ~1.4 M).",
+    ),  # fmt: skip
     init: Path = typer.Option(None, "--init", help="Start from this checkpoint's encoder."),
     epochs: int = typer.Option(2, "--epochs", min=1, help="Epochs (paper: 200)."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Samples per step/process."),
     lr: float = typer.Option(1e-4, "--lr", help="Adam learning rate (paper: 1e-4)."),
-    processes: int = typer.Option(
-        1, "--processes", min=1, help="DistributedDataParallel processes (CPU, gloo)."
-    ),
+    processes: int = PROCESSES_OPTION,
     seed: int = SEED_OPTION,
     resume: bool = RESUME_OPTION,
     as_json: bool = JSON_OPTION,
@@ -222,9 +227,11 @@ def pretrain_command(
     from musicdance.train.config import ModelConfig
 
     if encoder == "resnet50":  # the paper's D1 width too
+        if width != 1.0:
+            raise typer.BadParameter("--width applies to the light encoder")
         config = ModelConfig.resnet50(embedding_dim=embedding_dim)
     else:
-        config = ModelConfig(encoder=encoder, embedding_dim=embedding_dim)
+        config = ModelConfig(encoder=encoder, embedding_dim=embedding_dim, encoder_width=width)
     result = loops.pretrain(
         corpus, out, config=config, init=init, epochs=epochs,
         batch_size=batch_size, lr=lr, seed=seed, processes=processes, resume=resume,
@@ -250,8 +257,9 @@ def finetune_command(
     ),
     balance: bool = typer.Option(False, "--balance/--no-balance", help="Class balancing."),
     epochs: int = typer.Option(30, "--epochs", min=1, help="Epochs (paper: 500)."),
-    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Samples per step/process."),
     lr: float = typer.Option(1e-2, "--lr", help="SGD learning rate (paper: 1e-2)."),
+    processes: int = PROCESSES_OPTION,
     seed: int = SEED_OPTION,
     resume: bool = RESUME_OPTION,
     as_json: bool = JSON_OPTION,
@@ -260,8 +268,8 @@ def finetune_command(
     result = _loops().finetune(
         corpus, out, init=init, encoder=encoder, embedding_dim=embedding_dim, attention=attention,
         balance=balance,
-        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, resume=resume,
-        progress=not as_json,
+        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, processes=processes,
+        resume=resume, progress=not as_json,
     )  # fmt: skip
     _report(result, ["epoch", "loss", "train_top1", "top1", "top5", "top10"], as_json)
 
@@ -284,6 +292,8 @@ def coascent_command(
     balance: bool = typer.Option(
         None, "--balance/--no-balance", help="Class balancing (default: as the init)."
     ),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Samples per step/process."),
+    processes: int = PROCESSES_OPTION,
     seed: int = SEED_OPTION,
     resume: bool = RESUME_OPTION,
     as_json: bool = JSON_OPTION,
@@ -292,7 +302,8 @@ def coascent_command(
     result = _loops().coascent(
         corpus, out, init=init, library=library, rounds=rounds,
         epochs_per_round=epochs_per_round, tau=tau, alpha=alpha, lr=lr, balance=balance,
-        seed=seed, resume=resume, progress=not as_json,
+        batch_size=batch_size, seed=seed, processes=processes, resume=resume,
+        progress=not as_json,
     )  # fmt: skip
     keys = ["epoch", "loss", "pseudo_labels", "unlabelled", "mean_confidence", "top1", "top5",
             "top10"]  # fmt: skip
@@ -366,10 +377,10 @@ def export_onnx_command(
             console.print(f"  {name:<26} {size / 1e6:8.2f} MB")
         console.print(
             f"wrote bundle {report['bundle']} ({report['bytes'] / 1e6:.1f} MB, K="
-            f"{report['num_classes']}, {report['weights']} weights); max |onnx - torch|: "
-            f"float32 graph {report['float32_max_abs_diff']:.1e}, written graph "
-            f"{report['max_abs_diff']:.1e}"
+            f"{report['num_classes']}, {report['weights']} weights); max |onnx - torch| "
+            f"{report['max_abs_diff']:.1e} against {report['parity']['reference']}"
         )
+        _print_rounding(report["float16_rounding"])
         return
     report = bundle_export.export_checkpoint(
         checkpoint, out or Path("build/onnx"), float16=bool(float16)
@@ -384,3 +395,14 @@ def export_onnx_command(
         table.add_row(name, f"{graph['bytes'] / 1e6:.2f}", f"{graph['max_abs_diff']:.1e}",
                       " ".join(graph["operators"]))  # fmt: skip
     console.print(table)
+    _print_rounding(report["checks"].get("float16_rounding"))
+
+
+def _print_rounding(rounding: dict[str, Any] | None) -> None:
+    """One line on what rounding the weights to float16 costs against the checkpoint."""
+    if rounding:
+        console.print(
+            f"float16 rounding vs the checkpoint on {rounding['samples']} real phrase inputs: "
+            f"max |probability change| {rounding['max_abs_diff']:.1e}, same top-1 on "
+            f"{100 * rounding['top1_agreement']:.0f} %"
+        )

@@ -343,6 +343,7 @@ def _schemas() -> dict[str, Any]:
                 "library": {"type": "object"},
                 "bundle": {"type": ["object", "null"]},
                 "scorer": {"type": "string", "enum": ["feature", "onnx"]},
+                "scorer_note": {"type": ["string", "null"]},
                 "limits": {"type": "object"},
                 "audio_formats": {"type": "array", "items": {"type": "string"}},
             },

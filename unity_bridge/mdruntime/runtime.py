@@ -4,9 +4,11 @@
 number of songs and timelines; it is thread-safe. It runs the same functions as
 ``mdtool choreograph`` / ``mdtool edit`` (``musicdance.audio.analysis.analyze``,
 ``musicdance.choreo.choreographer.choreograph``, ``alternatives``, ``replace_phrase``,
-``musicdance.choreo.render.render_timeline``), so the same song, library, bundle and seed give
+``musicdance.choreo.render.render_dance``), so the same song, library, bundle and seed give
 the same timeline. Rendered dances are cached per timeline (keyed by the sha256 of its JSON) as
-:class:`~mdruntime.pose.PoseTrack` s with their samplers.
+:class:`~mdruntime.pose.PoseTrack` s with their samplers. A timeline made by :meth:`Runtime.replace`
+is rendered incrementally (``musicdance.choreo.render.rerender``: only the replaced slots and
+their neighbours are rendered again) when the timeline it was edited from was rendered recently.
 
 :class:`Session` is one song being edited in a game: its analysis (so a bundle can re-score
 alternatives), the current timeline, an undo history and the current pose sampler.
@@ -37,9 +39,11 @@ from mdruntime.pose import POSE_TRACK_VERSION, Pose, PoseSampler, PoseTrack
 from musicdance import __version__ as MDTOOL_VERSION
 from musicdance.audio.analysis import Analysis, analyze, analyze_signal
 from musicdance.choreo import choreographer as _choreo
-from musicdance.choreo.render import _frame, render_timeline, source_count_frames
+from musicdance.choreo.render import Rendered, _frame, render_dance, source_count_frames
+from musicdance.choreo.rerender import rerender
 from musicdance.choreo.scoring import FeatureScorer
 from musicdance.choreo.timeline import TIMELINE_SCHEMA, TIMELINE_VERSION, Timeline
+from musicdance.defaults import DEFAULT_FEATURE_WEIGHT
 from musicdance.errors import MusicDanceError
 from musicdance.library import open_library
 from musicdance.motion.motion import Motion
@@ -140,11 +144,18 @@ class Runtime:
 
     Args:
         library: a phrase-library folder (or an opened ``PhraseLibrary``).
-        bundle: optional trained bundle folder; when given, its ONNX model scores the slots
-            (``musicdance.choreo.onnx_scorer.OnnxScorer``) instead of the feature scorer.
+        bundle: trained bundle folder whose ONNX model scores the slots
+            (``musicdance.choreo.onnx_scorer.OnnxScorer``); it must pass every check. None:
+            the default bundle (``bundles/default`` in the working folder, as for
+            ``mdtool choreograph``) if it was made for this library, else the feature scorer
+            (:meth:`info` says why in ``scorer_note``).
+        default_bundle: False: no default bundle; the feature scorer unless ``bundle`` is
+            given.
         feature_weight: with a bundle, weight of the feature scorer in the geometric mix.
         preload: decode every phrase now instead of on first use.
         cache_size: rendered timelines kept (each is a few MB for a 4-minute song).
+        edit_cache_size: of those, how many keep what an incremental re-render after
+            :meth:`replace` needs (about 17 MB more each for a 4-minute song).
         work_dir: where uploaded audio is staged while it is decoded (default: the system's
             temporary folder). Nothing is written anywhere else.
     """
@@ -154,9 +165,11 @@ class Runtime:
         library,
         *,
         bundle: str | os.PathLike[str] | None = None,
-        feature_weight: float = 0.0,
+        default_bundle: bool = True,
+        feature_weight: float = DEFAULT_FEATURE_WEIGHT,
         preload: bool = False,
         cache_size: int = 8,
+        edit_cache_size: int = 4,
         work_dir: str | os.PathLike[str] | None = None,
         bundle_threads: int = 0,
     ) -> None:
@@ -164,12 +177,14 @@ class Runtime:
         self.library = CachedLibrary(opened)
         if not len(self.library):
             raise MusicDanceError("the phrase library is empty", self.library.path)
-        self.bundle = None
-        if bundle is not None:
-            self.bundle = _open_bundle(bundle, self.library, bundle_threads)
+        self.bundle, self.scorer_note = _choose_bundle(
+            bundle, self.library, default_bundle, bundle_threads
+        )
         self.feature_weight = float(feature_weight)
         self.work_dir = Path(work_dir) if work_dir is not None else Path(tempfile.gettempdir())
         self._rendered = _LRU(cache_size)
+        self._edit_states = _LRU(edit_cache_size)  # timeline key -> Rendered with its state
+        self._edited_from = _LRU(256)  # key of a replace's result -> key of its source
         self._analyses = _LRU(max(cache_size, 4))
         self._inflight: dict[str, threading.Lock] = {}
         self._inflight_lock = threading.Lock()
@@ -201,6 +216,7 @@ class Runtime:
             },
             "bundle": bundle,
             "scorer": "onnx" if self.bundle is not None else "feature",
+            "scorer_note": self.scorer_note,
         }
 
     # -- analysis --------------------------------------------------------------------------------
@@ -366,9 +382,13 @@ class Runtime:
         return self._analyses.get(_analysis_key(timeline.duration_s, spans))
 
     def replace(self, timeline: Timeline, slot: int, phrase_id: str) -> Timeline:
-        """A copy of the timeline with ``phrase_id`` in ``slot`` (``mdtool edit --replace``)."""
+        """A copy of the timeline with ``phrase_id`` in ``slot`` (``mdtool edit --replace``).
+
+        Its render is derived from ``timeline``'s (``rerender``) when that is still cached."""
         self.check_timeline(timeline)
-        return _choreo.replace_phrase(timeline, self.library, int(slot), str(phrase_id))
+        edited = _choreo.replace_phrase(timeline, self.library, int(slot), str(phrase_id))
+        self._edited_from.put(timeline_key(edited), timeline_key(timeline))
+        return edited
 
     # -- rendering and sampling ------------------------------------------------------------------
 
@@ -385,13 +405,25 @@ class Runtime:
                 if found is not None:
                     return found
                 self.check_timeline(timeline)
-                motion = render_timeline(timeline, self.library)
+                motion = self._render_motion(timeline, key)
                 track = PoseTrack.from_motion(motion, timeline_key=key)
                 track = _with_slots(track, timeline, self.library)
                 return self._rendered.put(key, _Rendered(motion, track))
         finally:
             with self._inflight_lock:
                 self._inflight.pop(key, None)
+
+    def _render_motion(self, timeline: Timeline, key: str) -> Motion:
+        """The dance, re-rendered from the render of the timeline it was edited from when that
+        is cached (the same motion as a full render, to rounding), else rendered in full."""
+        source = self._edited_from.get(key)
+        previous: Rendered | None = None if source is None else self._edit_states.get(source)
+        if previous is not None:
+            rendered = rerender(previous, timeline, self.library)
+        else:
+            rendered = render_dance(timeline, self.library)
+        self._edit_states.put(key, rendered)
+        return rendered.motion
 
     def render(self, timeline: Timeline) -> Motion:
         """The dance ``mdtool choreograph`` exports for this timeline (cached)."""
@@ -456,12 +488,17 @@ class _InfoOnly:
         self.info = info
 
 
-def _open_bundle(path, library: CachedLibrary, threads: int):
-    try:
-        from musicdance.bundle import open_bundle
-    except ImportError as error:  # pragma: no cover - depends on the models issue
-        raise MusicDanceError(f"this mdtool cannot load bundles ({error})") from None
-    return open_bundle(path, library=library, threads=threads)
+def _choose_bundle(path, library: CachedLibrary, default: bool, threads: int):
+    """``(bundle or None, note)``: the named bundle (every check must pass), else the default
+    bundle if it was made for ``library``, else none (the note says why)."""
+    from musicdance.bundle import open_bundle, open_default_bundle
+
+    if path is not None:
+        return open_bundle(path, library=library, threads=threads), None
+    if not default:
+        return None, None
+    bundle, why_not = open_default_bundle(library, threads=threads)
+    return bundle, None if why_not is None else f"{why_not}; scoring with the features"
 
 
 class Session:

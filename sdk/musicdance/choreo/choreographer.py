@@ -144,10 +144,13 @@ def choreograph(
             allowed = np.ones_like(emission, dtype=bool)
             allowed[tied] = False
             allowed[tied, path[first[tied]]] = True
-            for _ in range(2):  # the first occurrences may change once the ties bind them
+            for _ in range(4):  # the first occurrences may change once the ties bind them
                 path = decode(jittered, steps, allowed)
+                if np.array_equal(path[tied], path[first[tied]]):
+                    break
                 allowed[tied] = False
                 allowed[tied, path[first[tied]]] = True
+            path[tied] = path[first[tied]]  # first occurrences are never tied themselves
     choices = _choices(path, emission, steps, infos, top_k)
     return Timeline(
         song={

@@ -19,10 +19,11 @@ import numpy as np
 from musicdance.bundle import Bundle, open_bundle
 from musicdance.choreo.scoring import FeatureScorer
 from musicdance.choreo.slots import Slot
+from musicdance.defaults import DEFAULT_FEATURE_WEIGHT
 from musicdance.errors import MusicDanceError
 from musicdance.library.phrase import PhraseInfo
 
-__all__ = ["OnnxScorer"]
+__all__ = ["DEFAULT_FEATURE_WEIGHT", "OnnxScorer"]
 
 
 class OnnxScorer:
@@ -32,7 +33,8 @@ class OnnxScorer:
         bundle: an opened :class:`~musicdance.bundle.Bundle` or a bundle folder.
         analysis: the song's :class:`~musicdance.audio.analysis.Analysis` (with its log-mel).
         feature_weight: weight of the feature scorer in the geometric mix, in [0, 1]
-            (0: the model alone; 1: the feature scorer alone).
+            (0: the model alone; 1: the feature scorer alone; default
+            :data:`DEFAULT_FEATURE_WEIGHT`).
         library: checked against the bundle when ``bundle`` is a folder.
         floor: smallest score returned (the decoders take logarithms).
     """
@@ -42,7 +44,7 @@ class OnnxScorer:
         bundle: Bundle | str | os.PathLike[str],
         analysis,
         *,
-        feature_weight: float = 0.0,
+        feature_weight: float = DEFAULT_FEATURE_WEIGHT,
         library=None,
         floor: float = 1e-6,
         feature_scorer: FeatureScorer | None = None,

@@ -1,30 +1,145 @@
 """Rendering a timeline into one animation as long as the song.
 
 Each slot's phrase is time-warped so that its counts land on the slot's beats (its end lands
-where the next slot starts), turned and moved on the floor to continue from where the dancer
-stands and faces, and joined with inertialization; planted feet are then pinned with
-leg IK while in contact. Before the first slot and after the last
-the dancer holds the first and last pose.
+where the next slot starts). Where two slots meet, the cut between them is searched within half
+a beat of the boundary: the frame where the outgoing phrase's pose and velocity come closest to
+the incoming one's (phrases that loop are played a little past their ends for this, still on
+the beat). The incoming phrase is then turned and moved on the floor to continue from where
+the dancer stands and faces, and joined with inertialization; planted feet are pinned with leg
+IK while in contact. Before the first slot and after the last the dancer holds the first and
+last pose.
+
+After an edit, ``musicdance.choreo.rerender`` re-renders only what changed.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
+from itertools import pairwise
 
 import numpy as np
 
 from musicdance.choreo.slots import Slot
 from musicdance.choreo.timeline import Timeline
-from musicdance.library.phrase import Phrase, detect_contacts
+from musicdance.library.phrase import FOOT_POINTS, Phrase, pose_features
 from musicdance.library.store import PhraseLibrary
-from musicdance.motion.motion import Motion, concatenate
-from musicdance.synthesis.blend import align_root, crossfade, heading, inertialize
+from musicdance.library.transitions import pose_velocity_cost
+from musicdance.motion.analysis import contacts_from_signals, foot_signals
+from musicdance.motion.motion import Motion, concatenate, slice_frames
+from musicdance.synthesis.blend import (
+    align_root,
+    crossfade,
+    heading,
+    inertialize,
+    loop_extend,
+)
 from musicdance.synthesis.contacts import lock_feet
 from musicdance.synthesis.timewarp import time_warp
 
-JOIN_HALFLIFE_S = 0.12
+JOIN_HALFLIFE_S = 0.18
 JOINS = ("inertialize", "crossfade")
+#: How far (in beats) on either side of a slot boundary the cut may move.
+JOIN_SEARCH_BEATS = 0.5
+#: Cost added per beat the cut moves away from the boundary (ties keep it on count 1).
+JOIN_SHIFT_COST = 0.5
+
+
+@dataclass
+class Join:
+    """Where one slot's phrase took over from the previous one.
+
+    slot: index of the incoming slot. boundary_s: its nominal start (count 1). time_s: where
+    the cut was made. cost: ``pose_velocity_cost`` of the cut; boundary_cost: of a cut at the
+    boundary, for comparison.
+    """
+
+    slot: int
+    boundary_s: float
+    time_s: float
+    cost: float
+    boundary_cost: float
+
+    def to_json(self) -> dict:
+        return {
+            "time_s": round(self.time_s, 4),
+            "shift_s": round(self.time_s - self.boundary_s, 4),
+            "cost": round(self.cost, 4),
+            "boundary_cost": round(self.boundary_cost, 4),
+        }
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """The options of ``render_dance`` (a re-render must use the same)."""
+
+    halflife_s: float = JOIN_HALFLIFE_S
+    join: str = "inertialize"
+    plant_feet: bool = True
+    search_joins: bool = True
+
+    def __post_init__(self) -> None:
+        if self.join not in JOINS:
+            raise ValueError(f"join must be one of {JOINS}, got {self.join!r}")
+
+    def as_kwargs(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RenderState:
+    """What ``rerender`` needs of a render besides its motion and joins.
+
+    slots, phrase_ids, fps, duration_s: the timeline rendered; library: the library's path;
+    options: the render's options. pieces: each slot's warped phrase (a slot too short for a
+    frame has none). cuts: ``[len(pieces) + 1]`` output frames where each piece's segment
+    starts, then where the last one stops. placed: the segments placed on the floor and joined,
+    before foot locking, one after another (``cuts[-1] - cuts[0]`` frames; frame 0 is output
+    frame ``cuts[0]``). body: ``placed`` after foot locking (``placed`` without
+    ``plant_feet``). heights_m, speeds_mps: foot-point heights and speeds of ``placed``
+    (``foot_signals``, ``[T, 4]``) and contacts: the ``[T, 2]`` contacts the feet were locked
+    on; ``None`` without ``plant_feet``.
+    """
+
+    slots: list[Slot]
+    phrase_ids: list[str]
+    fps: float
+    duration_s: float
+    library: str
+    options: RenderOptions
+    pieces: list[_Piece]
+    cuts: list[int]
+    placed: Motion
+    body: Motion
+    heights_m: np.ndarray | None = None
+    speeds_mps: np.ndarray | None = None
+    contacts: np.ndarray | None = None
+
+
+@dataclass
+class Rendered:
+    """A rendered dance, the joins it was cut at and what a re-render needs (``state``; a
+    ``Rendered`` without it re-renders in full)."""
+
+    motion: Motion
+    joins: list[Join]
+    state: RenderState | None = None
+
+
+@dataclass
+class _Piece:
+    """One slot's warped phrase; frame ``i`` of ``motion`` is output frame ``lo + i``."""
+
+    slot: int
+    motion: Motion
+    lo: int
+    first: int  # nominal first output frame (the slot's start)
+    stop: int  # nominal stop frame (the slot's end)
+    beat_frames: float  # length of the slot's first beat, in output frames
+
+    @property
+    def hi(self) -> int:
+        return self.lo + self.motion.num_frames
 
 
 def _frame(time_s: float, fps: float) -> int:
@@ -35,7 +150,7 @@ def _frame(time_s: float, fps: float) -> int:
 def source_count_frames(phrase: Phrase, num_counts: int) -> np.ndarray:
     """``[num_counts + 1]`` phrase frames to show on a slot's beats and at its end: the
     phrase's counts, then its end, then further counts at its spacing if the slot is longer
-    (frames past the end hold the last pose)."""
+    (frames past the end hold the last pose, or loop for looping phrases)."""
     counts = np.asarray(phrase.info.count_frames, dtype=float)
     spacing = float(np.median(np.diff(counts))) if len(counts) > 1 else phrase.info.fps / 2
     knots = np.append(counts, max(float(phrase.info.num_frames), counts[-1] + 1.0))
@@ -46,16 +161,126 @@ def source_count_frames(phrase: Phrase, num_counts: int) -> np.ndarray:
     return knots[: num_counts + 1]
 
 
-def warp_slot(phrase: Phrase, slot: Slot, fps: float) -> Motion | None:
-    """The phrase resampled at ``fps`` over the slot's frames, counts on the beats."""
+def loops(motion: Motion) -> bool:
+    """Whether ``motion`` can play as a loop: going from its last frame back to its first costs
+    no more (``pose_velocity_cost``) than its largest step between consecutive frames."""
+    if motion.num_frames < 3:
+        return False
+    positions, rotations = motion.global_transforms()
+    features = pose_features(positions, rotations[:, 0], motion.fps, np.arange(motion.num_frames))
+    steps = pose_velocity_cost(features[1:], features[:-1])
+    return bool(pose_velocity_cost(features[-1], features[0]) <= steps.max())
+
+
+def warp_slot(
+    phrase: Phrase,
+    slot: Slot,
+    fps: float,
+    *,
+    margin_frames: int = 0,
+    source: tuple[Motion, int] | None = None,
+) -> Motion | None:
+    """The phrase resampled at ``fps`` over the slot's frames, counts on the beats, with
+    ``margin_frames`` more on each side. source: ``(motion, shift)``, a longer version of the
+    phrase's motion (``loop_extend``) whose frame ``shift`` is the phrase's frame 0."""
     first, stop = _frame(slot.start_s, fps), _frame(slot.end_s, fps)
     if stop <= first:
         return None
-    source = source_count_frames(phrase, slot.num_counts)
+    motion, shift = (phrase.motion, 0) if source is None else source
+    knots = source_count_frames(phrase, slot.num_counts) + shift
     targets = np.append(np.asarray(slot.beat_times_s, dtype=float), slot.end_s)
     return time_warp(
-        phrase.motion, source, targets, fps=fps, start_s=first / fps, stop_s=stop / fps
+        motion,
+        knots,
+        targets,
+        fps=fps,
+        start_s=(first - margin_frames) / fps,
+        stop_s=(stop + margin_frames) / fps,
     )
+
+
+def _beat_frames(slot: Slot, fps: float) -> float:
+    beats = slot.beat_times_s
+    period_s = beats[1] - beats[0] if len(beats) > 1 else slot.end_s - slot.start_s
+    return period_s * fps
+
+
+def _features(piece: _Piece, start: int, stop: int) -> np.ndarray:
+    """``pose_features`` of output frames ``start:stop`` of ``piece``, ``[stop - start, F]``
+    (frames outside the piece take its nearest frame)."""
+    first = int(np.clip(start - 1, piece.lo, piece.hi - 2))  # a frame of context each side
+    last = int(np.clip(stop + 1, first + 2, piece.hi))
+    window = slice_frames(piece.motion, first - piece.lo, last - piece.lo)
+    positions, rotations = window.global_transforms()
+    frames = np.clip(np.arange(start, stop), first, last - 1) - first
+    return pose_features(positions, rotations[:, 0], window.fps, frames)
+
+
+def find_cut(before: _Piece, after: _Piece, search: bool = True) -> Join:
+    """The output frame where ``after`` should take over from ``before``: within
+    ``JOIN_SEARCH_BEATS`` of the boundary, where both are defined, the lowest
+    ``pose_velocity_cost`` plus ``JOIN_SHIFT_COST`` per beat moved."""
+    fps = after.motion.fps
+    boundary = after.first
+    beat = after.beat_frames
+    reach = int(round(JOIN_SEARCH_BEATS * beat)) if search else 0
+    low = max(boundary - reach, after.lo + 1, before.first + 1)
+    high = min(boundary + reach, before.hi - 2, after.stop - 1)
+    low, high = min(low, boundary), max(high, boundary)
+    candidates = np.arange(low, high + 1)
+    cost = pose_velocity_cost(_features(before, low, high + 1), _features(after, low, high + 1))
+    total = cost + JOIN_SHIFT_COST * np.abs(candidates - boundary) / max(beat, 1.0)
+    best = int(np.argmin(total))
+    return Join(
+        slot=after.slot,
+        boundary_s=boundary / fps,
+        time_s=int(candidates[best]) / fps,
+        cost=float(cost[best]),
+        boundary_cost=float(cost[boundary - low]),
+    )
+
+
+def render_dance(
+    timeline: Timeline,
+    library: PhraseLibrary,
+    *,
+    halflife_s: float = JOIN_HALFLIFE_S,
+    join: str = "inertialize",
+    plant_feet: bool = True,
+    search_joins: bool = True,
+) -> Rendered:
+    """The whole dance at ``timeline.fps``, the joins it was cut at, and in ``state`` what
+    ``rerender`` needs to re-render it after an edit.
+
+    join: ``"inertialize"`` (default) or ``"crossfade"``, the paper's linear blend, kept as the
+    baseline the benchmark compares against. plant_feet: pin each foot while it is in contact
+    (contact-aware correction), so joins and time warping do not make feet slide.
+    search_joins: look for the best cut near each boundary (else cut on count 1).
+    """
+    options = RenderOptions(halflife_s, join, plant_feet, search_joins)
+    fps = timeline.fps
+    pieces = _warp_pieces(timeline, library)
+    joins = [find_cut(a, b, search_joins) for a, b in pairwise(pieces)]
+    cuts = _cut_frames(pieces, joins, fps)
+    placed = concatenate(_place_segments(pieces, cuts, options))
+    state = RenderState(
+        slots=list(timeline.slots),
+        phrase_ids=timeline.phrase_ids(),
+        fps=fps,
+        duration_s=timeline.duration_s,
+        library=_library_name(library),
+        options=options,
+        pieces=pieces,
+        cuts=cuts,
+        placed=placed,
+        body=placed,
+    )
+    if plant_feet:
+        transforms = placed.global_transforms()  # one forward-kinematics pass serves both
+        state.heights_m, state.speeds_mps = foot_signals(transforms[0], fps, FOOT_POINTS)
+        state.contacts = contacts_from_signals(state.heights_m, state.speeds_mps, FOOT_POINTS)
+        state.body = lock_feet(placed, state.contacts, transforms=transforms)
+    return Rendered(_finish(state.body, timeline), joins, state)
 
 
 def render_timeline(
@@ -65,42 +290,108 @@ def render_timeline(
     halflife_s: float = JOIN_HALFLIFE_S,
     join: str = "inertialize",
     plant_feet: bool = True,
+    search_joins: bool = True,
 ) -> Motion:
-    """One motion covering the whole song at ``timeline.fps``.
+    """One motion covering the whole song at ``timeline.fps`` (``render_dance``'s motion)."""
+    return render_dance(
+        timeline,
+        library,
+        halflife_s=halflife_s,
+        join=join,
+        plant_feet=plant_feet,
+        search_joins=search_joins,
+    ).motion
 
-    join: ``"inertialize"`` (default) or ``"crossfade"``, the paper's linear blend, kept as the
-    baseline the benchmark compares against. plant_feet: pin each foot while it is in contact
-    (contact-aware correction), so joins and time warping do not make feet slide.
-    """
-    if join not in JOINS:
-        raise ValueError(f"join must be one of {JOINS}, got {join!r}")
+
+def _warp_pieces(
+    timeline: Timeline, library: PhraseLibrary, only: set[int] | None = None
+) -> list[_Piece]:
+    """Every slot's phrase (or only the slots numbered in ``only``) warped onto its beats;
+    looping phrases get a margin of half a beat (plus a frame) on each side for the cut
+    search."""
     fps = timeline.fps
-    cache: dict[str, Phrase] = {}
-    segments: list[Motion] = []
+    sources: dict[str, tuple[Phrase, tuple[Motion, int] | None]] = {}
+    pieces = []
     for slot, phrase_id in zip(timeline.slots, timeline.phrase_ids(), strict=True):
-        if phrase_id not in cache:
-            cache[phrase_id] = library.get(phrase_id)
-        segment = warp_slot(cache[phrase_id], slot, fps)
-        if segment is None:
+        if only is not None and slot.index not in only:
             continue
-        if segments:
-            previous = segments[-1]
-            segment = align_root(
-                segment, previous.root_positions_m[-1], float(heading(previous.rotations[-1, 0]))
-            )
-            if join == "inertialize":
-                segment = inertialize(previous, segment, halflife_s)
+        if phrase_id not in sources:
+            phrase = library.get(phrase_id)
+            looped = None
+            if loops(phrase.motion):
+                shift = phrase.motion.num_frames - 1
+                looped = (loop_extend(phrase.motion, shift), shift)
+            sources[phrase_id] = (phrase, looped)
+        phrase, looped = sources[phrase_id]
+        beat = _beat_frames(slot, fps)
+        margin = int(round(JOIN_SEARCH_BEATS * beat)) + 2 if looped is not None else 0
+        motion = warp_slot(phrase, slot, fps, margin_frames=margin, source=looped)
+        if motion is None:
+            continue
+        first = _frame(slot.start_s, fps)
+        stop = _frame(slot.end_s, fps)
+        pieces.append(_Piece(slot.index, motion, first - margin, first, stop, beat))
+    return pieces
+
+
+def _cut_frames(pieces: list[_Piece], joins: list[Join], fps: float) -> list[int]:
+    """``[len(pieces) + 1]`` output frames: where each piece's segment starts, then where the
+    last one stops."""
+    return [pieces[0].first, *(_frame(j.time_s, fps) for j in joins), pieces[-1].stop]
+
+
+def _aligned(piece: _Piece, start: int, previous: Motion | None) -> Motion:
+    """``piece``'s motion turned and moved on the floor so that its output frame ``start``
+    continues from where ``previous`` (the segment before it) ends and faces; as it is for
+    the first piece (``previous`` None)."""
+    if previous is None:
+        return piece.motion
+    return align_root(
+        piece.motion,
+        previous.root_positions_m[-1],
+        float(heading(previous.rotations[-1, 0])),
+        frame=start - piece.lo,
+    )
+
+
+def _place_segments(
+    pieces: list[_Piece],
+    cuts: list[int],
+    options: RenderOptions,
+    previous: Motion | None = None,
+    continuation: Motion | None = None,
+) -> list[Motion]:
+    """Output frames ``cuts[k]:cuts[k + 1]`` of each piece, placed to continue the one before
+    (the first continues ``previous``, or stays where it is without one) and joined to it.
+    continuation: how the piece before ``previous`` would have gone on (for the crossfade)."""
+    played: list[Motion] = []
+    for k, piece in enumerate(pieces):
+        start, stop = cuts[k] - piece.lo, cuts[k + 1] - piece.lo
+        whole = _aligned(piece, cuts[k], previous)
+        segment = slice_frames(whole, start, stop)
+        if previous is not None:
+            if options.join == "inertialize":
+                segment = inertialize(previous, segment, options.halflife_s)
             else:
-                segment = crossfade(previous, segment)
-        segments.append(segment)
-    body = concatenate(segments)
-    if plant_feet:
-        transforms = body.global_transforms()  # one forward-kinematics pass serves both
-        body = lock_feet(body, detect_contacts(body, transforms[0]), transforms=transforms)
+                segment = crossfade(previous, segment, continuation=continuation)
+        played.append(segment)
+        previous = segment
+        continuation = slice_frames(whole, stop)  # how this piece would have gone on
+    return played
+
+
+def _finish(body: Motion, timeline: Timeline) -> Motion:
+    """``body`` (the slots' frames) held before the first slot and after the last, as long as
+    the song."""
+    fps = timeline.fps
     first = _frame(timeline.slots[0].start_s, fps)
     total = int(math.floor(timeline.duration_s * fps + 1e-6)) + 1
     after = max(total - first - body.num_frames, 0)
     return _pad(body, before=first, after=after, total=total)
+
+
+def _library_name(library: PhraseLibrary) -> str:
+    return str(getattr(library, "path", ""))
 
 
 def _pad(motion: Motion, *, before: int, after: int, total: int) -> Motion:

@@ -9,6 +9,9 @@
 - Physical Foot Contact (EDGE, ``eval_pfc.py``): 30 fps, root acceleration with its upward
   component clamped at zero and normalised by its maximum, times the product of the two feet's
   slowest horizontal speeds, averaged, times 1e4. Lower is better.
+
+Choreography-level figures read the timeline: structure consistency (repeated sections dance
+the same phrases) and diversity (how many different phrases and moves a song uses).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import argrelextrema
 
+from musicdance.choreo.choreographer import move_of
+from musicdance.choreo.slots import repeats_of
+from musicdance.choreo.timeline import Timeline
 from musicdance.motion.motion import Motion, resample
 
 BAS_FPS = 60.0
@@ -119,3 +125,32 @@ def transition_smoothness(motion: Motion, join_times_s: np.ndarray, window_s: fl
     result["jerk_ratio"] = result["join_jerk"] / result["within_jerk"]
     result["peak_ratio"] = result["join_peak_acceleration"] / max(within_p95, 1e-9)
     return result
+
+
+def structure_consistency(timeline: Timeline) -> float | None:
+    """Fraction of the slots in repeated music (a section heard before, slot by slot) that
+    dance the same phrase as the first time; ``None`` when nothing repeats."""
+    first = repeats_of(timeline.slots)
+    repeated = np.flatnonzero(first >= 0)
+    if not len(repeated):
+        return None
+    ids = timeline.phrase_ids()
+    return float(np.mean([ids[k] == ids[first[k]] for k in repeated]))
+
+
+def diversity(timeline: Timeline) -> dict[str, float]:
+    """How varied the choreography is: distinct phrases and moves (a move's mirrored and
+    energy variants count once) per slot, the normalised entropy of phrase use (1: every
+    phrase equally often), and the share of slots that repeat the previous slot's phrase."""
+    ids = timeline.phrase_ids()
+    _, counts = np.unique(ids, return_counts=True)
+    share = counts / counts.sum()
+    entropy = float(-(share * np.log(share)).sum() / np.log(len(ids))) if len(ids) > 1 else 0.0
+    back_to_back = [a == b for a, b in zip(ids, ids[1:], strict=False)]
+    return {
+        "distinct_phrases": int(len(counts)),
+        "distinct_moves": int(len({move_of(i) for i in ids})),
+        "distinct_phrase_ratio": float(len(counts) / len(ids)),
+        "phrase_entropy": entropy,
+        "back_to_back_repeats": float(np.mean(back_to_back)) if back_to_back else 0.0,
+    }

@@ -31,6 +31,7 @@ __all__ = [
     "make_phrase",
     "mirror_phrase",
     "normalize_start",
+    "pose_features",
     "transition_features",
 ]
 
@@ -147,15 +148,16 @@ def detect_contacts(motion: Motion, positions_m: np.ndarray | None = None) -> np
     return foot_contacts(positions, motion.fps, FOOT_POINTS)
 
 
-def transition_features(
+def pose_features(
     positions_m: np.ndarray, root_rotations: np.ndarray, fps: float, frames: np.ndarray
 ) -> np.ndarray:
-    """Pose and velocity features ``[F]`` (float32) averaged over ``frames`` of a phrase.
+    """Pose and velocity features ``[len(frames), F]`` (float64) of a motion at ``frames``.
 
-    In the heading frame of the hips (origin under the hips, +Z the facing direction): the
-    position (m) of each ``FEATURE_JOINTS`` joint relative to the hips on the floor plane, with
-    its height above the floor; the hips' height; then the velocity (m/s) of each of those
-    joints and of the hips. F = 3 * 5 + 1 + 3 * 6 = 34.
+    positions_m: global joint positions ``[T, J, 3]``; root_rotations: ``[T, 4]``. In the
+    heading frame of the hips (origin under the hips, +Z the facing direction): the position
+    (m) of each ``FEATURE_JOINTS`` joint relative to the hips on the floor plane, with its
+    height above the floor; the hips' height; then the velocity (m/s) of each of those joints
+    and of the hips. F = 3 * 5 + 1 + 3 * 6 = 34.
     """
     frames = np.asarray(frames)
     joints = [_J[name] for name in FEATURE_JOINTS]
@@ -168,10 +170,17 @@ def transition_features(
     relative = positions_m[frames][:, joints] - root * np.array([1.0, 0.0, 1.0])
     local_pos = quat_mul_vec3(to_local, relative)
     local_vel = quat_mul_vec3(to_local, velocity[frames][:, [0, *joints]])
-    features = np.concatenate(
+    return np.concatenate(
         [local_pos.reshape(len(frames), -1), root[:, :, 1], local_vel.reshape(len(frames), -1)],
         axis=1,
     )
+
+
+def transition_features(
+    positions_m: np.ndarray, root_rotations: np.ndarray, fps: float, frames: np.ndarray
+) -> np.ndarray:
+    """``pose_features`` averaged over ``frames`` of a phrase, ``[F]`` float32."""
+    features = pose_features(positions_m, root_rotations, fps, frames)
     return features.mean(axis=0).astype(np.float32)
 
 

@@ -16,7 +16,13 @@ import numpy as np
 
 from musicdance.library.phrase import FEATURE_JOINTS, PhraseInfo
 
-__all__ = ["STYLE_FAMILIES", "TransitionWeights", "transition_costs", "transition_prior"]
+__all__ = [
+    "STYLE_FAMILIES",
+    "TransitionWeights",
+    "pose_velocity_cost",
+    "transition_costs",
+    "transition_prior",
+]
 
 #: Styles whose moves mix well with each other.
 STYLE_FAMILIES = (
@@ -43,9 +49,19 @@ class TransitionWeights:
 
 
 def _rms_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """RMS over 3-vectors of ``a [K, 3n]`` against ``b [K, 3n]``, all pairs: ``[K, K]``."""
-    diff = a[:, None, :] - b[None, :, :]
-    return np.sqrt(np.mean(diff**2, axis=-1) * 3.0)
+    """RMS over 3-vectors of ``a [..., 3n]`` against ``b [..., 3n]`` (broadcast): ``[...]``."""
+    return np.sqrt(np.mean((a - b) ** 2, axis=-1) * 3.0)
+
+
+def pose_velocity_cost(
+    a: np.ndarray, b: np.ndarray, weights: TransitionWeights | None = None
+) -> np.ndarray:
+    """Cost of cutting from pose features ``a [..., F]`` to ``b [..., F]`` (``pose_features``
+    layout, broadcast): RMS pose gap over ``weights.pose_m`` plus RMS velocity gap over
+    ``weights.velocity_mps``."""
+    w = weights or TransitionWeights()
+    pose = _rms_distance(a[..., _POSE], b[..., _POSE])
+    return pose / w.pose_m + _rms_distance(a[..., _VELOCITY], b[..., _VELOCITY]) / w.velocity_mps
 
 
 def _support_clash(end: str, start: str) -> float:
@@ -77,8 +93,6 @@ def transition_costs(
     w = weights or TransitionWeights()
     ends = np.stack([i.end_features for i in infos]).astype(float)
     starts = np.stack([i.start_features for i in infos]).astype(float)
-    pose = _rms_distance(ends[:, _POSE], starts[:, _POSE])
-    velocity = _rms_distance(ends[:, _VELOCITY], starts[:, _VELOCITY])
     support = np.array([[_support_clash(a.support_end, b.support_start) for b in infos]
                         for a in infos])  # fmt: skip
     end_facing = np.array([i.facing_end_deg for i in infos])
@@ -86,8 +100,7 @@ def transition_costs(
     after = (end_facing[:, None] + turn[None, :] + 180.0) % 360.0 - 180.0
     style = np.array([[_style_cost(a.style, b.style, w) for b in infos] for a in infos])
     return (
-        pose / w.pose_m
-        + velocity / w.velocity_mps
+        pose_velocity_cost(ends[:, None, :], starts[None, :, :], w)
         + w.support * support
         + w.facing * np.abs(after) / 180.0
         + style

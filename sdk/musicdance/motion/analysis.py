@@ -15,9 +15,11 @@ from musicdance.motion.quat import quat_mul_vec3
 
 __all__ = [
     "SUPPORT_FEET",
+    "contacts_from_signals",
     "dance_statistics",
     "facing_deg",
     "foot_contacts",
+    "foot_signals",
     "foot_skating_mps",
     "joint_speeds_mps",
     "kinematic_beat_salience",
@@ -216,13 +218,45 @@ def foot_contacts(
     than ``speed_mps``; a foot is in contact when any of its points is. Contacts and gaps
     shorter than ``min_frames`` are removed.
     """
-    contacts = np.zeros((len(positions_m), 2), dtype=bool)
-    speeds = joint_speeds_mps(positions_m, fps)
+    heights, speeds = foot_signals(positions_m, fps, foot_points)
+    return contacts_from_signals(
+        heights,
+        speeds,
+        foot_points,
+        height_m=height_m,
+        speed_mps=speed_mps,
+        min_frames=min_frames,
+    )
+
+
+def foot_signals(
+    positions_m: np.ndarray, fps: float, foot_points: tuple[tuple[int, ...], ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """What ``foot_contacts`` reads of a motion: the height (m) and speed (m/s) of every foot
+    point, ``[T, P]`` each, points in ``foot_points`` order (one foot's, then the other's).
+    Both are unchanged when the motion is turned about +Y or moved on the floor."""
+    index = [joint for points in foot_points for joint in points]
+    return positions_m[:, index, 1], joint_speeds_mps(positions_m[:, index], fps)
+
+
+def contacts_from_signals(
+    heights_m: np.ndarray,
+    speeds_mps: np.ndarray,
+    foot_points: tuple[tuple[int, ...], ...],
+    *,
+    height_m: float = 0.05,
+    speed_mps: float = 0.3,
+    min_frames: int = 3,
+) -> np.ndarray:
+    """``foot_contacts`` from ``foot_signals``' heights and speeds ``[T, P]``: ``[T, feet]``."""
+    contacts = np.zeros((len(heights_m), len(foot_points)), dtype=bool)
+    first = 0
     for side, points in enumerate(foot_points):
-        idx = list(points)
-        heights = positions_m[:, idx, 1]
+        columns = slice(first, first + len(points))
+        first += len(points)
+        heights = heights_m[:, columns]
         floor = np.percentile(heights, 2, axis=0)
-        touching = (heights - floor < height_m) & (speeds[:, idx] < speed_mps)
+        touching = (heights - floor < height_m) & (speeds_mps[:, columns] < speed_mps)
         contacts[:, side] = _remove_short_runs(touching.any(axis=1), min_frames)
     return contacts
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from musicdance.motion.motion import Motion
+from musicdance.motion.motion import Motion, concatenate, slice_frames
 from musicdance.motion.quat import (
     quat_from_rotvec,
     quat_inv,
@@ -51,13 +51,43 @@ def _yaw(angle: np.ndarray | float) -> np.ndarray:
     return np.stack([np.zeros_like(half), np.sin(half), np.zeros_like(half), np.cos(half)], -1)
 
 
-def align_root(motion: Motion, position_m: np.ndarray, heading_rad: float) -> Motion:
-    """Rotate ``motion`` about +Y and move it on the floor so that its first frame's root sits
-    at ``position_m``'s x and z (height kept) and faces ``heading_rad``."""
-    turn = _yaw(heading_rad - heading(motion.rotations[0, 0]))
-    root = quat_mul_vec3(turn, motion.root_positions_m - motion.root_positions_m[0])
+def align_root(
+    motion: Motion, position_m: np.ndarray, heading_rad: float, frame: int = 0
+) -> Motion:
+    """Rotate ``motion`` about +Y and move it on the floor so that the root of ``frame``
+    (default the first) sits at ``position_m``'s x and z (height kept) and faces
+    ``heading_rad``."""
+    turn = _yaw(heading_rad - heading(motion.rotations[frame, 0]))
+    root = quat_mul_vec3(turn, motion.root_positions_m - motion.root_positions_m[frame])
     root[:, [0, 2]] += np.asarray(position_m, dtype=float)[[0, 2]]
-    root[:, 1] += motion.root_positions_m[0, 1]
+    root[:, 1] += motion.root_positions_m[frame, 1]
+    rotations = motion.rotations.copy()
+    rotations[:, 0] = quat_mul(turn, rotations[:, 0])
+    return replace(motion, root_positions_m=root, rotations=rotations)
+
+
+def floor_move(
+    before_root_m: np.ndarray,
+    before_rotation: np.ndarray,
+    after_root_m: np.ndarray,
+    after_rotation: np.ndarray,
+) -> tuple[float, np.ndarray]:
+    """The rigid move on the floor that takes a root at ``before_root_m [3]`` with rotation
+    ``before_rotation [4]`` to ``after_root_m``'s x and z, facing like ``after_rotation``:
+    ``(turn_rad, shift_m [3])`` for ``move_on_floor`` (the shift's y is 0)."""
+    turn = float(heading(after_rotation) - heading(before_rotation))
+    shift = np.asarray(after_root_m, dtype=float) - quat_mul_vec3(_yaw(turn), before_root_m)
+    shift[1] = 0.0
+    return turn, shift
+
+
+def move_on_floor(motion: Motion, turn_rad: float, shift_m: np.ndarray) -> Motion:
+    """``motion`` turned by ``turn_rad`` about the +Y axis through the origin, then moved by
+    ``shift_m``'s x and z; heights are kept. ``align_root`` commutes with this move."""
+    turn = _yaw(turn_rad)
+    root = quat_mul_vec3(turn, motion.root_positions_m)
+    root[:, [0, 2]] += np.asarray(shift_m, dtype=float)[[0, 2]]
+    root[:, 1] = motion.root_positions_m[:, 1]
     rotations = motion.rotations.copy()
     rotations[:, 0] = quat_mul(turn, rotations[:, 0])
     return replace(motion, root_positions_m=root, rotations=rotations)
@@ -112,15 +142,72 @@ def inertialize(previous: Motion, following: Motion, halflife_s: float = 0.1) ->
     )
 
 
-def crossfade(previous: Motion, following: Motion, duration_s: float = 0.25) -> Motion:
-    """The linear blend the paper uses (its stated limitation), kept as a baseline: over
-    ``duration_s`` the pose moves linearly from the previous phrase's last pose into the
-    following phrase; velocities jump at both ends of the blend."""
+def crossfade(
+    previous: Motion,
+    following: Motion,
+    duration_s: float = 0.25,
+    continuation: Motion | None = None,
+) -> Motion:
+    """The linear blend the paper uses (its stated limitation), kept as the baseline: over
+    ``duration_s`` the pose moves linearly from the previous phrase into the following one.
+
+    continuation: how the previous phrase would have gone on after its last frame (same
+    placement), blended out while the following phrase is blended in; without it the previous
+    phrase's last pose is held during the blend. Velocities jump at both ends of the blend.
+    """
     frames = np.arange(following.num_frames)
     weight = np.clip((frames + 1) / max(duration_s * following.fps, 1.0), 0.0, 1.0)
-    held = np.broadcast_to(previous.rotations[-1], following.rotations.shape)
-    rotations = quat_slerp(held, following.rotations, weight[:, None])
-    root = (1 - weight[:, None]) * previous.root_positions_m[-1] + weight[
-        :, None
-    ] * following.root_positions_m
+    held_rotations = np.broadcast_to(previous.rotations[-1], following.rotations.shape).copy()
+    held_root = np.broadcast_to(previous.root_positions_m[-1], following.root_positions_m.shape)
+    held_root = held_root.copy()
+    if continuation is not None and continuation.num_frames:
+        n = min(continuation.num_frames, following.num_frames)
+        held_rotations[:n] = continuation.rotations[:n]
+        held_root[:n] = continuation.root_positions_m[:n]
+        held_rotations[n:] = continuation.rotations[n - 1]
+        held_root[n:] = continuation.root_positions_m[n - 1]
+    rotations = quat_slerp(held_rotations, following.rotations, weight[:, None])
+    root = (1 - weight[:, None]) * held_root + weight[:, None] * following.root_positions_m
     return replace(following, rotations=rotations, root_positions_m=root)
+
+
+def _wrap_angle(angle: float) -> float:
+    return float((angle + np.pi) % (2 * np.pi) - np.pi)
+
+
+def reverse(motion: Motion) -> Motion:
+    """``motion`` played backwards."""
+    translations = motion.local_translations_m
+    return replace(
+        motion,
+        root_positions_m=motion.root_positions_m[::-1].copy(),
+        rotations=motion.rotations[::-1].copy(),
+        local_translations_m=None if translations is None else translations[::-1].copy(),
+    )
+
+
+def loop_extend(motion: Motion, frames: int, halflife_s: float = 0.1) -> Motion:
+    """``motion`` as one turn of a loop, ``[T + 2 m]`` with ``m = min(frames, T - 1)``: its
+    last ``m`` frames are placed before it and its first ``m`` after it, each moved and turned
+    on the floor to continue it by one frame step (position and heading extrapolated) and
+    inertialized across the seam (backwards in time for the frames before), so the loop's
+    seams keep their velocities."""
+    m = min(int(frames), motion.num_frames - 1)
+    if m <= 0:
+        return motion
+    root = motion.root_positions_m
+    yaw = heading(motion.rotations[:, 0])
+    after = align_root(
+        slice_frames(motion, 0, m),
+        2 * root[-1] - root[-2],
+        float(yaw[-1]) + _wrap_angle(float(yaw[-1] - yaw[-2])),
+    )
+    before = align_root(
+        slice_frames(motion, motion.num_frames - m),
+        2 * root[0] - root[1],
+        float(yaw[0]) - _wrap_angle(float(yaw[1] - yaw[0])),
+        frame=m - 1,
+    )
+    after = inertialize(motion, after, halflife_s)
+    before = reverse(inertialize(reverse(motion), reverse(before), halflife_s))
+    return concatenate([before, motion, after])

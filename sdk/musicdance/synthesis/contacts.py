@@ -20,17 +20,39 @@ LEGS = (
     ("LeftUpperLeg", "LeftLowerLeg", "LeftFoot"),
     ("RightUpperLeg", "RightLowerLeg", "RightFoot"),
 )
+#: Seconds a released foot takes to ease back onto its own path.
+RELEASE_S = 0.12
+
+
+def _release_frames(release_s: float, fps: float) -> int:
+    return max(int(round(release_s * fps)), 1)
+
+
+def mask_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, stop)`` frames of each run of ``True`` in a ``[T]`` mask."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return [(int(a), int(b)) for a, b in zip(edges[0::2], edges[1::2], strict=True)]
+
+
+def contact_spans(
+    contact: np.ndarray, fps: float, release_s: float = RELEASE_S
+) -> list[tuple[int, int]]:
+    """``[start, stop)`` frames each contact run of one foot (``contact [T]``) acts on in
+    ``lock_feet``: the run and its release. Where that foot's leg is locked, a frame's pose
+    depends only on its own pose and, for each span it lies in, on the poses of the first and
+    last frames of the span's run; the other leg does not matter."""
+    release = _release_frames(release_s, fps)
+    return [(start, min(stop + release, len(contact))) for start, stop in mask_runs(contact)]
 
 
 def contact_targets(
-    ankles_m: np.ndarray, contact: np.ndarray, fps: float, release_s: float = 0.12
+    ankles_m: np.ndarray, contact: np.ndarray, fps: float, release_s: float = RELEASE_S
 ) -> np.ndarray:
     """Where one ankle should be, ``[T, 3]``: pinned in x and z during each contact run (at its
     first frame), easing back to the free path over ``release_s`` after the run."""
     target = ankles_m.copy()
-    release = max(int(round(release_s * fps)), 1)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], contact.astype(np.int8), [0]])))
-    for start, stop in zip(edges[0::2], edges[1::2], strict=True):
+    release = _release_frames(release_s, fps)
+    for start, stop in mask_runs(contact):
         pin = ankles_m[start, [0, 2]]
         target[start:stop, [0, 2]] = pin
         fade = slice(stop, min(stop + release, len(target)))
@@ -44,7 +66,7 @@ def contact_targets(
 def lock_feet(
     motion: Motion,
     contacts: np.ndarray,
-    release_s: float = 0.12,
+    release_s: float = RELEASE_S,
     *,
     transforms: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Motion:

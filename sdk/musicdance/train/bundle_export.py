@@ -5,11 +5,22 @@ the three decoders and the fused probabilities graph) and checks each against to
 :func:`export_bundle` writes a bundle (:mod:`musicdance.bundle`) from a fine-tuned or co-ascent
 checkpoint: the fused graph (float16 weights by default), the transition matrix and the
 manifest; the folder is assembled beside the target and swapped in only once it opens cleanly.
+
+float16 weights are exact, not an approximation of the checkpoint: the model that ships is
+:func:`released_networks` (batch norms folded into their convolutions, then every weight
+rounded to float16), the graph is exported from it, and storing its weights as float16 changes
+nothing (checked), so the graph is within :data:`PARITY_LIMIT` of that torch model. What the
+rounding itself costs against the checkpoint is measured separately and recorded.
+
+Every check runs on real phrase inputs: the slots of :data:`CHECK_SONGS`, generated and then
+analysed like any audio (:func:`check_phrase_inputs`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import os
 import shutil
 import tempfile
@@ -23,29 +34,72 @@ import onnxruntime as ort
 import torch
 
 from musicdance.atomic import atomic_write
-from musicdance.bundle import BUNDLE_FORMAT, MANIFEST_NAME, open_bundle, write_manifest
+from musicdance.bundle import BUNDLE_FORMAT, MANIFEST_NAME, file_sha256, open_bundle, write_manifest
 from musicdance.corpus.build import library_fingerprint
 from musicdance.corpus.inputs import feature_parameters
 from musicdance.errors import MusicDanceError
 from musicdance.train import export
 from musicdance.train.loops import initial_transitions, load_checkpoint, networks_from_checkpoint
+from musicdance.train.networks import Networks
 
 __all__ = [
-    "FLOAT16_TOLERANCE",
-    "PARITY_FLOAT32",
+    "CHECK_SONGS",
+    "PARITY_LIMIT",
+    "ROUNDING_RULE",
+    "check_phrase_inputs",
     "export_bundle",
-    "export_checkpoint",
     "export_checked",
+    "export_checkpoint",
+    "graph_inputs",
     "parity",
+    "released_networks",
+    "rounding_cost",
 ]
 
-#: Largest |onnxruntime - torch| accepted on every output of a float32 graph: the export is
-#: correct. Checked on every export, whatever the weight storage.
-PARITY_FLOAT32 = 1e-4
-#: Largest |float16 graph - torch| accepted on the probabilities. Rounding trained weights to
-#: float16 moves probabilities by up to ~1.5e-2 (measured, top-1 unchanged); more means the
-#: weights do not survive float16 (export with ``float16=False``).
-FLOAT16_TOLERANCE = 5e-2
+#: Largest |onnxruntime - torch| accepted on every output of every written graph, against the
+#: torch model it was exported from (for float16 weights: :func:`released_networks`).
+PARITY_LIMIT = 1e-4
+#: The songs whose slots are the check inputs: (genre, seed, seconds) for ``audio.synth``.
+CHECK_SONGS: tuple[tuple[str, int, float], ...] = (("funk", 11, 24.0), ("waltz", 5, 24.0))
+#: How a float16 bundle's model is made from its checkpoint (recorded in the manifest).
+ROUNDING_RULE = (
+    "batch norms folded into their convolutions (eval statistics, "
+    "torch.nn.utils.fusion.fuse_conv_bn_eval), then every weight rounded to the nearest "
+    "float16 (round half to even)"
+)
+
+
+@functools.lru_cache(maxsize=1)
+def check_phrase_inputs() -> np.ndarray:
+    """Phrase inputs ``mel [N, 128, 128]`` in [0, 1] of every slot of :data:`CHECK_SONGS`
+    (16 slots), computed by the training and runtime function ``span_inputs``."""
+    from musicdance.audio.analysis import analyze_signal
+    from musicdance.audio.synth import synth_song
+    from musicdance.choreo.slots import plan_slots
+    from musicdance.corpus.inputs import span_inputs
+
+    parts = []
+    for genre, seed, seconds in CHECK_SONGS:
+        samples, _ = synth_song(genre, seed=seed, duration_s=seconds)
+        analysis = analyze_signal(samples, sr_hz=22050, path=f"{genre}-{seed}.wav")
+        spans = [(slot.start_s, slot.end_s) for slot in plan_slots(analysis)]
+        parts.append(span_inputs(analysis, spans)[0])
+    mel = np.concatenate(parts).astype(np.float32)
+    mel.flags.writeable = False
+    return mel
+
+
+def _describe_inputs(mel: np.ndarray) -> str:
+    songs = ", ".join(f"{genre} seed {seed} {seconds:g} s" for genre, seed, seconds in CHECK_SONGS)
+    return f"phrase inputs of the {len(mel)} slots of generated songs ({songs})"
+
+
+def released_networks(networks: Networks, *, float16: bool) -> Networks:
+    """The model a graph or bundle ships, in eval mode: for float16 weights a copy of
+    ``networks`` with :data:`ROUNDING_RULE` applied; for float32 ``networks`` itself."""
+    if not float16:
+        return networks.eval()
+    return export.round_to_float16(export.fold_batch_norms(copy.deepcopy(networks).eval()))
 
 
 def _run(model: onnx.ModelProto, spec: export.GraphSpec, inputs) -> list[np.ndarray]:
@@ -60,55 +114,66 @@ def _expected(spec: export.GraphSpec, inputs) -> list[np.ndarray]:
     return [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
 
 
+def _max_abs(got: list[np.ndarray], expected: list[np.ndarray]) -> float:
+    return max(float(np.abs(a - b).max()) for a, b in zip(got, expected, strict=True))
+
+
 def parity(
     spec: export.GraphSpec, model: onnx.ModelProto | str | os.PathLike[str], inputs
 ) -> float:
     """Max |onnxruntime - torch| over every output of a graph for ``inputs`` (eval mode)."""
     proto = model if isinstance(model, onnx.ModelProto) else onnx.load(os.fspath(model))
-    got, expected = _run(proto, spec, inputs), _expected(spec, inputs)
-    return max(float(np.abs(a - b).max()) for a, b in zip(got, expected, strict=True))
+    return _max_abs(_run(proto, spec, inputs), _expected(spec, inputs))
 
 
-def _phrase_like_inputs(spec: export.GraphSpec, batch: int = 8) -> tuple[torch.Tensor, ...]:
-    """Example inputs in the range the graph sees: mel in [0, 1], other tensors standard normal."""
-    inputs = export.example_inputs(spec, batch, seed=1)
-    if spec.input_names == ("mel",):
-        return (torch.rand(inputs[0].shape, generator=torch.Generator().manual_seed(1)),)
-    return inputs
+def graph_inputs(networks: Networks, spec: export.GraphSpec, mel: np.ndarray) -> tuple:
+    """Real inputs of a graph for phrase inputs ``mel [N, 128, 128]``: the mel itself, or what
+    the encoder makes of it (``embedding [N, D]``, ``temporal [N, D, 4]``)."""
+    batch = torch.from_numpy(np.array(mel, dtype=np.float32))[:, None]
+    with torch.no_grad(), export._eval_mode(networks.encoder):
+        temporal, embedding = networks.encoder(batch)
+    tensors = {"mel": batch, "embedding": embedding, "temporal": temporal}
+    return tuple(tensors[name] for name in spec.input_names)
+
+
+def rounding_cost(original: Networks, released: Networks, mel: np.ndarray) -> dict[str, Any]:
+    """What :func:`released_networks` costs against the checkpoint's model on ``mel``: max
+    |probability change| over every class and slot, and the share of slots with the same top-1.
+    """
+    batch = torch.from_numpy(np.array(mel, dtype=np.float32))[:, None]
+    with torch.no_grad():
+        before = original.eval().probability_model()(batch).numpy()
+        after = released.eval().probability_model()(batch).numpy()
+    return {
+        "max_abs_diff": float(np.abs(after - before).max()),
+        "top1_agreement": float((after.argmax(1) == before.argmax(1)).mean()),
+        "samples": len(mel),
+    }
 
 
 def export_checked(
-    spec: export.GraphSpec, path: str | os.PathLike[str], *, float16: bool = False, inputs=None
+    spec: export.GraphSpec, path: str | os.PathLike[str], inputs, *, float16: bool = False
 ) -> dict[str, Any]:
-    """Export one graph, check the float32 graph against torch (<= :data:`PARITY_FLOAT32`),
-    optionally store its weights as float16 (then measure that deviation too), write it.
+    """Export one graph, store its weights as float16 if asked (exactly: ``spec.module`` must be
+    a :func:`released_networks` module), check the written graph against ``spec.module`` on
+    ``inputs`` (<= :data:`PARITY_LIMIT` or a :class:`MusicDanceError`), write it atomically.
 
-    Returns ``{"path", "bytes", "operators", "max_abs_diff"}`` (of the written graph) plus
-    ``"float32_max_abs_diff"`` and, for float16, ``"top1_agreement"`` on 2-D outputs.
+    Returns ``{"path", "bytes", "operators", "max_abs_diff"}`` and, for 2-D outputs,
+    ``"top1_agreement"``.
     """
-    inputs = inputs if inputs is not None else _phrase_like_inputs(spec)
     model = export.to_onnx(spec)
+    if float16:
+        model = export.to_float16_weights(model, exact=True)
     expected = _expected(spec, inputs)
     got = _run(model, spec, inputs)
-    exact = max(float(np.abs(a - b).max()) for a, b in zip(got, expected, strict=True))
-    if exact > PARITY_FLOAT32:
+    deviation = _max_abs(got, expected)
+    if deviation > PARITY_LIMIT:
         raise MusicDanceError(
-            f"{spec.name}: onnxruntime differs from torch by {exact:.2e} (> {PARITY_FLOAT32:.0e})"
+            f"{spec.name}: onnxruntime differs from torch by {deviation:.2e} (> {PARITY_LIMIT:.0e})"
         )
-    report: dict[str, Any] = {"float32_max_abs_diff": exact, "max_abs_diff": exact}
-    if float16:
-        model = export.to_float16_weights(model)
-        got = _run(model, spec, inputs)
-        report["max_abs_diff"] = max(
-            float(np.abs(a - b).max()) for a, b in zip(got, expected, strict=True)
-        )
-        if expected[0].ndim == 2:
-            report["top1_agreement"] = float((got[0].argmax(1) == expected[0].argmax(1)).mean())
-        if spec.name == "probabilities" and report["max_abs_diff"] > FLOAT16_TOLERANCE:
-            raise MusicDanceError(
-                f"float16 weights move the probabilities by {report['max_abs_diff']:.2e} "
-                f"(> {FLOAT16_TOLERANCE:.0e}); export with float32 weights"
-            )
+    report: dict[str, Any] = {"max_abs_diff": deviation}
+    if expected[0].ndim == 2:
+        report["top1_agreement"] = float((got[0].argmax(1) == expected[0].argmax(1)).mean())
     target = Path(path)
     with atomic_write(target, "wb") as handle:
         handle.write(model.SerializeToString())
@@ -116,6 +181,40 @@ def export_checked(
         path=str(target), bytes=target.stat().st_size, operators=export.operator_types(model)
     )
     return report
+
+
+def _export_all(
+    networks: Networks, folder: Path, names: tuple[str, ...] | None, *, float16: bool
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Export and check the graphs ``names`` (default: all) of the released model of
+    ``networks`` into ``folder``. Returns (per-graph reports, checks: reference, inputs and,
+    for float16, the rounding cost)."""
+    released = released_networks(networks, float16=float16)
+    specs = export.graph_specs(released)
+    unknown = sorted(set(names or ()) - set(specs))
+    if unknown:
+        raise MusicDanceError(f"unknown graphs {unknown}; known: {', '.join(specs)}")
+    mel = check_phrase_inputs()
+    graphs = {
+        name: export_checked(
+            specs[name],
+            folder / f"{name}.onnx",
+            graph_inputs(released, specs[name], mel),
+            float16=float16,
+        )  # fmt: skip
+        for name in names or specs
+    }
+    checks: dict[str, Any] = {
+        "reference": "the checkpoint rounded to float16 (float16_rounding.rule)"
+        if float16
+        else "the checkpoint",
+        "inputs": _describe_inputs(mel),
+        "limit": PARITY_LIMIT,
+    }
+    if float16:
+        cost = rounding_cost(networks, released, mel)
+        checks["float16_rounding"] = {"rule": ROUNDING_RULE, **cost}
+    return graphs, checks
 
 
 def export_checkpoint(
@@ -127,20 +226,13 @@ def export_checkpoint(
 ) -> dict[str, Any]:
     """Export every network (or ``names``) of a checkpoint to ``out_dir/<name>.onnx``.
 
-    Returns a report: per graph its path, size, operators and parity against torch. Raises if
-    a float32 graph differs from torch by more than :data:`PARITY_FLOAT32`.
+    Returns a report: per graph its path, size, operators and parity against torch (the
+    float16-rounded model for ``float16``, with what the rounding costs). Raises if a graph
+    differs from its torch model by more than :data:`PARITY_LIMIT`.
     """
     loaded = load_checkpoint(checkpoint)
     networks = networks_from_checkpoint(loaded).eval()
-    specs = export.graph_specs(networks)
-    unknown = sorted(set(names or ()) - set(specs))
-    if unknown:
-        raise MusicDanceError(f"unknown graphs {unknown}; known: {', '.join(specs)}")
-    out = Path(out_dir)
-    graphs = {
-        name: export_checked(specs[name], out / f"{name}.onnx", float16=float16)
-        for name in names or specs
-    }
+    graphs, checks = _export_all(networks, Path(out_dir), names, float16=float16)
     return {
         "checkpoint": str(checkpoint),
         "stage": loaded["stage"],
@@ -148,6 +240,7 @@ def export_checkpoint(
         "float16": float16,
         "opset": export.OPSET,
         "ir_version": export.IR_VERSION,
+        "checks": checks,
         "graphs": graphs,
     }
 
@@ -166,8 +259,9 @@ def export_bundle(
     Args:
         library: the phrase library the model was trained for (default: the path the
             checkpoint recorded); its phrase ids must be the checkpoint's classes.
-        float16: store weights as float16 (half the size; the float32 graph is still checked
-            against torch first, and the float16 deviation is measured and recorded).
+        float16: ship the float16-rounded model (:func:`released_networks`) with float16
+            weights: half the size, the graph exact to that model; what the rounding costs
+            against the checkpoint is measured and recorded (``float16_rounding``).
         all_graphs: also include encoder, predictor and decoders.
         force: replace an existing bundle folder (a folder that is not a bundle is never
             replaced).
@@ -193,8 +287,7 @@ def export_bundle(
     target = Path(out)
     _check_target(target, force)
     networks = networks_from_checkpoint(loaded).eval()
-    specs = export.graph_specs(networks)
-    names = tuple(specs) if all_graphs else ("probabilities",)
+    names = None if all_graphs else ("probabilities",)
     transition = loaded.get("transition")
     matrix = (
         transition.numpy().astype(np.float32)
@@ -204,11 +297,8 @@ def export_bundle(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        checks = {
-            name: export_checked(specs[name], staging / f"{name}.onnx", float16=float16)
-            for name in names
-        }
-        check = checks["probabilities"]
+        graphs, checks = _export_all(networks, staging, names, float16=float16)
+        check = graphs["probabilities"]
         with atomic_write(staging / "transition.npy", "wb") as handle:
             np.save(handle, matrix, allow_pickle=False)
         history = list(loaded["history"])
@@ -227,7 +317,7 @@ def export_bundle(
                 "phrases": len(phrase_ids),
                 "phrase_ids": list(phrase_ids),
             },
-            "graphs": {name: f"{name}.onnx" for name in names},
+            "graphs": {name: f"{name}.onnx" for name in graphs},
             "transition": "transition.npy",
             "training": {
                 "stage": loaded["stage"],
@@ -237,11 +327,14 @@ def export_bundle(
                 "last_metrics": history[-1] if history else None,
             },
             "parity": {
-                "inputs": "uniform [0, 1] mel, batch 8",
-                "float32_max_abs_diff": check["float32_max_abs_diff"],
+                "reference": checks["reference"],
+                "inputs": checks["inputs"],
+                "limit": checks["limit"],
                 "max_abs_diff": check["max_abs_diff"],
-                "top1_agreement": check.get("top1_agreement", 1.0),
+                "top1_agreement": check["top1_agreement"],
+                "graphs": {name: graph["max_abs_diff"] for name, graph in graphs.items()},
             },
+            "float16_rounding": _rounding_record(checks, checkpoint),
         }
         write_manifest(staging, manifest)
         open_bundle(staging, library=opened)  # the same checks the runtime makes
@@ -257,8 +350,20 @@ def export_bundle(
         "files": files,
         "bytes": sum(files.values()),
         "max_abs_diff": check["max_abs_diff"],
-        "float32_max_abs_diff": check["float32_max_abs_diff"],
+        "parity": manifest["parity"],
+        "float16_rounding": manifest["float16_rounding"],
     }
+
+
+def _rounding_record(
+    checks: dict[str, Any], checkpoint: str | os.PathLike[str]
+) -> dict[str, Any] | None:
+    """The manifest's ``float16_rounding``: how the shipped model was made from the checkpoint
+    (rule, checkpoint sha256) and what that costs on the check inputs; None for float32."""
+    rounding = checks.get("float16_rounding")
+    if rounding is None:
+        return None
+    return {**rounding, "checkpoint_sha256": file_sha256(checkpoint), "inputs": checks["inputs"]}
 
 
 def _check_target(target: Path, force: bool) -> None:

@@ -21,6 +21,9 @@ PHRASE_FRAMES = 128
 CURVE_LENGTH = 128
 #: Time positions of the temporal feature f_t (Table 3: 512 x 4 x 1).
 TEMPORAL_POSITIONS = 4
+#: Range of the light encoder's channel multiplier (:attr:`ModelConfig.encoder_width`).
+MIN_ENCODER_WIDTH = 0.25
+MAX_ENCODER_WIDTH = 4.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,10 @@ class ModelConfig:
             ablation of Table 1 group II against group III).
         spectrogram_decoder_divisor: D1's channel counts (Table 4) are divided by this; 1 is the
             paper, the light preset uses 4 so that CPU pre-training is not dominated by D1.
+        encoder_width: channel multiplier of the light encoder (stem filters and bottleneck
+            planes, rounded to multiples of 4), in [0.25, 4]. 1.0 is the documented light
+            encoder (~2.8 M parameters at D = 256); parameters grow about as its square (0.7:
+            ~1.4 M). The ResNet50 encoder is always at the paper's width (1.0).
     """
 
     encoder: EncoderKind = "light"
@@ -43,6 +50,7 @@ class ModelConfig:
     embedding_dim: int = 512
     attention: bool = True
     spectrogram_decoder_divisor: int = 4
+    encoder_width: float = 1.0
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODER_KINDS:
@@ -63,6 +71,21 @@ class ModelConfig:
         if not _is_int(divisor) or divisor not in (1, 2, 4, 8):
             raise MusicDanceError(
                 f"spectrogram_decoder_divisor must be 1, 2, 4 or 8, got {divisor!r}"
+            )
+        self._check_width()
+
+    def _check_width(self) -> None:
+        width = self.encoder_width
+        if isinstance(width, bool) or not isinstance(width, int | float):
+            raise MusicDanceError(f"encoder_width must be a number, got {width!r}")
+        if not MIN_ENCODER_WIDTH <= width <= MAX_ENCODER_WIDTH:
+            raise MusicDanceError(
+                f"encoder_width must be in [{MIN_ENCODER_WIDTH}, {MAX_ENCODER_WIDTH}], got {width}"
+            )
+        if self.encoder != "light" and width != 1.0:
+            raise MusicDanceError(
+                f"encoder_width applies to the light encoder; {self.encoder} is always at the "
+                f"paper's width (got {width})"
             )
 
     @classmethod

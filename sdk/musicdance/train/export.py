@@ -33,7 +33,7 @@ from torch import nn
 from musicdance.atomic import atomic_write
 from musicdance.errors import MusicDanceError
 from musicdance.train.config import CURVE_LENGTH, MEL_BANDS, PHRASE_FRAMES, TEMPORAL_POSITIONS
-from musicdance.train.networks import Networks
+from musicdance.train.networks import Bottleneck, Networks
 
 #: The dynamo exporter's floor; Sentis 2.x / Inference Engine imports it.
 OPSET = 18
@@ -157,11 +157,17 @@ def to_onnx(spec: GraphSpec) -> onnx.ModelProto:
     return model
 
 
-def to_float16_weights(model: onnx.ModelProto, *, min_elements: int = 16) -> onnx.ModelProto:
+def to_float16_weights(
+    model: onnx.ModelProto, *, min_elements: int = 16, exact: bool = False
+) -> onnx.ModelProto:
     """A copy of ``model`` whose float32 weights are stored as float16, each followed by a
     ``Cast`` back to float32: half the file size, float32 arithmetic unchanged (onnxruntime folds
     the casts when it loads the graph). Initializers smaller than ``min_elements`` stay float32.
+
+    ``exact``: every weight must already be a float16 value (a model prepared with
+    :func:`round_to_float16`), so that storage changes nothing; raises otherwise.
     """
+    import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
     out = onnx.ModelProto()
@@ -175,9 +181,14 @@ def to_float16_weights(model: onnx.ModelProto, *, min_elements: int = 16) -> onn
         if tensor.data_type != TensorProto.FLOAT or count < min_elements:
             initializers.append(tensor)
             continue
-        half = numpy_helper.from_array(
-            numpy_helper.to_array(tensor).astype("float16"), f"{tensor.name}__fp16"
-        )
+        values = numpy_helper.to_array(tensor)
+        rounded = values.astype(np.float16)
+        if exact and not np.array_equal(rounded.astype(np.float32), values):
+            raise MusicDanceError(
+                f"weight {tensor.name} is not float16-exact (the exporter changed the rounded "
+                "weights?); float16 storage would move the model"
+            )
+        half = numpy_helper.from_array(rounded, f"{tensor.name}__fp16")
         initializers.append(half)
         casts.append(
             helper.make_node(
@@ -196,6 +207,53 @@ def to_float16_weights(model: onnx.ModelProto, *, min_elements: int = 16) -> onn
     out.doc_string = model.doc_string + " (float16 weights)"
     _check(out, graph.name or "float16")
     return out
+
+
+def fold_batch_norms(module: nn.Module) -> nn.Module:
+    """Fold every batch norm that follows a convolution into it, in place (eval statistics), and
+    return ``module``; the batch norms become ``Identity``. Same function up to float32
+    round-off (~1e-7 relative). Exporting a folded module gives ONNX initializers equal to its
+    parameters (the exporter has no batch norm left to fold), which :func:`round_to_float16`
+    needs. Raises if a batch norm is left that does not follow a convolution.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    def fold(conv: nn.Module, norm: nn.Module) -> nn.Module:
+        return fuse_conv_bn_eval(conv, norm, transpose=isinstance(conv, nn.ConvTranspose2d))
+
+    module.eval()
+    for parent in list(module.modules()):
+        if isinstance(parent, nn.Sequential):  # registration order is the data flow
+            names = list(parent._modules)
+            pairs = list(zip(names, names[1:], strict=False))
+        elif isinstance(parent, Bottleneck):
+            pairs = [(f"conv{index}", f"bn{index}") for index in (1, 2, 3)]
+        else:
+            continue
+        for conv_name, norm_name in pairs:
+            conv, norm = getattr(parent, conv_name), getattr(parent, norm_name)
+            convolution = isinstance(conv, nn.Conv2d | nn.ConvTranspose2d)
+            if convolution and isinstance(norm, nn.BatchNorm2d):
+                setattr(parent, conv_name, fold(conv, norm))
+                setattr(parent, norm_name, nn.Identity())
+    left = [name for name, sub in module.named_modules() if isinstance(sub, nn.BatchNorm2d)]
+    if left:
+        raise MusicDanceError(f"batch norms that follow no convolution: {', '.join(left)}")
+    return module
+
+
+def round_to_float16(module: nn.Module) -> nn.Module:
+    """Round every floating parameter and buffer of ``module`` to the nearest float16 value
+    (kept as float32), in place, and return ``module``. Raises if a value overflows float16."""
+    with torch.no_grad():
+        for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+            if not tensor.is_floating_point():
+                continue
+            rounded = tensor.to(torch.float16).to(tensor.dtype)
+            if not torch.isfinite(rounded).all():
+                raise MusicDanceError(f"{name} overflows float16; export with float32 weights")
+            tensor.copy_(rounded)
+    return module
 
 
 def export_graph(spec: GraphSpec, path: str | os.PathLike[str], *, float16: bool = False) -> Path:

@@ -5,8 +5,7 @@ Stages and their paper settings (defaults here are the paper's unless noted):
 
 - :func:`pretrain`: E, D1, D2, D3 on every training song (labels unused), eq. 4
   (L1 spectrogram + L1 melody + 10 x BCE rhythm), Adam 1e-4, learning rate x 0.1 every 50
-  epochs. ``processes > 1`` runs that many processes under ``DistributedDataParallel`` (gloo
-  backend, CPU; each process takes its share of every epoch, ``batch_size`` per process).
+  epochs.
 - :func:`finetune`: E frozen (eval mode, so its batch norms keep their statistics), T trained
   with cross-entropy (eq. 5), SGD 1e-2, momentum 0.9, weight decay 5e-4, optional class
   balancing (Table 1 group IV). As E is frozen, the embeddings are computed once and T trains
@@ -20,6 +19,13 @@ Stages and their paper settings (defaults here are the paper's unless noted):
   their maximum is 1). Learning rate: 1e-3 by default (the paper's 1e-5 belongs to its
   500-epoch schedule and moves nothing in a few CPU epochs; pass ``lr=1e-5`` for it).
 - :func:`evaluate`: Top-1/5/10 of a checkpoint on the held-out (``test``) songs.
+
+``processes > 1`` runs pre-training, fine-tuning or co-ascent in that many processes under
+``DistributedDataParallel`` (gloo backend, CPU): each rank trains on its shard of every epoch
+(``DistributedSampler``, seeded, ``set_epoch``; ``batch_size`` per process), DDP all-reduces
+the gradients, and rank 0 alone writes checkpoints. Fine-tuning and co-ascent compute the frozen
+encoder's embeddings in shares and gather them; co-ascent's pseudo-labels and update of M come
+from probabilities computed on rank 0 and broadcast, so every rank makes the same choice.
 
 A checkpoint is a ``torch.save`` dict of tensors and plain values (loaded with
 ``weights_only=True``): format, stage, model config, state dict, optimizer state, completed
@@ -47,6 +53,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
+from torch.utils.data.distributed import DistributedSampler
 
 from musicdance.atomic import atomic_write
 from musicdance.corpus.build import Corpus, CorpusArrays, open_corpus
@@ -82,6 +90,8 @@ TAU = 0.9
 ALPHA = 0.5
 CLIP = (0.01, 1.0)
 _REQUIRED = ("format", "stage", "config", "model", "epoch", "history", "features")
+#: Settings that older checkpoints lack, with the value they were trained with.
+_SETTING_DEFAULTS = {"processes": 1}
 
 
 @dataclass
@@ -211,7 +221,7 @@ def _resume_state(out: Path, stage: str, settings: dict[str, Any]) -> dict[str, 
     changed = [
         f"{key} {saved.get(key)!r} -> {value!r}"
         for key, value in settings.items()
-        if key not in ("epochs", "rounds") and saved.get(key) != value
+        if key not in ("epochs", "rounds") and saved.get(key, _SETTING_DEFAULTS.get(key)) != value
     ]
     if changed:
         raise MusicDanceError(
@@ -385,15 +395,10 @@ def pretrain(
         "init": None if init_checkpoint is None else init_checkpoint["path"],
         "resume": resume_from is not None, "settings": settings, "max_batches": max_batches,
         "progress": progress,
-        "threads": max(1, (os.cpu_count() or 1) // processes),
     }  # fmt: skip
     del resume_from, init_checkpoint
-    if processes == 1:
-        _pretrain_process(0, 1, job)
-    else:
-        _spawn(_pretrain_process, processes, job)
+    _run_processes(_pretrain_loop, processes, job)
     final = load_checkpoint(out, stages=("pretrain",))
-    notes = [] if processes == 1 else [f"DistributedDataParallel over {processes} processes (gloo)"]
     return TrainResult(
         stage="pretrain",
         checkpoint=out,
@@ -401,8 +406,28 @@ def pretrain(
         history=list(final["history"]),
         seconds=round(time.perf_counter() - started, 3),
         samples=count,
-        notes=notes,
+        notes=_process_notes(processes),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes: one, or several under DistributedDataParallel (gloo backend, CPU). Every stage runs
+# ``loop(rank, world, job)``: each rank trains on its shard of every epoch (DistributedSampler,
+# seeded, set_epoch), DDP all-reduces the gradients, rank 0 alone writes checkpoints.
+
+
+def _run_processes(
+    loop: Callable[[int, int, dict[str, Any]], None], processes: int, job: dict[str, Any]
+) -> None:
+    """Run ``loop(rank, world, job)`` in this process, or in ``processes`` gloo processes."""
+    if processes == 1:
+        loop(0, 1, job)
+    else:
+        _spawn(loop, processes, job)
+
+
+def _process_notes(processes: int) -> list[str]:
+    return [] if processes == 1 else [f"DistributedDataParallel over {processes} processes (gloo)"]
 
 
 def _free_port() -> int:
@@ -411,16 +436,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _spawn(function: Callable, processes: int, job: dict[str, Any]) -> None:
+def _spawn(loop: Callable, processes: int, job: dict[str, Any]) -> None:
     import torch.multiprocessing as mp
 
-    job = {**job, "port": _free_port()}
+    threads = max(1, (os.cpu_count() or 1) // processes)
+    job = {**job, "port": _free_port(), "threads": threads}
     # gloo binds to the interface the host name resolves to; on one machine, loopback is safe.
     saved = os.environ.get("GLOO_SOCKET_IFNAME")
     if saved is None and sys.platform.startswith("linux"):
         os.environ["GLOO_SOCKET_IFNAME"] = "lo"
     try:
-        mp.spawn(function, args=(processes, job), nprocs=processes, join=True)
+        mp.spawn(_distributed_process, args=(loop, processes, job), nprocs=processes, join=True)
     except mp.ProcessRaisedException as error:
         lines = [line for line in str(error).strip().splitlines() if line.strip()]
         last = lines[-1] if lines else "unknown error"
@@ -434,26 +460,102 @@ def _spawn(function: Callable, processes: int, job: dict[str, Any]) -> None:
             os.environ.pop("GLOO_SOCKET_IFNAME", None)
 
 
-def _pretrain_process(rank: int, world: int, job: dict[str, Any]) -> None:
-    distributed = world > 1
-    if distributed:
+def _distributed_process(rank: int, loop: Callable, world: int, job: dict[str, Any]) -> None:
+    """One spawned process: join the gloo group, run ``loop``, leave the group."""
+    import torch.distributed as dist
+
+    torch.set_num_threads(job["threads"])
+    dist.init_process_group(
+        "gloo", rank=rank, world_size=world, init_method=f"tcp://127.0.0.1:{job['port']}"
+    )
+    try:
+        loop(rank, world, job)
+    finally:
+        dist.destroy_process_group()
+
+
+def _distributed(module: nn.Module, world: int) -> nn.Module:
+    """``module`` wrapped in ``DistributedDataParallel`` when several processes train it."""
+    if world == 1:
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(module)
+
+
+def _all_reduce_sum(values: torch.Tensor, world: int) -> torch.Tensor:
+    """``values`` summed over the ranks, in place (unchanged with one process)."""
+    if world > 1:
         import torch.distributed as dist
 
-        torch.set_num_threads(job["threads"])
-        dist.init_process_group(
-            "gloo", rank=rank, world_size=world, init_method=f"tcp://127.0.0.1:{job['port']}"
-        )
-    try:
-        _pretrain_loop(rank, world, job)
-    finally:
-        if distributed:
-            dist.destroy_process_group()
+        dist.all_reduce(values)
+    return values
+
+
+def _from_rank0(values: torch.Tensor, world: int) -> torch.Tensor:
+    """Rank 0's ``values`` on every rank, in place (unchanged with one process)."""
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.broadcast(values, src=0)
+    return values
+
+
+def _ranks_max_abs_diff(tensors: list[torch.Tensor], world: int) -> float:
+    """Largest |difference| between any rank's ``tensors`` and rank 0's (0.0: ranks agree)."""
+    import torch.distributed as dist
+
+    mine = torch.cat([tensor.detach().double().flatten() for tensor in tensors])
+    reference = _from_rank0(mine.clone(), world)
+    gap = (mine - reference).abs().max().reshape(1)
+    dist.all_reduce(gap, op=dist.ReduceOp.MAX)
+    return float(gap)
+
+
+def _shard_batches(
+    count: int,
+    batch_size: int,
+    *,
+    seed: int,
+    epoch: int,
+    rank: int,
+    world: int,
+    max_batches: int | None = None,
+) -> list[torch.Tensor]:
+    """This rank's batches of row indices for one epoch.
+
+    A ``DistributedSampler`` permutes ``range(count)`` with the seed ``seed + epoch`` and hands
+    rank ``r`` every ``world``-th row from ``r`` (one process: the whole permutation), so global
+    step ``s`` of ``world`` processes covers the rows of step ``s`` of one process with
+    ``world`` times the batch.
+    """
+    if count == 0:
+        return []
+    sampler = DistributedSampler(range(count), num_replicas=world, rank=rank, shuffle=True,
+                                 seed=seed)  # fmt: skip
+    sampler.set_epoch(epoch)
+    batches = list(torch.tensor(list(sampler), dtype=torch.long).split(batch_size))
+    return batches if max_batches is None else batches[:max_batches]
+
+
+def _embed_shared(encoder: nn.Module, mel: np.ndarray, rank: int, world: int) -> torch.Tensor:
+    """:func:`embed` of every row on every rank, each rank computing a contiguous share."""
+    batch = 64
+    if world == 1 or len(mel) == 0:
+        return embed(encoder, mel, batch_size=batch)
+    import torch.distributed as dist
+
+    blocks = -(-len(mel) // batch)
+    share = -(-blocks // world) * batch  # whole batches per rank
+    mine = embed(encoder, mel[rank * share : (rank + 1) * share], batch_size=batch)
+    padded = torch.zeros(share, mine.shape[1])
+    padded[: len(mine)] = mine
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded)
+    return torch.cat(parts)[: len(mel)]
 
 
 def _pretrain_loop(rank: int, world: int, job: dict[str, Any]) -> None:
-    from torch.nn.parallel import DistributedDataParallel
-    from torch.utils.data.distributed import DistributedSampler
-
     settings = job["settings"]
     seed, epochs = settings["seed"], settings["epochs"]
     _seed_everything(seed)
@@ -477,9 +579,7 @@ def _pretrain_loop(rank: int, world: int, job: dict[str, Any]) -> None:
         source = networks_from_checkpoint(load_checkpoint(job["init"]), predictor=False)
         state = {k: v for k, v in source.state_dict().items() if not k.startswith("predictor.")}
         networks.load_state_dict(state, strict=False)
-    model: nn.Module = module
-    if world > 1:
-        model = DistributedDataParallel(module)
+    model = _distributed(module, world)
     dataset = PretextDataset(arrays)
     sampler = (
         DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
@@ -553,7 +653,7 @@ def _pretrain_loop(rank: int, world: int, job: dict[str, Any]) -> None:
 
 
 def _train_predictor(
-    predictor: nn.Module,
+    model: nn.Module,
     embeddings: torch.Tensor,
     labels: torch.Tensor,
     *,
@@ -561,21 +661,44 @@ def _train_predictor(
     class_weights: torch.Tensor | None,
     batch_size: int,
     seed: int,
+    epoch: int,
+    rank: int = 0,
+    world: int = 1,
+    max_batches: int | None = None,
 ) -> float:
-    """One epoch of T on precomputed embeddings; returns the mean loss."""
-    predictor.train()
-    generator = torch.Generator().manual_seed(int(seed))
-    order = torch.randperm(len(labels), generator=generator)
-    total, count = 0.0, 0
-    for i in range(0, len(order), batch_size):
-        rows = order[i : i + batch_size]
-        loss = losses.prediction_loss(predictor(embeddings[rows]), labels[rows], class_weights)
+    """One epoch of T on precomputed embeddings, on this rank's shard (:func:`_shard_batches`).
+
+    ``model`` is T, or T under ``DistributedDataParallel`` (which averages the gradients over
+    the ranks). Returns the mean loss over every rank's samples.
+    """
+    model.train()
+    sums = torch.zeros(2, dtype=torch.float64)  # loss x samples, samples
+    batches = _shard_batches(len(labels), batch_size, seed=seed, epoch=epoch, rank=rank,
+                             world=world, max_batches=max_batches)  # fmt: skip
+    for rows in batches:
+        loss = _prediction_loss(model(embeddings[rows]), labels[rows], class_weights, world)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += float(loss.detach()) * len(rows)
-        count += len(rows)
-    return total / max(count, 1)
+        sums += torch.tensor([float(loss.detach()) * len(rows), len(rows)], dtype=torch.float64)
+    _all_reduce_sum(sums, world)
+    return float(sums[0]) / max(float(sums[1]), 1.0)
+
+
+def _prediction_loss(
+    logits: torch.Tensor, labels: torch.Tensor, class_weights: torch.Tensor | None, world: int
+) -> torch.Tensor:
+    """Eq. 5 on this rank's part of a global batch, such that DDP's average of the ranks'
+    gradients is the gradient of the global batch's loss.
+
+    Unweighted, that is each rank's mean (equal shares). With class weights the weighted mean's
+    denominator must be the global batch's: ``world * sum_local(w CE) / sum_global(w)``.
+    """
+    if class_weights is None or world == 1:
+        return losses.prediction_loss(logits, labels, class_weights)
+    total = _all_reduce_sum(class_weights[labels].sum().reshape(1), world)
+    weighted = F.cross_entropy(logits, labels.long(), weight=class_weights, reduction="sum")
+    return weighted * world / total[0]
 
 
 @torch.no_grad()
@@ -590,6 +713,11 @@ def _sgd(predictor: nn.Module, lr: float, momentum: float, weight_decay: float):
     return torch.optim.SGD(
         predictor.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
     )
+
+
+def _freeze_encoder(networks: Networks) -> None:
+    for parameter in networks.encoder.parameters():
+        parameter.requires_grad_(False)
 
 
 def finetune(
@@ -607,8 +735,10 @@ def finetune(
     momentum: float = 0.9,
     weight_decay: float = 5e-4,
     seed: int = 0,
+    processes: int = 1,
     resume: bool = False,
     save_every: int = 10,
+    max_batches: int | None = None,
     progress: bool = False,
 ) -> TrainResult:
     """Train T on the labelled training songs with E frozen (eq. 5).
@@ -621,54 +751,99 @@ def finetune(
         attention: residual attention in T (False: Table 1 groups I-II).
         balance: weight the loss by inverse class frequency (group IV).
         epochs: total epochs (with ``resume``: including those already done).
+        batch_size: samples per step and process.
+        processes: > 1 runs DistributedDataParallel over that many CPU processes (gloo); the
+            embeddings are computed in shares and gathered, T trains on each rank's shard.
         save_every: write the checkpoint every this many epochs (and after the last).
+        max_batches: stop each epoch after this many steps (smoke tests).
     """
     started = time.perf_counter()
     out = Path(out)
-    if epochs < 1 or batch_size < 1 or save_every < 1:
-        raise MusicDanceError("epochs, batch size and save_every must be >= 1")
+    if epochs < 1 or batch_size < 1 or save_every < 1 or processes < 1:
+        raise MusicDanceError("epochs, batch size, save_every and processes must be >= 1")
     opened = open_corpus(corpus)
     phrase_ids, library = _corpus_classes(opened)
-    train_arrays, train_labels = _labelled_data(opened, phrase_ids, "train")
-    test_arrays, test_labels = _labelled_data(opened, phrase_ids, "test")
-    if len(train_arrays) == 0:
+    train_count = len(_labelled_data(opened, phrase_ids, "train")[0])
+    test_count = len(_labelled_data(opened, phrase_ids, "test")[0])
+    if train_count == 0:
         raise MusicDanceError("the corpus has no labelled training samples", opened.path)
+    if processes > train_count:
+        raise MusicDanceError(
+            f"{processes} processes for {train_count} labelled samples: use fewer processes"
+        )
     settings = {
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "momentum": momentum,
         "weight_decay": weight_decay, "balance": balance, "attention": attention,
         "seed": seed, "init": None if init is None else str(init), "encoder": encoder,
-        "embedding_dim": embedding_dim,
+        "embedding_dim": embedding_dim, "processes": processes,
     }  # fmt: skip
     resume_from = _resume_state(out, "finetune", settings) if resume else None
-    _seed_everything(seed)
     if resume_from is not None:
-        networks = networks_from_checkpoint(resume_from)
         _check_classes(resume_from, phrase_ids)
     elif init is not None:
+        load_checkpoint(init)  # a clear error before any process starts
+    elif encoder not in ("light", "resnet50"):
+        raise MusicDanceError(f"unknown encoder {encoder!r}; expected light or resnet50")
+    job = {
+        "corpus": str(opened.path), "out": str(out), "settings": settings,
+        "phrase_ids": phrase_ids, "library": library, "resume": resume_from is not None,
+        "save_every": save_every, "max_batches": max_batches, "progress": progress,
+    }  # fmt: skip
+    del resume_from
+    _run_processes(_finetune_loop, processes, job)
+    final = load_checkpoint(out, stages=("finetune",))
+    notes = _process_notes(processes)
+    if not test_count:
+        notes.append("no test songs: top-k metrics are NaN")
+    return TrainResult(
+        "finetune", out, epochs, list(final["history"]),
+        round(time.perf_counter() - started, 3), train_count, notes,
+    )  # fmt: skip
+
+
+def _finetune_networks(
+    settings: dict[str, Any], num_classes: int, resume_from: dict[str, Any] | None
+) -> Networks:
+    """The networks fine-tuning starts from: resumed, ``init``'s encoder with a new T, or new."""
+    if resume_from is not None:
+        return networks_from_checkpoint(resume_from)
+    attention, init = settings["attention"], settings["init"]
+    if init is not None:
         source = load_checkpoint(init)
-        config = dataclasses.replace(
-            source["config"], num_classes=len(phrase_ids), attention=attention
-        )
+        config = dataclasses.replace(source["config"], num_classes=num_classes, attention=attention)
         networks = Networks(config)
         state = {k: v for k, v in source["model"].items() if not k.startswith("predictor.")}
         try:
             networks.load_state_dict(state, strict=False)
         except RuntimeError as error:
             raise MusicDanceError(f"init checkpoint does not fit: {error}", init) from error
-    else:
-        make = ModelConfig.resnet50 if encoder == "resnet50" else ModelConfig.light
-        if encoder not in ("light", "resnet50"):
-            raise MusicDanceError(f"unknown encoder {encoder!r}; expected light or resnet50")
-        config = make(len(phrase_ids), attention=attention, embedding_dim=embedding_dim)
-        networks = Networks(config)
-    for parameter in networks.encoder.parameters():
-        parameter.requires_grad_(False)
-    u_train = embed(networks.encoder, train_arrays.mel)
-    u_test = embed(networks.encoder, test_arrays.mel)
-    y_train = torch.from_numpy(train_labels)
-    y_test = torch.from_numpy(test_labels)
-    weights = losses.balanced_class_weights(y_train, len(phrase_ids)) if balance else None
-    optimizer = _sgd(networks.predictor, lr, momentum, weight_decay)
+        return networks
+    make = ModelConfig.resnet50 if settings["encoder"] == "resnet50" else ModelConfig.light
+    config = make(num_classes, attention=attention, embedding_dim=settings["embedding_dim"])
+    return Networks(config)
+
+
+def _finetune_loop(rank: int, world: int, job: dict[str, Any]) -> None:
+    """Fine-tuning in one process of ``world`` (see :func:`finetune`)."""
+    settings, phrase_ids = job["settings"], job["phrase_ids"]
+    seed, epochs = settings["seed"], settings["epochs"]
+    out = Path(job["out"])
+    opened = open_corpus(job["corpus"])
+    train_arrays, train_labels = _labelled_data(opened, phrase_ids, "train")
+    test_arrays, test_labels = _labelled_data(opened, phrase_ids, "test")
+    resume_from = load_checkpoint(out, stages=("finetune",)) if job["resume"] else None
+    _seed_everything(seed)
+    networks = _finetune_networks(settings, len(phrase_ids), resume_from)
+    _freeze_encoder(networks)
+    u_train = _embed_shared(networks.encoder, train_arrays.mel, rank, world)
+    u_test = _embed_shared(networks.encoder, test_arrays.mel, rank, world)
+    y_train, y_test = torch.from_numpy(train_labels), torch.from_numpy(test_labels)
+    weights = (
+        losses.balanced_class_weights(y_train, len(phrase_ids)) if settings["balance"] else None
+    )
+    predictor = networks.predictor
+    optimizer = _sgd(predictor, settings["lr"], settings["momentum"], settings["weight_decay"])
+    model = _distributed(predictor, world)
     history: list[dict[str, Any]] = []
     start = 0
     if resume_from is not None:
@@ -677,38 +852,40 @@ def finetune(
         history, start = list(resume_from["history"]), int(resume_from["epoch"])
 
     def save(epoch: int) -> None:
-        save_checkpoint(
-            out,
-            _payload(
-                "finetune", networks, epoch=epoch, history=history, seed=seed,
-                settings=settings, optimizer=optimizer, phrase_ids=phrase_ids, library=library,
-            ),
-        )  # fmt: skip
+        if rank == 0:
+            save_checkpoint(
+                out,
+                _payload(
+                    "finetune", networks, epoch=epoch, history=history, seed=seed,
+                    settings=settings, optimizer=optimizer, phrase_ids=phrase_ids,
+                    library=job["library"],
+                ),
+            )  # fmt: skip
 
-    with _progress(progress, "finetune", epochs - start) as advance:
+    with _progress(job["progress"] and rank == 0, "finetune", epochs - start) as advance:
         for epoch in range(start, epochs):
             t0 = time.perf_counter()
             loss = _train_predictor(
-                networks.predictor, u_train, y_train, optimizer=optimizer,
-                class_weights=weights, batch_size=batch_size, seed=seed * 1000 + epoch,
+                model, u_train, y_train, optimizer=optimizer, class_weights=weights,
+                batch_size=settings["batch_size"], seed=seed * 1000, epoch=epoch, rank=rank,
+                world=world, max_batches=job["max_batches"],
             )  # fmt: skip
             metrics = {"epoch": epoch + 1, "loss": round(loss, 6)}
-            metrics.update(topk_accuracy(_probabilities(networks.predictor, u_test), y_test))
+            metrics.update(topk_accuracy(_probabilities(predictor, u_test), y_test))
             metrics["train_top1"] = topk_accuracy(
-                _probabilities(networks.predictor, u_train), y_train, ks=(1,)
+                _probabilities(predictor, u_train), y_train, ks=(1,)
             )["top1"]
+            if world > 1:
+                metrics["ranks_max_abs_diff"] = _ranks_max_abs_diff(
+                    list(predictor.parameters()), world
+                )
             metrics["seconds"] = round(time.perf_counter() - t0, 4)
             history.append(metrics)
             advance(loss=loss, top1=metrics["top1"])
-            if (epoch + 1) % save_every == 0 or epoch + 1 == epochs:
+            if (epoch + 1) % job["save_every"] == 0 or epoch + 1 == epochs:
                 save(epoch + 1)
     if start >= epochs:
         save(start)
-    notes = [] if len(test_arrays) else ["no test songs: top-k metrics are NaN"]
-    return TrainResult(
-        "finetune", out, epochs, history, round(time.perf_counter() - started, 3),
-        len(train_arrays), notes,
-    )  # fmt: skip
 
 
 def _check_classes(checkpoint: dict[str, Any], phrase_ids: list[str]) -> None:
@@ -807,7 +984,9 @@ def coascent(
     batch_size: int = 64,
     balance: bool | None = None,
     seed: int = 0,
+    processes: int = 1,
     resume: bool = False,
+    max_batches: int | None = None,
     progress: bool = False,
 ) -> TrainResult:
     """Algorithm 1: co-ascent of T and M on labelled + pseudo-labelled unlabelled songs.
@@ -819,12 +998,19 @@ def coascent(
             here a fixed count, as on small corpora confidence rarely reaches everyone).
         epochs_per_round: fine-tuning epochs between pseudo-label updates (paper: 5).
         tau, alpha: pseudo-label threshold (0.9) and M's momentum (0.5).
+        batch_size: samples per step and process.
         balance: class balancing (default: as the init checkpoint was trained).
+        processes: > 1 runs DistributedDataParallel over that many CPU processes (gloo). Rank 0
+            computes T's probabilities on the unlabelled songs and broadcasts them, so every
+            rank picks the same pseudo-labels and makes the same update of M.
+        max_batches: stop each epoch after this many steps (smoke tests).
     """
     started = time.perf_counter()
     out = Path(out)
     if rounds < 1 or epochs_per_round < 1 or not 0.0 <= alpha <= 1.0 or not 0.0 < tau < 1.0:
         raise MusicDanceError("need rounds, epochs >= 1, 0 <= alpha <= 1 and 0 < tau < 1")
+    if batch_size < 1 or processes < 1:
+        raise MusicDanceError("batch size and processes must be >= 1")
     opened = open_corpus(corpus)
     phrase_ids, lib_info = _corpus_classes(opened)
     source = load_checkpoint(init, stages=("finetune", "coascent"))
@@ -834,57 +1020,102 @@ def coascent(
     settings = {
         "rounds": rounds, "epochs_per_round": epochs_per_round, "tau": tau, "alpha": alpha,
         "lr": lr, "momentum": momentum, "weight_decay": weight_decay, "batch_size": batch_size,
-        "balance": balance, "seed": seed, "init": str(init),
+        "balance": balance, "seed": seed, "init": str(init), "processes": processes,
     }  # fmt: skip
     resume_from = _resume_state(out, "coascent", settings) if resume else None
-    _seed_everything(seed)
     state = resume_from or source
-    networks = networks_from_checkpoint(state)
     if state.get("transition") is not None:
         transition = state["transition"].double().numpy()
     else:
         transition = initial_transitions(library or lib_info["path"], phrase_ids)
     if transition.shape != (len(phrase_ids), len(phrase_ids)):
         raise MusicDanceError(f"transition matrix is {transition.shape}, K = {len(phrase_ids)}")
+    samples = len(_labelled_data(opened, phrase_ids, "train")[0])
+    unlabelled = len(opened.load(split="train", labelled=False))
+    if unlabelled == 0:
+        raise MusicDanceError("co-ascent needs unlabelled songs in the corpus", opened.path)
+    if processes > samples + unlabelled:
+        raise MusicDanceError(f"{processes} processes for {samples + unlabelled} samples")
+    job = {
+        "corpus": str(opened.path), "out": str(out), "settings": settings,
+        "phrase_ids": phrase_ids, "library": lib_info, "transition": transition,
+        "resume": resume_from is not None, "max_batches": max_batches, "progress": progress,
+    }  # fmt: skip
+    del resume_from, state, source
+    _run_processes(_coascent_loop, processes, job)
+    final = load_checkpoint(out, stages=("coascent",))
+    return TrainResult(
+        "coascent", out, rounds, list(final["history"]), round(time.perf_counter() - started, 3),
+        samples + unlabelled, _process_notes(processes),
+    )  # fmt: skip
+
+
+def _shared_probabilities(
+    predictor: nn.Module, embeddings: torch.Tensor, rank: int, world: int
+) -> np.ndarray:
+    """T's float64 probabilities, computed on rank 0 and broadcast to every rank."""
+    if rank == 0:
+        probabilities = _probabilities(predictor, embeddings).double()
+    else:
+        shape = (len(embeddings), predictor.head.out_features)
+        probabilities = torch.zeros(shape, dtype=torch.float64)
+    return _from_rank0(probabilities, world).numpy()
+
+
+def _coascent_loop(rank: int, world: int, job: dict[str, Any]) -> None:
+    """Algorithm 1 in one process of ``world`` (see :func:`coascent`)."""
+    settings, phrase_ids = job["settings"], job["phrase_ids"]
+    seed, rounds, per_round = settings["seed"], settings["rounds"], settings["epochs_per_round"]
+    out = Path(job["out"])
+    resume_from = load_checkpoint(out, stages=("coascent",)) if job["resume"] else None
+    _seed_everything(seed)
+    networks = networks_from_checkpoint(
+        resume_from or load_checkpoint(settings["init"], stages=("finetune", "coascent"))
+    )
+    transition = np.array(job["transition"], dtype=np.float64)
+    opened = open_corpus(job["corpus"])
     train_arrays, train_labels = _labelled_data(opened, phrase_ids, "train")
     test_arrays, test_labels = _labelled_data(opened, phrase_ids, "test")
     unlabelled = opened.load(split="train", labelled=False)
-    if len(unlabelled) == 0:
-        raise MusicDanceError("co-ascent needs unlabelled songs in the corpus", opened.path)
-    for parameter in networks.encoder.parameters():
-        parameter.requires_grad_(False)
-    u_train, u_test = (
-        embed(networks.encoder, train_arrays.mel),
-        embed(networks.encoder, test_arrays.mel),
-    )
-    u_unlabelled = embed(networks.encoder, unlabelled.mel)
+    _freeze_encoder(networks)
+    u_train = _embed_shared(networks.encoder, train_arrays.mel, rank, world)
+    u_test = _embed_shared(networks.encoder, test_arrays.mel, rank, world)
+    u_unlabelled = _embed_shared(networks.encoder, unlabelled.mel, rank, world)
     y_train, y_test = torch.from_numpy(train_labels), torch.from_numpy(test_labels)
-    optimizer = _sgd(networks.predictor, lr, momentum, weight_decay)
-    history = list(state["history"]) if resume_from is not None else []
-    start = int(resume_from["epoch"]) if resume_from is not None else 0
+    predictor = networks.predictor
+    optimizer = _sgd(predictor, settings["lr"], settings["momentum"], settings["weight_decay"])
+    model = _distributed(predictor, world)
+    history: list[dict[str, Any]] = []
+    start = 0
     if resume_from is not None:
         optimizer.load_state_dict(resume_from["optimizer"])
         torch.set_rng_state(resume_from["rng"])
-    with _progress(progress, "co-ascent", rounds - start) as advance:
+        history, start = list(resume_from["history"]), int(resume_from["epoch"])
+    with _progress(job["progress"] and rank == 0, "co-ascent", rounds - start) as advance:
         for round_index in range(start, rounds):
             t0 = time.perf_counter()
-            probabilities = _probabilities(networks.predictor, u_unlabelled).double().numpy()
+            probabilities = _shared_probabilities(predictor, u_unlabelled, rank, world)
             labels, confidences, _ = rescale_with_transitions(
                 probabilities, unlabelled.song, transition
             )
-            chosen = confidences > tau
+            chosen = confidences > settings["tau"]
             u_all = torch.cat([u_train, u_unlabelled[torch.from_numpy(chosen)]])
             y_all = torch.cat([y_train, torch.from_numpy(labels[chosen])])
-            weights = losses.balanced_class_weights(y_all, len(phrase_ids)) if balance else None
+            weights = (
+                losses.balanced_class_weights(y_all, len(phrase_ids))
+                if settings["balance"]
+                else None
+            )
             loss = 0.0
-            for epoch in range(epochs_per_round):
+            for epoch in range(per_round):
                 loss = _train_predictor(
-                    networks.predictor, u_all, y_all, optimizer=optimizer,
-                    class_weights=weights, batch_size=batch_size,
-                    seed=seed * 1000 + round_index * epochs_per_round + epoch,
+                    model, u_all, y_all, optimizer=optimizer, class_weights=weights,
+                    batch_size=settings["batch_size"], seed=seed * 1000,
+                    epoch=round_index * per_round + epoch, rank=rank, world=world,
+                    max_batches=job["max_batches"],
                 )  # fmt: skip
             transition = update_transitions(
-                transition, labels, confidences, unlabelled.song, alpha=alpha
+                transition, labels, confidences, unlabelled.song, alpha=settings["alpha"]
             )
             metrics = {
                 "epoch": round_index + 1,
@@ -893,24 +1124,23 @@ def coascent(
                 "unlabelled": len(chosen),
                 "mean_confidence": round(float(confidences.mean()), 4),
             }
-            metrics.update(topk_accuracy(_probabilities(networks.predictor, u_test), y_test))
+            metrics.update(topk_accuracy(_probabilities(predictor, u_test), y_test))
+            if world > 1:
+                metrics["ranks_max_abs_diff"] = _ranks_max_abs_diff(
+                    [*predictor.parameters(), torch.from_numpy(transition)], world
+                )
             metrics["seconds"] = round(time.perf_counter() - t0, 4)
             history.append(metrics)
             advance(pseudo=metrics["pseudo_labels"], top1=metrics["top1"])
-            save_checkpoint(
-                out,
-                _payload(
-                    "coascent", networks, epoch=round_index + 1, history=history, seed=seed,
-                    settings=settings, optimizer=optimizer, phrase_ids=phrase_ids,
-                    library=lib_info, transition=transition,
-                ),
-            )  # fmt: skip
-    if start >= rounds and not out.exists():  # pragma: no cover - defensive
-        raise MusicDanceError("nothing to do and no checkpoint", out)
-    return TrainResult(
-        "coascent", out, rounds, history, round(time.perf_counter() - started, 3),
-        len(train_arrays) + len(unlabelled),
-    )  # fmt: skip
+            if rank == 0:
+                save_checkpoint(
+                    out,
+                    _payload(
+                        "coascent", networks, epoch=round_index + 1, history=history,
+                        seed=seed, settings=settings, optimizer=optimizer,
+                        phrase_ids=phrase_ids, library=job["library"], transition=transition,
+                    ),
+                )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------

@@ -112,9 +112,26 @@ RESNET50 = EncoderSpec(stem_channels=64, planes=(64, 128, 256, 512), blocks=(3, 
 LIGHT = EncoderSpec(stem_channels=32, planes=(16, 32, 64, 256), blocks=(1, 2, 2, 2))
 
 
-def encoder_spec(kind: str) -> EncoderSpec:
-    """The :class:`EncoderSpec` of an encoder kind (``"light"`` or ``"resnet50"``)."""
-    return {"light": LIGHT, "resnet50": RESNET50}[kind]
+#: Channel counts of a scaled encoder are rounded to multiples of this.
+WIDTH_QUANTUM = 4
+
+
+def encoder_spec(kind: str, width: float = 1.0) -> EncoderSpec:
+    """The :class:`EncoderSpec` of an encoder kind (``"light"`` or ``"resnet50"``).
+
+    ``width`` multiplies the stem filters and bottleneck planes (each rounded to a multiple of
+    :data:`WIDTH_QUANTUM`, at least one quantum); depths are unchanged, so the interface
+    (``mel [B, 1, 128, 128] -> f_t [B, D, 4], u [B, D]``) is the same at any width.
+    """
+    spec = {"light": LIGHT, "resnet50": RESNET50}[kind]
+    if width == 1.0:
+        return spec
+
+    def scale(channels: int) -> int:
+        return max(WIDTH_QUANTUM, round(channels * width / WIDTH_QUANTUM) * WIDTH_QUANTUM)
+
+    planes = tuple(scale(p) for p in spec.planes)
+    return EncoderSpec(scale(spec.stem_channels), planes, spec.blocks)  # type: ignore[arg-type]
 
 
 def _stage(in_channels: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
@@ -174,7 +191,7 @@ def _init_conv_bn(module: nn.Module) -> None:
 
 def build_encoder(config: ModelConfig) -> Encoder:
     """The encoder a :class:`ModelConfig` names."""
-    return Encoder(encoder_spec(config.encoder), config.embedding_dim)
+    return Encoder(encoder_spec(config.encoder, config.encoder_width), config.embedding_dim)
 
 
 # --------------------------------------------------------------------------------------------

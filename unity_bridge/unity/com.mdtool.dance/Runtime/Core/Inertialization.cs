@@ -20,7 +20,7 @@ namespace MdTool.Dance
 
     public sealed class Inertializer
     {
-        public const double DefaultHalflifeS = 0.12;
+        public const double DefaultHalflifeS = 0.18;
         readonly int joints;
         readonly Vec3D[] rotOffset, rotVelocity;
         Vec3D rootOffset, rootVelocity;

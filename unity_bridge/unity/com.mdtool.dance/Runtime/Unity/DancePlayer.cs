@@ -17,7 +17,7 @@ namespace MdTool.Dance
         [Tooltip("Seconds added to the song time (audio latency compensation).")]
         public float timeOffsetS = 0f;
         [Tooltip("Half-life of the blend when the dance changes mid-song.")]
-        public float switchHalflifeS = 0.12f;
+        public float switchHalflifeS = 0.18f;
 
         PoseTrack track;
         PoseSampler sampler;
