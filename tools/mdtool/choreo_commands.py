@@ -207,9 +207,11 @@ def edit(
             raise typer.BadParameter("--alternatives needs --slot N")
         ranked = alternatives(timeline, phrases, slot, top_k=top_k)
         if as_json:
-            print_json({"slot": slot, "alternatives": ranked})
+            print_json({"slot": slot, "scorer": "features", "alternatives": ranked})
             return
-        table = Table(title=f"slot {slot}: alternatives (emission x prior in x prior out)")
+        table = Table(
+            title=f"slot {slot}: alternatives (feature emission x prior in x prior out)"
+        )
         for column in ("phrase", "score", "emission", "prior in", "prior out", ""):
             table.add_column(column)
         for row in ranked:
