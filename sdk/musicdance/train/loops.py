@@ -21,9 +21,10 @@ Stages and their paper settings (defaults here are the paper's unless noted):
 - :func:`evaluate`: Top-1/5/10 of a checkpoint on the held-out (``test``) songs.
 
 ``processes > 1`` runs pre-training, fine-tuning or co-ascent in that many processes under
-``DistributedDataParallel`` (gloo backend, CPU): each rank trains on its shard of every epoch
-(``DistributedSampler``, seeded, ``set_epoch``; ``batch_size`` per process), DDP all-reduces
-the gradients, and rank 0 alone writes checkpoints. Fine-tuning and co-ascent compute the frozen
+``DistributedDataParallel`` (gloo backend, CPU; ``musicdance.train.distributed``): each rank
+trains on its shard of every epoch (``DistributedSampler``, seeded, ``set_epoch``;
+``batch_size`` per process), DDP all-reduces the gradients, and rank 0 alone writes
+checkpoints. Fine-tuning and co-ascent compute the frozen
 encoder's embeddings in shares and gather them; co-ascent's pseudo-labels and update of M come
 from probabilities computed on rank 0 and broadcast, so every rank makes the same choice.
 
@@ -41,8 +42,6 @@ import contextlib
 import dataclasses
 import os
 import pickle
-import socket
-import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -63,6 +62,15 @@ from musicdance.errors import MusicDanceError
 from musicdance.train import losses
 from musicdance.train.config import ModelConfig
 from musicdance.train.data import PretextDataset, make_loader, mel_tensor
+from musicdance.train.distributed import (
+    all_reduce_sum,
+    from_rank0,
+    process_notes,
+    ranks_max_abs_diff,
+    run_processes,
+    shard_batches,
+    wrap_ddp,
+)
 from musicdance.train.networks import Networks
 
 __all__ = [
@@ -397,7 +405,7 @@ def pretrain(
         "progress": progress,
     }  # fmt: skip
     del resume_from, init_checkpoint
-    _run_processes(_pretrain_loop, processes, job)
+    run_processes(_pretrain_loop, processes, job)
     final = load_checkpoint(out, stages=("pretrain",))
     return TrainResult(
         stage="pretrain",
@@ -406,136 +414,8 @@ def pretrain(
         history=list(final["history"]),
         seconds=round(time.perf_counter() - started, 3),
         samples=count,
-        notes=_process_notes(processes),
+        notes=process_notes(processes),
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Processes: one, or several under DistributedDataParallel (gloo backend, CPU). Every stage runs
-# ``loop(rank, world, job)``: each rank trains on its shard of every epoch (DistributedSampler,
-# seeded, set_epoch), DDP all-reduces the gradients, rank 0 alone writes checkpoints.
-
-
-def _run_processes(
-    loop: Callable[[int, int, dict[str, Any]], None], processes: int, job: dict[str, Any]
-) -> None:
-    """Run ``loop(rank, world, job)`` in this process, or in ``processes`` gloo processes."""
-    if processes == 1:
-        loop(0, 1, job)
-    else:
-        _spawn(loop, processes, job)
-
-
-def _process_notes(processes: int) -> list[str]:
-    return [] if processes == 1 else [f"DistributedDataParallel over {processes} processes (gloo)"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _spawn(loop: Callable, processes: int, job: dict[str, Any]) -> None:
-    import torch.multiprocessing as mp
-
-    threads = max(1, (os.cpu_count() or 1) // processes)
-    job = {**job, "port": _free_port(), "threads": threads}
-    # gloo binds to the interface the host name resolves to; on one machine, loopback is safe.
-    saved = os.environ.get("GLOO_SOCKET_IFNAME")
-    if saved is None and sys.platform.startswith("linux"):
-        os.environ["GLOO_SOCKET_IFNAME"] = "lo"
-    try:
-        mp.spawn(_distributed_process, args=(loop, processes, job), nprocs=processes, join=True)
-    except mp.ProcessRaisedException as error:
-        lines = [line for line in str(error).strip().splitlines() if line.strip()]
-        last = lines[-1] if lines else "unknown error"
-        if "MusicDanceError" in last:
-            raise MusicDanceError(last.split("MusicDanceError:", 1)[-1].strip()) from None
-        raise RuntimeError(f"a training process failed: {last}") from error
-    except mp.ProcessExitedException as error:
-        raise MusicDanceError(f"a training process died: {error}") from error
-    finally:
-        if saved is None:
-            os.environ.pop("GLOO_SOCKET_IFNAME", None)
-
-
-def _distributed_process(rank: int, loop: Callable, world: int, job: dict[str, Any]) -> None:
-    """One spawned process: join the gloo group, run ``loop``, leave the group."""
-    import torch.distributed as dist
-
-    torch.set_num_threads(job["threads"])
-    dist.init_process_group(
-        "gloo", rank=rank, world_size=world, init_method=f"tcp://127.0.0.1:{job['port']}"
-    )
-    try:
-        loop(rank, world, job)
-    finally:
-        dist.destroy_process_group()
-
-
-def _distributed(module: nn.Module, world: int) -> nn.Module:
-    """``module`` wrapped in ``DistributedDataParallel`` when several processes train it."""
-    if world == 1:
-        return module
-    from torch.nn.parallel import DistributedDataParallel
-
-    return DistributedDataParallel(module)
-
-
-def _all_reduce_sum(values: torch.Tensor, world: int) -> torch.Tensor:
-    """``values`` summed over the ranks, in place (unchanged with one process)."""
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.all_reduce(values)
-    return values
-
-
-def _from_rank0(values: torch.Tensor, world: int) -> torch.Tensor:
-    """Rank 0's ``values`` on every rank, in place (unchanged with one process)."""
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.broadcast(values, src=0)
-    return values
-
-
-def _ranks_max_abs_diff(tensors: list[torch.Tensor], world: int) -> float:
-    """Largest |difference| between any rank's ``tensors`` and rank 0's (0.0: ranks agree)."""
-    import torch.distributed as dist
-
-    mine = torch.cat([tensor.detach().double().flatten() for tensor in tensors])
-    reference = _from_rank0(mine.clone(), world)
-    gap = (mine - reference).abs().max().reshape(1)
-    dist.all_reduce(gap, op=dist.ReduceOp.MAX)
-    return float(gap)
-
-
-def _shard_batches(
-    count: int,
-    batch_size: int,
-    *,
-    seed: int,
-    epoch: int,
-    rank: int,
-    world: int,
-    max_batches: int | None = None,
-) -> list[torch.Tensor]:
-    """This rank's batches of row indices for one epoch.
-
-    A ``DistributedSampler`` permutes ``range(count)`` with the seed ``seed + epoch`` and hands
-    rank ``r`` every ``world``-th row from ``r`` (one process: the whole permutation), so global
-    step ``s`` of ``world`` processes covers the rows of step ``s`` of one process with
-    ``world`` times the batch.
-    """
-    if count == 0:
-        return []
-    sampler = DistributedSampler(range(count), num_replicas=world, rank=rank, shuffle=True,
-                                 seed=seed)  # fmt: skip
-    sampler.set_epoch(epoch)
-    batches = list(torch.tensor(list(sampler), dtype=torch.long).split(batch_size))
-    return batches if max_batches is None else batches[:max_batches]
 
 
 def _embed_shared(encoder: nn.Module, mel: np.ndarray, rank: int, world: int) -> torch.Tensor:
@@ -579,7 +459,7 @@ def _pretrain_loop(rank: int, world: int, job: dict[str, Any]) -> None:
         source = networks_from_checkpoint(load_checkpoint(job["init"]), predictor=False)
         state = {k: v for k, v in source.state_dict().items() if not k.startswith("predictor.")}
         networks.load_state_dict(state, strict=False)
-    model = _distributed(module, world)
+    model = wrap_ddp(module, world)
     dataset = PretextDataset(arrays)
     sampler = (
         DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
@@ -666,14 +546,14 @@ def _train_predictor(
     world: int = 1,
     max_batches: int | None = None,
 ) -> float:
-    """One epoch of T on precomputed embeddings, on this rank's shard (:func:`_shard_batches`).
+    """One epoch of T on precomputed embeddings, on this rank's shard (``shard_batches``).
 
     ``model`` is T, or T under ``DistributedDataParallel`` (which averages the gradients over
     the ranks). Returns the mean loss over every rank's samples.
     """
     model.train()
     sums = torch.zeros(2, dtype=torch.float64)  # loss x samples, samples
-    batches = _shard_batches(len(labels), batch_size, seed=seed, epoch=epoch, rank=rank,
+    batches = shard_batches(len(labels), batch_size, seed=seed, epoch=epoch, rank=rank,
                              world=world, max_batches=max_batches)  # fmt: skip
     for rows in batches:
         loss = _prediction_loss(model(embeddings[rows]), labels[rows], class_weights, world)
@@ -681,7 +561,7 @@ def _train_predictor(
         loss.backward()
         optimizer.step()
         sums += torch.tensor([float(loss.detach()) * len(rows), len(rows)], dtype=torch.float64)
-    _all_reduce_sum(sums, world)
+    all_reduce_sum(sums, world)
     return float(sums[0]) / max(float(sums[1]), 1.0)
 
 
@@ -696,7 +576,7 @@ def _prediction_loss(
     """
     if class_weights is None or world == 1:
         return losses.prediction_loss(logits, labels, class_weights)
-    total = _all_reduce_sum(class_weights[labels].sum().reshape(1), world)
+    total = all_reduce_sum(class_weights[labels].sum().reshape(1), world)
     weighted = F.cross_entropy(logits, labels.long(), weight=class_weights, reduction="sum")
     return weighted * world / total[0]
 
@@ -790,9 +670,9 @@ def finetune(
         "save_every": save_every, "max_batches": max_batches, "progress": progress,
     }  # fmt: skip
     del resume_from
-    _run_processes(_finetune_loop, processes, job)
+    run_processes(_finetune_loop, processes, job)
     final = load_checkpoint(out, stages=("finetune",))
-    notes = _process_notes(processes)
+    notes = process_notes(processes)
     if not test_count:
         notes.append("no test songs: top-k metrics are NaN")
     return TrainResult(
@@ -843,7 +723,7 @@ def _finetune_loop(rank: int, world: int, job: dict[str, Any]) -> None:
     )
     predictor = networks.predictor
     optimizer = _sgd(predictor, settings["lr"], settings["momentum"], settings["weight_decay"])
-    model = _distributed(predictor, world)
+    model = wrap_ddp(predictor, world)
     history: list[dict[str, Any]] = []
     start = 0
     if resume_from is not None:
@@ -876,7 +756,7 @@ def _finetune_loop(rank: int, world: int, job: dict[str, Any]) -> None:
                 _probabilities(predictor, u_train), y_train, ks=(1,)
             )["top1"]
             if world > 1:
-                metrics["ranks_max_abs_diff"] = _ranks_max_abs_diff(
+                metrics["ranks_max_abs_diff"] = ranks_max_abs_diff(
                     list(predictor.parameters()), world
                 )
             metrics["seconds"] = round(time.perf_counter() - t0, 4)
@@ -1042,11 +922,11 @@ def coascent(
         "resume": resume_from is not None, "max_batches": max_batches, "progress": progress,
     }  # fmt: skip
     del resume_from, state, source
-    _run_processes(_coascent_loop, processes, job)
+    run_processes(_coascent_loop, processes, job)
     final = load_checkpoint(out, stages=("coascent",))
     return TrainResult(
         "coascent", out, rounds, list(final["history"]), round(time.perf_counter() - started, 3),
-        samples + unlabelled, _process_notes(processes),
+        samples + unlabelled, process_notes(processes),
     )  # fmt: skip
 
 
@@ -1059,7 +939,7 @@ def _shared_probabilities(
     else:
         shape = (len(embeddings), predictor.head.out_features)
         probabilities = torch.zeros(shape, dtype=torch.float64)
-    return _from_rank0(probabilities, world).numpy()
+    return from_rank0(probabilities, world).numpy()
 
 
 def _coascent_loop(rank: int, world: int, job: dict[str, Any]) -> None:
@@ -1084,7 +964,7 @@ def _coascent_loop(rank: int, world: int, job: dict[str, Any]) -> None:
     y_train, y_test = torch.from_numpy(train_labels), torch.from_numpy(test_labels)
     predictor = networks.predictor
     optimizer = _sgd(predictor, settings["lr"], settings["momentum"], settings["weight_decay"])
-    model = _distributed(predictor, world)
+    model = wrap_ddp(predictor, world)
     history: list[dict[str, Any]] = []
     start = 0
     if resume_from is not None:
@@ -1126,7 +1006,7 @@ def _coascent_loop(rank: int, world: int, job: dict[str, Any]) -> None:
             }
             metrics.update(topk_accuracy(_probabilities(predictor, u_test), y_test))
             if world > 1:
-                metrics["ranks_max_abs_diff"] = _ranks_max_abs_diff(
+                metrics["ranks_max_abs_diff"] = ranks_max_abs_diff(
                     [*predictor.parameters(), torch.from_numpy(transition)], world
                 )
             metrics["seconds"] = round(time.perf_counter() - t0, 4)
