@@ -19,7 +19,11 @@ and its variety (``distinct``) at least the feature scorer's minus 0.05.
 
     python benchmarks/bench_scorers.py [--bundle bundles/default] [--library phrase_library]
         [--genres G ...] [--duration 60] [--seeds 0 1 2] [--weights 0 0.25 0.5 0.75 0.9]
-        [--json OUT]
+        [--temperature 1] [--json OUT]
+
+``--temperature T`` tempers the bundle's probabilities first (``p^(1/T)`` renormalised, i.e.
+``softmax(log p / T)``; 1: the graph's own), to measure temperature scaling
+(``benchmarks/bench_calibration.py``); the SDK's scorer does not temper.
 
 onnxruntime only (no torch).
 """
@@ -50,6 +54,22 @@ VARIETY_TOLERANCE = 0.05
 #: Song seeds far from the starter corpus' (0-239 unlabelled, 50000+ labelled).
 SEED_BASE = 9000
 FEATURES = "features"
+
+
+class TemperedScorer(OnnxScorer):
+    """:class:`OnnxScorer` on ``softmax(log p / T)`` instead of the graph's ``p``: the score
+    renormalises over the requested phrases, so ``p^(1/T)`` per slot is enough."""
+
+    def __init__(self, *args, temperature: float = 1.0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.temperature = float(temperature)
+
+    def probabilities(self, slots):
+        p = super().probabilities(slots).astype(np.float64)
+        if self.temperature == 1.0:
+            return p
+        z = np.log(np.maximum(p, np.finfo(np.float32).smallest_subnormal)) / self.temperature
+        return np.exp(z - z.max(axis=1, keepdims=True))
 
 
 def rule_fit(timeline, library) -> float:
@@ -93,7 +113,9 @@ def run(args: argparse.Namespace) -> dict[str, list[dict]]:
         for name, weight in zip(scorers, [None, *args.weights], strict=True):
             scorer = None
             if weight is not None:
-                scorer = OnnxScorer(bundle, analysis, feature_weight=weight)
+                scorer = TemperedScorer(
+                    bundle, analysis, feature_weight=weight, temperature=args.temperature
+                )
             for seed in args.seeds:
                 start = time.perf_counter()
                 timeline = choreograph(analysis, library, seed=seed, scorer=scorer)
@@ -147,11 +169,13 @@ def main() -> None:
     parser.add_argument("--weights", nargs="+", type=float, default=[0.0, 0.25, 0.5, 0.75, 0.9])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
                         help="choreography seeds (each song is danced once per seed)")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="temper the bundle's probabilities (1: as they are)")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure here")
     args = parser.parse_args()
     rows = run(args)
     print(f"{len(args.genres)} generated songs of {args.duration:g} s x seeds {args.seeds}, "
-          f"bundle {args.bundle}\n")
+          f"bundle {args.bundle}, temperature {args.temperature:g}\n")
     report(rows)
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")

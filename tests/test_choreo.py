@@ -15,10 +15,13 @@ from library_support import mdtool, one_line_error
 
 from musicdance.audio.analysis import analyze
 from musicdance.audio.synth import synth_song, write_song
+from musicdance.bundle import open_bundle
 from musicdance.choreo.choreographer import alternatives, choreograph, move_of, replace_phrase
+from musicdance.choreo.onnx_scorer import OnnxScorer
 from musicdance.choreo.render import JOIN_SEARCH_BEATS, render_dance, render_timeline
 from musicdance.choreo.slots import repeats_of
 from musicdance.choreo.timeline import Timeline, read_timeline, write_timeline
+from musicdance.defaults import DEFAULT_FEATURE_WEIGHT
 from musicdance.errors import MusicDanceError
 from musicdance.evaluate.metrics import (
     beat_alignment,
@@ -200,8 +203,19 @@ def test_cli_choreograph_edit_evaluate(song, tmp_path):
 
     listed = mdtool("edit", timeline_path, "--slot", "1", "--alternatives", "--json")
     assert listed.returncode == 0, listed.stderr
-    candidates = json.loads(listed.stdout)["alternatives"]
+    listing = json.loads(listed.stdout)
+    candidates = listing["alternatives"]
     new_id = next(c["phrase_id"] for c in candidates if not c["current"])
+    assert listing["scorer"] == summary["scorer"]  # ranked by what chose the dance
+    if summary["scorer"] != "features":  # the default bundle: the same ranking as the SDK's
+        library = open_library(STARTER)
+        scorer = OnnxScorer(open_bundle(REPO / "bundles" / "default", library=library),
+                            analyze(song), feature_weight=DEFAULT_FEATURE_WEIGHT)  # fmt: skip
+        expected = alternatives(read_timeline(timeline_path), library, 1, scorer=scorer)
+        assert [c["phrase_id"] for c in candidates] == [e["phrase_id"] for e in expected]
+        assert [c["score"] for c in candidates] == pytest.approx([e["score"] for e in expected])
+    plain = mdtool("edit", timeline_path, "--slot", "1", "--alternatives", "--no-bundle", "--json")
+    assert json.loads(plain.stdout)["scorer"] == "features"
     before = glb.stat().st_mtime_ns
     replaced = mdtool("edit", timeline_path, "--replace", f"1={new_id}", "--json")
     assert replaced.returncode == 0, replaced.stderr

@@ -161,6 +161,22 @@ def _choose_bundle(library, bundle: Path | None, no_bundle: bool):
     return model, str(DEFAULT_BUNDLE), None
 
 
+def _edit_scorer(timeline, library, bundle: Path | None, no_bundle: bool, feature_weight: float):
+    """The scorer ``edit --alternatives`` ranks with: the one ``choreograph`` would choose
+    (the bundle needs the song's analysis, so the timeline's song must still be there; else
+    the feature scorer, with a note saying why). Returns ``(scorer, name, note)``."""
+    model, name, note = _choose_bundle(library, bundle, no_bundle)
+    if model is None:
+        return None, name, note
+    song = Path(timeline.song["path"])
+    if not song.is_file():
+        return None, "features", f"the song {song} is not there to score with the bundle"
+    from musicdance.audio.analysis import analyze
+    from musicdance.choreo.onnx_scorer import OnnxScorer
+
+    return OnnxScorer(model, analyze(song), feature_weight=feature_weight), name, None
+
+
 def _print_timeline(timeline) -> None:
     table = Table(
         title=f"{timeline.song['path']}: {timeline.style}, {timeline.song['tempo_bpm']:.0f} BPM, "
@@ -192,6 +208,17 @@ def edit(
     ),
     library: Path = typer.Option(None, "--library", "-L", help="Default: the timeline's."),
     top_k: int = typer.Option(10, "--top", min=1, help="How many alternatives to list."),
+    bundle: Path = typer.Option(
+        None, "--bundle", help="With --alternatives: the bundle that scores (as choreograph)."
+    ),
+    no_bundle: bool = typer.Option(False, "--no-bundle", help="Rank with the features only."),
+    feature_weight: float = typer.Option(
+        DEFAULT_FEATURE_WEIGHT,
+        "--feature-weight",
+        min=0.0,
+        max=1.0,
+        help="With a bundle: weight of the feature scorer in the geometric mix.",
+    ),  # fmt: skip
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List alternatives for a slot, or swap phrases and re-render the dance files."""
@@ -205,13 +232,18 @@ def edit(
     if show_alternatives:
         if slot is None:
             raise typer.BadParameter("--alternatives needs --slot N")
-        ranked = alternatives(timeline, phrases, slot, top_k=top_k)
+        if bundle is not None and no_bundle:
+            raise typer.BadParameter("give --bundle or --no-bundle, not both")
+        scorer, scorer_name, note = _edit_scorer(timeline, phrases, bundle, no_bundle,
+                                                 feature_weight)  # fmt: skip
+        ranked = alternatives(timeline, phrases, slot, top_k=top_k, scorer=scorer)
         if as_json:
-            print_json({"slot": slot, "scorer": "features", "alternatives": ranked})
+            print_json({"slot": slot, "scorer": scorer_name, "scorer_note": note,
+                        "alternatives": ranked})  # fmt: skip
             return
-        table = Table(
-            title=f"slot {slot}: alternatives (feature emission x prior in x prior out)"
-        )
+        if note:
+            console.print(f"scorer: {scorer_name} ({note})")
+        table = Table(title=f"slot {slot}: alternatives (emission x prior in x prior out)")
         for column in ("phrase", "score", "emission", "prior in", "prior out", ""):
             table.add_column(column)
         for row in ranked:
