@@ -136,6 +136,7 @@ class _Piece:
     first: int  # nominal first output frame (the slot's start)
     stop: int  # nominal stop frame (the slot's end)
     beat_frames: float  # length of the slot's first beat, in output frames
+    features: np.ndarray  # pose_features of every frame of motion, [num_frames, F]
 
     @property
     def hi(self) -> int:
@@ -208,12 +209,21 @@ def _beat_frames(slot: Slot, fps: float) -> float:
 def _features(piece: _Piece, start: int, stop: int) -> np.ndarray:
     """``pose_features`` of output frames ``start:stop`` of ``piece``, ``[stop - start, F]``
     (frames outside the piece take its nearest frame)."""
-    first = int(np.clip(start - 1, piece.lo, piece.hi - 2))  # a frame of context each side
-    last = int(np.clip(stop + 1, first + 2, piece.hi))
-    window = slice_frames(piece.motion, first - piece.lo, last - piece.lo)
-    positions, rotations = window.global_transforms()
-    frames = np.clip(np.arange(start, stop), first, last - 1) - first
-    return pose_features(positions, rotations[:, 0], window.fps, frames)
+    frames = np.clip(np.arange(start, stop) - piece.lo, 0, piece.motion.num_frames - 1)
+    return piece.features[frames]
+
+
+def _all_features(motions: list[Motion]) -> list[np.ndarray]:
+    """``pose_features`` of every frame of each motion, ``[T_i, F]``, from one
+    forward-kinematics pass over all of them (the cut search reads them at every join)."""
+    if not motions:
+        return []
+    positions, rotations = concatenate(motions).global_transforms()
+    edges = np.cumsum([0, *(m.num_frames for m in motions)])
+    return [
+        pose_features(positions[a:b], rotations[a:b, 0], m.fps, np.arange(m.num_frames))
+        for m, a, b in zip(motions, edges[:-1], edges[1:], strict=True)
+    ]
 
 
 def find_cut(before: _Piece, after: _Piece, search: bool = True) -> Join:
@@ -311,7 +321,7 @@ def _warp_pieces(
     search."""
     fps = timeline.fps
     sources: dict[str, tuple[Phrase, tuple[Motion, int] | None]] = {}
-    pieces = []
+    warped = []  # (slot, motion, margin, beat frames)
     for slot, phrase_id in zip(timeline.slots, timeline.phrase_ids(), strict=True):
         if only is not None and slot.index not in only:
             continue
@@ -326,11 +336,13 @@ def _warp_pieces(
         beat = _beat_frames(slot, fps)
         margin = int(round(JOIN_SEARCH_BEATS * beat)) + 2 if looped is not None else 0
         motion = warp_slot(phrase, slot, fps, margin_frames=margin, source=looped)
-        if motion is None:
-            continue
-        first = _frame(slot.start_s, fps)
-        stop = _frame(slot.end_s, fps)
-        pieces.append(_Piece(slot.index, motion, first - margin, first, stop, beat))
+        if motion is not None:
+            warped.append((slot, motion, margin, beat))
+    features = _all_features([motion for _, motion, _, _ in warped])
+    pieces = []
+    for (slot, motion, margin, beat), piece_features in zip(warped, features, strict=True):
+        first, stop = _frame(slot.start_s, fps), _frame(slot.end_s, fps)
+        pieces.append(_Piece(slot.index, motion, first - margin, first, stop, beat, piece_features))
     return pieces
 
 
