@@ -11,6 +11,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from musicdance.defaults import DEFAULT_BUNDLE, DEFAULT_FEATURE_WEIGHT
+
 app = typer.Typer(
     name="mdtool",
     help="Turn music into dance for games: analysis, motion I/O, choreography, export.",
@@ -20,6 +22,26 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+
+#: The scorer options of ``choreograph``, ``edit`` and ``serve``.
+BUNDLE_OPTION = typer.Option(
+    None,
+    "--bundle",
+    help=f"Model bundle (default: {DEFAULT_BUNDLE} if it was made for --library, else the "
+    "feature scorer).",
+)
+NO_BUNDLE_OPTION = typer.Option(False, "--no-bundle", help="Score with the features only.")
+FEATURE_WEIGHT_OPTION = typer.Option(
+    DEFAULT_FEATURE_WEIGHT, "--feature-weight", min=0.0, max=1.0,
+    help="With a bundle: weight of the feature scorer in the geometric mix.",
+)  # fmt: skip
+
+
+def check_bundle_choice(bundle: Any, no_bundle: bool) -> None:
+    """``--bundle`` and ``--no-bundle`` exclude each other."""
+    if bundle is not None and no_bundle:
+        raise typer.BadParameter("give --bundle or --no-bundle, not both")
 
 
 class State:

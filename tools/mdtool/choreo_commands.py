@@ -8,9 +8,18 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mdtool.app import app, console, print_json, stage_progress
+from mdtool.app import (
+    BUNDLE_OPTION,
+    FEATURE_WEIGHT_OPTION,
+    NO_BUNDLE_OPTION,
+    app,
+    check_bundle_choice,
+    console,
+    print_json,
+    stage_progress,
+)
 from mdtool.library_commands import DEFAULT_LIBRARY
-from musicdance.defaults import DEFAULT_BUNDLE, DEFAULT_FEATURE_WEIGHT
+from musicdance.defaults import DEFAULT_BUNDLE
 
 FORMATS = ("glb", "bvh", "json")
 STAGES = ("analyse", "choose phrases", "render", "export")
@@ -52,20 +61,9 @@ def choreograph(
     fps: float = typer.Option(30.0, "--fps", min=1.0, max=240.0, help="Animation frame rate."),
     formats: str = typer.Option("glb,bvh,json", "--format", help="Comma list: glb, bvh, json."),
     decoder: str = typer.Option("viterbi", "--decoder", help="viterbi (global) or greedy (eq. 6)."),
-    bundle: Path = typer.Option(
-        None,
-        "--bundle",
-        help=f"Model bundle (default: {DEFAULT_BUNDLE} if it was made for --library, else the "
-        "feature scorer).",
-    ),
-    no_bundle: bool = typer.Option(False, "--no-bundle", help="Score with the features only."),
-    feature_weight: float = typer.Option(
-        DEFAULT_FEATURE_WEIGHT,
-        "--feature-weight",
-        min=0.0,
-        max=1.0,
-        help="With a bundle: weight of the feature scorer in the geometric mix.",
-    ),
+    bundle: Path = BUNDLE_OPTION,
+    no_bundle: bool = NO_BUNDLE_OPTION,
+    feature_weight: float = FEATURE_WEIGHT_OPTION,
     reuse_sections: bool = typer.Option(
         True, "--reuse-sections/--no-reuse-sections", help="Repeated music, repeated dance."
     ),
@@ -79,8 +77,7 @@ def choreograph(
     from musicdance.library import open_library
 
     chosen_formats = _formats(formats)
-    if bundle is not None and no_bundle:
-        raise typer.BadParameter("give --bundle or --no-bundle, not both")
+    check_bundle_choice(bundle, no_bundle)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     phrases = open_library(library)
@@ -211,14 +208,8 @@ def edit(
     bundle: Path = typer.Option(
         None, "--bundle", help="With --alternatives: the bundle that scores (as choreograph)."
     ),
-    no_bundle: bool = typer.Option(False, "--no-bundle", help="Rank with the features only."),
-    feature_weight: float = typer.Option(
-        DEFAULT_FEATURE_WEIGHT,
-        "--feature-weight",
-        min=0.0,
-        max=1.0,
-        help="With a bundle: weight of the feature scorer in the geometric mix.",
-    ),  # fmt: skip
+    no_bundle: bool = NO_BUNDLE_OPTION,
+    feature_weight: float = FEATURE_WEIGHT_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List alternatives for a slot, or swap phrases and re-render the dance files."""
@@ -232,8 +223,7 @@ def edit(
     if show_alternatives:
         if slot is None:
             raise typer.BadParameter("--alternatives needs --slot N")
-        if bundle is not None and no_bundle:
-            raise typer.BadParameter("give --bundle or --no-bundle, not both")
+        check_bundle_choice(bundle, no_bundle)
         scorer, scorer_name, note = _edit_scorer(timeline, phrases, bundle, no_bundle,
                                                  feature_weight)  # fmt: skip
         ranked = alternatives(timeline, phrases, slot, top_k=top_k, scorer=scorer)

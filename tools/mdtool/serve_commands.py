@@ -8,9 +8,15 @@ from pathlib import Path
 
 import typer
 
-from mdtool.app import app, err_console
+from mdtool.app import (
+    BUNDLE_OPTION,
+    FEATURE_WEIGHT_OPTION,
+    NO_BUNDLE_OPTION,
+    app,
+    check_bundle_choice,
+    err_console,
+)
 from mdtool.library_commands import DEFAULT_LIBRARY
-from musicdance.defaults import DEFAULT_BUNDLE, DEFAULT_FEATURE_WEIGHT
 from musicdance.errors import MusicDanceError
 
 
@@ -25,16 +31,9 @@ def serve(
         help="Clients must send 'Authorization: Bearer TOKEN' (required off loopback).",
     ),  # fmt: skip
     library: Path = typer.Option(DEFAULT_LIBRARY, "--library", "-L", help="Phrase library."),
-    bundle: Path = typer.Option(
-        None, "--bundle",
-        help=f"Trained bundle (default: {DEFAULT_BUNDLE} if it was made for --library, else the "
-        "feature scorer).",
-    ),
-    no_bundle: bool = typer.Option(False, "--no-bundle", help="Score with the features only."),
-    feature_weight: float = typer.Option(
-        DEFAULT_FEATURE_WEIGHT, "--feature-weight", min=0.0, max=1.0,
-        help="With a bundle: weight of the features in the geometric mix.",
-    ),
+    bundle: Path = BUNDLE_OPTION,
+    no_bundle: bool = NO_BUNDLE_OPTION,
+    feature_weight: float = FEATURE_WEIGHT_OPTION,
     work_dir: Path = typer.Option(
         None, "--work-dir", help="Folder for staged uploads (default: a temporary one)."
     ),
@@ -78,8 +77,7 @@ def serve(
         ) from None
     from mdruntime import Runtime
 
-    if bundle is not None and no_bundle:
-        raise typer.BadParameter("give --bundle or --no-bundle, not both")
+    check_bundle_choice(bundle, no_bundle)
     if not is_loopback(host) and not token:
         raise MusicDanceError(
             f"binding to {host} exposes the service beyond this machine: give a token "
