@@ -16,8 +16,8 @@ from musicdance.library.procedural.build import (
     build_starter_library,
     starter_phrases,
 )
-from musicdance.library.procedural.choreo import keyed
 from musicdance.library.procedural.rig import push_out_of_torso
+from musicdance.library.procedural.routine import keyed
 from musicdance.library.procedural.styles import STYLES
 from musicdance.library.quality import (
     elbow_wrong_way_deg,

@@ -15,7 +15,7 @@ import numpy as np
 
 from musicdance.errors import MusicDanceError
 from musicdance.library.phrase import Phrase, make_phrase, mirror_phrase
-from musicdance.library.procedural.choreo import perform
+from musicdance.library.procedural.routine import perform
 from musicdance.library.procedural.styles import STYLES, Energy
 from musicdance.library.store import (
     PhraseLibrary,

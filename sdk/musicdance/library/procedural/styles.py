@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musicdance.library.procedural.choreo import STANCE_HALF_WIDTH_M, Choreo, Step
+from musicdance.library.procedural.routine import STANCE_HALF_WIDTH_M, Choreo, Step
 
 W = STANCE_HALF_WIDTH_M
 LEFT, RIGHT = 0, 1
