@@ -23,8 +23,8 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from musicdance.model_config import MEL_BANDS, PHRASE_FRAMES, ModelConfig
 from musicdance.train import export
-from musicdance.train.config import MEL_BANDS, PHRASE_FRAMES, ModelConfig
 from musicdance.train.networks import Networks, parameter_count
 
 

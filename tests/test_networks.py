@@ -16,8 +16,8 @@ import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 
 from musicdance.errors import MusicDanceError  # noqa: E402
+from musicdance.model_config import ModelConfig  # noqa: E402
 from musicdance.train import export, losses  # noqa: E402
-from musicdance.train.config import ModelConfig  # noqa: E402
 from musicdance.train.networks import (  # noqa: E402
     Networks,
     Predictor,
@@ -330,7 +330,7 @@ def test_runtime_packages_do_not_import_torch():
     script = textwrap.dedent(
         """
         import importlib, pkgutil, sys
-        import musicdance, musicdance.io, musicdance.motion, musicdance.train.config
+        import musicdance, musicdance.io, musicdance.motion, musicdance.model_config
         failed = []
         for package in (musicdance.io, musicdance.motion):
             for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):

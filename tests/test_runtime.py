@@ -11,6 +11,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import REPO
 from library_support import mdtool
 from runtime_support import STARTER, quaternion_gap, runtime, song_signal, write_song_file
 
@@ -277,24 +278,33 @@ def test_runtime_matches_choreograph_with_its_own_library_object(song):
 # Import inspection
 
 
-def test_runtime_imports_no_torch_no_training_code_no_librosa(song):
+#: What the runtime must never import: training and corpus code, torch, librosa, numba.
+FORBIDDEN_AT_RUN_TIME = ("musicdance.corpus", "musicdance.train", "torch", "librosa", "numba")
+
+
+def test_runtime_with_the_default_bundle_imports_no_training_corpus_torch_or_librosa(song):
+    """The guard of the runtime's layer: the default bundle scores (onnxruntime), and scoring,
+    editing, sampling and exporting import none of ``FORBIDDEN_AT_RUN_TIME``."""
     script = textwrap.dedent(
         f"""
         import sys
         import numpy as np
         import mdruntime
-        rt = mdruntime.Runtime({str(STARTER)!r}, default_bundle=False)
+        rt = mdruntime.Runtime({str(STARTER)!r})
+        assert rt.bundle is not None, rt.scorer_note
         tl = rt.choreograph_file({str(song)!r}, seed=1)
         rt.alternatives(tl, 0)
+        rt.sample(rt.replace(tl, 0, rt.alternatives(tl, 0)[1]["phrase_id"]), np.linspace(0, 9, 5))
         rt.sample(tl, np.linspace(0, 10, 50))
         rt.glb_bytes(tl)
-        bad = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "librosa", "numba")
-                     or m.startswith("musicdance.train"))
+        forbidden = {FORBIDDEN_AT_RUN_TIME!r}
+        bad = sorted(m for m in sys.modules if any(m == f or m.startswith(f + ".")
+                                                   for f in forbidden))
         print(",".join(bad))
         """
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=REPO
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""

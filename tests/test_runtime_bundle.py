@@ -74,7 +74,7 @@ def test_bundle_runtime_imports_no_torch(bundle_dir):
         tl = rt.choreograph_pcm(y, 22050, seed=1)
         rt.alternatives(tl, 0)
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "librosa", "numba")
-                     or m.startswith("musicdance.train")))
+                     or m.startswith(("musicdance.train", "musicdance.corpus"))))
         """
     )
     result = subprocess.run(
@@ -82,8 +82,8 @@ def test_bundle_runtime_imports_no_torch(bundle_dir):
     )
     assert result.returncode == 0, result.stderr
     loaded = eval(result.stdout.strip())  # a printed list of module names
-    # the bundle reads its model configuration through the torch-free musicdance.train.config
-    assert set(loaded) <= {"musicdance.train", "musicdance.train.config"}, loaded
+    # the bundle reads its model configuration from the torch-free musicdance.model_config
+    assert loaded == [], loaded
 
 
 def test_damaged_or_foreign_bundles_are_refused(bundle_dir, tmp_path):

@@ -19,13 +19,13 @@ from library_support import mdtool, one_line_error  # noqa: E402
 from train_support import LIBRARY, finetuned, tiny_corpus  # noqa: E402
 
 from musicdance.audio.analysis import analyze_signal  # noqa: E402
+from musicdance.audio.model_input import span_inputs  # noqa: E402
 from musicdance.audio.synth import synth_song  # noqa: E402
 from musicdance.bundle import file_sha256, open_bundle, write_manifest  # noqa: E402
 from musicdance.choreo.choreographer import choreograph  # noqa: E402
 from musicdance.choreo.onnx_scorer import OnnxScorer  # noqa: E402
 from musicdance.choreo.scoring import FeatureScorer  # noqa: E402
 from musicdance.choreo.slots import plan_slots  # noqa: E402
-from musicdance.corpus.inputs import span_inputs  # noqa: E402
 from musicdance.errors import MusicDanceError  # noqa: E402
 from musicdance.library import open_library  # noqa: E402
 from musicdance.train import bundle_export, export, loops  # noqa: E402

@@ -14,8 +14,10 @@ from library_support import mdtool, one_line_error
 from train_support import LIBRARY, tiny_corpus
 
 from musicdance.audio.analysis import analyze, analyze_signal
+from musicdance.audio.model_input import feature_parameters, span_inputs
 from musicdance.audio.synth import synth_song, write_song
 from musicdance.choreo.choreographer import choreograph
+from musicdance.choreo.slots import slot_spans
 from musicdance.corpus import build as corpus_build
 from musicdance.corpus.build import (
     SongSource,
@@ -25,7 +27,6 @@ from musicdance.corpus.build import (
     pair_sources,
     starter_sources,
 )
-from musicdance.corpus.inputs import feature_parameters, slot_spans, span_inputs
 from musicdance.corpus.pairs import read_pairs
 from musicdance.errors import MusicDanceError
 from musicdance.library import open_library

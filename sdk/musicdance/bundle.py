@@ -27,10 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from musicdance.corpus.build import library_fingerprint
-from musicdance.corpus.inputs import check_feature_parameters, read_format_json
+from musicdance.audio.model_input import check_feature_parameters
 from musicdance.defaults import DEFAULT_BUNDLE
 from musicdance.errors import MusicDanceError
+from musicdance.formats import read_format_json
+from musicdance.library.fingerprint import library_fingerprint
+from musicdance.model_config import ModelConfig
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -224,8 +226,6 @@ def _check_files(folder: Path, manifest: dict[str, Any]) -> None:
 
 
 def _check_classes(folder: Path, manifest: dict[str, Any]) -> int:
-    from musicdance.train.config import ModelConfig
-
     library = manifest["library"]
     ids = library.get("phrase_ids") if isinstance(library, dict) else None
     if not isinstance(ids, list) or not all(isinstance(p, str) for p in ids):

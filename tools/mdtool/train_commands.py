@@ -224,7 +224,7 @@ def pretrain_command(
 ) -> None:
     """Self-supervised pre-training of the encoder and decoders (eq. 1-4) on every song."""
     loops = _loops()
-    from musicdance.train.config import ModelConfig
+    from musicdance.model_config import ModelConfig
 
     if encoder == "resnet50":  # the paper's D1 width too
         if width != 1.0:

@@ -4,7 +4,10 @@ A phrase becomes a 128 x 128 log-mel "image" (128 mel bands, time resized to 128
 128-step melody curve and a 128-step binary rhythm curve (the targets of the melody and rhythm
 pre-training heads). ``phrase_model_input`` is the only implementation: the training data
 pipeline and the runtime both call it (directly or through ``model_inputs``), so the two can
-never drift apart.
+never drift apart. ``span_inputs`` cuts the inputs of any time spans of an analysed song (the
+choreographer's slots: one eight of the music each); ``feature_parameters`` names everything
+that changes those numbers (a corpus index and a bundle manifest record it, and a cache is
+re-used, a bundle accepted, only when it matches).
 
 Scaling: log-mel in dB is mapped to [0, 1] by ``(db - (ref_db - 80)) / 80`` with ``ref_db`` the
 song's loudest bin (so quiet phrases stay darker than loud ones); melody is MIDI / 128 (0 where
@@ -13,13 +16,26 @@ unvoiced); rhythm is 0/1.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from musicdance.errors import MusicDanceError
 
-__all__ = ["MODEL_SIZE", "PhraseInput", "phrase_model_input", "model_inputs", "resize_time"]
+__all__ = [
+    "FEATURE_FORMAT",
+    "MODEL_SIZE",
+    "PhraseInput",
+    "check_feature_parameters",
+    "feature_parameters",
+    "model_inputs",
+    "phrase_model_input",
+    "resize_time",
+    "span_inputs",
+]
 
 MODEL_SIZE = 128
 DB_RANGE = 80.0
@@ -136,3 +152,101 @@ def model_inputs(analysis, *, size: int = MODEL_SIZE) -> tuple[np.ndarray, np.nd
         return np.zeros((0, size, size), dtype=np.float32), empty, empty.copy()
     return (np.stack([i.mel for i in items]), np.stack([i.melody for i in items]),
             np.stack([i.rhythm for i in items]))
+
+
+#: Bumped whenever the phrase input changes in a way the numbers below do not capture.
+FEATURE_FORMAT = "mdtool-phrase-input/1"
+
+
+def feature_parameters() -> dict[str, Any]:
+    """The parameters of the per-slot model input, as JSON-ready values."""
+    from musicdance.audio.features import HOP_LENGTH, N_FFT, N_MELS
+    from musicdance.audio.load import ANALYSIS_SR
+
+    return {
+        "format": FEATURE_FORMAT,
+        "unit": "slot",
+        "sr_hz": int(ANALYSIS_SR),
+        "hop_length": int(HOP_LENGTH),
+        "n_fft": int(N_FFT),
+        "n_mels": int(N_MELS),
+        "size": int(MODEL_SIZE),
+        "db_range": float(DB_RANGE),
+        "reference": "song-max-db",
+    }
+
+
+def check_feature_parameters(
+    found: object, *, what: str, path: str | os.PathLike[str] | None = None
+) -> None:
+    """Raise a :class:`MusicDanceError` naming every difference from :func:`feature_parameters`.
+
+    Args:
+        found: the parameters a corpus index or a bundle manifest recorded.
+        what: how to name the thing in the message (``"bundle"``, ``"corpus"``).
+    """
+    expected = feature_parameters()
+    if not isinstance(found, dict):
+        raise MusicDanceError(f"{what} has no feature parameters", path)
+    differences = [
+        f"{key} {found.get(key)!r} (this mdtool: {value!r})"
+        for key, value in expected.items()
+        if found.get(key) != value
+    ]
+    differences += [f"unknown {key} {found[key]!r}" for key in sorted(set(found) - set(expected))]
+    if differences:
+        raise MusicDanceError(
+            f"{what} was made with other feature parameters: {'; '.join(differences)}", path
+        )
+
+
+def span_inputs(
+    analysis, spans: Sequence[tuple[float, float]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Model inputs of time spans of an analysed song.
+
+    Args:
+        analysis: an :class:`~musicdance.audio.analysis.Analysis` with its log-mel (from
+            ``analyze``, not from JSON).
+        spans: ``(start_s, end_s)`` pairs, each inside the song.
+
+    Returns:
+        ``mel [N, 128, 128]``, ``melody [N, 128]``, ``rhythm [N, 128]``, all float32.
+    """
+    if analysis.log_mel_db is None:
+        raise MusicDanceError(
+            "this analysis has no log-mel (it was read from JSON); analyse the audio again",
+            analysis.path,
+        )
+    size = MODEL_SIZE
+    if not len(spans):
+        return (
+            np.zeros((0, size, size), np.float32),
+            np.zeros((0, size), np.float32),
+            np.zeros((0, size), np.float32),
+        )
+    fps = analysis.fps
+    ref_db = float(analysis.log_mel_db.max())
+    mels, melodies, rhythms = [], [], []
+    for start_s, end_s in spans:
+        if not (0.0 <= start_s < end_s) or start_s >= analysis.duration_s:
+            raise MusicDanceError(
+                f"span {start_s:.3f}-{end_s:.3f} s is empty or outside the song "
+                f"({analysis.duration_s:.2f} s)",
+                analysis.path,
+            )
+        start = int(round(start_s * fps))
+        end = max(int(round(end_s * fps)), start + 1)
+        item = phrase_model_input(
+            analysis.log_mel_db,
+            analysis.melody_hz,
+            analysis.rhythm,
+            start_frame=start,
+            end_frame=end,
+            ref_db=ref_db,
+            size=size,
+        )
+        mels.append(item.mel)
+        melodies.append(item.melody)
+        rhythms.append(item.rhythm)
+    return np.stack(mels), np.stack(melodies), np.stack(rhythms)

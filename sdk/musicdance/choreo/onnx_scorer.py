@@ -1,7 +1,7 @@
 """The learned emission model: a bundle's ONNX predictor behind the ``EmissionModel`` interface.
 
 ``OnnxScorer(bundle, analysis).score(slots, infos)`` computes each slot's phrase input (the
-128 x 128 log-mel of :func:`musicdance.corpus.inputs.span_inputs`, the function training used),
+128 x 128 log-mel of :func:`musicdance.audio.model_input.span_inputs`, the function training used),
 runs the bundle's fused ``mel -> probabilities`` graph through onnxruntime (no torch), and
 returns the probabilities of the phrases ``infos`` asks about, renormalised over them. With
 ``feature_weight = w > 0`` the result is the geometric mix ``model^(1 - w) * feature^w`` with
@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from musicdance.audio.model_input import span_inputs
 from musicdance.bundle import Bundle, open_bundle
 from musicdance.choreo.scoring import FeatureScorer
 from musicdance.choreo.slots import Slot
@@ -62,8 +63,6 @@ class OnnxScorer:
 
     def probabilities(self, slots: list[Slot]) -> np.ndarray:
         """The model's ``[N, K]`` probabilities over all of the bundle's phrases."""
-        from musicdance.corpus.inputs import span_inputs
-
         spans = [(round(s.start_s, 6), round(s.end_s, 6)) for s in slots]
         todo = [span for span in dict.fromkeys(spans) if span not in self._cache]
         if todo:

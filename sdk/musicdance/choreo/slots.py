@@ -99,3 +99,8 @@ def repeats_of(slots: list[Slot]) -> np.ndarray:
         else:
             first[key] = slot.index
     return out
+
+
+def slot_spans(analysis) -> list[tuple[float, float]]:
+    """``(start_s, end_s)`` of every choreography slot of an analysed song."""
+    return [(slot.start_s, slot.end_s) for slot in plan_slots(analysis)]

@@ -43,15 +43,16 @@ from typing import Any
 import numpy as np
 
 from musicdance.atomic import atomic_write
-from musicdance.corpus.inputs import (
+from musicdance.audio.model_input import (
     check_feature_parameters,
     feature_parameters,
-    read_format_json,
-    slot_spans,
     span_inputs,
 )
+from musicdance.choreo.slots import slot_spans
 from musicdance.corpus.pairs import LabelledPair, group_by_song
 from musicdance.errors import MusicDanceError
+from musicdance.formats import read_format_json
+from musicdance.library.fingerprint import library_fingerprint
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -65,7 +66,6 @@ __all__ = [
     "analyse_song",
     "audio_sources",
     "build_corpus",
-    "library_fingerprint",
     "open_corpus",
     "pair_sources",
     "starter_sources",
@@ -82,11 +82,6 @@ SPLITS = ("train", "test")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac")
 #: Tasks in flight per worker (bounded so that a 10k-song corpus does not queue 10k results).
 _IN_FLIGHT_PER_WORKER = 4
-
-
-def library_fingerprint(phrase_ids: Iterable[str]) -> str:
-    """sha256 of the library's phrase ids in class order: what a model's K outputs mean."""
-    return hashlib.sha256("\n".join(phrase_ids).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,10 @@ import onnxruntime as ort
 import torch
 
 from musicdance.atomic import atomic_write
+from musicdance.audio.model_input import feature_parameters
 from musicdance.bundle import BUNDLE_FORMAT, MANIFEST_NAME, file_sha256, open_bundle, write_manifest
-from musicdance.corpus.build import library_fingerprint
-from musicdance.corpus.inputs import feature_parameters
 from musicdance.errors import MusicDanceError
+from musicdance.library.fingerprint import library_fingerprint
 from musicdance.train import export
 from musicdance.train.loops import initial_transitions, load_checkpoint, networks_from_checkpoint
 from musicdance.train.networks import Networks
@@ -74,9 +74,9 @@ def check_phrase_inputs() -> np.ndarray:
     """Phrase inputs ``mel [N, 128, 128]`` in [0, 1] of every slot of :data:`CHECK_SONGS`
     (16 slots), computed by the training and runtime function ``span_inputs``."""
     from musicdance.audio.analysis import analyze_signal
+    from musicdance.audio.model_input import span_inputs
     from musicdance.audio.synth import synth_song
     from musicdance.choreo.slots import plan_slots
-    from musicdance.corpus.inputs import span_inputs
 
     parts = []
     for genre, seed, seconds in CHECK_SONGS:

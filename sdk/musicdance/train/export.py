@@ -32,7 +32,7 @@ from torch import nn
 
 from musicdance.atomic import atomic_write
 from musicdance.errors import MusicDanceError
-from musicdance.train.config import CURVE_LENGTH, MEL_BANDS, PHRASE_FRAMES, TEMPORAL_POSITIONS
+from musicdance.model_config import CURVE_LENGTH, MEL_BANDS, PHRASE_FRAMES, TEMPORAL_POSITIONS
 from musicdance.train.networks import Bottleneck, Networks
 
 #: The dynamo exporter's floor; Sentis 2.x / Inference Engine imports it.

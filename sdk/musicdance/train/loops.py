@@ -56,11 +56,11 @@ from torch.nn import functional as F
 from torch.utils.data.distributed import DistributedSampler
 
 from musicdance.atomic import atomic_write
+from musicdance.audio.model_input import check_feature_parameters, feature_parameters
 from musicdance.corpus.build import Corpus, CorpusArrays, open_corpus
-from musicdance.corpus.inputs import check_feature_parameters, feature_parameters
 from musicdance.errors import MusicDanceError
+from musicdance.model_config import ModelConfig
 from musicdance.train import losses
-from musicdance.train.config import ModelConfig
 from musicdance.train.data import PretextDataset, make_loader, mel_tensor
 from musicdance.train.distributed import (
     all_reduce_sum,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from musicdance.train.config import (
+from musicdance.model_config import (
     CURVE_LENGTH,
     MEL_BANDS,
     PHRASE_FRAMES,
