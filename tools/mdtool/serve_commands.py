@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import typer
@@ -18,16 +17,25 @@ from mdtool.app import (
 )
 from mdtool.library_commands import DEFAULT_LIBRARY
 from musicdance.errors import MusicDanceError
+from musicdance.serving import MIB, ServiceConfig
+
+#: The service's defaults, defined once in the SDK (``musicdance.serving.ServiceConfig``).
+DEFAULTS = ServiceConfig()
 
 
 @app.command()
 def serve(
     host: str = typer.Option(
-        "127.0.0.1", "--host", help="Address to bind (anything but loopback needs a token)."
+        DEFAULTS.host, "--host", help="Address to bind (anything but loopback needs a token)."
     ),
-    port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port (0: any free one)."),
+    port: int = typer.Option(
+        DEFAULTS.port, "--port", min=0, max=65535, help="Port (0: any free one)."
+    ),
     token: str = typer.Option(
-        None, "--token", envvar="MDTOOL_SERVE_TOKEN", show_envvar=True,
+        None,
+        "--token",
+        envvar="MDTOOL_SERVE_TOKEN",
+        show_envvar=True,
         help="Clients must send 'Authorization: Bearer TOKEN' (required off loopback).",
     ),  # fmt: skip
     library: Path = typer.Option(DEFAULT_LIBRARY, "--library", "-L", help="Phrase library."),
@@ -37,20 +45,30 @@ def serve(
     work_dir: Path = typer.Option(
         None, "--work-dir", help="Folder for staged uploads (default: a temporary one)."
     ),
-    max_upload_mb: float = typer.Option(64.0, "--max-upload-mb", min=0.001, help="Upload limit."),
+    max_upload_mb: float = typer.Option(
+        DEFAULTS.max_upload_bytes / MIB, "--max-upload-mb", min=0.001, help="Upload limit."
+    ),
     max_song_min: float = typer.Option(
-        30.0, "--max-song-min", min=0.1, help="Analyse at most this many minutes of a song."
+        DEFAULTS.max_song_s / 60.0,
+        "--max-song-min",
+        min=0.1,
+        help="Analyse at most this many minutes of a song.",
     ),
     request_timeout: float = typer.Option(
-        120.0, "--request-timeout", min=0.001, help="Seconds a job may take."
+        DEFAULTS.request_timeout_s, "--request-timeout", min=0.001, help="Seconds a job may take."
     ),
     body_timeout: float = typer.Option(
-        30.0, "--body-timeout", min=0.1, help="Seconds a request body may take to arrive."
+        DEFAULTS.body_timeout_s,
+        "--body-timeout",
+        min=0.1,
+        help="Seconds a request body may take to arrive.",
     ),
     workers: int = typer.Option(
-        max(os.cpu_count() or 1, 1), "--workers", min=1, help="Jobs run at once (threads)."
+        DEFAULTS.workers, "--workers", min=1, help="Jobs run at once (threads)."
     ),
-    queue: int = typer.Option(32, "--queue", min=0, help="Jobs that may wait (then 503)."),
+    queue: int = typer.Option(
+        DEFAULTS.queue_limit, "--queue", min=0, help="Jobs that may wait (then 503)."
+    ),
     preload: bool = typer.Option(
         True, "--preload/--no-preload", help="Decode every phrase before serving."
     ),
@@ -70,7 +88,7 @@ def serve(
         err_console.print(f"wrote {write_openapi}")
         return
     try:
-        from mdruntime.service import ServiceConfig, WorkFolder, is_loopback, print_ready, serve
+        from mdruntime.service import WorkFolder, print_ready, serve
     except ImportError as error:
         raise MusicDanceError(
             f"mdtool serve needs starlette and uvicorn ({error}); pip install starlette uvicorn"
@@ -78,11 +96,13 @@ def serve(
     from mdruntime import Runtime
 
     check_bundle_choice(bundle, no_bundle)
-    if not is_loopback(host) and not token:
-        raise MusicDanceError(
-            f"binding to {host} exposes the service beyond this machine: give a token "
-            "(--token or MDTOOL_SERVE_TOKEN), which clients send as 'Authorization: Bearer TOKEN'"
-        )
+    config = ServiceConfig(
+        host=host, port=port, token=token or None,
+        max_upload_bytes=int(max_upload_mb * MIB), body_timeout_s=body_timeout,
+        request_timeout_s=request_timeout, workers=workers, queue_limit=queue,
+        max_song_s=max_song_min * 60.0,
+    )  # fmt: skip
+    config.check_binding()  # before any work
     folder = WorkFolder.make(work_dir)
     try:
         runtime = Runtime(
@@ -92,12 +112,6 @@ def serve(
         scorer = "bundle " + str(runtime.bundle.path) if runtime.bundle else "features"
         note = f" ({runtime.scorer_note})" if runtime.scorer_note else ""
         err_console.print(f"scorer: {scorer}{note}")
-        config = ServiceConfig(
-            host=host, port=port, token=token or None,
-            max_upload_bytes=int(max_upload_mb * 1024 * 1024), body_timeout_s=body_timeout,
-            request_timeout_s=request_timeout, workers=workers, queue_limit=queue,
-            max_song_s=max_song_min * 60.0,
-        )  # fmt: skip
         serve(runtime, config, log_level=log_level, on_ready=print_ready)
     finally:
         folder.cleanup()

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import hmac
-import ipaddress
 import json
 import math
 import os
@@ -33,7 +32,7 @@ import shutil
 import socket
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -47,36 +46,12 @@ from mdruntime.audio_input import AUDIO_FORMATS
 from mdruntime.runtime import MAX_FPS, RUNTIME_API_VERSION, Runtime, parse_timeline, timeline_key
 from musicdance.choreo.choreographer import DECODERS
 from musicdance.errors import MusicDanceError
+from musicdance.serving import ServiceConfig, is_loopback
 
 __all__ = ["ServiceConfig", "ServiceError", "create_app", "is_loopback", "serve"]
 
 POSE_TRACK_MEDIA_TYPE = "application/x-mdtool-posetrack"
 GLB_MEDIA_TYPE = "model/gltf-binary"
-
-
-@dataclass
-class ServiceConfig:
-    """Limits and binding of the service (the CLI options of ``mdtool serve``)."""
-
-    host: str = "127.0.0.1"
-    port: int = 8765
-    token: str | None = None
-    max_upload_bytes: int = 64 * 1024 * 1024
-    max_json_bytes: int = 8 * 1024 * 1024
-    body_timeout_s: float = 30.0
-    request_timeout_s: float = 120.0
-    workers: int = max(os.cpu_count() or 1, 1)
-    queue_limit: int = 32
-    max_song_s: float = 30 * 60.0
-    max_pose_samples: int = 100_000
-    limit_concurrency: int = 256
-
-    def public(self) -> dict:
-        """The limits clients may want to know (no token, no host)."""
-        data = asdict(self)
-        for secret in ("token", "host", "port"):
-            data.pop(secret)
-        return data
 
 
 class ServiceError(Exception):
@@ -87,15 +62,6 @@ class ServiceError(Exception):
         self.status = status
         self.message = message
         self.headers = headers or {}
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
@@ -439,11 +405,7 @@ def serve(
     """Bind (refusing a non-loopback address without a token) and serve until interrupted."""
     import uvicorn
 
-    if not is_loopback(config.host) and not config.token:
-        raise MusicDanceError(
-            f"binding to {config.host} exposes the service beyond this machine: give a token "
-            "(--token or MDTOOL_SERVE_TOKEN), which clients send as 'Authorization: Bearer TOKEN'"
-        )
+    config.check_binding()
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio: NODELAY
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
