@@ -30,7 +30,7 @@ import numpy as np
 from musicdance.audio.analysis import analyze
 from musicdance.audio.synth import GENRES, synth_song, write_song
 from musicdance.choreo.choreographer import choreograph
-from musicdance.choreo.render import render_dance
+from musicdance.choreo.render import RenderOptions, render_dance
 from musicdance.choreo.timeline import Choice, Timeline
 from musicdance.evaluate.metrics import (
     beat_alignment,
@@ -77,7 +77,7 @@ def join_rows(timeline, library, beat_times_s) -> dict[str, dict[str, float]]:
     """Quality figures of ``timeline`` rendered with each of ``MODES``."""
     rows = {}
     for label, join, search in MODES:
-        rendered = render_dance(timeline, library, join=join, search_joins=search)
+        rendered = render_dance(timeline, library, RenderOptions(join=join, search_joins=search))
         motion = rendered.motion
         scores = beat_alignment(motion, beat_times_s)
         smooth = transition_smoothness(motion, [j.time_s for j in rendered.joins])

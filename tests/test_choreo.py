@@ -18,7 +18,7 @@ from musicdance.audio.synth import synth_song, write_song
 from musicdance.bundle import open_bundle
 from musicdance.choreo.choreographer import alternatives, choreograph, move_of, replace_phrase
 from musicdance.choreo.onnx_scorer import OnnxScorer
-from musicdance.choreo.render import JOIN_SEARCH_BEATS, render_dance, render_timeline
+from musicdance.choreo.render import JOIN_SEARCH_BEATS, RenderOptions, render_dance, render_timeline
 from musicdance.choreo.slots import repeats_of
 from musicdance.choreo.timeline import Timeline, read_timeline, write_timeline
 from musicdance.defaults import DEFAULT_FEATURE_WEIGHT
@@ -121,7 +121,7 @@ def test_dance_is_on_beat_and_planted(timeline, library, analysis):
 
 def test_cuts_move_to_better_matching_frames_near_the_boundaries(timeline, library):
     searched = render_dance(timeline, library)
-    fixed = render_dance(timeline, library, search_joins=False)
+    fixed = render_dance(timeline, library, RenderOptions(search_joins=False))
     assert [j.slot for j in searched.joins] == [s.index for s in timeline.slots[1:]]
     assert all(j.time_s == j.boundary_s for j in fixed.joins)
     by_index = {s.index: s for s in timeline.slots}

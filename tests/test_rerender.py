@@ -19,7 +19,7 @@ from mdruntime import parse_timeline
 from musicdance.audio.analysis import analyze
 from musicdance.audio.synth import synth_song, write_song
 from musicdance.choreo.choreographer import alternatives, choreograph, replace_phrase
-from musicdance.choreo.render import Rendered, render_dance
+from musicdance.choreo.render import Rendered, RenderOptions, render_dance
 from musicdance.choreo.rerender import rerender
 from musicdance.choreo.timeline import Timeline
 from musicdance.library import open_library
@@ -134,9 +134,10 @@ def test_rerender_chains_and_keeps_the_options(timeline, library, rendered):
         {"search_joins": False},
         {"halflife_s": 0.5},  # slow joins: more segments are placed again before moving rigidly
     ):
-        before = render_dance(timeline, library, **options)
+        options = RenderOptions(**options)
+        before = render_dance(timeline, library, options)
         _assert_same(
-            rerender(before, once, library, **options), render_dance(once, library, **options)
+            rerender(before, once, library, options), render_dance(once, library, options)
         )
 
 
@@ -184,13 +185,13 @@ def test_rerender_falls_back_to_a_full_render(timeline, library, rendered, monke
         (rendered, other_fps, {}),  # other fps
     ):
         work = _Work(monkeypatch)
-        ours = rerender(previous, target, library, **options)
+        ours = rerender(previous, target, library, RenderOptions(**options))
         assert len(work.warped) == len(timeline.slots)
         if target is edited and not options:
             _assert_same(ours, full)
     assert rerender(rendered, timeline, library).motion is rendered.motion  # nothing changed
     with pytest.raises(ValueError, match="join must be one of"):
-        rerender(rendered, edited, library, join="morph")
+        rerender(rendered, edited, library, RenderOptions(join="morph"))
 
 
 def test_runtime_re_renders_a_replace_from_the_cached_render(timeline, library, monkeypatch):

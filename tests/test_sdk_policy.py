@@ -38,3 +38,80 @@ def test_serve_defaults_come_from_the_service_config():
     assert options["request_timeout"] == defaults.request_timeout_s
     assert options["body_timeout"] == defaults.body_timeout_s
     assert options["workers"] == defaults.workers and options["queue"] == defaults.queue_limit
+
+
+def test_the_runtime_uses_no_private_sdk_names():
+    """mdruntime calls the SDK's public functions only (no ``_name`` from ``musicdance``)."""
+    import ast
+
+    from conftest import REPO
+
+    found = []
+    for path in sorted((REPO / "unity_bridge" / "mdruntime").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules = set()  # local names bound to musicdance modules
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("musicdance"):
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        found.append(f"{path.name}: from {node.module} import {alias.name}")
+                    modules.add(alias.asname or alias.name)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("musicdance"):
+                        modules.add(alias.asname or alias.name.split(".")[0])
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in modules
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                found.append(f"{path.name}:{node.lineno}: {node.value.id}.{node.attr}")
+    assert found == []
+
+
+def test_timeline_validate_and_export_dance(tmp_path):
+    """``Timeline.validate(library)`` refuses another library's timeline (the check the runtime
+    and ``mdtool edit`` share), and ``export_dance`` writes the files ``mdtool choreograph``
+    writes, the .glb carrying its timeline."""
+    import json
+
+    import numpy as np
+    from runtime_support import STARTER, song_signal
+
+    from musicdance.audio.analysis import analyze_signal
+    from musicdance.choreo.choreographer import choreograph
+    from musicdance.choreo.render import render_timeline
+    from musicdance.choreo.timeline import Timeline, read_timeline
+    from musicdance.io.dance import TIMELINE_EXTRA, dance_outputs, export_dance
+    from musicdance.io.gltf import read_gltf
+    from musicdance.library import open_library
+
+    library = open_library(STARTER)
+    y, sr_hz = song_signal()
+    timeline = choreograph(analyze_signal(y, sr_hz=sr_hz, path="song"), library, seed=1)
+    timeline.validate(library)
+    foreign = Timeline.from_json(json.loads(json.dumps(timeline.to_json()).replace(
+        timeline.phrase_ids()[0], "not-a-phrase")))  # fmt: skip
+    foreign.validate()  # the numbers are fine
+    with pytest.raises(MusicDanceError, match="1 phrase.* this library does not have"):
+        foreign.validate(library)
+    with pytest.raises(MusicDanceError, match="slot 99 does not exist"):
+        timeline.check_slot(99)
+    motion = render_timeline(timeline, library)
+    outputs = dance_outputs(tmp_path, "song", ["glb", "bvh", "json"])
+    export_dance(timeline, motion, outputs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "song.bvh", "song.glb", "song.timeline.json"]  # fmt: skip
+    assert read_timeline(outputs["json"]).to_json() == timeline.to_json()
+    document = read_gltf(outputs["glb"])
+    assert document.num_frames == motion.num_frames
+    assert np.allclose(document.root_positions_m, motion.root_positions_m, atol=1e-5)
+    import pygltflib
+
+    extras = pygltflib.GLTF2().load(str(outputs["glb"])).scenes[0].extras
+    assert extras[TIMELINE_EXTRA] == json.loads(json.dumps(timeline.to_json()))
+    with pytest.raises(MusicDanceError, match="unknown dance format 'fbx'"):
+        export_dance(timeline, motion, {"fbx": tmp_path / "x.fbx"})

@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_BUNDLE",
     "MANIFEST_NAME",
     "Bundle",
+    "choose_bundle",
     "file_sha256",
     "open_bundle",
     "open_default_bundle",
@@ -307,6 +308,28 @@ def open_default_bundle(
     if made_for is not None and made_for != library_fingerprint(ids):
         return None, f"{folder} was made for another library"
     return open_bundle(folder, library=library, threads=threads), None
+
+
+def choose_bundle(
+    library,
+    bundle: str | os.PathLike[str] | None = None,
+    *,
+    use_default: bool = True,
+    threads: int = 0,
+    default: str | os.PathLike[str] = DEFAULT_BUNDLE,
+) -> tuple[Bundle | None, str | None]:
+    """The bundle that scores the slots for ``library``: the policy of every shell.
+
+    ``bundle`` when one is named (every check must pass, else a clear error); otherwise, with
+    ``use_default``, the default bundle if it was made for ``library``. Returns ``(bundle,
+    None)``, ``(None, why not)`` when the default bundle does not apply (the caller scores with
+    the features), or ``(None, None)`` when no bundle was wanted.
+    """
+    if bundle is not None:
+        return open_bundle(bundle, library=library, threads=threads), None
+    if not use_default:
+        return None, None
+    return open_default_bundle(library, default, threads=threads)
 
 
 def _manifest_fingerprint(path: Path) -> str | None:

@@ -21,7 +21,7 @@ from mdtool.app import (
 from mdtool.library_commands import DEFAULT_LIBRARY
 from musicdance.defaults import DEFAULT_BUNDLE
 
-FORMATS = ("glb", "bvh", "json")
+FORMATS = ("glb", "bvh", "json")  # musicdance.io.dance.DANCE_FORMATS (kept numpy-free here)
 STAGES = ("analyse", "choose phrases", "render", "export")
 
 
@@ -31,24 +31,6 @@ def _formats(text: str) -> list[str]:
     if unknown or not chosen:
         raise typer.BadParameter(f"formats are a comma list of {', '.join(FORMATS)}")
     return chosen
-
-
-def _outputs(folder: Path, stem: str, formats: list[str]) -> dict[str, Path]:
-    names = {"glb": f"{stem}.glb", "bvh": f"{stem}.bvh", "json": f"{stem}.timeline.json"}
-    return {fmt: folder / names[fmt] for fmt in formats}
-
-
-def _write_outputs(timeline, motion, outputs: dict[str, Path]) -> None:
-    from musicdance.choreo.timeline import write_timeline
-    from musicdance.io.bvh import write_bvh
-    from musicdance.io.gltf import write_glb
-
-    if "glb" in outputs:
-        write_glb(motion, outputs["glb"], extras={"mdtool_timeline": timeline.to_json()})
-    if "bvh" in outputs:
-        write_bvh(motion, outputs["bvh"])
-    if "json" in outputs:
-        write_timeline(timeline, outputs["json"])
 
 
 @app.command()
@@ -73,7 +55,9 @@ def choreograph(
     """Choreograph a song: analyse it, choose phrases, render and export the dance."""
     from musicdance.audio.analysis import analyze
     from musicdance.choreo.choreographer import choreograph as make_timeline
+    from musicdance.choreo.onnx_scorer import scorer_for
     from musicdance.choreo.render import render_timeline
+    from musicdance.io.dance import dance_outputs, export_dance
     from musicdance.library import open_library
 
     chosen_formats = _formats(formats)
@@ -88,11 +72,7 @@ def choreograph(
         timings.update({f"analyse/{k}": v for k, v in analysis.timings_s.items()})
         step("choose phrases")
         t0 = time.perf_counter()
-        scorer = None
-        if model is not None:
-            from musicdance.choreo.onnx_scorer import OnnxScorer
-
-            scorer = OnnxScorer(model, analysis, feature_weight=feature_weight)
+        scorer = scorer_for(model, analysis, feature_weight=feature_weight)
         timeline = make_timeline(
             analysis, phrases, style=style, seed=seed, fps=fps, decoder=decoder,
             reuse_sections=reuse_sections, scorer=scorer,
@@ -104,8 +84,8 @@ def choreograph(
         timings["render"] = time.perf_counter() - t0
         step("export")
         t0 = time.perf_counter()
-        outputs = _outputs(output, song.stem, chosen_formats)
-        _write_outputs(timeline, motion, outputs)
+        outputs = dance_outputs(output, song.stem, chosen_formats)
+        export_dance(timeline, motion, outputs)
         timings["export"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
     summary = {
@@ -146,13 +126,13 @@ def _choose_bundle(library, bundle: Path | None, no_bundle: bool):
     default bundle scores when it is there and was made for ``library``; otherwise the feature
     scorer does and the note says why.
     """
-    from musicdance.bundle import open_bundle, open_default_bundle
+    from musicdance.bundle import choose_bundle
 
+    model, why_not = choose_bundle(library, bundle, use_default=not no_bundle)
     if no_bundle:
         return None, "features", None
     if bundle is not None:
-        return open_bundle(bundle, library=library), str(bundle), None
-    model, why_not = open_default_bundle(library)
+        return model, str(bundle), None
     if model is None:
         return None, "features (no bundle for this library)", why_not
     return model, str(DEFAULT_BUNDLE), None
@@ -169,9 +149,9 @@ def _edit_scorer(timeline, library, bundle: Path | None, no_bundle: bool, featur
     if not song.is_file():
         return None, "features", f"the song {song} is not there to score with the bundle"
     from musicdance.audio.analysis import analyze
-    from musicdance.choreo.onnx_scorer import OnnxScorer
+    from musicdance.choreo.onnx_scorer import scorer_for
 
-    return OnnxScorer(model, analyze(song), feature_weight=feature_weight), name, None
+    return scorer_for(model, analyze(song), feature_weight=feature_weight), name, None
 
 
 def _print_timeline(timeline) -> None:
@@ -216,10 +196,12 @@ def edit(
     from musicdance.choreo.choreographer import alternatives, replace_phrase
     from musicdance.choreo.render import render_timeline
     from musicdance.choreo.timeline import read_timeline
+    from musicdance.io.dance import dance_outputs, export_dance
     from musicdance.library import open_library
 
     timeline = read_timeline(timeline_path)
     phrases = open_library(library or Path(timeline.library))
+    timeline.validate(phrases)
     if show_alternatives:
         if slot is None:
             raise typer.BadParameter("--alternatives needs --slot N")
@@ -254,12 +236,12 @@ def edit(
     stem = timeline_path.name.removesuffix(".timeline.json").removesuffix(".json")
     folder = timeline_path.parent
     formats = ["json"] + [f for f in ("glb", "bvh") if (folder / f"{stem}.{f}").exists()]
-    outputs = _outputs(folder, stem, formats)
+    outputs = dance_outputs(folder, stem, formats)
     # A full render: this process has no render of the old timeline in memory, and making one
     # only to re-render from it (musicdance.choreo.render.rerender) would cost more. The
     # runtime, which keeps renders, re-renders only what changed.
     motion = render_timeline(timeline, phrases)
-    _write_outputs(timeline, motion, outputs)
+    export_dance(timeline, motion, outputs)
     if as_json:
         print_json({"outputs": {k: str(v) for k, v in outputs.items()},
                     "phrases": timeline.phrase_ids()})  # fmt: skip

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import tempfile
 import threading
@@ -38,18 +37,29 @@ from mdruntime.library_cache import CachedLibrary
 from mdruntime.pose import POSE_TRACK_VERSION, Pose, PoseSampler, PoseTrack
 from musicdance import __version__ as MDTOOL_VERSION
 from musicdance.audio.analysis import Analysis, analyze, analyze_signal
-from musicdance.choreo import choreographer as _choreo
-from musicdance.choreo.render import Rendered, _frame, render_dance, source_count_frames
+from musicdance.bundle import choose_bundle
+from musicdance.choreo import choreographer
+from musicdance.choreo.onnx_scorer import scorer_for
+from musicdance.choreo.render import Rendered, frame_at, render_dance, source_count_frames
 from musicdance.choreo.rerender import rerender
-from musicdance.choreo.scoring import FeatureScorer
-from musicdance.choreo.timeline import TIMELINE_SCHEMA, TIMELINE_VERSION, Timeline
+from musicdance.choreo.timeline import (
+    MAX_FPS,
+    MAX_SLOTS,
+    MAX_SONG_S,
+    TIMELINE_SCHEMA,
+    TIMELINE_VERSION,
+    Timeline,
+    parse_timeline,
+)
 from musicdance.defaults import DEFAULT_FEATURE_WEIGHT
 from musicdance.errors import MusicDanceError
+from musicdance.io.dance import export_dance
 from musicdance.library import open_library
 from musicdance.motion.motion import Motion
 
 __all__ = [
     "MAX_FPS",
+    "MAX_SLOTS",
     "MAX_SONG_S",
     "RUNTIME_API_VERSION",
     "Runtime",
@@ -59,35 +69,14 @@ __all__ = [
 ]
 
 RUNTIME_API_VERSION = 1
-#: Longest timeline the runtime renders (a longer one is refused before any work).
-MAX_SONG_S = 2 * 3600.0
-MAX_FPS = 240.0
-MAX_SLOTS = 20_000
+# MAX_SONG_S (the longest timeline rendered; a longer one is refused before any work), MAX_FPS
+# and MAX_SLOTS are the limits of ``Timeline.validate`` (``musicdance.choreo.timeline``).
 
 
 def timeline_key(timeline: Timeline) -> str:
     """sha256 of the timeline's canonical JSON: equal timelines, equal keys."""
     text = json.dumps(timeline.to_json(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_timeline(data: dict | str | bytes) -> Timeline:
-    """A :class:`Timeline` from its JSON (text or parsed), with one clear error for damage."""
-    if isinstance(data, str | bytes):
-        try:
-            data = json.loads(data, parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise MusicDanceError(f"timeline is not valid JSON ({error})") from None
-    try:
-        return Timeline.from_json(data)
-    except MusicDanceError:
-        raise
-    except (AttributeError, TypeError, ValueError, KeyError) as error:
-        raise MusicDanceError(f"damaged timeline ({type(error).__name__}: {error})") from None
 
 
 class _LRU:
@@ -177,9 +166,10 @@ class Runtime:
         self.library = CachedLibrary(opened)
         if not len(self.library):
             raise MusicDanceError("the phrase library is empty", self.library.path)
-        self.bundle, self.scorer_note = _choose_bundle(
-            bundle, self.library, default_bundle, bundle_threads
+        self.bundle, why_not = choose_bundle(
+            self.library, bundle, use_default=default_bundle, threads=bundle_threads
         )
+        self.scorer_note = None if why_not is None else f"{why_not}; scoring with the features"
         self.feature_weight = float(feature_weight)
         self.work_dir = Path(work_dir) if work_dir is not None else Path(tempfile.gettempdir())
         self._rendered = _LRU(cache_size)
@@ -263,11 +253,7 @@ class Runtime:
 
     def scorer_for(self, analysis: Analysis | None):
         """The emission model for a song: the bundle's (needs the analysis) or the features'."""
-        if self.bundle is None or analysis is None:
-            return FeatureScorer()
-        from musicdance.choreo.onnx_scorer import OnnxScorer
-
-        return OnnxScorer(self.bundle, analysis, feature_weight=self.feature_weight)
+        return scorer_for(self.bundle, analysis, feature_weight=self.feature_weight)
 
     def choreograph(
         self,
@@ -283,7 +269,7 @@ class Runtime:
         """The timeline ``mdtool choreograph`` makes for this analysis (same seed, same dance)."""
         if not (1.0 <= float(fps) <= MAX_FPS):
             raise MusicDanceError(f"fps must be between 1 and {MAX_FPS:g}, got {fps}")
-        timeline = _choreo.choreograph(
+        timeline = choreographer.choreograph(
             analysis, self.library, style=style, seed=int(seed), fps=float(fps), decoder=decoder,
             reuse_sections=reuse_sections, top_k=top_k, scorer=self.scorer_for(analysis),
         )  # fmt: skip
@@ -320,45 +306,8 @@ class Runtime:
 
     def check_timeline(self, timeline: Timeline) -> None:
         """Refuse a timeline this runtime cannot render: implausible numbers (times, fps, song
-        length) or phrases its library does not have (a timeline from another library)."""
-        numbers = [timeline.fps, timeline.duration_s]
-        if not all(math.isfinite(float(v)) for v in numbers):
-            raise MusicDanceError("timeline fps and song duration must be finite numbers")
-        if not 1.0 <= timeline.fps <= MAX_FPS:
-            raise MusicDanceError(f"timeline fps must be between 1 and {MAX_FPS:g}")
-        if not 0.0 < timeline.duration_s <= MAX_SONG_S:
-            raise MusicDanceError(
-                f"timeline song duration must be in (0, {MAX_SONG_S:g}] seconds, got "
-                f"{timeline.duration_s}"
-            )
-        if not 0 < len(timeline.slots) <= MAX_SLOTS:
-            raise MusicDanceError(f"a timeline needs 1 to {MAX_SLOTS} slots")
-        previous_end = -math.inf
-        for slot in timeline.slots:
-            times = np.asarray([slot.start_s, slot.end_s, *slot.beat_times_s], dtype=float)
-            beats = times[2:]
-            if (
-                not np.all(np.isfinite(times))
-                or len(beats) < 2
-                or np.any(np.diff(beats) <= 0)
-                or not slot.start_s - 1e-6 <= beats[0]
-                or not beats[-1] < slot.end_s
-                or slot.start_s < previous_end - 1e-3
-                or slot.start_s < 0
-                or slot.end_s > timeline.duration_s + 1.0
-            ):
-                raise MusicDanceError(
-                    f"slot {slot.index} has inconsistent times (start, end and at least two "
-                    "increasing beats inside, in song order)"
-                )
-            previous_end = slot.end_s
-        unknown = [p for p in dict.fromkeys(timeline.phrase_ids()) if p not in self.library]
-        if unknown:
-            raise MusicDanceError(
-                f"the timeline uses {len(unknown)} phrase(s) this library does not have (e.g. "
-                f"{unknown[0]!r}); it was made with library {timeline.library!r}, this runtime "
-                f"serves {str(self.library.path)!r}"
-            )
+        length) or phrases its library does not have (``Timeline.validate``)."""
+        timeline.validate(self.library)
 
     def alternatives(self, timeline: Timeline, slot: int, *, top_k: int = 10) -> list[dict]:
         """Phrases for ``slot`` ranked with both neighbours (``mdtool edit --alternatives``).
@@ -367,7 +316,7 @@ class Runtime:
         feature scorer does; :meth:`alternatives_scorer` says which)."""
         self.check_timeline(timeline)
         analysis = self._analysis_of(timeline)
-        return _choreo.alternatives(
+        return choreographer.alternatives(
             timeline, self.library, int(slot), top_k=int(top_k), scorer=self.scorer_for(analysis)
         )
 
@@ -386,7 +335,7 @@ class Runtime:
 
         Its render is derived from ``timeline``'s (``rerender``) when that is still cached."""
         self.check_timeline(timeline)
-        edited = _choreo.replace_phrase(timeline, self.library, int(slot), str(phrase_id))
+        edited = choreographer.replace_phrase(timeline, self.library, int(slot), str(phrase_id))
         self._edited_from.put(timeline_key(edited), timeline_key(timeline))
         return edited
 
@@ -444,13 +393,11 @@ class Runtime:
     def glb_bytes(self, timeline: Timeline) -> bytes:
         """The ``.glb`` ``mdtool choreograph`` writes (timeline embedded), as bytes; staged in
         ``work_dir`` and removed."""
-        from musicdance.io.gltf import write_glb
-
         motion = self.render(timeline)
         handle, staged = tempfile.mkstemp(suffix=".glb", dir=self.work_dir)
         os.close(handle)
         try:
-            write_glb(motion, staged, extras={"mdtool_timeline": timeline.to_json()})
+            export_dance(timeline, motion, {"glb": staged})
             return Path(staged).read_bytes()
         finally:
             with contextlib.suppress(OSError):
@@ -465,40 +412,20 @@ def _with_slots(track: PoseTrack, timeline: Timeline, library) -> PoseTrack:
     slots = []
     for slot, phrase_id in zip(timeline.slots, timeline.phrase_ids(), strict=True):
         info = library.info(phrase_id)
-        source = source_count_frames(_InfoOnly(info), slot.num_counts) / info.fps
+        source = source_count_frames(info, slot.num_counts) / info.fps
         slots.append(
             {
                 "index": slot.index,
                 "phrase_id": phrase_id,
                 "start_s": slot.start_s,
                 "end_s": slot.end_s,
-                "first_frame": _frame(slot.start_s, fps),
-                "stop_frame": _frame(slot.end_s, fps),
+                "first_frame": frame_at(slot.start_s, fps),
+                "stop_frame": frame_at(slot.end_s, fps),
                 "targets_s": [*slot.beat_times_s, slot.end_s],
                 "source_s": [float(v) for v in source],
             }
         )
     return PoseTrack(**{**track.__dict__, "slots": slots})
-
-
-class _InfoOnly:
-    """What ``source_count_frames`` reads of a phrase: its info."""
-
-    def __init__(self, info) -> None:
-        self.info = info
-
-
-def _choose_bundle(path, library: CachedLibrary, default: bool, threads: int):
-    """``(bundle or None, note)``: the named bundle (every check must pass), else the default
-    bundle if it was made for ``library``, else none (the note says why)."""
-    from musicdance.bundle import open_bundle, open_default_bundle
-
-    if path is not None:
-        return open_bundle(path, library=library, threads=threads), None
-    if not default:
-        return None, None
-    bundle, why_not = open_default_bundle(library, threads=threads)
-    return bundle, None if why_not is None else f"{why_not}; scoring with the features"
 
 
 class Session:
@@ -513,8 +440,8 @@ class Session:
 
     def alternatives(self, slot: int, *, top_k: int = 10) -> list[dict]:
         """Ranked phrases for ``slot`` (the bundle re-scores with this song's analysis)."""
-        _choreo._check_slot(self.timeline, int(slot))
-        return _choreo.alternatives(
+        self.timeline.check_slot(int(slot))
+        return choreographer.alternatives(
             self.timeline, self.runtime.library, int(slot), top_k=int(top_k),
             scorer=self.runtime.scorer_for(self.analysis),
         )  # fmt: skip

@@ -202,7 +202,7 @@ def alternatives(
     Returns dicts with ``phrase_id``, ``score`` (the product), ``emission``, ``prior_in`` and
     ``prior_out``; the current phrase is included and flagged with ``current``.
     """
-    _check_slot(timeline, slot)
+    timeline.check_slot(slot)
     infos = library.infos(styles=[timeline.style])
     if not infos:
         raise MusicDanceError(f"the library has no phrases of style {timeline.style!r}")
@@ -235,7 +235,7 @@ def replace_phrase(
     timeline: Timeline, library: PhraseLibrary, slot: int, phrase_id: str
 ) -> Timeline:
     """A copy of ``timeline`` with ``phrase_id`` in ``slot`` (any phrase of the library)."""
-    _check_slot(timeline, slot)
+    timeline.check_slot(slot)
     info = library.info(phrase_id)  # raises a clear error for unknown ids
     if (info.meter == 3) != (timeline.slots[slot].meter == 3):
         raise MusicDanceError(
@@ -247,9 +247,3 @@ def replace_phrase(
     choices[slot] = Choice(phrase_id, score, choices[slot].alternatives, None)
     return Timeline(**{**timeline.__dict__, "choices": choices})
 
-
-def _check_slot(timeline: Timeline, slot: int) -> None:
-    if not 0 <= slot < len(timeline.slots):
-        raise MusicDanceError(
-            f"slot {slot} does not exist (the timeline has {len(timeline.slots)})"
-        )

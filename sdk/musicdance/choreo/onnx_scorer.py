@@ -18,13 +18,13 @@ import numpy as np
 
 from musicdance.audio.model_input import span_inputs
 from musicdance.bundle import Bundle, open_bundle
-from musicdance.choreo.scoring import FeatureScorer
+from musicdance.choreo.scoring import EmissionModel, FeatureScorer
 from musicdance.choreo.slots import Slot
 from musicdance.defaults import DEFAULT_FEATURE_WEIGHT
 from musicdance.errors import MusicDanceError
 from musicdance.library.phrase import PhraseInfo
 
-__all__ = ["DEFAULT_FEATURE_WEIGHT", "OnnxScorer"]
+__all__ = ["DEFAULT_FEATURE_WEIGHT", "OnnxScorer", "scorer_for"]
 
 
 class OnnxScorer:
@@ -92,3 +92,13 @@ class OnnxScorer:
         columns = [self.bundle.column(info.id) for info in infos]
         matrix = self.bundle.transition[np.ix_(columns, columns)]
         return matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1e-30)
+
+
+def scorer_for(
+    bundle: Bundle | None, analysis=None, *, feature_weight: float = DEFAULT_FEATURE_WEIGHT
+) -> EmissionModel:
+    """The emission model for one song: the bundle's mix with the features when there is a
+    bundle and the song's analysis (the model needs its log-mel), else the feature scorer."""
+    if bundle is None or analysis is None:
+        return FeatureScorer()
+    return OnnxScorer(bundle, analysis, feature_weight=feature_weight)

@@ -15,14 +15,14 @@ After an edit, ``musicdance.choreo.rerender`` re-renders only what changed.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 import numpy as np
 
 from musicdance.choreo.slots import Slot
 from musicdance.choreo.timeline import Timeline
-from musicdance.library.phrase import FOOT_POINTS, Phrase, pose_features
+from musicdance.library.phrase import FOOT_POINTS, Phrase, PhraseInfo, pose_features
 from musicdance.library.store import PhraseLibrary
 from musicdance.library.transitions import pose_velocity_cost
 from musicdance.motion.analysis import contacts_from_signals, foot_signals
@@ -71,7 +71,15 @@ class Join:
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """The options of ``render_dance`` (a re-render must use the same)."""
+    """How a timeline is rendered: every render function (``render_dance``,
+    ``render_timeline``, ``rerender``) takes one (a re-render must use the same).
+
+    halflife_s: the join's half-life. join: ``"inertialize"`` (default) or ``"crossfade"``, the
+    paper's linear blend, kept as the baseline the benchmark compares against. plant_feet: pin
+    each foot while it is in contact (contact-aware correction), so joins and time warping do
+    not make feet slide. search_joins: look for the best cut near each boundary (else cut on
+    count 1).
+    """
 
     halflife_s: float = JOIN_HALFLIFE_S
     join: str = "inertialize"
@@ -81,9 +89,6 @@ class RenderOptions:
     def __post_init__(self) -> None:
         if self.join not in JOINS:
             raise ValueError(f"join must be one of {JOINS}, got {self.join!r}")
-
-    def as_kwargs(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -143,18 +148,18 @@ class _Piece:
         return self.lo + self.motion.num_frames
 
 
-def _frame(time_s: float, fps: float) -> int:
+def frame_at(time_s: float, fps: float) -> int:
     """First output frame at or after ``time_s``."""
     return math.ceil(time_s * fps - 1e-6)
 
 
-def source_count_frames(phrase: Phrase, num_counts: int) -> np.ndarray:
+def source_count_frames(info: PhraseInfo, num_counts: int) -> np.ndarray:
     """``[num_counts + 1]`` phrase frames to show on a slot's beats and at its end: the
     phrase's counts, then its end, then further counts at its spacing if the slot is longer
     (frames past the end hold the last pose, or loop for looping phrases)."""
-    counts = np.asarray(phrase.info.count_frames, dtype=float)
-    spacing = float(np.median(np.diff(counts))) if len(counts) > 1 else phrase.info.fps / 2
-    knots = np.append(counts, max(float(phrase.info.num_frames), counts[-1] + 1.0))
+    counts = np.asarray(info.count_frames, dtype=float)
+    spacing = float(np.median(np.diff(counts))) if len(counts) > 1 else info.fps / 2
+    knots = np.append(counts, max(float(info.num_frames), counts[-1] + 1.0))
     if len(knots) < num_counts + 1:
         knots = np.concatenate(
             [knots, knots[-1] + spacing * np.arange(1, num_counts + 2 - len(knots))]
@@ -184,11 +189,11 @@ def warp_slot(
     """The phrase resampled at ``fps`` over the slot's frames, counts on the beats, with
     ``margin_frames`` more on each side. source: ``(motion, shift)``, a longer version of the
     phrase's motion (``loop_extend``) whose frame ``shift`` is the phrase's frame 0."""
-    first, stop = _frame(slot.start_s, fps), _frame(slot.end_s, fps)
+    first, stop = frame_at(slot.start_s, fps), frame_at(slot.end_s, fps)
     if stop <= first:
         return None
     motion, shift = (phrase.motion, 0) if source is None else source
-    knots = source_count_frames(phrase, slot.num_counts) + shift
+    knots = source_count_frames(phrase.info, slot.num_counts) + shift
     targets = np.append(np.asarray(slot.beat_times_s, dtype=float), slot.end_s)
     return time_warp(
         motion,
@@ -251,26 +256,15 @@ def find_cut(before: _Piece, after: _Piece, search: bool = True) -> Join:
 
 
 def render_dance(
-    timeline: Timeline,
-    library: PhraseLibrary,
-    *,
-    halflife_s: float = JOIN_HALFLIFE_S,
-    join: str = "inertialize",
-    plant_feet: bool = True,
-    search_joins: bool = True,
+    timeline: Timeline, library: PhraseLibrary, options: RenderOptions | None = None
 ) -> Rendered:
     """The whole dance at ``timeline.fps``, the joins it was cut at, and in ``state`` what
-    ``rerender`` needs to re-render it after an edit.
-
-    join: ``"inertialize"`` (default) or ``"crossfade"``, the paper's linear blend, kept as the
-    baseline the benchmark compares against. plant_feet: pin each foot while it is in contact
-    (contact-aware correction), so joins and time warping do not make feet slide.
-    search_joins: look for the best cut near each boundary (else cut on count 1).
-    """
-    options = RenderOptions(halflife_s, join, plant_feet, search_joins)
+    ``rerender`` needs to re-render it after an edit (``options``: :class:`RenderOptions`,
+    default ones when None)."""
+    options = options or RenderOptions()
     fps = timeline.fps
     pieces = _warp_pieces(timeline, library)
-    joins = [find_cut(a, b, search_joins) for a, b in pairwise(pieces)]
+    joins = [find_cut(a, b, options.search_joins) for a, b in pairwise(pieces)]
     cuts = _cut_frames(pieces, joins, fps)
     placed = concatenate(_place_segments(pieces, cuts, options))
     state = RenderState(
@@ -285,7 +279,7 @@ def render_dance(
         placed=placed,
         body=placed,
     )
-    if plant_feet:
+    if options.plant_feet:
         transforms = placed.global_transforms()  # one forward-kinematics pass serves both
         state.heights_m, state.speeds_mps = foot_signals(transforms[0], fps, FOOT_POINTS)
         state.contacts = contacts_from_signals(state.heights_m, state.speeds_mps, FOOT_POINTS)
@@ -294,23 +288,10 @@ def render_dance(
 
 
 def render_timeline(
-    timeline: Timeline,
-    library: PhraseLibrary,
-    *,
-    halflife_s: float = JOIN_HALFLIFE_S,
-    join: str = "inertialize",
-    plant_feet: bool = True,
-    search_joins: bool = True,
+    timeline: Timeline, library: PhraseLibrary, options: RenderOptions | None = None
 ) -> Motion:
     """One motion covering the whole song at ``timeline.fps`` (``render_dance``'s motion)."""
-    return render_dance(
-        timeline,
-        library,
-        halflife_s=halflife_s,
-        join=join,
-        plant_feet=plant_feet,
-        search_joins=search_joins,
-    ).motion
+    return render_dance(timeline, library, options).motion
 
 
 def _warp_pieces(
@@ -341,7 +322,7 @@ def _warp_pieces(
     features = _all_features([motion for _, motion, _, _ in warped])
     pieces = []
     for (slot, motion, margin, beat), piece_features in zip(warped, features, strict=True):
-        first, stop = _frame(slot.start_s, fps), _frame(slot.end_s, fps)
+        first, stop = frame_at(slot.start_s, fps), frame_at(slot.end_s, fps)
         pieces.append(_Piece(slot.index, motion, first - margin, first, stop, beat, piece_features))
     return pieces
 
@@ -349,7 +330,7 @@ def _warp_pieces(
 def _cut_frames(pieces: list[_Piece], joins: list[Join], fps: float) -> list[int]:
     """``[len(pieces) + 1]`` output frames: where each piece's segment starts, then where the
     last one stops."""
-    return [pieces[0].first, *(_frame(j.time_s, fps) for j in joins), pieces[-1].stop]
+    return [pieces[0].first, *(frame_at(j.time_s, fps) for j in joins), pieces[-1].stop]
 
 
 def _aligned(piece: _Piece, start: int, previous: Motion | None) -> Motion:
@@ -396,7 +377,7 @@ def _finish(body: Motion, timeline: Timeline) -> Motion:
     """``body`` (the slots' frames) held before the first slot and after the last, as long as
     the song."""
     fps = timeline.fps
-    first = _frame(timeline.slots[0].start_s, fps)
+    first = frame_at(timeline.slots[0].start_s, fps)
     total = int(math.floor(timeline.duration_s * fps + 1e-6)) + 1
     after = max(total - first - body.num_frames, 0)
     return _pad(body, before=first, after=after, total=total)

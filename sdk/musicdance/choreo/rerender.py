@@ -15,7 +15,6 @@ from dataclasses import replace
 import numpy as np
 
 from musicdance.choreo.render import (
-    JOIN_HALFLIFE_S,
     Rendered,
     RenderOptions,
     RenderState,
@@ -49,11 +48,7 @@ def rerender(
     previous: Rendered,
     timeline: Timeline,
     library: PhraseLibrary,
-    *,
-    halflife_s: float = JOIN_HALFLIFE_S,
-    join: str = "inertialize",
-    plant_feet: bool = True,
-    search_joins: bool = True,
+    options: RenderOptions | None = None,
 ) -> Rendered:
     """``render_dance(timeline, library, ...)``, derived from ``previous``: a render, with the
     same library and options, of a timeline that differs from ``timeline`` only in the phrases
@@ -69,11 +64,11 @@ def rerender(
     ``previous`` has no ``state`` or was rendered from other slots, fps, song length, library
     or options.
     """
-    options = RenderOptions(halflife_s, join, plant_feet, search_joins)
+    options = options or RenderOptions()
     state = previous.state
     changed = _changed_slots(state, timeline, library, options)
     if changed is None:
-        return render_dance(timeline, library, **options.as_kwargs())
+        return render_dance(timeline, library, options)
     fps = timeline.fps
     index = {piece.slot: k for k, piece in enumerate(state.pieces)}
     changed_pieces = sorted(index[slot] for slot in changed if slot in index)
@@ -85,13 +80,13 @@ def rerender(
         pieces[index[piece.slot]] = piece
     joins = list(previous.joins)
     for b in sorted({b for k in changed_pieces for b in (k, k + 1) if 0 < b < len(pieces)}):
-        joins[b - 1] = find_cut(pieces[b - 1], pieces[b], search_joins)
+        joins[b - 1] = find_cut(pieces[b - 1], pieces[b], options.search_joins)
     cuts = _cut_frames(pieces, joins, fps)
-    settle = math.ceil(max(SETTLE_HALFLIVES * halflife_s, SETTLE_MIN_S) * fps)
+    settle = math.ceil(max(SETTLE_HALFLIVES * options.halflife_s, SETTLE_MIN_S) * fps)
     runs = _segment_runs(changed_pieces, cuts, settle)
     placed, moves = _replace_segments(state.placed, pieces, cuts, runs, options)
     rendered = replace(state, phrase_ids=ids, pieces=pieces, cuts=cuts, placed=placed, body=placed)
-    if plant_feet:
+    if options.plant_feet:
         dirty = [(cuts[a] - cuts[0], cuts[b + 1] - cuts[0]) for a, b in runs]
         _relock(state, rendered, dirty, moves)
     return Rendered(_finish(rendered.body, timeline), joins, rendered)

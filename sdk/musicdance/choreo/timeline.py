@@ -9,9 +9,12 @@ the top-k alternatives, and the transition prior from the previous slot's phrase
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from musicdance.atomic import atomic_write
 from musicdance.choreo.slots import Slot
@@ -19,6 +22,10 @@ from musicdance.errors import MusicDanceError
 
 TIMELINE_SCHEMA = "mdtool.timeline"
 TIMELINE_VERSION = 1
+#: Limits :meth:`Timeline.validate` holds a timeline to (the CLI's ``--fps`` has the same range).
+MAX_FPS = 240.0
+MAX_SONG_S = 2 * 3600.0
+MAX_SLOTS = 20_000
 
 
 @dataclass
@@ -54,6 +61,60 @@ class Timeline:
 
     def phrase_ids(self) -> list[str]:
         return [c.phrase_id for c in self.choices]
+
+    def validate(self, library=None) -> None:
+        """Refuse, with one clear :class:`MusicDanceError`, a timeline that cannot be rendered:
+        implausible numbers (fps, song length, slot times and beats) or, given ``library`` (a
+        phrase library or anything with ``ids()`` and ``path``), phrases it does not have (a
+        timeline made with another library)."""
+        numbers = [self.fps, self.duration_s]
+        if not all(math.isfinite(float(v)) for v in numbers):
+            raise MusicDanceError("timeline fps and song duration must be finite numbers")
+        if not 1.0 <= self.fps <= MAX_FPS:
+            raise MusicDanceError(f"timeline fps must be between 1 and {MAX_FPS:g}")
+        if not 0.0 < self.duration_s <= MAX_SONG_S:
+            raise MusicDanceError(
+                f"timeline song duration must be in (0, {MAX_SONG_S:g}] seconds, got "
+                f"{self.duration_s}"
+            )
+        if not 0 < len(self.slots) <= MAX_SLOTS:
+            raise MusicDanceError(f"a timeline needs 1 to {MAX_SLOTS} slots")
+        previous_end = -math.inf
+        for slot in self.slots:
+            times = np.asarray([slot.start_s, slot.end_s, *slot.beat_times_s], dtype=float)
+            beats = times[2:]
+            if (
+                not np.all(np.isfinite(times))
+                or len(beats) < 2
+                or np.any(np.diff(beats) <= 0)
+                or not slot.start_s - 1e-6 <= beats[0]
+                or not beats[-1] < slot.end_s
+                or slot.start_s < previous_end - 1e-3
+                or slot.start_s < 0
+                or slot.end_s > self.duration_s + 1.0
+            ):
+                raise MusicDanceError(
+                    f"slot {slot.index} has inconsistent times (start, end and at least two "
+                    "increasing beats inside, in song order)"
+                )
+            previous_end = slot.end_s
+        if library is None:
+            return
+        known = set(library.ids())
+        unknown = [p for p in dict.fromkeys(self.phrase_ids()) if p not in known]
+        if unknown:
+            raise MusicDanceError(
+                f"the timeline uses {len(unknown)} phrase(s) this library does not have (e.g. "
+                f"{unknown[0]!r}); it was made with library {self.library!r}, this one is "
+                f"{str(getattr(library, 'path', ''))!r}"
+            )
+
+    def check_slot(self, slot: int) -> None:
+        """Raise unless ``slot`` is one of the timeline's slot numbers."""
+        if not 0 <= slot < len(self.slots):
+            raise MusicDanceError(
+                f"slot {slot} does not exist (the timeline has {len(self.slots)})"
+            )
 
     def to_json(self) -> dict:
         return {
@@ -120,6 +181,25 @@ def write_timeline(timeline: Timeline, path: str | os.PathLike[str]) -> None:
     with atomic_write(path, "w") as handle:
         json.dump(timeline.to_json(), handle, indent=2)
         handle.write("\n")
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_timeline(data: dict | str | bytes) -> Timeline:
+    """A :class:`Timeline` from its JSON (text or parsed), with one clear error for damage."""
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data, parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise MusicDanceError(f"timeline is not valid JSON ({error})") from None
+    try:
+        return Timeline.from_json(data)
+    except MusicDanceError:
+        raise
+    except (AttributeError, TypeError, ValueError, KeyError) as error:
+        raise MusicDanceError(f"damaged timeline ({type(error).__name__}: {error})") from None
 
 
 def read_timeline(path: str | os.PathLike[str]) -> Timeline:
