@@ -205,194 +205,243 @@ def _short_text(limit: int):
     return parse
 
 
+@dataclass
+class _State:
+    """What every handler reads from ``request.app.state.service``."""
+
+    runtime: Runtime
+    config: ServiceConfig
+    jobs: _Jobs
+    expected: bytes | None  # the Authorization header a request must send, or None
+
+
+def _service(request: Request) -> _State:
+    return request.app.state.service
+
+
+def endpoint(auth: bool = True):
+    """Wrap a handler: check the token (unless ``auth`` is False) and turn ``ServiceError`` and
+    ``MusicDanceError`` into the JSON error envelope."""
+
+    def wrap(handler):
+        @functools.wraps(handler)
+        async def run(request: Request) -> Response:
+            try:
+                expected = _service(request).expected
+                if auth and expected is not None:
+                    given = request.headers.get("authorization", "").encode()
+                    if not hmac.compare_digest(given, expected):
+                        raise ServiceError(
+                            401, "missing or wrong token (send Authorization: Bearer TOKEN)",
+                            {"WWW-Authenticate": "Bearer"},
+                        )  # fmt: skip
+                return await handler(request)
+            except ServiceError as error:
+                return _error(error.status, error.message, error.headers)
+            except MusicDanceError as error:
+                return _error(422, str(error))
+
+        return run
+
+    return wrap
+
+
+@endpoint(auth=False)
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+@endpoint()
+async def version(request: Request) -> Response:
+    state = _service(request)
+    info = state.runtime.info()
+    info["api"] = RUNTIME_API_VERSION
+    info["limits"] = state.config.public()
+    info["audio_formats"] = list(AUDIO_FORMATS)
+    return JSONResponse(info)
+
+
+@endpoint()
+async def phrases(request: Request) -> Response:
+    runtime = _service(request).runtime
+    style = _query(request, "style", _short_text(64), None)
+    infos = runtime.library.infos(styles=[style] if style else ())
+    return JSONResponse(
+        {
+            "phrases": [
+                {
+                    "id": i.id, "name": i.name, "style": i.style,
+                    "energy": round(float(i.energy), 4), "tempo_bpm": float(i.tempo_bpm),
+                    "meter": int(i.meter), "counts": len(i.count_frames),
+                    "tags": list(i.tags),
+                }
+                for i in infos
+            ]
+        }
+    )  # fmt: skip
+
+
+@endpoint()
+async def choreograph(request: Request) -> Response:
+    state = _service(request)
+    runtime, config = state.runtime, state.config
+    options = {
+        "style": _query(request, "style", _short_text(64), None),
+        "seed": _query(request, "seed", _seed, 0),
+        "fps": _query(request, "fps", _fps, 30.0),
+        "decoder": _query(request, "decoder", _choice(DECODERS), "viterbi"),
+        "reuse_sections": _query(request, "reuse_sections", _boolean, True),
+    }
+    name = _query(request, "name", _short_text(256), None)
+    audio_format = _query(request, "format", _choice(tuple(AUDIO_FORMATS)), None)
+    data = await _read_body(
+        request, config.max_upload_bytes, config.body_timeout_s, "audio upload"
+    )
+    if not data:
+        raise ServiceError(400, "the body is empty: POST the audio file's bytes")
+
+    def job():
+        analysis = runtime.analyze_bytes(
+            data, name=name, audio_format=audio_format, max_duration_s=config.max_song_s
+        )
+        return runtime.choreograph(analysis, **options)
+
+    timeline = await state.jobs.run(job)
+    return JSONResponse(
+        {
+            "timeline": timeline.to_json(),
+            "key": timeline_key(timeline),
+            "scorer": runtime.alternatives_scorer(timeline),
+        }
+    )
+
+
+@endpoint()
+async def alternatives(request: Request) -> Response:
+    state = _service(request)
+    runtime = state.runtime
+    body = await _json_body(request, state.config)
+    timeline = _timeline_of(body)
+    slot = _field(body, "slot", int)
+    top_k = _field(body, "top_k", int, default=10, required=False)
+    if not 1 <= top_k <= 500:
+        raise ServiceError(400, "top_k must be between 1 and 500")
+    ranked = await state.jobs.run(
+        functools.partial(runtime.alternatives, top_k=top_k), timeline, slot
+    )
+    return JSONResponse(
+        {"slot": slot, "alternatives": ranked, "scorer": runtime.alternatives_scorer(timeline)}
+    )
+
+
+@endpoint()
+async def replace(request: Request) -> Response:
+    state = _service(request)
+    body = await _json_body(request, state.config)
+    timeline = _timeline_of(body)
+    slot = _field(body, "slot", int)
+    phrase_id = _field(body, "phrase_id", str)
+    edited = await state.jobs.run(state.runtime.replace, timeline, slot, phrase_id)
+    return JSONResponse({"timeline": edited.to_json(), "key": timeline_key(edited)})
+
+
+@endpoint()
+async def bake(request: Request) -> Response:
+    state = _service(request)
+    timeline = _timeline_of(await _json_body(request, state.config))
+    track = await state.jobs.run(state.runtime.pose_track, timeline)
+    return Response(
+        track.to_bytes(), media_type=POSE_TRACK_MEDIA_TYPE,
+        headers={"X-Timeline-Key": track.timeline_key},
+    )  # fmt: skip
+
+
+@endpoint()
+async def pose(request: Request) -> Response:
+    state = _service(request)
+    config = state.config
+    body = await _json_body(request, config)
+    timeline = _timeline_of(body)
+    times = _field(body, "times_s", list)
+    if not 1 <= len(times) <= config.max_pose_samples:
+        raise ServiceError(400, f"times_s needs 1 to {config.max_pose_samples} times")
+    if not all(
+        isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t)
+        for t in times
+    ):
+        raise ServiceError(400, "times_s must be finite numbers (seconds)")
+
+    def job():
+        sampler = state.runtime.sampler(timeline)
+        result = sampler.sample(np.asarray(times, dtype=float))
+        return sampler, result
+
+    sampler, result = await state.jobs.run(job)
+    return JSONResponse(
+        {
+            "joints": list(sampler.joint_names),
+            "times_s": times,
+            "root_positions_m": np.round(result.root_positions_m, 6).tolist(),
+            "rotations": np.round(result.rotations, 6).tolist(),
+        }
+    )
+
+
+@endpoint()
+async def render_glb(request: Request) -> Response:
+    state = _service(request)
+    timeline = _timeline_of(await _json_body(request, state.config))
+    data = await state.jobs.run(state.runtime.glb_bytes, timeline)
+    return Response(data, media_type=GLB_MEDIA_TYPE)
+
+
+@endpoint(auth=False)
+async def openapi(request: Request) -> Response:
+    from mdruntime.openapi import openapi_schema
+
+    return JSONResponse(openapi_schema())
+
+
+async def not_found(request: Request, exc) -> Response:
+    return _error(404, f"no such endpoint: {request.method} {request.url.path}")
+
+
+async def not_allowed(request: Request, exc) -> Response:
+    return _error(405, f"{request.method} is not allowed on {request.url.path}")
+
+
+async def internal(request: Request, exc) -> Response:
+    return _error(500, f"internal error: {type(exc).__name__}")
+
+
+ROUTES = [
+    Route("/v1/health", health, methods=["GET"]),
+    Route("/v1/version", version, methods=["GET"]),
+    Route("/v1/phrases", phrases, methods=["GET"]),
+    Route("/v1/choreograph", choreograph, methods=["POST"]),
+    Route("/v1/alternatives", alternatives, methods=["POST"]),
+    Route("/v1/replace", replace, methods=["POST"]),
+    Route("/v1/bake", bake, methods=["POST"]),
+    Route("/v1/pose", pose, methods=["POST"]),
+    Route("/v1/render.glb", render_glb, methods=["POST"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
+]
+
+
 def create_app(runtime: Runtime, config: ServiceConfig | None = None) -> Starlette:
     """The ASGI application serving ``runtime`` under ``config``'s limits."""
     config = config or ServiceConfig()
-    jobs = _Jobs(config.workers, config.queue_limit, config.request_timeout_s)
-    expected = None if config.token is None else f"Bearer {config.token}".encode()
-
-    def endpoint(auth: bool = True):
-        def wrap(handler):
-            @functools.wraps(handler)
-            async def run(request: Request) -> Response:
-                try:
-                    if auth and expected is not None:
-                        given = request.headers.get("authorization", "").encode()
-                        if not hmac.compare_digest(given, expected):
-                            raise ServiceError(
-                                401, "missing or wrong token (send Authorization: Bearer TOKEN)",
-                                {"WWW-Authenticate": "Bearer"},
-                            )  # fmt: skip
-                    return await handler(request)
-                except ServiceError as error:
-                    return _error(error.status, error.message, error.headers)
-                except MusicDanceError as error:
-                    return _error(422, str(error))
-
-            return run
-
-        return wrap
-
-    @endpoint(auth=False)
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    @endpoint()
-    async def version(request: Request) -> Response:
-        info = runtime.info()
-        info["api"] = RUNTIME_API_VERSION
-        info["limits"] = config.public()
-        info["audio_formats"] = list(AUDIO_FORMATS)
-        return JSONResponse(info)
-
-    @endpoint()
-    async def phrases(request: Request) -> Response:
-        style = _query(request, "style", _short_text(64), None)
-        infos = runtime.library.infos(styles=[style] if style else ())
-        return JSONResponse(
-            {
-                "phrases": [
-                    {
-                        "id": i.id, "name": i.name, "style": i.style,
-                        "energy": round(float(i.energy), 4), "tempo_bpm": float(i.tempo_bpm),
-                        "meter": int(i.meter), "counts": len(i.count_frames),
-                        "tags": list(i.tags),
-                    }
-                    for i in infos
-                ]
-            }
-        )  # fmt: skip
-
-    @endpoint()
-    async def choreograph(request: Request) -> Response:
-        options = {
-            "style": _query(request, "style", _short_text(64), None),
-            "seed": _query(request, "seed", _seed, 0),
-            "fps": _query(request, "fps", _fps, 30.0),
-            "decoder": _query(request, "decoder", _choice(DECODERS), "viterbi"),
-            "reuse_sections": _query(request, "reuse_sections", _boolean, True),
-        }
-        name = _query(request, "name", _short_text(256), None)
-        audio_format = _query(request, "format", _choice(tuple(AUDIO_FORMATS)), None)
-        data = await _read_body(
-            request, config.max_upload_bytes, config.body_timeout_s, "audio upload"
-        )
-        if not data:
-            raise ServiceError(400, "the body is empty: POST the audio file's bytes")
-
-        def job():
-            analysis = runtime.analyze_bytes(
-                data, name=name, audio_format=audio_format, max_duration_s=config.max_song_s
-            )
-            return runtime.choreograph(analysis, **options)
-
-        timeline = await jobs.run(job)
-        return JSONResponse(
-            {
-                "timeline": timeline.to_json(),
-                "key": timeline_key(timeline),
-                "scorer": runtime.alternatives_scorer(timeline),
-            }
-        )
-
-    @endpoint()
-    async def alternatives(request: Request) -> Response:
-        body = await _json_body(request, config)
-        timeline = _timeline_of(body)
-        slot = _field(body, "slot", int)
-        top_k = _field(body, "top_k", int, default=10, required=False)
-        if not 1 <= top_k <= 500:
-            raise ServiceError(400, "top_k must be between 1 and 500")
-        ranked = await jobs.run(
-            functools.partial(runtime.alternatives, top_k=top_k), timeline, slot
-        )
-        return JSONResponse(
-            {"slot": slot, "alternatives": ranked, "scorer": runtime.alternatives_scorer(timeline)}
-        )
-
-    @endpoint()
-    async def replace(request: Request) -> Response:
-        body = await _json_body(request, config)
-        timeline = _timeline_of(body)
-        slot = _field(body, "slot", int)
-        phrase_id = _field(body, "phrase_id", str)
-        edited = await jobs.run(runtime.replace, timeline, slot, phrase_id)
-        return JSONResponse({"timeline": edited.to_json(), "key": timeline_key(edited)})
-
-    @endpoint()
-    async def bake(request: Request) -> Response:
-        timeline = _timeline_of(await _json_body(request, config))
-        track = await jobs.run(runtime.pose_track, timeline)
-        return Response(
-            track.to_bytes(), media_type=POSE_TRACK_MEDIA_TYPE,
-            headers={"X-Timeline-Key": track.timeline_key},
-        )  # fmt: skip
-
-    @endpoint()
-    async def pose(request: Request) -> Response:
-        body = await _json_body(request, config)
-        timeline = _timeline_of(body)
-        times = _field(body, "times_s", list)
-        if not 1 <= len(times) <= config.max_pose_samples:
-            raise ServiceError(400, f"times_s needs 1 to {config.max_pose_samples} times")
-        if not all(
-            isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t)
-            for t in times
-        ):
-            raise ServiceError(400, "times_s must be finite numbers (seconds)")
-
-        def job():
-            sampler = runtime.sampler(timeline)
-            result = sampler.sample(np.asarray(times, dtype=float))
-            return sampler, result
-
-        sampler, result = await jobs.run(job)
-        return JSONResponse(
-            {
-                "joints": list(sampler.joint_names),
-                "times_s": times,
-                "root_positions_m": np.round(result.root_positions_m, 6).tolist(),
-                "rotations": np.round(result.rotations, 6).tolist(),
-            }
-        )
-
-    @endpoint()
-    async def render_glb(request: Request) -> Response:
-        timeline = _timeline_of(await _json_body(request, config))
-        data = await jobs.run(runtime.glb_bytes, timeline)
-        return Response(data, media_type=GLB_MEDIA_TYPE)
-
-    @endpoint(auth=False)
-    async def openapi(request: Request) -> Response:
-        from mdruntime.openapi import openapi_schema
-
-        return JSONResponse(openapi_schema())
-
-    async def not_found(request: Request, exc) -> Response:
-        return _error(404, f"no such endpoint: {request.method} {request.url.path}")
-
-    async def not_allowed(request: Request, exc) -> Response:
-        return _error(405, f"{request.method} is not allowed on {request.url.path}")
-
-    async def internal(request: Request, exc) -> Response:
-        return _error(500, f"internal error: {type(exc).__name__}")
-
-    routes = [
-        Route("/v1/health", health, methods=["GET"]),
-        Route("/v1/version", version, methods=["GET"]),
-        Route("/v1/phrases", phrases, methods=["GET"]),
-        Route("/v1/choreograph", choreograph, methods=["POST"]),
-        Route("/v1/alternatives", alternatives, methods=["POST"]),
-        Route("/v1/replace", replace, methods=["POST"]),
-        Route("/v1/bake", bake, methods=["POST"]),
-        Route("/v1/pose", pose, methods=["POST"]),
-        Route("/v1/render.glb", render_glb, methods=["POST"]),
-        Route("/openapi.json", openapi, methods=["GET"]),
-    ]
-    return Starlette(
-        routes=routes,
+    app = Starlette(
+        routes=ROUTES,
         exception_handlers={404: not_found, 405: not_allowed, 500: internal},
     )
+    app.state.service = _State(
+        runtime=runtime,
+        config=config,
+        jobs=_Jobs(config.workers, config.queue_limit, config.request_timeout_s),
+        expected=None if config.token is None else f"Bearer {config.token}".encode(),
+    )
+    return app
 
 
 def serve(
