@@ -19,7 +19,7 @@ def waltz_library(tmp_path_factory):
     result = mdtool("library", "build-starter", "--library", folder, "--style", "waltz", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["phrases"] == 24 and report["styles"] == {"waltz": 24}
+    assert report["phrases"] == 72 and report["styles"] == {"waltz": 72}
     return folder
 
 
@@ -41,14 +41,14 @@ def test_help_lists_every_library_command():
 
 def test_list_show_and_stats_as_json(waltz_library):
     listed = json.loads(mdtool("library", "list", "--library", waltz_library, "--json").stdout)
-    assert len(listed) == 24 and {p["num_counts"] for p in listed} == {6}
+    assert len(listed) == 72 and {p["num_counts"] for p in listed} == {6}
     shown = mdtool("library", "show", "waltz-box-full", "--library", waltz_library, "--json")
     assert shown.returncode == 0, shown.stderr
     info = json.loads(shown.stdout)
     assert info["meter"] == 3 and len(info["count_frames"]) == 6
     assert info["quality"]["foot_skating_mps"] < 0.01
     stats = json.loads(mdtool("library", "stats", "--library", waltz_library, "--json").stdout)
-    assert stats["phrases"] == 24 and stats["meter"] == {"3": 24}
+    assert stats["phrases"] == 72 and stats["meter"] == {"3": 72}
     table = mdtool("library", "list", "--library", waltz_library, "--tag", "box")
     assert table.returncode == 0 and "waltz-box-calm" in table.stdout
 
@@ -118,9 +118,9 @@ def test_transitions_prior(waltz_library, tmp_path):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     prior = np.array(data["prior"])
-    assert prior.shape == (24, 24) and np.allclose(prior.sum(axis=1), 1.0, atol=1e-4)
+    assert prior.shape == (72, 72) and np.allclose(prior.sum(axis=1), 1.0, atol=1e-4)
     with np.load(tmp_path / "prior.npz") as saved:
-        assert list(saved["ids"]) == data["ids"] and saved["cost"].shape == (24, 24)
+        assert list(saved["ids"]) == data["ids"] and saved["cost"].shape == (72, 72)
 
 
 def test_import_with_report_and_near_duplicates(tmp_path):

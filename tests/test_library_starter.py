@@ -141,7 +141,7 @@ def test_build_is_deterministic_and_seeded():
 
 def test_build_starter_library_writes_a_library(tmp_path):
     library = build_starter_library(tmp_path / "lib", styles=["waltz"], energies=["calm"])
-    assert len(library) == 8
+    assert len(library) == 2 * len(STYLES["waltz"].moves) >= 24
     phrase = library.get("waltz-box-calm")
     assert phrase_quality(phrase)["foot_skating_mps"] < 0.01
     with pytest.raises(MusicDanceError, match="not empty"):
@@ -166,8 +166,12 @@ def test_keyed_holds_keys_and_eases_between():
 def test_wrists_are_pushed_out_of_the_torso():
     inside = np.array([[0.0, 0.0, 0.05], [0.05, -0.3, -0.05], [0.5, 0.0, 0.0]])
     pushed = push_out_of_torso(inside)
-    assert pushed[0, 2] > 0.15 and pushed[1, 2] < -0.15
+    assert pushed[0, 2] > 0.15 and pushed[1, 2] < -0.1 and pushed[1, 0] > 0.05
     assert np.array_equal(pushed[2], inside[2])
+    # A hand sweeping from the front to the back goes round the side, without jumps.
+    sweep = np.stack([np.full(101, 0.05), np.full(101, -0.2), np.linspace(0.3, -0.3, 101)], -1)
+    path = push_out_of_torso(sweep)
+    assert np.linalg.norm(np.diff(path, axis=0), axis=-1).max() < 0.03
 
 
 def test_shipped_library_matches_the_code(starter):

@@ -249,7 +249,11 @@ def make_phrase(
 
 
 def _majority(labels: list[str]) -> str:
+    """The most frequent label; a tie between the feet is ``"both"`` (so mirrors agree)."""
     values, counts = np.unique(np.asarray(labels, dtype=str), return_counts=True)
+    top = set(values[counts == counts.max()].tolist())
+    if len(top) > 1 and ({"left", "right"} <= top or "both" in top):
+        return "both"
     return str(values[np.argmax(counts)])
 
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from musicdance.library.phrase import ANKLES, FOOT_POINTS, HANDS, Phrase
-from musicdance.motion.analysis import dance_statistics, foot_skating_mps, kinematic_beats
+from musicdance.motion.analysis import (
+    dance_statistics,
+    facing_deg,
+    foot_skating_mps,
+    kinematic_beats,
+    peak_joint_motion,
+)
 from musicdance.motion.canonical import CANONICAL_JOINTS
 from musicdance.motion.motion import Motion
 from musicdance.motion.quat import quat_inv, quat_mul_vec3
@@ -19,6 +25,7 @@ __all__ = [
     "beat_alignment",
     "elbow_wrong_way_deg",
     "hands_in_torso_fraction",
+    "hip_yaw_range_deg",
     "knee_wrong_way_deg",
     "phrase_quality",
 ]
@@ -159,4 +166,12 @@ def phrase_quality(phrase: Phrase) -> dict[str, float]:
         "hands_in_torso_fraction": hands_in_torso_fraction(motion),
     }
     report.update(dance_statistics(positions, motion.fps, hips=0, hands=HANDS, feet=ANKLES))
+    report.update(peak_joint_motion(positions, motion.fps))
+    report["hip_yaw_range_deg"] = hip_yaw_range_deg(motion)
     return report
+
+
+def hip_yaw_range_deg(motion: Motion) -> float:
+    """How far the hips turn within the motion: range of their heading (unwrapped), degrees."""
+    heading = np.unwrap(np.radians(facing_deg(motion.rotations[:, 0])))
+    return float(np.degrees(np.ptp(heading))) if len(heading) else 0.0

@@ -25,6 +25,7 @@ __all__ = [
     "kinematic_beat_salience",
     "kinematic_beats",
     "motion_tempo_bpm",
+    "peak_joint_motion",
     "smoothed_speed_mps",
     "support_foot",
     "track_kinematic_beats",
@@ -368,4 +369,23 @@ def dance_statistics(
         "root_travel_mps": float(travel),
         "root_bounce_std_m": float(positions_m[:, hips, 1].std()),
         "hand_height_p95_m": float(np.percentile(hand_height, 95)),
+    }
+
+
+def peak_joint_motion(positions_m: np.ndarray, fps: float) -> dict[str, float]:
+    """How sharply the fastest joint moves: per frame the largest joint value, then over frames.
+
+    speed_p99_mps: 99th percentile over frames of the largest joint speed (finite differences).
+    acceleration_p99_mps2: the same for the acceleration (second differences). max_step_m:
+    the largest distance any joint moves from one frame to the next. Compare motions at the
+    same frame rate (differences sharpen with it); the library benchmark uses 30 fps.
+    """
+    if len(positions_m) < 3:
+        return {"speed_p99_mps": 0.0, "acceleration_p99_mps2": 0.0, "max_step_m": 0.0}
+    step = np.linalg.norm(np.diff(positions_m, axis=0), axis=-1).max(axis=1)
+    acceleration = np.linalg.norm(np.diff(positions_m, 2, axis=0), axis=-1).max(axis=1) * fps**2
+    return {
+        "speed_p99_mps": float(np.percentile(step * fps, 99)),
+        "acceleration_p99_mps2": float(np.percentile(acceleration, 99)),
+        "max_step_m": float(step.max()),
     }

@@ -85,20 +85,24 @@ def euler_quat(pitch_yaw_roll_deg: np.ndarray) -> np.ndarray:
 
 
 def push_out_of_torso(wrists_m: np.ndarray, margin_m: float = 0.04) -> np.ndarray:
-    """Wrist targets ``[..., 3]`` (upper-chest frame) moved forward out of the torso ellipse.
+    """Wrist targets ``[..., 3]`` (upper-chest frame) moved out of the torso ellipse.
 
     Points level with the torso (below the neck) whose (x, z) fall inside the ellipse with half
-    axes ``TORSO_HALF_WIDTH_M`` + margin and ``TORSO_HALF_DEPTH_M`` + margin move forward (+z)
-    onto it; points behind the body move backward instead.
+    axes ``TORSO_HALF_WIDTH_M`` + margin and ``TORSO_HALF_DEPTH_M`` + margin move straight out
+    from the body's axis onto it, so a hand travelling from the front to the back goes round
+    the side rather than jumping through the body.
     """
     out = np.array(wrists_m, dtype=float)
     a = TORSO_HALF_WIDTH_M + margin_m
     b = TORSO_HALF_DEPTH_M + margin_m
     x, y, z = out[..., 0], out[..., 1], out[..., 2]
     level = (y < 0.12) & (y > -0.75)
-    inside = level & ((x / a) ** 2 + (z / b) ** 2 < 1.0)
-    edge_z = b * np.sqrt(np.clip(1.0 - (x / a) ** 2, 0.0, 1.0))
-    out[..., 2] = np.where(inside, np.where(z >= -0.02, edge_z, -edge_z), z)
+    radius = np.sqrt((x / a) ** 2 + (z / b) ** 2)
+    # Points on the axis itself go forward.
+    scale = np.where(radius > 1e-6, 1.0 / np.maximum(radius, 1e-6), 1.0)
+    inside = level & (radius < 1.0)
+    out[..., 0] = np.where(inside, x * scale, x)
+    out[..., 2] = np.where(inside, np.where(radius > 1e-6, z * scale, b), z)
     return out
 
 
@@ -146,6 +150,7 @@ def _solve_arm(
     pole = quat_mul_vec3(chest_rot, t.elbow_poles[:, s])
     hand_local = euler_quat(t.hand_deg[:, s] * np.array([1.0, sign, sign]))
     wrist_local = push_out_of_torso(t.wrists_m[:, s])
+    pole = _steady_swivel(shoulder, chest_pos + quat_mul_vec3(chest_rot, wrist_local), pole, fps)
     for _ in range(3):  # move the wrist forward while the fingertips would enter the torso
         wrist = chest_pos + quat_mul_vec3(chest_rot, wrist_local)
         upper_global, fore_global, wrist = _arm_ik(shoulder, wrist, pole, sign)
@@ -160,6 +165,21 @@ def _solve_arm(
     rot[:, J[f"{side}UpperArm"]] = quat_inv_mul(clavicle_global, upper_global)
     rot[:, J[f"{side}LowerArm"]] = quat_inv_mul(upper_global, fore_global)
     rot[:, J[f"{side}Hand"]] = hand_local
+
+
+def _steady_swivel(shoulder, wrist, pole, fps: float, passes: int = 3) -> np.ndarray:
+    """Elbow poles ``[T, 3]`` whose swivel about the shoulder-wrist line changes smoothly.
+
+    Where the pole runs nearly along the arm the bend direction is ill-defined and the elbow
+    could swing round in a frame or two; the bend direction the IK actually takes is smoothed
+    over about 0.1 s instead and used as the pole.
+    """
+    along = _unit(wrist - shoulder)
+    for _ in range(passes):
+        bend = pole - np.sum(pole * along, axis=-1, keepdims=True) * along
+        bend = _unit(bend)
+        pole = gaussian_filter1d(bend, 0.07 * fps, axis=0, mode="nearest")
+    return pole
 
 
 def _arm_ik(shoulder, wrist, pole, sign: float):
@@ -190,7 +210,9 @@ def _solve_leg(rot, t: BodyTargets, s: int, side: str, sign: float, hips_rot) ->
     hip = t.hips_m + quat_mul_vec3(hips_rot, _OFFSETS[upper])
     yaw = np.radians(t.foot_yaw_deg[:, s])
     foot_forward = np.stack([np.sin(yaw), np.zeros_like(yaw), np.cos(yaw)], -1)
-    knee_pole = foot_forward + np.array([0.0, 0.1, 0.0])
+    # Knees point between the foot and the hips' facing, so they follow a turning body too.
+    hips_forward = quat_mul_vec3(hips_rot, _AHEAD) * np.array([1.0, 0.0, 1.0])
+    knee_pole = foot_forward + 0.6 * _unit(hips_forward) + np.array([0.0, 0.1, 0.0])
     knee = two_bone_ik(hip, t.ankles_m[:, s], knee_pole, UPPER_LEG_M, LOWER_LEG_M)
     foot_at = knee + LOWER_LEG_M * _unit(t.ankles_m[:, s] - knee)
     thigh_dir, shin_dir = knee - hip, foot_at - knee

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from musicdance.library.procedural.poses import arm_pose
 from musicdance.library.procedural.rig import (
@@ -68,7 +69,11 @@ class Choreo:
     pose is mirrored). torso/pelvis/head: ``(beat, (pitch, yaw, roll))``. levels: ``(beat,
     height offset)`` of the hips. sway: ``(beat, (x, z))`` hips offset in the dance frame.
     turn: ``(beat, heading)``. groove: ``"down"`` (lowest on the beat), ``"up"`` (highest on
-    the beat), ``"rise"`` (waltz rise and fall over each bar) or ``"none"``.
+    the beat), ``"rise"`` (waltz rise and fall over each bar) or ``"none"``. max_speed_mps,
+    max_accel_mps2: limits of every key-to-key move (wrist targets in metres; angles count as
+    a point 0.5 m out). anticipation: strength of the arms' anticipation and follow-through.
+    hip_turn_deg_per_m: hip yaw per metre the left foot is ahead of the right; hip_twist_deg:
+    hip yaw towards the standing leg; landing_depth_m: how far the knees give on a landing.
     """
 
     counts: int = 8
@@ -87,6 +92,12 @@ class Choreo:
     groove_depth_m: float = 0.05
     weight_follow: float = 0.45
     arm_amplitude: float = 1.0
+    max_speed_mps: float = 3.2
+    max_accel_mps2: float = 40.0
+    anticipation: float = 0.2
+    hip_turn_deg_per_m: float = 45.0
+    hip_twist_deg: float = 6.0
+    landing_depth_m: float = 0.02
 
 
 def ease(u: np.ndarray) -> np.ndarray:
@@ -96,12 +107,16 @@ def ease(u: np.ndarray) -> np.ndarray:
 
 
 def keyed(
-    key_beats: np.ndarray, key_values: np.ndarray, beats: np.ndarray, hold: float = 0.0
+    key_beats: np.ndarray,
+    key_values: np.ndarray,
+    beats: np.ndarray,
+    hold: float | np.ndarray = 0.0,
 ) -> np.ndarray:
     """Values ``[T, ...]`` at ``beats [T]`` moving between keys ``[K, ...]`` at ``key_beats [K]``.
 
-    Each key is held for ``hold / 2`` of the gap on either side; the move in between is eased.
-    Before the first and after the last key the end values hold.
+    Each key is held for ``hold / 2`` of the gap on either side (``hold``: one value, or one
+    per gap ``[K - 1]``); the move in between is eased. Before the first and after the last key
+    the end values hold.
     """
     key_beats = np.asarray(key_beats, dtype=float)
     key_values = np.asarray(key_values, dtype=float)
@@ -110,21 +125,60 @@ def keyed(
     i = np.clip(np.searchsorted(key_beats, beats, side="right") - 1, 0, len(key_beats) - 2)
     gap = key_beats[i + 1] - key_beats[i]
     u = (beats - key_beats[i]) / gap
-    u = ease((u - hold / 2.0) / (1.0 - hold))
+    h = np.broadcast_to(np.asarray(hold, dtype=float), (len(key_beats) - 1,))[i]
+    u = ease((u - h / 2.0) / (1.0 - h))
     u = u.reshape(-1, *([1] * (key_values.ndim - 1)))
     return key_values[i] + (key_values[i + 1] - key_values[i]) * u
 
 
-def _keys(keys: list, beats: np.ndarray, default: tuple, hold: float) -> np.ndarray:
+def limited_holds(
+    key_beats: np.ndarray,
+    key_values: np.ndarray,
+    hold: float,
+    *,
+    seconds_per_beat: float,
+    max_speed: float,
+    max_acceleration: float,
+) -> np.ndarray:
+    """Per-gap holds ``[K - 1]``: ``hold``, shortened where the eased move between two keys
+    would be faster than ``max_speed`` or accelerate harder than ``max_acceleration`` (units of
+    the values per second and per second squared; a quintic ease of distance D over tau seconds
+    peaks at 1.875 D / tau and 5.77 D / tau^2)."""
+    key_values = np.asarray(key_values, dtype=float).reshape(len(key_beats), -1)
+    distance = np.linalg.norm(np.diff(key_values, axis=0), axis=-1)
+    gap_s = np.maximum(np.diff(np.asarray(key_beats, dtype=float)), 1e-6) * seconds_per_beat
+    needed_s = np.maximum(1.875 * distance / max_speed, np.sqrt(5.77 * distance / max_acceleration))
+    return np.clip(np.minimum(hold, 1.0 - needed_s / gap_s), 0.0, 0.95)
+
+
+def _keys(
+    keys: list, beats: np.ndarray, default: tuple, hold: float, limit: tuple | None = None
+) -> np.ndarray:
+    """Keyed values ``[T, D]``; ``limit``: ``(seconds_per_beat, max_speed, max_acceleration)``
+    for ``limited_holds`` (angles in degrees)."""
     if not keys:
         return np.broadcast_to(np.asarray(default, dtype=float), (len(beats), len(default))).copy()
     keys = sorted(keys, key=lambda k: k[0])
-    return keyed([k[0] for k in keys], [k[1] for k in keys], beats, hold)
+    key_beats = np.array([k[0] for k in keys], dtype=float)
+    values = np.array([k[1] for k in keys], dtype=float)
+    if limit is not None and len(keys) > 1:
+        spb, speed, acceleration = limit
+        hold = limited_holds(
+            key_beats, values, hold, seconds_per_beat=spb, max_speed=speed,
+            max_acceleration=acceleration,
+        )  # fmt: skip
+    return keyed(key_beats, values, beats, hold)
 
 
 def _heading_deg(choreo: Choreo, beats: np.ndarray) -> np.ndarray:
-    turn = [(b, (h,)) for b, h in choreo.turn]
-    return _keys(turn, beats, (0.0,), 0.0)[:, 0]
+    """The dance heading ``[T]``: straight between the turn keys, the corners rounded over
+    about a fifth of a beat, so a turn keeps a steady speed between its start and its end."""
+    if not choreo.turn:
+        return np.zeros_like(beats)
+    keys = sorted(choreo.turn)
+    heading = np.interp(beats, [k[0] for k in keys], [k[1] for k in keys])
+    beats_per_frame = beats[1] - beats[0] if len(beats) > 1 else 1.0
+    return soften(heading, 0.2 / beats_per_frame)
 
 
 def _feet(
@@ -148,7 +202,8 @@ def _feet(
             swing = (beats > step.start) & (beats < step.end)
             after = beats >= step.end
             u = (beats[swing] - step.start) / (step.end - step.start)
-            e, arc = ease(u)[:, None], np.sin(np.pi * u)
+            # The foot peels off and sets down softly: no vertical speed at take-off or landing.
+            e, arc = ease(u)[:, None], np.sin(np.pi * u) ** 2
             xz = here + (to - here) * e + np.asarray(step.apex_xz_m) * arc[:, None]
             ankles[swing, foot] = np.stack(
                 [xz[:, 0], ANKLE_HEIGHT_M + step.lift_m * arc, xz[:, 1]], -1
@@ -207,11 +262,22 @@ def _groove(choreo: Choreo, beats: np.ndarray) -> np.ndarray:
 
 
 def perform(choreo: Choreo, *, bpm: float, fps: float) -> tuple[Motion, np.ndarray, np.ndarray]:
-    """The motion of ``choreo`` at ``bpm``: ``(motion, contacts [T, 2], count_frames [C])``."""
+    """The motion of ``choreo`` at ``bpm``: ``(motion, contacts [T, 2], count_frames [C])``.
+
+    On top of the keys, the body moves the way animators key it: every key-to-key move is
+    eased and no faster than the choreography's speed limits (``limited_holds``); arms
+    anticipate a move and follow through past its end (``anticipate``); the hands trail the
+    forearms and the head trails the chest (overlapping action, ``trail``); the hips ride over
+    the support foot, turn with the stepping feet and tilt over the standing leg while the
+    shoulders counter them; the knees give on every landing.
+    """
     frames_per_beat = 60.0 / bpm * fps
+    seconds_per_beat = 60.0 / bpm
     num_frames = int(round(choreo.counts * frames_per_beat))
     beats = np.arange(num_frames) / frames_per_beat
     count_frames = np.round(np.arange(choreo.counts) * frames_per_beat).astype(np.int64)
+    # Angles (degrees) are limited as if they moved a point 0.5 m out on a lever.
+    angle_limit = (seconds_per_beat, choreo.max_speed_mps * 114.6, choreo.max_accel_mps2 * 114.6)
 
     heading = _heading_deg(choreo, beats)
     ankles, foot_yaw, foot_pitch, contacts = _feet(choreo, beats, heading)
@@ -220,35 +286,62 @@ def perform(choreo: Choreo, *, bpm: float, fps: float) -> tuple[Motion, np.ndarr
     # Hips ride over the support foot, plus the choreographed sway (dance frame).
     left, right = ankles[:, 0, [0, 2]], ankles[:, 1, [0, 2]]
     hips_xz = 0.5 * (left + right) + choreo.weight_follow * (weight - 0.5)[:, None] * (left - right)
-    sway = _keys(choreo.sway, beats, (0.0, 0.0), choreo.body_hold)
+    sway = _keys(
+        choreo.sway,
+        beats,
+        (0.0, 0.0),
+        choreo.body_hold,
+        angle_limit[:1] + (choreo.max_speed_mps, choreo.max_accel_mps2),
+    )
     h = np.radians(heading)
     hips_xz[:, 0] += np.cos(h) * sway[:, 0] + np.sin(h) * sway[:, 1]
     hips_xz[:, 1] += -np.sin(h) * sway[:, 0] + np.cos(h) * sway[:, 1]
+    hips_xz = soften(hips_xz, 0.06 * fps)
 
     drop = _groove(choreo, beats)
-    pelvis = _keys(choreo.pelvis, beats, (0.0, 0.0, 0.0), choreo.body_hold)
+    pelvis = _keys(choreo.pelvis, beats, (0.0, 0.0, 0.0), choreo.body_hold, angle_limit)
     pelvis[:, 0] += 6.0 * drop * (choreo.groove == "down")  # tuck into the down-groove
+    # The hips turn with the feet (the hip over the forward foot goes forward) and open towards
+    # the standing leg; the standing hip rides up.
+    ahead = _dance_frame_z(ankles, h)
+    pelvis[:, 1] += soften(
+        -choreo.hip_turn_deg_per_m * ahead + choreo.hip_twist_deg * 2.0 * (weight - 0.5),
+        0.08 * fps,
+    )
+    pelvis[:, 2] += soften(10.0 * (weight - 0.5), 0.05 * fps)
     pelvis[:, 1] += heading
-    pelvis[:, 2] += 6.0 * (weight - 0.5)  # the support hip rides up
 
-    levels = _keys([(b, (v,)) for b, v in choreo.levels], beats, (0.0,), choreo.body_hold)[:, 0]
-    height = STAND_HEIGHT_M - choreo.groove_depth_m * drop + levels
+    levels = _keys(
+        [(b, (v,)) for b, v in choreo.levels],
+        beats,
+        (0.0,),
+        choreo.body_hold,
+        (seconds_per_beat, choreo.max_speed_mps, choreo.max_accel_mps2),
+    )[:, 0]
+    height = STAND_HEIGHT_M - choreo.groove_depth_m * drop + levels - _landings(choreo, beats)
+    height = soften(height, 0.05 * fps)
     limit = reachable_hips_height_m(hips_xz, pelvis, ankles)
     hips = np.stack([hips_xz[:, 0], 0.0 * beats, hips_xz[:, 1]], -1)
     hips[:, 1] = height - _reach_drop(height - limit, beats, choreo.body_hold)
 
-    torso = _keys(choreo.torso, beats, (0.0, 0.0, 0.0), choreo.body_hold)
+    torso = _keys(choreo.torso, beats, (0.0, 0.0, 0.0), choreo.body_hold, angle_limit)
     torso[:, 0] += 4.0 * drop * (choreo.groove != "none")
     torso[:, 1] -= 0.5 * (pelvis[:, 1] - heading)  # shoulders counter the hips' twist
+    torso[:, 2] -= 0.6 * (pelvis[:, 2])  # and their tilt
+    torso = soften(trail(torso, 0.02 * fps), 0.05 * fps)  # the chest trails the hips a little
     spine = torso[:, None, :] * np.array([0.25, 0.35, 0.4])[None, :, None]
-    head = _keys(choreo.head, beats, (0.0, 0.0, 0.0), choreo.body_hold)
+    head = _keys(choreo.head, beats, (0.0, 0.0, 0.0), choreo.body_hold, angle_limit)
     head[:, 0] += 5.0 * drop * (choreo.groove != "none") - 0.6 * torso[:, 0]
+    # The head trails the chest: it keeps its direction for a moment while the chest turns.
+    lag = int(round(0.1 * fps))
+    head -= 0.5 * (torso - trail(torso, lag))
+    head = soften(trail(head, 0.05 * fps), 0.05 * fps)
     head_deg = np.stack([0.4 * head, 0.6 * head], axis=1)
 
-    arms = _arms(choreo, beats)
+    arms = _arms(choreo, beats, seconds_per_beat, fps)
     targets = BodyTargets(
         hips_m=hips,
-        pelvis_deg=pelvis,
+        pelvis_deg=soften(pelvis, 0.04 * fps),
         spine_deg=spine,
         head_deg=head_deg,
         foot_yaw_deg=foot_yaw,
@@ -259,20 +352,146 @@ def perform(choreo: Choreo, *, bpm: float, fps: float) -> tuple[Motion, np.ndarr
     return solve_body(targets, fps), contacts, count_frames
 
 
-def _arms(choreo: Choreo, beats: np.ndarray) -> dict[str, np.ndarray]:
-    """Wrist targets, elbow poles, clavicle and hand angles ``[T, 2, ...]`` from the arm keys."""
+def soften(values: np.ndarray, sigma_frames: float) -> np.ndarray:
+    """Gaussian smoothing along time (axis 0) over ``sigma_frames``; ends held."""
+    if sigma_frames <= 0:
+        return values
+    return gaussian_filter1d(np.asarray(values, dtype=float), sigma_frames, axis=0, mode="nearest")
+
+
+def trail(values: np.ndarray, frames: float) -> np.ndarray:
+    """``values [T, ...]`` delayed by ``frames`` (fractional; the first value holds)."""
+    t = np.arange(len(values), dtype=float)
+    source = np.clip(t - frames, 0.0, len(values) - 1)
+    low = np.floor(source).astype(int)
+    high = np.minimum(low + 1, len(values) - 1)
+    w = (source - low).reshape(-1, *([1] * (values.ndim - 1)))
+    return values[low] * (1.0 - w) + values[high] * w
+
+
+def anticipate(values: np.ndarray, frames: int, amount: float) -> np.ndarray:
+    """Anticipation and follow-through: ``x - amount * (x[t + d] - 2 x[t] + x[t - d])``.
+
+    Before a move starts the curve first dips against it; after the move stops it carries on a
+    little and settles back (the second difference is positive while a move speeds up and
+    negative while it slows down). ``frames``: d; ends held.
+    """
+    if frames < 1 or amount <= 0:
+        return values
+    padded = np.concatenate([values[:1].repeat(frames, 0), values, values[-1:].repeat(frames, 0)])
+    ahead, behind = padded[2 * frames :], padded[: len(values)]
+    return values - amount * (ahead - 2.0 * values + behind)
+
+
+def limit_steps(values: np.ndarray, max_step: float) -> np.ndarray:
+    """``values [T, D]`` moving at most ``max_step`` (Euclidean) from one frame to the next.
+
+    The mean of a forward and a backward rate-limited pass: both obey the limit, so their mean
+    does too, and the lag of one cancels the lead of the other.
+    """
+
+    def one_way(x: np.ndarray) -> np.ndarray:
+        out = x.copy()
+        for t in range(1, len(x)):
+            delta = out[t] - out[t - 1]
+            norm = np.linalg.norm(delta)
+            if norm > max_step:
+                out[t] = out[t - 1] + delta * (max_step / norm)
+        return out
+
+    return 0.5 * (one_way(values) + one_way(values[::-1])[::-1])
+
+
+def _dance_frame_z(ankles: np.ndarray, heading_rad: np.ndarray) -> np.ndarray:
+    """How far the left ankle is ahead of the right one in the dance frame, ``[T]`` metres."""
+    d = ankles[:, 0] - ankles[:, 1]
+    return np.sin(heading_rad) * d[:, 0] + np.cos(heading_rad) * d[:, 2]
+
+
+def _landings(choreo: Choreo, beats: np.ndarray) -> np.ndarray:
+    """Hips drop ``[T]`` (metres) where the knees give: after each weight-bearing landing, and
+    a small crouch before a high kick or hop (anticipation)."""
+    dip = np.zeros_like(beats)
+    for step in choreo.steps:
+        depth = choreo.landing_depth_m * (0.5 + min(step.lift_m, 0.3) / 0.15)
+        if step.weight:
+            u = (beats - step.end + 0.25) / 0.5  # lowest as the foot lands
+            inside = (u > 0) & (u < 1)
+            dip[inside] += depth * np.sin(np.pi * u[inside]) ** 2
+        if step.lift_m > 0.15:
+            u = (beats - step.start + 0.5) / 0.6
+            inside = (u > 0) & (u < 1)
+            dip[inside] += 0.5 * depth * np.sin(np.pi * u[inside]) ** 2
+    return dip
+
+
+#: No wrist target moves faster than this relative to the chest, metres per second.
+HARD_WRIST_SPEED_MPS = 4.5
+#: The shoulder joint in the upper-chest frame (left side; the right mirrors it), metres.
+SHOULDER_M = np.array([0.17, 0.09, 0.0])
+
+
+def _swing(wrists_m: np.ndarray, progress: np.ndarray, side: int) -> np.ndarray:
+    """Wrist targets ``[T, 3]`` swinging between key wrists ``[K, 3]`` in arcs round the shoulder.
+
+    progress ``[T]``: key index plus the eased fraction of the way to the next key. Direction
+    from the shoulder and reach are interpolated separately, so the hand travels on an arc the
+    arm can follow; moves between nearly opposite directions swing out in front of the body
+    rather than folding the arm through the shoulder.
+    """
+    shoulder = SHOULDER_M * (np.array([-1.0, 1.0, 1.0]) if side == 1 else 1.0)
+    out_front = np.array([0.45 if side == 0 else -0.45, 0.0, 0.9])
+    rel = wrists_m - shoulder
+    reach = np.linalg.norm(rel, axis=-1)
+    unit = rel / np.maximum(reach, 1e-9)[:, None]
+    i = np.clip(np.floor(progress).astype(int), 0, len(wrists_m) - 1)
+    j = np.minimum(i + 1, len(wrists_m) - 1)
+    u = (progress - i)[:, None]
+    opposite = 0.5 * (1.0 - np.sum(unit[i] * unit[j], axis=-1, keepdims=True))
+    direction = unit[i] + (unit[j] - unit[i]) * u
+    direction += 1.2 * opposite * np.sin(np.pi * u) * out_front
+    direction /= np.maximum(np.linalg.norm(direction, axis=-1, keepdims=True), 1e-9)
+    return shoulder + direction * (reach[i] + (reach[j] - reach[i]) * u[:, 0])[:, None]
+
+
+def _arms(
+    choreo: Choreo, beats: np.ndarray, seconds_per_beat: float, fps: float
+) -> dict[str, np.ndarray]:
+    """Wrist targets, elbow poles, clavicle and hand angles ``[T, 2, ...]`` from the arm keys.
+
+    Wrist moves are eased within the speed limits, anticipated and followed through; elbow
+    poles, clavicles and hands follow the wrist, the hands a little later (overlapping action).
+    """
     keys = sorted(choreo.arms or [(0.0, "rest", "rest")], key=lambda k: k[0])
-    key_beats = [k[0] for k in keys]
+    key_beats = np.array([k[0] for k in keys], dtype=float)
     out = {}
     per_side = []
     for s in (0, 1):
         poses = [arm_pose(k[1 + s], side=s, amplitude=choreo.arm_amplitude) for k in keys]
-        per_side.append(
-            {
-                name: keyed(key_beats, np.array([p[name] for p in poses]), beats, choreo.arm_hold)
-                for name in poses[0]
-            }
+        wrists = np.array([p["wrists_m"] for p in poses])
+        hold = choreo.arm_hold
+        if len(keys) > 1:
+            hold = limited_holds(
+                key_beats, wrists, choreo.arm_hold, seconds_per_beat=seconds_per_beat,
+                max_speed=choreo.max_speed_mps, max_acceleration=choreo.max_accel_mps2,
+            )  # fmt: skip
+        side = {
+            name: keyed(key_beats, np.array([p[name] for p in poses]), beats, hold)
+            for name in poses[0]
+            if name != "wrists_m"
+        }
+        side["wrists_m"] = _swing(wrists, keyed(key_beats, np.arange(len(keys)), beats, hold), s)
+        side["wrists_m"] = soften(
+            limit_steps(
+                anticipate(side["wrists_m"], int(round(0.12 * fps)), choreo.anticipation),
+                HARD_WRIST_SPEED_MPS / fps,
+            ),
+            0.04 * fps,
         )
+        side["elbow_poles"] = soften(side["elbow_poles"], 0.06 * fps)
+        side["clavicle_deg"] = soften(trail(side["clavicle_deg"], 0.03 * fps), 0.05 * fps)
+        side["hand_deg"] = soften(trail(side["hand_deg"], 0.08 * fps), 0.06 * fps)
+        per_side.append(side)
     for name in per_side[0]:
         out[name] = np.stack([per_side[0][name], per_side[1][name]], axis=1)
     return out

@@ -1,7 +1,9 @@
-"""The starter library's dance vocabulary: seven styles, four moves each, at any energy.
+"""The starter library's dance vocabulary: seven styles, twelve moves each, at any energy.
 
 Each move is a function ``(Energy, rng) -> Choreo`` written for one eight (six counts for the
 waltz) that starts and ends in the neutral stance with the arms at rest, so phrases join. The
+first four of each style are written out as functions; the other eight are ``Figure`` tables
+(``figures``: footwork pieces, an arm line as text, body keys) in the style's ``Flavor``. The
 vocabulary follows ``DANCE-NOTES.md``: hip-hop sits in a down-groove, house pulses up, pop is
 clean and sharp on the counts, jazz draws long lines and turns, popping hits on 2 and 4,
 locking points, locks and freezes, and the waltz rises and falls through box steps and turns.
@@ -17,6 +19,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from musicdance.library.procedural.figures import (
+    Figure,
+    Flavor,
+    alternate,
+    box,
+    chasse,
+    kick,
+    kick_ball_change,
+    knee,
+    lunge,
+    step_touch,
+    taps,
+    turn,
+    walk,
+)
 from musicdance.library.procedural.routine import STANCE_HALF_WIDTH_M, Choreo, Step
 
 W = STANCE_HALF_WIDTH_M
@@ -858,12 +875,12 @@ def waltz_box(e: Energy, rng: np.random.Generator) -> Choreo:
     """Forward-side-close, back-side-close, in a ballroom frame."""
     s = 0.26 * e.step
     steps = [
-        Step(LEFT, 0.0, 0.9, home(LEFT, 0.0, s), lift_m=0.04),
-        Step(RIGHT, 1.0, 1.9, home(RIGHT, -0.25, s), lift_m=0.04),
-        Step(LEFT, 2.0, 2.9, home(LEFT, -0.25 + 0.02, s), lift_m=0.03),
-        Step(RIGHT, 3.0, 3.9, home(RIGHT, -0.25, 0.0), lift_m=0.04),
-        Step(LEFT, 4.0, 4.9, home(LEFT), lift_m=0.04),
-        Step(RIGHT, 5.0, 5.9, home(RIGHT), lift_m=0.03),
+        Step(LEFT, 0.0, 0.9, home(LEFT, 0.0, s), lift_m=0.055),
+        Step(RIGHT, 1.0, 1.9, home(RIGHT, -0.25, s), lift_m=0.055),
+        Step(LEFT, 2.0, 2.9, home(LEFT, -0.25 + 0.02, s), lift_m=0.0555),
+        Step(RIGHT, 3.0, 3.9, home(RIGHT, -0.25, 0.0), lift_m=0.055),
+        Step(LEFT, 4.0, 4.9, home(LEFT), lift_m=0.055),
+        Step(RIGHT, 5.0, 5.9, home(RIGHT), lift_m=0.0555),
     ]
     open_arm = "frame" if rng.random() < 0.6 else "v_up"
     arms = [(0.5, "frame", "frame_hold"), (2.0, open_arm, "frame_hold"),
@@ -888,15 +905,15 @@ def waltz_balance(e: Energy, rng: np.random.Generator) -> Choreo:
     """Balance left (side, close, in place) and right, swaying, arms opening."""
     s = 0.3 * e.step
     steps = [
-        Step(LEFT, 0.1, 0.9, home(LEFT, s), lift_m=0.05),
-        Step(RIGHT, 1.1, 1.9, home(RIGHT, s - 0.02, -0.08), lift_m=0.04, weight=False),
-        Step(RIGHT, 2.1, 2.9, home(RIGHT), lift_m=0.04, weight=False),
-        Step(RIGHT, 3.1, 3.9, home(RIGHT, -s), lift_m=0.05),
-        Step(LEFT, 4.1, 4.9, home(LEFT, -s + 0.02, -0.08), lift_m=0.04, weight=False),
-        Step(LEFT, 5.1, 5.9, home(LEFT), lift_m=0.04, weight=False),
+        Step(LEFT, 0.1, 0.9, home(LEFT, s), lift_m=0.065),
+        Step(RIGHT, 1.1, 1.9, home(RIGHT, s - 0.02, -0.08), lift_m=0.055, weight=False),
+        Step(RIGHT, 2.1, 2.9, home(RIGHT), lift_m=0.055, weight=False),
+        Step(RIGHT, 3.1, 3.9, home(RIGHT, -s), lift_m=0.065),
+        Step(LEFT, 4.1, 4.9, home(LEFT, -s + 0.02, -0.08), lift_m=0.055, weight=False),
+        Step(LEFT, 5.1, 5.9, home(LEFT), lift_m=0.055, weight=False),
     ]
     arms = [(1.0, "v_up", "low_diag"), (2.5, "t_side", "t_side"), (4.0, "low_diag", "v_up"),
-            (5.5, "wave_up", "wave_up")]  # fmt: skip
+            (4.75, "wave_up", "wave_up")]  # fmt: skip
     return Choreo(
         counts=6,
         meter=3,
@@ -924,12 +941,12 @@ def waltz_natural_turn(e: Energy, rng: np.random.Generator) -> Choreo:
         return (float(np.cos(h) * x + np.sin(h) * z), float(-np.sin(h) * x + np.cos(h) * z))
 
     steps = [
-        Step(LEFT, 0.0, 0.9, at(LEFT, 0.0, s, 0.3 * turn), yaw_deg=0.3 * turn + 8, lift_m=0.04),
+        Step(LEFT, 0.0, 0.9, at(LEFT, 0.0, s, 0.3 * turn), yaw_deg=0.3 * turn + 8, lift_m=0.055),
         Step(RIGHT, 1.0, 1.9, at(RIGHT, -0.25, s, 0.6 * turn), yaw_deg=0.6 * turn - 8),
         Step(LEFT, 2.0, 2.9, at(LEFT, -0.23, s, 0.8 * turn), yaw_deg=0.8 * turn + 8),
         Step(RIGHT, 3.0, 3.9, at(RIGHT, -0.25, 0.05, turn), yaw_deg=turn - 8),
         Step(LEFT, 4.0, 4.9, at(LEFT, 0.0, 0.05, turn), yaw_deg=turn + 8),
-        Step(RIGHT, 5.0, 5.9, at(RIGHT, 0.0, 0.05, turn), yaw_deg=turn - 8, lift_m=0.03),
+        Step(RIGHT, 5.0, 5.9, at(RIGHT, 0.0, 0.05, turn), yaw_deg=turn - 8, lift_m=0.0555),
     ]
     arms = [(0.5, "frame", "frame_hold"), (3.5, "frame", "frame_hold"), (5.0, "v_up", "t_side")]
     return Choreo(
@@ -954,15 +971,15 @@ def waltz_promenade(e: Energy, rng: np.random.Generator) -> Choreo:
     """Gliding forward three steps with the arms opening wide, three steps back."""
     s = 0.26 * e.step
     steps = [
-        Step(LEFT, 0.0, 0.9, home(LEFT, 0.0, s), lift_m=0.05),
-        Step(RIGHT, 1.0, 1.9, home(RIGHT, 0.0, 2 * s), lift_m=0.05),
-        Step(LEFT, 2.0, 2.9, home(LEFT, 0.0, 2 * s), lift_m=0.03),
-        Step(RIGHT, 3.0, 3.9, home(RIGHT, 0.0, s), lift_m=0.05),
-        Step(LEFT, 4.0, 4.9, home(LEFT), lift_m=0.05),
-        Step(RIGHT, 5.0, 5.9, home(RIGHT), lift_m=0.03),
+        Step(LEFT, 0.0, 0.9, home(LEFT, 0.0, s), lift_m=0.065),
+        Step(RIGHT, 1.0, 1.9, home(RIGHT, 0.0, 2 * s), lift_m=0.065),
+        Step(LEFT, 2.0, 2.9, home(LEFT, 0.0, 2 * s), lift_m=0.0555),
+        Step(RIGHT, 3.0, 3.9, home(RIGHT, 0.0, s), lift_m=0.065),
+        Step(LEFT, 4.0, 4.9, home(LEFT), lift_m=0.065),
+        Step(RIGHT, 5.0, 5.9, home(RIGHT), lift_m=0.0555),
     ]
     arms = [(1.0, "low_diag", "low_diag"), (2.5, "v_up", "v_up"), (4.0, "t_side", "t_side"),
-            (5.5, "overhead", "wave_up")]  # fmt: skip
+            (4.75, "overhead", "wave_up")]  # fmt: skip
     return Choreo(
         counts=6,
         meter=3,
@@ -979,6 +996,876 @@ def waltz_promenade(e: Energy, rng: np.random.Generator) -> Choreo:
     )  # fmt: skip
 
 
+# -- figures: the rest of each style's vocabulary, written as data (``figures``) -------------------
+
+R, L = RIGHT, LEFT
+Z = (0.0, 0.0, 0.0)
+
+FLAVORS = {
+    "hiphop": Flavor("down", 0.1, 1.0, 1.0, twist_deg=10.0, nod_deg=10.0),
+    "house": Flavor("up", 0.085, 0.72, 0.6, twist_deg=6.0),
+    "pop": Flavor("down", 0.09, 0.9, 1.0, twist_deg=8.0),
+    "jazz": Flavor("none", 0.0, 0.9, 0.5, twist_deg=5.0, nod_deg=0.0),
+    "popping": Flavor("down", 0.11, 1.0, 1.4, twist_deg=4.0, max_accel_mps2=50.0),
+    "locking": Flavor("down", 0.07, 1.0, 1.1, twist_deg=8.0, nod_deg=10.0),
+    "waltz": Flavor("rise", 0.1, 1.1, 0.4, twist_deg=3.0, nod_deg=0.0, max_accel_mps2=50.0),
+}
+
+HIPHOP = {
+    "running-man": Figure(
+        "Running man in place: knees up on every count, arms pumping, chest forward.",
+        feet=(
+            knee(0, R, 0.26),
+            knee(1, L, 0.26),
+            knee(2, R, 0.26),
+            knee(3, L, 0.26),
+            step_touch(4, R, 0.22),
+        ),
+        arms="swing_fwd/swing_back swing_back/swing_fwd swing_fwd/swing_back chest|clap "
+        "point_diag/hip hip/point_diag punch_up|clap_high",
+        torso=alternate((10.0, 8.0, 0.0), (4.0, -8.0, 0.0)),
+    ),
+    "body-roll": Figure(
+        "Step out, a body roll down to a low level on 5-6 and back up on 7-8.",
+        feet=(step_touch(0, R), walk(4, [(L, 0.22, 0.0), (L, 0.0, 0.0)], every=2.0)),
+        arms="swing_back/swing_fwd chest swing_fwd/swing_back chest low_front . across/low_diag "
+        "hip",
+        torso=[
+            (1.0, (6.0, 10, 0)),
+            (3.0, (6.0, -10, 0)),
+            (4.5, (-12.0, 0, 0)),
+            (5.0, (8.0, 0, 0)),
+            (5.5, (20.0, 0, 0)),
+            (6.0, (12.0, 0, 0)),
+            (7.0, (-6.0, 0, 0)),
+            (8.0, Z),
+        ],
+        levels=[(4.0, 0.0), (5.0, -0.08), (6.0, -0.16), (7.0, -0.06), (8.0, 0.0)],
+    ),
+    "arm-groove": Figure(
+        "A steady step-touch both ways while the arms groove on every half count.",
+        feet=(step_touch(0, R, 0.2), step_touch(4, L, 0.2)),
+        arms="swing_fwd/swing_back chest punch/chest chest/punch point_diag/hip . clap "
+        "swing_back/across across/swing_back punch_up/hip chest . overhead|v_up clap",
+        arms_every=0.5,
+        torso=alternate((6.0, 12.0, 0.0), (-2.0, -12.0, 0.0), every=2.0),
+    ),
+    "quarter-turn": Figure(
+        "Step-turn a quarter to the right, groove facing the side, turn back and point.",
+        feet=(
+            turn(0, 2, -90.0, per_beat=1.0),
+            walk(2, [(L, 0.0, 0.0), (R, 0.0, 0.0)], heading=-90.0),
+            turn(4, 2, 90.0, first=L, start_heading=-90.0, per_beat=1.0),
+            walk(6, [(R, -0.2, 0.0), (R, 0.0, 0.0)]),
+        ),
+        arms="swing_back/swing_fwd chest|clap punch/chest chest/punch across/swing_back "
+        "point_diag/hip v_up",
+        torso=alternate((8.0, 0.0, 0.0), (0.0, 0.0, 0.0)),
+    ),
+    "spin": Figure(
+        "Step-touch, then a full stepping turn to the right over 5-7 and a hit on 8.",
+        feet=(step_touch(0, R, 0.22), turn(4, 3, -360.0)),
+        arms="swing_back/swing_fwd clap swing_fwd/swing_back chest chest across/chest punch_up/hip",
+        torso=[
+            (1.0, (6.0, 10, 0)),
+            (3.0, (6.0, -10, 0)),
+            (4.5, (-6.0, 0, 0)),
+            (7.0, (8.0, 0, 0)),
+            (8.0, Z),
+        ],
+    ),
+    "drop-pose": Figure(
+        "Signature poses on the accents: hit a pose on 1, hold; drop to a low pose on 5, rise.",
+        feet=(
+            walk(0, [(R, -0.3, 0.0)], every=1.0),
+            walk(3, [(R, 0.0, 0.0)]),
+            lunge(4, L, 0.25, 0.05, 2.0),
+        ),
+        arms="point_diag/hip . . chest punch_up|point_down/hip . . hip",
+        torso=[
+            (1.0, (-6.0, 18.0, 0.0)),
+            (3.0, (-6.0, 18.0, 0.0)),
+            (4.0, Z),
+            (5.0, (16.0, -15.0, 0.0)),
+            (7.0, (12.0, -15.0, 0.0)),
+            (8.0, Z),
+        ],
+        head=[
+            (1.0, (-10.0, 20.0, 0.0)),
+            (3.0, (-10.0, 20.0, 0.0)),
+            (5.0, (15.0, -20.0, 0.0)),
+            (7.0, (10.0, -20.0, 0.0)),
+            (8.0, Z),
+        ],
+        levels=[(4.0, 0.0), (5.0, -0.18), (6.5, -0.18), (7.5, 0.0)],
+        sharp=1.5,
+    ),
+    "cross-walk": Figure(
+        "Travelling cross steps forward on 1-4, walking back on 5-8, arms swinging.",
+        feet=(
+            walk(0, [(R, 0.16, 0.3), (L, -0.16, 0.6), (R, 0.16, 0.9), (L, 0.0, 0.9)]),
+            walk(4, [(R, 0.0, 0.6), (L, 0.0, 0.3), (R, 0.0, 0.0), (L, 0.0, 0.0)]),
+        ),
+        arms="across/swing_back swing_back/across across/swing_back clap swing_back/swing_fwd "
+        "swing_fwd/swing_back point_front/hip",
+        torso=alternate((8.0, -14.0, 0.0), (8.0, 14.0, 0.0), stop=4.0),
+    ),
+    "fill": Figure(
+        "Six counts of bounce-rock, then a two-count kick-ball-change fill into the next eight.",
+        feet=(
+            step_touch(0, R, 0.2),
+            walk(4, [(R, -0.2, 0.0), (R, 0.0, 0.0)]),
+            kick_ball_change(6, R),
+        ),
+        arms="chest swing_back/swing_fwd chest swing_fwd/swing_back hip/point_diag chest "
+        "punch/hip clap_high|v_up",
+        torso=alternate((10.0, 10.0, 0.0), (-4.0, -10.0, 0.0), stop=6.0),
+    ),
+}
+
+HOUSE = {
+    "heel-toe": Figure(
+        "Heel and toe taps forward and out on every count, the torso jacking, arms low.",
+        feet=(
+            taps(0, [(R, 0.0, 0.22), (L, 0.0, 0.22), (R, -0.2, 0.05), (L, 0.2, 0.05)], every=1.0),
+        ),
+        arms="arms_out_low low_front arms_out_low swing_high low_diag/swing_high "
+        "swing_high/low_diag v_up",
+        torso=alternate((10.0, 0.0, 0.0), (-6.0, 0.0, 0.0), start=0.5, stop=7.5, every=0.5),
+    ),
+    "loose-legs": Figure(
+        "Loose legs: the leg flicks out to the side and back, both sides, then steps across.",
+        feet=(
+            kick(0, R, 0.22, 0.15, 0.3),
+            kick(2, L, 0.22, 0.15, 0.3),
+            walk(4, [(R, 0.12, 0.1), (L, 0.0, 0.0), (R, 0.0, 0.0), (L, 0.0, 0.0)]),
+        ),
+        arms="t_side/low_diag swing_high low_diag/t_side swing_high across/t_side "
+        "t_side/across v_up",
+        torso=alternate((6.0, -10.0, 6.0), (6.0, 10.0, -6.0), every=2.0, stop=6.0),
+    ),
+    "train": Figure(
+        "Travelling forward with light quick steps on the off-beats, and back.",
+        feet=(
+            walk(0, [(R, 0.0, 0.2), (L, 0.0, 0.4), (R, 0.0, 0.6), (L, 0.0, 0.6)], swing=0.45),
+            walk(4, [(R, 0.0, 0.4), (L, 0.0, 0.2), (R, 0.0, 0.0), (L, 0.0, 0.0)], swing=0.45),
+        ),
+        arms="swing_fwd/swing_back swing_back/swing_fwd swing_fwd/swing_back overhead "
+        "swing_back/swing_fwd swing_fwd/swing_back v_up",
+        torso=alternate((12.0, 0.0, 0.0), (-4.0, 0.0, 0.0), start=0.5, stop=7.5, every=0.5),
+    ),
+    "half-turn": Figure(
+        "Half turn to face the back on 1-2, jack there, turn back on 5-6, step out and in.",
+        feet=(
+            turn(0, 2, 180.0),
+            walk(2, [(R, 0.0, 0.0), (L, 0.0, 0.0)], heading=180.0),
+            turn(4, 2, -180.0, start_heading=180.0),
+            walk(6, [(R, -0.2, 0.0), (R, 0.0, 0.0)]),
+        ),
+        arms="swing_high arms_out_low v_up arms_out_low swing_high low_diag overhead",
+        torso=alternate((10.0, 0.0, 0.0), (-4.0, 0.0, 0.0), start=0.5, stop=7.5, every=0.5),
+    ),
+    "spin": Figure(
+        "Skate out and back, then a full turn to the left on 5-7, arms lofting overhead.",
+        feet=(
+            walk(0, [(R, -0.3, -0.1), (L, -0.25, -0.15), (L, 0.0, 0.0), (R, 0.0, 0.0)]),
+            turn(4, 3, 360.0),
+        ),
+        arms="across/t_side swing_back/swing_fwd t_side/across low_diag swing_high overhead v_up",
+        torso=[
+            (1.0, (12.0, -15.0, 0.0)),
+            (3.0, (12.0, 15.0, 0.0)),
+            (4.0, (4.0, 0, 0)),
+            (7.0, (-4.0, 0.0, 0.0)),
+            (8.0, Z),
+        ],
+    ),
+    "loft-groove": Figure(
+        "Arms loft and open over a steady step-touch, both sides; the feet keep the groove.",
+        feet=(step_touch(0, R, 0.18, swing=0.4), step_touch(4, L, 0.18, swing=0.4)),
+        arms="low_diag swing_high v_up . wave_up/low_diag low_diag/wave_up t_side . overhead "
+        "swing_high . low_front wave_up . v_up",
+        arms_every=0.5,
+        torso=alternate((8.0, 6.0, 0.0), (-4.0, -6.0, 0.0), start=0.5, stop=7.5, every=0.5),
+    ),
+    "jack-drop": Figure(
+        "Jack down to a low level over 1-4 with taps, rise on 5-8 with the arms floating up.",
+        feet=(
+            taps(0, [(R, -0.2, 0.0), (L, 0.2, 0.0)], every=1.0),
+            taps(4, [(R, 0.0, 0.2), (L, 0.0, 0.2)], every=1.0),
+        ),
+        arms="low_front arms_out_low low_front arms_out_low swing_high wave_up/swing_high v_up",
+        torso=alternate((16.0, 0.0, 0.0), (2.0, 0.0, 0.0), start=0.5, stop=7.5, every=0.5),
+        levels=[(0.0, 0.0), (2.0, -0.1), (3.5, -0.15), (5.0, -0.06), (7.0, 0.0)],
+    ),
+    "fill": Figure(
+        "Six counts of side shuffle, then a two-count chasse fill and a lift into the next eight.",
+        feet=(
+            walk(0, [(R, -0.2, 0.0), (L, -0.2, 0.0), (L, 0.0, 0.0), (R, 0.0, 0.0)], swing=0.4),
+            walk(4, [(R, -0.15, 0.0), (R, 0.0, 0.0)], swing=0.4),
+            chasse(6, L, 0.12),
+        ),
+        arms="low_diag/swing_high swing_high/low_diag low_diag/swing_high v_up arms_out_low "
+        "swing_high t_side",
+        torso=alternate((10.0, 0.0, 0.0), (-6.0, 0.0, 0.0), start=0.5, stop=7.5, every=0.5),
+    ),
+}
+
+POP = {
+    "quarter-walk": Figure(
+        "Walk a quarter turn to the left with points, hit a pose to the side, walk back round.",
+        feet=(
+            turn(0, 2, 90.0, per_beat=1.0),
+            walk(2, [(R, 0.0, 0.2), (R, 0.0, 0.0)], heading=90.0),
+            turn(4, 2, -90.0, first=R, start_heading=90.0, per_beat=1.0),
+            walk(6, [(L, 0.2, 0.0), (L, 0.0, 0.0)]),
+        ),
+        arms="point_front/hip hip/point_front point_diag/hip clap_high hip point_side/hip v_up",
+        torso=alternate((-2.0, 10.0, 0.0), (-2.0, -10.0, 0.0)),
+    ),
+    "wave-groove": Figure(
+        "Arm waves and shapes on every half count over a steady step-touch.",
+        feet=(step_touch(0, L, 0.2), step_touch(4, R, 0.2)),
+        arms="wave_up/low_diag t_side/wave_up low_diag/t_side clap point_diag/hip hip "
+        "hip/point_diag . chest punch/chest chest/punch clap_high v_up . overhead/chest "
+        "clap",
+        arms_every=0.5,
+        pelvis=alternate((0.0, 0.0, 8.0), (0.0, 0.0, -8.0)),
+    ),
+    "pose-hits": Figure(
+        "Signature poses hit on 1, 3, 5 and 7 and held, the hips popping between them.",
+        feet=(
+            walk(0, [(R, -0.25, 0.0)]),
+            walk(2, [(L, 0.1, 0.1)]),
+            walk(4, [(L, 0.0, 0.0)]),
+            walk(6, [(R, 0.0, 0.0)]),
+        ),
+        arms="v_up . point_diag/hip . clap_high|overhead/chest . hip/point_side .",
+        torso=[
+            (1.0, (-4.0, 12.0, 0.0)),
+            (2.5, (-4.0, 12.0, 0.0)),
+            (3.0, (2.0, -10, 0.0)),
+            (4.5, (2.0, -10.0, 0.0)),
+            (5.0, (-6.0, 0.0, 8.0)),
+            (7.0, (0.0, 15.0, 0.0)),
+            (8.0, Z),
+        ],
+        pelvis=alternate((0.0, 0.0, 12.0), (0.0, 0.0, -12.0)),
+        sharp=1.6,
+    ),
+    "spin": Figure(
+        "Step-clap, then a full turn to the right over 5-7, arms pulled in, open on 8.",
+        feet=(step_touch(0, L, 0.24), turn(4, 3, -360.0)),
+        arms="swing_fwd/low_diag clap low_diag/swing_fwd clap_high chest chest chest v_up",
+        torso=[(1.0, (2.0, 10.0, -6.0)), (3.0, (2.0, -10.0, 6.0)), (4.5, (-4.0, 0, 0)), (8.0, Z)],
+    ),
+    "slide": Figure(
+        "Travelling side steps to the right and back (step, close) with hip sways and claps.",
+        feet=(
+            walk(0, [(R, -0.3, 0.0), (L, -0.3, 0.0), (R, -0.6, 0.0), (L, -0.6, 0.0)]),
+            walk(4, [(L, -0.3, 0.0), (R, -0.3, 0.0), (L, 0.0, 0.0), (R, 0.0, 0.0)]),
+        ),
+        arms="point_side/hip clap point_side/hip clap_high hip/point_side clap hip/point_side v_up",
+        pelvis=alternate((0.0, 0.0, 10.0), (0.0, 0.0, -10.0)),
+        torso=alternate((0.0, -10.0, 0.0), (0.0, 10.0, 0.0), stop=7.0, every=4.0),
+    ),
+    "body-wave": Figure(
+        "A body wave down to a low level on 3-4 and back up on 5-6, arms tracing the wave.",
+        feet=(walk(0, [(R, -0.2, 0.0)]), walk(6, [(R, 0.0, 0.0), (L, 0.0, 0.0)])),
+        arms="wave_up chest low_front low_front swing_high wave_up v_up",
+        torso=[
+            (1.0, (-8.0, 0, 0)),
+            (2.0, (10.0, 0, 0)),
+            (3.0, (18.0, 0, 0)),
+            (4.0, (8.0, 0, 0)),
+            (5.0, (-10.0, 0, 0)),
+            (6.0, (4.0, 0, 0)),
+            (8.0, Z),
+        ],
+        levels=[(1.0, 0.0), (3.0, -0.14), (4.0, -0.16), (6.0, 0.0)],
+    ),
+    "half-turn": Figure(
+        "Half turn to the left on 1-2, two shapes facing the back, turn back on 5-6, pose.",
+        feet=(
+            turn(0, 2, 180.0),
+            walk(2, [(R, 0.0, 0.0), (L, 0.0, 0.0)], heading=180.0),
+            turn(4, 2, -180.0, start_heading=180.0),
+            walk(6, [(R, -0.2, 0.0), (R, 0.0, 0.0)]),
+        ),
+        arms="chest v_up point_diag/hip hip/point_diag chest clap point_diag/point_down",
+        pelvis=alternate((0.0, 0.0, 8.0), (0.0, 0.0, -8.0)),
+    ),
+    "fill": Figure(
+        "Six counts of step-clap, then a two-count fill: claps on 7-and, a pose on 8.",
+        feet=(
+            step_touch(0, L, 0.22),
+            walk(4, [(L, 0.2, 0.0), (L, 0.0, 0.0)]),
+            walk(6, [(R, -0.12, 0.08), (L, 0.1, 0.05)], every=0.5),
+            walk(7, [(R, 0.0, 0.0), (L, 0.0, 0.0)], every=0.5),
+        ),
+        arms="swing_fwd/low_diag clap low_diag/swing_fwd clap point_diag/hip clap v_up",
+        pelvis=alternate((0.0, 0.0, 8.0), (0.0, 0.0, -8.0)),
+    ),
+}
+
+JAZZ = {
+    "pas-de-bourree": Figure(
+        "Pas de bourree (back, side, front, close) to each side, arms in long lines.",
+        feet=(
+            walk(0, [(R, 0.0, -0.12), (L, 0.12, 0.0), (R, 0.0, 0.1), (L, 0.0, 0.0)]),
+            walk(4, [(L, 0.0, -0.12), (R, -0.12, 0.0), (L, 0.0, 0.1), (R, 0.0, 0.0)]),
+        ),
+        arms="low_diag t_side low_diag/t_side t_side/low_diag v_up/point_side overhead frame",
+        torso=alternate((-4.0, 0.0, -8.0), (-4.0, 0.0, 8.0)),
+        levels=alternate(-0.04, 0.02, end=0.0),
+        sharp=2.0,
+    ),
+    "pirouette": Figure(
+        "Prepare on 1-2, a full turn to the right on 3-5 on a high level, then a lunge line.",
+        feet=(
+            walk(0, [(R, 0.0, -0.15), (R, 0.0, 0.0)]),
+            turn(2, 3, -360.0, per_beat=2.0),
+            lunge(5, L, 0.3, 0.0, 2.0),
+        ),
+        arms="low_front frame chest chest t_side v_up/t_side low_diag",
+        torso=[
+            (1.0, (8.0, 0.0, 0.0)),
+            (2.0, (-4.0, 0, 0)),
+            (4.0, (-4.0, 0, 0)),
+            (5.0, (-10.0, -10.0, -10.0)),
+            (6.0, (-10.0, -10.0, -10.0)),
+            (8.0, Z),
+        ],
+        levels=[(1.0, -0.08), (2.0, 0.0), (3.0, 0.03), (5.0, 0.0), (6.0, -0.08), (7.0, 0.0)],
+    ),
+    "kick-line": Figure(
+        "Kicks front on 1 and to the side on 3, both legs, arms in a T and a V.",
+        feet=(
+            kick(0, R, 0.38, 0.45),
+            kick(2, R, 0.32, 0.25, 0.3),
+            kick(4, L, 0.38, 0.45),
+            kick(6, L, 0.32, 0.25, 0.3),
+        ),
+        arms="t_side v_up t_side low_diag t_side v_up t_side",
+        torso=alternate((-8.0, 0.0, 0.0), (4.0, 0.0, 0.0)),
+        head=[(1.0, (-10.0, 0, 0)), (5.0, (-10.0, 0, 0)), (8.0, Z)],
+    ),
+    "quarter-turn": Figure(
+        "A quarter turn to the right on 1-2, long lines facing the side, turn back, reach.",
+        feet=(
+            turn(0, 2, -90.0, per_beat=1.0),
+            walk(2, [(L, 0.0, 0.0), (R, 0.0, 0.0)], heading=-90.0),
+            turn(4, 2, 90.0, first=L, start_heading=-90.0, per_beat=1.0),
+            walk(6, [(R, -0.2, 0.0), (R, 0.0, 0.0)]),
+        ),
+        arms="low_diag t_side v_up/point_side t_side frame t_side overhead",
+        torso=alternate((-6.0, 0.0, -8.0), (-8.0, 0.0, 8.0)),
+        levels=alternate(0.02, -0.04, end=0.0),
+        sharp=1.5,
+    ),
+    "port-de-bras": Figure(
+        "The arms draw slow long lines over a steady side-step, the torso following them.",
+        feet=(step_touch(0, R, 0.2, swing=0.6), step_touch(4, L, 0.2, swing=0.6)),
+        arms="low_front low_diag t_side v_up overhead wave_up/t_side t_side low_diag",
+        torso=[
+            (1.0, (4.0, 0, 0)),
+            (3.0, (-8.0, 0.0, -8.0)),
+            (4.0, (-12.0, 0, 0)),
+            (5.0, (-10.0, 10.0, 8.0)),
+            (6.0, (-6.0, 0, 0)),
+            (8.0, Z),
+        ],
+        head=[(3.0, (-12.0, 15.0, 0.0)), (5.0, (-15.0, 0, 0)), (6.0, (0.0, -15.0, 0.0)), (8.0, Z)],
+    ),
+    "contraction": Figure(
+        "Contract down to a low level on 1-3, release and reach up on 5, layout on 6-7.",
+        feet=(
+            walk(0, [(R, -0.25, 0.05)], swing=0.7),
+            walk(4, [(R, 0.0, 0.0)], swing=0.7),
+            lunge(5, L, 0.25, -0.1, 2.0),
+        ),
+        arms="low_front low_front across/low_diag swing_high overhead t_side/v_up low_diag",
+        torso=[
+            (1.0, (18.0, 0, 0)),
+            (2.0, (26.0, 0, 0)),
+            (3.0, (20.0, 0, 0)),
+            (4.0, (-8.0, 0, 0)),
+            (5.0, (-16.0, 0, 0)),
+            (6.0, (-14.0, 0.0, 12.0)),
+            (8.0, Z),
+        ],
+        levels=[
+            (0.0, 0.0),
+            (1.0, -0.1),
+            (2.0, -0.2),
+            (3.0, -0.18),
+            (4.0, 0.0),
+            (5.0, 0.03),
+            (6.0, -0.06),
+            (8.0, 0.0),
+        ],
+    ),
+    "half-turn": Figure(
+        "Step-ball-change, a half turn to the left on 3-4, lines to the back, turn home.",
+        feet=(
+            walk(0, [(R, -0.15, 0.1), (L, 0.0, 0.0)]),
+            turn(2, 2, 180.0),
+            walk(4, [(R, 0.0, 0.0)], heading=180.0),
+            turn(5, 2, -180.0, first=R, start_heading=180.0),
+            walk(7, [(L, 0.0, 0.0)]),
+        ),
+        arms="low_diag t_side chest v_up t_side frame|v_up low_diag",
+        torso=[(1.0, (-6.0, 10.0, 0.0)), (3.0, (-4.0, 0, 0)), (5.0, (-12.0, 0.0, 10.0)), (8.0, Z)],
+        levels=[(2.0, 0.0), (3.0, 0.03), (4.0, 0.0), (5.0, -0.06), (6.0, 0.02), (8.0, 0.0)],
+    ),
+    "fill": Figure(
+        "Six counts of jazz walks, then a two-count fill: chasse and a reach into the next eight.",
+        feet=(
+            walk(0, [(R, 0.1, 0.25), (L, -0.1, 0.5), (R, 0.1, 0.5), (L, 0.0, 0.25)]),
+            walk(4, [(R, 0.0, 0.0), (L, 0.0, 0.0)]),
+            chasse(6, R, 0.14),
+        ),
+        arms="low_diag/t_side t_side/low_diag low_diag/t_side v_up low_front frame overhead",
+        torso=[
+            (1.0, (-6.0, -10.0, 0.0)),
+            (2.0, (-6.0, 10.0, 0.0)),
+            (3.0, (-6.0, -10, 0.0)),
+            (4.0, (-10.0, 0, 0)),
+            (6.0, (6.0, 0, 0)),
+            (7.0, (-14.0, 0, 0)),
+            (8.0, Z),
+        ],
+        levels=[(5.0, 0.0), (6.0, -0.08), (7.0, 0.03), (8.0, 0.0)],
+    ),
+}
+
+POPPING = {
+    "dime-walk": Figure(
+        "Dime-stop walk forward with a hit on every step, then back; chest pops on 2 and 4.",
+        feet=(
+            walk(0, [(R, 0.0, 0.25), (L, 0.0, 0.5), (R, 0.0, 0.75), (L, 0.0, 0.75)], swing=0.35),
+            walk(4, [(R, 0.0, 0.5), (L, 0.0, 0.25), (R, 0.0, 0.0), (L, 0.0, 0.0)], swing=0.35),
+        ),
+        arms="pop_bent/rest chest rest/pop_bent chest flex/pop_bent pop_bent/flex lock flex",
+        torso=alternate((12.0, 0.0, 0.0), (-8.0, 0.0, 0.0), start=2.0, stop=7.0, every=1.0),
+        sharp=1.1,
+    ),
+    "tick-groove": Figure(
+        "Arm ticks and waves on every half count over a steady side-step, hits on 2 and 4.",
+        feet=(step_touch(0, R, 0.16), step_touch(4, L, 0.16)),
+        arms="pop_bent/rest flex/rest elbow_up/pop_bent t_side/flex wave_up/t_side "
+        "t_side/wave_up low_diag/t_side flex pop_bent/rest rest/pop_bent lock . "
+        "punch_up/pop_bent flex",
+        arms_every=0.5,
+        torso=alternate((10.0, 0.0, 0.0), (-6.0, 0.0, 0.0), start=2.0, stop=6.0, every=2.0),
+    ),
+    "robot-turn": Figure(
+        "Robot: a quarter turn to the left in two ticks, arm angles held, and back.",
+        feet=(
+            turn(0, 2, 90.0, per_beat=1.0),
+            walk(2, [(R, 0.0, 0.0), (L, 0.0, 0.0)], heading=90.0),
+            turn(4, 2, -90.0, first=R, start_heading=90.0, per_beat=1.0),
+            walk(6, [(L, 0.15, 0.0), (L, 0.0, 0.0)]),
+        ),
+        arms="elbow_up/rest elbow_up punch/elbow_up flex/punch lock point_diag/lock flex",
+        head=[
+            (1.0, (0.0, 30.0, 0.0)),
+            (2.0, (0.0, 30.0, 0.0)),
+            (3.0, (0.0, -20.0, 0.0)),
+            (5.0, (0.0, -30.0, 0.0)),
+            (6.0, Z),
+            (8.0, Z),
+        ],
+        sharp=1.2,
+    ),
+    "half-turn": Figure(
+        "Half turn to the right in ticks, fresno hits facing the back, tick round to the front.",
+        feet=(
+            turn(0, 2, -180.0),
+            walk(2, [(L, 0.2, 0.0), (L, 0.0, 0.0)], heading=-180.0),
+            turn(4, 2, 180.0, first=L, start_heading=-180.0),
+            walk(6, [(R, -0.2, 0.0), (R, 0.0, 0.0)]),
+        ),
+        arms="chest pop_bent/rest rest/pop_bent flex chest pop_bent/flex flex",
+        torso=alternate((12.0, 0.0, 0.0), (-6.0, 0.0, 0.0), start=2.0, stop=7.0),
+    ),
+    "slow-spin": Figure(
+        "Fresno on 1-4, then a full turn in eight ticks (dime stops) on 5-8.",
+        feet=(
+            walk(0, [(R, -0.25, 0.0), (R, 0.0, 0.0), (L, 0.25, 0.0), (L, 0.0, 0.0)]),
+            turn(4, 3.9, 360.0, per_beat=2.0),
+        ),
+        arms="rest/pop_bent rest/flex pop_bent/rest flex/rest elbow_up lock elbow_up",
+        torso=alternate((12.0, 0.0, 0.0), (-6.0, 0.0, 0.0), start=1.0, stop=4.0),
+        sharp=1.2,
+    ),
+    "neck-drop": Figure(
+        "Pop down to a low level in three hits on 1-3, hold, pop back up on 5-7.",
+        feet=(walk(0, [(R, -0.3, 0.0)]), walk(6, [(R, 0.0, 0.0)])),
+        arms="pop_bent flex lock lock pop_bent/flex flex/pop_bent flex",
+        torso=[
+            (1.0, (10.0, 0, 0)),
+            (2.0, (16.0, 0, 0)),
+            (3.0, (20.0, 0, 0)),
+            (4.0, (20.0, 0, 0)),
+            (5.0, (10.0, 0, 0)),
+            (6.0, (4.0, 0, 0)),
+            (8.0, Z),
+        ],
+        levels=[
+            (0.0, 0.0),
+            (1.0, -0.06),
+            (2.0, -0.12),
+            (3.0, -0.18),
+            (4.0, -0.18),
+            (5.0, -0.12),
+            (6.0, -0.06),
+            (7.0, 0.0),
+        ],
+        sharp=1.2,
+    ),
+    "pose-hits": Figure(
+        "Signature poses hit on 1 and 5 and held with the groove breathing; chest pops between.",
+        feet=(
+            walk(0, [(L, 0.22, 0.0)]),
+            walk(3, [(L, 0.0, 0.0)]),
+            walk(4, [(R, -0.22, 0.05)]),
+            walk(7, [(R, 0.0, 0.0)]),
+        ),
+        arms="flex . . chest lock|punch_up/pop_bent . . chest",
+        torso=[
+            (1.0, (-6.0, 15.0, 0.0)),
+            (3.0, (-6.0, 15.0, 0.0)),
+            (4.0, (12.0, 0, 0)),
+            (5.0, (-6.0, -15.0, 0.0)),
+            (7.0, (-6.0, -15.0, 0.0)),
+            (8.0, Z),
+        ],
+        sharp=1.3,
+    ),
+    "fill": Figure(
+        "Six counts of fresno, then a two-count fill: quick ticks on 7-and-8 into the next eight.",
+        feet=(
+            walk(0, [(R, -0.25, 0.0), (R, 0.0, 0.0), (L, 0.25, 0.0), (L, 0.0, 0.0)]),
+            walk(4, [(R, -0.2, 0.0), (R, 0.0, 0.0)]),
+            walk(6, [(L, 0.1, 0.08), (L, 0.0, 0.0), (R, -0.1, 0.08), (R, 0.0, 0.0)], every=0.5),
+        ),
+        arms="rest/pop_bent rest/flex pop_bent/rest flex/rest pop_bent punch_up/pop_bent elbow_up",
+        torso=alternate((12.0, 0.0, 0.0), (-6.0, 0.0, 0.0), start=1.0, stop=6.0),
+    ),
+}
+
+LOCKING = {
+    "point-walk": Figure(
+        "Travelling forward with points on every step, a lock on 4, walking back with points.",
+        feet=(
+            walk(0, [(R, 0.0, 0.3), (L, 0.0, 0.6), (R, 0.0, 0.9), (L, 0.0, 0.9)]),
+            walk(4, [(R, 0.0, 0.6), (L, 0.0, 0.3), (R, 0.0, 0.0), (L, 0.0, 0.0)]),
+        ),
+        arms="point_front/hip hip/point_front point_diag/hip lock point_side/hip "
+        "hip/point_side point_diag",
+        torso=alternate((-4.0, 15.0, 0.0), (-4.0, -15.0, 0.0), stop=7.0),
+    ),
+    "which-a-way": Figure(
+        "Which-a-way: a quarter turn to the left with a point, back, then to the right.",
+        feet=(
+            turn(0, 1, 90.0, per_beat=2.0),
+            turn(2, 1, -90.0, first=R, start_heading=90.0, per_beat=2.0),
+            turn(4, 1, -90.0, per_beat=2.0),
+            turn(6, 1, 90.0, first=L, start_heading=-90.0, per_beat=2.0),
+        ),
+        arms="point_side/hip . lock . hip/point_side . lock",
+        head=[
+            (1.0, (0.0, 20.0, 0.0)),
+            (2.0, (0.0, 20.0, 0.0)),
+            (3.0, Z),
+            (5.0, (0.0, -20.0, 0.0)),
+            (6.0, (0.0, -20.0, 0.0)),
+            (7.0, Z),
+            (8.0, Z),
+        ],
+        sharp=1.2,
+    ),
+    "half-turn": Figure(
+        "Scoobot kick, a half turn to the right, lock facing the back, turn home with a point.",
+        feet=(
+            kick(0, R, 0.28, 0.3),
+            turn(2, 2, -180.0),
+            turn(5, 2, 180.0, start_heading=-180.0),
+            walk(7, [(R, -0.15, 0.0)]),
+        ),
+        arms="swing_high/swing_back swing_back/swing_high chest lock lock point_diag/hip "
+        "point_front|punch_up/hip",
+        torso=[
+            (1.0, (8.0, 10, 0)),
+            (2.0, (8.0, -10, 0)),
+            (4.0, (-8.0, 0, 0)),
+            (5.0, (-8.0, 0, 0)),
+            (8.0, Z),
+        ],
+    ),
+    "spin": Figure(
+        "Point, point, a full spin to the left on 3-5, freeze in a lock on 6-7.",
+        feet=(
+            walk(0, [(R, -0.2, 0.0), (R, 0.0, 0.0)]),
+            turn(2, 3, 360.0),
+            walk(6, [(R, -0.2, 0.1)]),
+        ),
+        arms="point_diag/hip hip/point_diag chest chest flex lock lock",
+        torso=[
+            (1.0, (-6.0, 15.0, 0.0)),
+            (2.0, (-6.0, -15.0, 0.0)),
+            (3.0, Z),
+            (6.0, (-10.0, 15, 0)),
+            (7.0, (-10.0, 15.0, 0.0)),
+            (8.0, Z),
+        ],
+        levels=[(5.0, 0.0), (6.0, -0.1), (7.0, -0.1), (8.0, 0.0)],
+    ),
+    "roll-groove": Figure(
+        "Wrist rolls, points and claps on the half counts over a steady step-touch.",
+        feet=(step_touch(0, R, 0.2), step_touch(4, L, 0.2)),
+        arms="lock/chest chest/lock lock/chest point_diag/hip clap hip/point_diag lock . "
+        "chest/lock lock/chest chest/lock punch_up/hip clap point_front/point_front lock",
+        arms_every=0.5,
+        torso=alternate((6.0, 10.0, 0.0), (-2.0, -10.0, 0.0), every=2.0),
+    ),
+    "knee-drop": Figure(
+        "Step out and drop to a low level on 3 with the arms locked, hold, rise and point.",
+        feet=(
+            walk(0, [(R, -0.3, 0.05)]),
+            walk(5, [(R, 0.0, 0.0)]),
+            walk(6, [(L, 0.2, 0.0), (L, 0.0, 0.0)]),
+        ),
+        arms="point_down/hip lock lock . punch_up/hip point_diag/hip hip/point_diag",
+        torso=[
+            (1.0, (8.0, 0, 0)),
+            (2.0, (16.0, 0, 0)),
+            (4.0, (16.0, 0, 0)),
+            (5.0, (-10.0, 15, 0)),
+            (6.0, (0.0, -15, 0)),
+            (8.0, Z),
+        ],
+        levels=[(1.0, 0.0), (2.0, -0.12), (3.0, -0.2), (4.0, -0.2), (5.0, -0.05), (6.0, 0.0)],
+    ),
+    "lock-pose": Figure(
+        "Signature locks hit on 1 and 5 and frozen, points and claps between, release on 8.",
+        feet=(
+            walk(0, [(R, -0.2, 0.0)]),
+            walk(3, [(R, 0.0, 0.0)]),
+            walk(4, [(L, 0.2, 0.0)]),
+            walk(7, [(L, 0.0, 0.0)]),
+        ),
+        arms="lock . . point_diag/hip lock|flex . . clap",
+        torso=[
+            (1.0, (-10.0, 15.0, 0.0)),
+            (3.0, (-10.0, 15.0, 0.0)),
+            (4.0, (6.0, 0, 0)),
+            (5.0, (-10.0, -15.0, 0.0)),
+            (7.0, (-10.0, -15.0, 0.0)),
+            (8.0, Z),
+        ],
+        levels=[
+            (0.0, 0.0),
+            (1.0, -0.06),
+            (3.0, -0.06),
+            (4.0, 0.0),
+            (5.0, -0.06),
+            (7.0, -0.06),
+            (8.0, 0.0),
+        ],
+        sharp=1.4,
+    ),
+    "fill": Figure(
+        "Six counts of scoobot kicks, then a two-count fill: kick-ball-change and a point.",
+        feet=(
+            kick(0, R, 0.22, 0.25),
+            kick(2, L, 0.22, 0.25),
+            walk(4, [(R, -0.2, 0.0), (R, 0.0, 0.0)]),
+            kick_ball_change(6, R, 0.15),
+        ),
+        arms="swing_high/swing_back swing_back/swing_high swing_high/swing_back "
+        "swing_back/swing_high lock point_diag/hip lock",
+        torso=alternate((8.0, 10.0, 0.0), (8.0, -10.0, 0.0), stop=6.0),
+    ),
+}
+
+WALTZ_ARMS = 1.5
+WALTZ = {
+    "full-turn": Figure(
+        "A box step turning a full circle to the right (natural), rise and fall on each bar.",
+        feet=(box(0, 0.2, 0.22, -360.0, swing=0.8),),
+        arms="frame/frame_hold . . frame/frame_hold . . ",
+        arms_start=0.5,
+        arms_every=WALTZ_ARMS / 1.5,
+        torso=[(1.0, (-8.0, 0.0, -10.0)), (2.5, (-4.0, 0, 0)), (4.0, (-8.0, 0.0, 10.0)), (6.0, Z)],
+        counts=6,
+        meter=3,
+    ),
+    "twinkle": Figure(
+        "Twinkle: forward, side, close; back, back, close, with a sway each way.",
+        feet=(
+            walk(
+                0, [(L, 0.0, 0.28), (R, -0.1, 0.4), (L, -0.1, 0.4)], every=1.0, swing=0.85, lift=1.1
+            ),
+            walk(
+                3, [(R, 0.0, 0.12), (L, 0.0, 0.0), (R, 0.0, 0.0)], every=1.0, swing=0.85, lift=1.1
+            ),
+        ),
+        arms="frame/frame_hold v_up/frame_hold frame/frame_hold t_side/frame",
+        arms_start=1.0,
+        arms_every=1.5,
+        torso=[(1.0, (-6.0, 0.0, 12.0)), (2.5, (-4.0, 0, 0)), (4.0, (-6.0, 0.0, -12.0)), (6.0, Z)],
+        head=[(1.0, (-8.0, -25.0, 0.0)), (4.0, (-8.0, 25.0, 0.0)), (6.0, Z)],
+        counts=6,
+        meter=3,
+    ),
+    "port-de-bras": Figure(
+        "A balance side to side with the weight over each foot while the arms sweep high.",
+        feet=(
+            walk(0, [(L, 0.28, 0.0)], swing=0.85, lift=1.1),
+            taps(1, [(R, 0.15, -0.06)], every=1.0),
+            walk(3, [(L, 0.0, 0.0)], swing=0.85, lift=1.1),
+        ),
+        arms="low_diag v_up/low_diag overhead/t_side t_side low_diag/v_up",
+        arms_start=1.0,
+        arms_every=1.0,
+        torso=[
+            (1.0, (-6.0, 0.0, 14.0)),
+            (2.5, (-10.0, 0, 8.0)),
+            (4.0, (-6.0, 0.0, -10.0)),
+            (6.0, Z),
+        ],
+        head=[(1.0, (-10.0, 30.0, 0.0)), (4.0, (-10.0, -20.0, 0.0)), (6.0, Z)],
+        counts=6,
+        meter=3,
+    ),
+    "hesitation": Figure(
+        "Step forward and hesitate: a slow fall to a low level through 2-3, rise back on 4-6.",
+        feet=(
+            walk(0, [(L, 0.0, 0.3)], swing=0.85, lift=1.1),
+            walk(3, [(L, 0.0, 0.0)], swing=0.85, lift=1.1),
+            walk(4, [(R, 0.0, 0.0)], swing=0.8, lift=0.9),
+        ),
+        arms="frame/frame_hold low_diag t_side/low_diag v_up frame/frame_hold",
+        arms_start=1.0,
+        arms_every=1.0,
+        torso=[
+            (1.0, (-6.0, 10.0, 0.0)),
+            (2.0, (8.0, 0, 0)),
+            (3.0, (12.0, 0, 0)),
+            (4.0, (-8.0, -10.0, 0.0)),
+            (6.0, Z),
+        ],
+        levels=[(1.0, 0.0), (2.0, -0.1), (3.0, -0.14), (4.0, -0.02), (5.0, 0.02), (6.0, 0.0)],
+        counts=6,
+        meter=3,
+    ),
+    "spin-turn": Figure(
+        "A half turn to the right in three steps, then three steps turning back to the front.",
+        feet=(
+            turn(0, 3, -180.0, per_beat=1.0),
+            turn(3, 3, 180.0, start_heading=-180.0, per_beat=1.0),
+        ),
+        arms="frame/frame_hold . v_up/t_side frame/frame_hold",
+        arms_start=0.5,
+        arms_every=1.5,
+        torso=[(1.0, (-8.0, 0.0, -10.0)), (2.5, (-4.0, 0, 0)), (4.0, (-8.0, 0.0, 10.0)), (6.0, Z)],
+        counts=6,
+        meter=3,
+    ),
+    "chasse": Figure(
+        "Waltz chasse: forward, side-close-side (2-and-3) travelling left, and back.",
+        feet=(
+            walk(0, [(L, 0.0, 0.2)], swing=0.8, lift=1.1),
+            walk(1, [(R, 0.2, 0.2), (L, 0.4, 0.2), (R, 0.4, 0.2)], every=0.67, lift=1.0),
+            walk(
+                3,
+                [(L, 0.4, 0.0), (R, 0.2, 0.0), (L, 0.0, 0.0), (R, 0.0, 0.0)],
+                every=0.74,
+                lift=1.0,
+            ),
+        ),
+        arms="frame/frame_hold . t_side/frame frame/frame_hold",
+        arms_start=0.5,
+        arms_every=1.5,
+        torso=[
+            (1.0, (-6.0, 10.0, 10.0)),
+            (3.0, (-4.0, 0, 0)),
+            (4.0, (-6.0, -10.0, -10.0)),
+            (6.0, Z),
+        ],
+        counts=6,
+        meter=3,
+    ),
+    "open-pose": Figure(
+        "Signature open poses on 1 and 4: step out into a promenade line, hold, close.",
+        feet=(
+            walk(0, [(R, -0.3, 0.1)], swing=0.85, lift=1.1),
+            walk(2, [(R, 0.0, 0.0)], swing=0.85, lift=1.1),
+            walk(3, [(L, 0.3, 0.1)], swing=0.85, lift=1.1),
+            walk(5, [(L, 0.0, 0.0)], swing=0.8, lift=0.9),
+        ),
+        arms="t_side/v_up . frame/frame_hold v_up/t_side . frame/frame_hold",
+        arms_start=0.5,
+        arms_every=1.0,
+        torso=[
+            (1.0, (-12.0, -15.0, -8.0)),
+            (2.0, (-12.0, -15.0, -8.0)),
+            (3.0, Z),
+            (4.0, (-12.0, 15.0, 8.0)),
+            (5.0, (-12.0, 15.0, 8.0)),
+            (6.0, Z),
+        ],
+        head=[
+            (1.0, (-12.0, -30.0, 0.0)),
+            (2.0, (-12.0, -30.0, 0.0)),
+            (3.0, Z),
+            (4.0, (-12.0, 30.0, 0.0)),
+            (5.0, (-12.0, 30.0, 0.0)),
+            (6.0, Z),
+        ],
+        counts=6,
+        meter=3,
+    ),
+    "fill": Figure(
+        "Four counts of box, then a two-count lead-in: a rise with the arms sweeping up.",
+        feet=(
+            walk(
+                0,
+                [(L, 0.0, 0.25), (R, -0.25, 0.25), (L, -0.23, 0.25), (R, -0.25, 0.0)],
+                swing=0.85,
+                lift=1.1,
+            ),
+            walk(4, [(L, 0.0, 0.0), (R, 0.0, 0.0)], every=0.8, swing=0.8, lift=1.1),
+        ),
+        arms="frame/frame_hold . frame/frame_hold low_diag v_up",
+        arms_start=0.5,
+        arms_every=1.1,
+        torso=[
+            (1.0, (-8.0, 0.0, -10.0)),
+            (2.5, (-4.0, 0, 0)),
+            (4.0, (-6.0, 0, 0)),
+            (5.0, (-12.0, 0, 0)),
+            (6.0, Z),
+        ],
+        levels=[(3.5, 0.0), (4.5, -0.06), (5.5, 0.03), (6.0, 0.0)],
+        counts=6,
+        meter=3,
+    ),
+}
+
+FIGURES = {
+    "hiphop": HIPHOP,
+    "house": HOUSE,
+    "pop": POP,
+    "jazz": JAZZ,
+    "popping": POPPING,
+    "locking": LOCKING,
+    "waltz": WALTZ,
+}
+
+
 Move = Callable[[Energy, np.random.Generator], Choreo]
 
 
@@ -993,8 +1880,14 @@ class Style:
     tags: tuple[str, ...] = ()
 
 
+def _with_figures(style: Style) -> Style:
+    """``style`` with its figure moves (``FIGURES``) after the hand-written ones."""
+    figures = {name: f.move(FLAVORS[style.name]) for name, f in FIGURES[style.name].items()}
+    return Style(style.name, style.tempo_bpm, style.meter, {**style.moves, **figures}, style.tags)
+
+
 STYLES: dict[str, Style] = {
-    style.name: style
+    style.name: _with_figures(style)
     for style in (
         Style("hiphop", (88.0, 102.0), 4, {
             "step-touch": hiphop_step_touch, "rock": hiphop_rock,
