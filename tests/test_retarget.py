@@ -137,8 +137,13 @@ def test_user_mapping_file(tmp_path):
         np.tile([0.0, 0.93, 0.0], (5, 1)),
         quat_from_euler(rng.uniform(-20, 20, (5, skeleton.num_joints, 3)), "ZXY"),
     )
+    # names that say nothing: the topology finds every joint
+    by_topology = map_joints(skeleton)
+    assert by_topology.canonical_to_source == renamed
+    assert set(by_topology.methods.values()) == {"topology"}
+    chain = Skeleton(("a", "b", "c"), np.array([-1, 0, 1]), np.eye(3), canonical.channels[:3])
     with pytest.raises(MusicDanceError, match="cannot retarget: no source joint for Hips"):
-        retarget(motion)
+        retarget(Motion(chain, 30.0, np.zeros((2, 3)), np.tile([0, 0, 0, 1.0], (2, 3, 1))))
     mapping_file = tmp_path / "map.json"
     mapping_file.write_text(json.dumps(renamed))
     result, mapping = retarget(motion, load_mapping_file(mapping_file))

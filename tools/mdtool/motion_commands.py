@@ -14,21 +14,46 @@ from mdtool.app import app, console, err_console, print_json
 def info(
     path: Path = typer.Argument(..., help="Motion file (.bvh, .glb, .gltf)."),
     scale: float = typer.Option(None, "--scale", help="Metres per BVH unit (default: detect)."),
+    mapping: bool = typer.Option(
+        False, "--mapping", help="Show how each canonical joint would be mapped for retargeting."
+    ),
+    map_file: Path = typer.Option(
+        None, "--map", help="JSON mapping {canonical joint: source joint} (overrides the rest)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Frames, fps, duration, joints and the skeleton convention of a motion file."""
+    """Frames, fps, duration, joints and the skeleton convention of a motion file.
+
+    With --mapping, also the mapping retargeting would use: for every canonical joint, the
+    source joint and how it was found (name, synonym, topology or user).
+    """
     from musicdance.io.files import load_motion
     from musicdance.motion.describe import describe_motion
+    from musicdance.motion.retarget import load_mapping_file, map_joints
 
-    report = {"file": str(path), **describe_motion(load_motion(path, scale=scale))}
+    motion = load_motion(path, scale=scale)
+    report = {"file": str(path), **describe_motion(motion)}
+    if mapping or map_file is not None:
+        user_map = load_mapping_file(map_file) if map_file is not None else None
+        report["mapping"] = map_joints(motion.skeleton, user_map).to_json()
     if as_json:
         print_json(report)
         return
     table = Table(title=str(path), show_header=False)
     for key, value in report.items():
-        if key not in ("file", "joint_names"):
+        if key not in ("file", "joint_names", "mapping"):
             table.add_row(key.replace("_", " "), str(value))
     console.print(table)
+    if "mapping" in report:
+        found = report["mapping"]
+        joints = Table(title=f"mapping ({found['convention']})")
+        for column in ("canonical joint", "source joint", "matched by"):
+            joints.add_column(column)
+        for name, entry in found["joints"].items():
+            joints.add_row(name, entry["source"], entry["method"])
+        for name in found["unmapped_canonical"]:
+            joints.add_row(name, "-", "not found")
+        console.print(joints)
 
 
 @app.command()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from musicdance.motion.canonical import CANONICAL_JOINTS
 from musicdance.motion.motion import Motion
-from musicdance.motion.retarget import NAME_MAPS, detect_convention, detect_up_axis, map_joints
+from musicdance.motion.retarget import detect_up_axis, map_joints
 
 _AXIS_NAMES = {0: "X", 1: "Y", 2: "Z"}
 
@@ -13,7 +14,6 @@ _AXIS_NAMES = {0: "X", 1: "Y", 2: "Z"}
 def describe_motion(motion: Motion) -> dict:
     """Frames, fps, duration, joints, naming convention, up axis, size and travel (JSON-ready)."""
     skeleton = motion.skeleton
-    convention, matched = detect_convention(skeleton)
     mapping = map_joints(skeleton)
     names = mapping.canonical_to_source
     up_axis = "unknown"
@@ -30,8 +30,8 @@ def describe_motion(motion: Motion) -> dict:
         "duration_s": round(motion.duration_s, 4),
         "joints": skeleton.num_joints,
         "root": skeleton.names[0],
-        "convention": convention,
-        "convention_joints_matched": f"{matched}/{len(NAME_MAPS[convention])}",
+        "convention": mapping.convention,
+        "canonical_joints_mapped": f"{len(names)}/{len(CANONICAL_JOINTS)}",
         "up_axis": up_axis,
         "size_m": round(float(np.max(first.max(axis=0) - first.min(axis=0))), 3),
         "root_travel_m": round(float(travel), 3),

@@ -1,8 +1,9 @@
 """Retargeting imported motion onto the canonical humanoid.
 
 Method (world-space transfer with rest-pose alignment):
-1. Map canonical joints to source joints by name: built-in maps for common conventions, or a
-   user mapping. Source joints that are not mapped (fingers, twist bones, extra spine joints)
+1. Map canonical joints to source joints: built-in maps for common conventions, then side
+   markers and synonyms, then the rig's topology (``musicdance.motion.rigmap``), or a user
+   mapping. Source joints that are not mapped (fingers, twist bones, extra spine joints)
    contribute through the global rotations of the joints below them and are reported.
 2. ``up``: the source world's up axis, found from the animation (mean hips-to-head direction,
    snapped to the nearest axis); ``C`` rotates that axis onto +Y.
@@ -36,13 +37,30 @@ from musicdance.motion.quat import (
     quat_normalize,
     quat_unroll,
 )
+from musicdance.motion.rigmap import map_by_names, map_by_topology
 from musicdance.motion.skeleton import Skeleton
 
 _SPINE = ("Hips", "Spine", "Chest", "UpperChest", "Neck", "Head")
-_LIMBS = ("{side}Shoulder", "{side}UpperArm", "{side}LowerArm", "{side}Hand",
-          "{side}UpperLeg", "{side}LowerLeg", "{side}Foot", "{side}Toes")
-_COLLAR_LIMBS = ("{side}Collar", "{side}Shoulder", "{side}Elbow", "{side}Wrist",
-                 "{side}Hip", "{side}Knee", "{side}Ankle", "{side}Toe")
+_LIMBS = (
+    "{side}Shoulder",
+    "{side}UpperArm",
+    "{side}LowerArm",
+    "{side}Hand",
+    "{side}UpperLeg",
+    "{side}LowerLeg",
+    "{side}Foot",
+    "{side}Toes",
+)
+_COLLAR_LIMBS = (
+    "{side}Collar",
+    "{side}Shoulder",
+    "{side}Elbow",
+    "{side}Wrist",
+    "{side}Hip",
+    "{side}Knee",
+    "{side}Ankle",
+    "{side}Toe",
+)
 
 # convention: (source joints for _SPINE, source joints for _LIMBS, left and right side words)
 _CONVENTIONS = {
@@ -93,12 +111,29 @@ def _strip_namespace(name: str) -> str:
 
 @dataclass
 class JointMapping:
-    """Which source joint drives each canonical joint."""
+    """Which source joint drives each canonical joint, and how each was found.
+
+    methods: canonical joint -> ``"name"`` (a built-in convention's exact name), ``"synonym"``
+    (side marker and synonym matching, ``musicdance.motion.rigmap``), ``"topology"`` (the
+    hierarchy and rest pose) or ``"user"`` (a mapping file).
+    """
 
     convention: str
     canonical_to_source: dict[str, str]
     unmapped_source: list[str] = field(default_factory=list)
     unmapped_canonical: list[str] = field(default_factory=list)
+    methods: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "convention": self.convention,
+            "joints": {
+                name: {"source": source, "method": self.methods.get(name, "name")}
+                for name, source in self.canonical_to_source.items()
+            },
+            "unmapped_canonical": self.unmapped_canonical,
+            "unmapped_source": self.unmapped_source,
+        }
 
 
 def detect_convention(skeleton: Skeleton) -> tuple[str, int]:
@@ -131,24 +166,55 @@ def load_mapping_file(path: str | os.PathLike[str]) -> dict[str, str]:
 
 
 def map_joints(skeleton: Skeleton, user_map: dict[str, str] | None = None) -> JointMapping:
-    """Map canonical joints to ``skeleton``'s joints (user map entries override the built-in)."""
+    """Map canonical joints to ``skeleton``'s joints.
+
+    In order: a built-in convention's exact names when they cover every required joint, then
+    side markers and synonyms, then the topology for required joints still missing; user map
+    entries override all of them.
+    """
     convention, _ = detect_convention(skeleton)
     by_plain_name = {_strip_namespace(n): n for n in skeleton.names}
-    wanted = dict(NAME_MAPS[convention])
+
+    def resolve(source: str) -> str | None:
+        return source if source in skeleton.names else by_plain_name.get(_strip_namespace(source))
+
+    mapping: dict[str, str] = {}
+    methods: dict[str, str] = {}
+    exact = {c: r for c, s in NAME_MAPS[convention].items() if (r := resolve(s)) is not None}
+    if all(n in exact for n in REQUIRED_JOINTS):
+        mapping.update(exact)
+        methods.update(dict.fromkeys(exact, "name"))
+    else:
+        convention = "generic"
+    for stage, method in ((map_by_names, "synonym"), (map_by_topology, "topology")):
+        if stage is map_by_topology and all(n in mapping for n in REQUIRED_JOINTS):
+            break
+        used = set(mapping.values())
+        for canonical, j in stage(skeleton).items():
+            source = skeleton.names[j]
+            if canonical not in mapping and source not in used:
+                mapping[canonical] = source
+                methods[canonical] = method
+                used.add(source)
+        if stage is map_by_topology and convention == "generic" and "topology" in methods.values():
+            convention = "generic+topology"
     if user_map:
-        wanted.update(user_map)
+        for canonical, source in user_map.items():
+            real = resolve(source)
+            if real is not None:
+                mapping = {c: s for c, s in mapping.items() if s != real or c == canonical}
+                mapping[canonical] = real
+                methods[canonical] = "user"
         convention = f"{convention}+user"
-    mapping = {}
-    for canonical, source in wanted.items():
-        real = source if source in skeleton.names else by_plain_name.get(_strip_namespace(source))
-        if real is not None:
-            mapping[canonical] = real
+    order = canonical_skeleton().names
+    mapping = {n: mapping[n] for n in order if n in mapping}
     used = set(mapping.values())
     return JointMapping(
         convention=convention,
         canonical_to_source=mapping,
         unmapped_source=[n for n in skeleton.names if n not in used],
-        unmapped_canonical=[n for n in canonical_skeleton().names if n not in mapping],
+        unmapped_canonical=[n for n in order if n not in mapping],
+        methods={n: methods[n] for n in mapping},
     )
 
 
