@@ -73,7 +73,13 @@ def import_files(
     style: str = typer.Option(..., "--style", help="Dance style of the takes, e.g. hiphop."),
     bpm: float = typer.Option(None, "--bpm", help="Music tempo (default: detect from motion)."),
     music: Path = typer.Option(
-        None, "--music", help="The take's music (starts with the take): its beats cut the phrases."
+        None, "--music", help="The take's music: its beats cut the phrases (see --music-offset)."
+    ),
+    music_offset: float = typer.Option(
+        0.0,
+        "--music-offset",
+        help="Seconds after the capture's first frame at which the music starts (negative: the "
+        "capture starts that far into the music).",
     ),
     meter: int = typer.Option(
         None, "--meter", help="Beats per bar: 4 (eights) or 3 (sixes); default 4, or the music's."
@@ -83,18 +89,28 @@ def import_files(
     tag: list[str] = typer.Option(None, "--tag", help="Tag every new phrase (repeatable)."),
     mapping: Path = typer.Option(None, "--map", help="JSON joint mapping for retargeting."),
     scale: float = typer.Option(None, "--scale", help="Metres per BVH unit (default: detect)."),
+    keep_placement: bool = typer.Option(
+        False,
+        "--keep-placement",
+        help="Keep the takes' facing, position and floor height as captured.",
+    ),
     replace: bool = typer.Option(False, "--replace", help="Replace phrases with the same ids."),
     library: Path = LIBRARY_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Retarget mocap onto the canonical skeleton, cut it into eights, and add the phrases.
 
-    All files go in one transaction: if one fails, nothing is added.
+    Each take starts clean: a leading reference pose is dropped, and unless --keep-placement
+    it faces +Z at its start with the feet on the floor. Without --bpm or --music the tempo
+    comes from the motion; a take with no steady rhythm is refused. All files go in one
+    transaction: if one fails, nothing is added.
     """
     from musicdance.library.importer import import_motion_files
     from musicdance.motion.retarget import load_mapping_file
 
     user_map = load_mapping_file(mapping) if mapping is not None else None
+    if music_offset and music is None:
+        raise typer.BadParameter("--music-offset needs --music")
     grid: dict = {}
     if music is not None:
         if bpm is not None:
@@ -124,6 +140,8 @@ def import_files(
         tags=tuple(tag or ()),
         user_map=user_map,
         scale=scale,
+        keep_placement=keep_placement,
+        music_offset_s=music_offset,
         replace_existing=replace,
     )
     if as_json:

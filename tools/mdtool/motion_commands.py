@@ -66,22 +66,37 @@ def convert(
     mapping: Path = typer.Option(
         None, "--map", help="JSON mapping {canonical joint: source joint} for --retarget."
     ),
+    keep_placement: bool = typer.Option(
+        False,
+        "--keep-placement",
+        help="With --retarget: keep the take's facing, position and floor height as captured.",
+    ),
     fps: float = typer.Option(None, "--fps", help="Resample to this frame rate."),
     scale: float = typer.Option(None, "--scale", help="Metres per BVH unit (default: detect)."),
     as_json: bool = typer.Option(False, "--json", help="Print what was done as JSON."),
 ) -> None:
-    """Convert between BVH and GLB, optionally retargeting and resampling."""
+    """Convert between BVH and GLB, optionally retargeting and resampling.
+
+    A retargeted take starts clean: a leading reference pose (T-pose frames followed by a jump
+    to the performance) is dropped, and unless --keep-placement it faces +Z at its start with
+    the hips over the origin and the feet on the floor.
+    """
     from musicdance.io.files import load_motion, save_motion
     from musicdance.motion import resample
+    from musicdance.motion.placement import clean_take
     from musicdance.motion.retarget import load_mapping_file
     from musicdance.motion.retarget import retarget as retarget_motion
 
+    if keep_placement and not (retarget or mapping is not None):
+        raise typer.BadParameter("--keep-placement applies to --retarget")
     motion = load_motion(source, scale=scale)
     report: dict = {"source": str(source), "target": str(target)}
     if retarget or mapping is not None:
         user_map = load_mapping_file(mapping) if mapping is not None else None
         motion, joint_map = retarget_motion(motion, user_map)
+        motion, cleanup = clean_take(motion, keep_placement=keep_placement)
         report["convention"] = joint_map.convention
+        report["cleanup"] = cleanup.to_json()
         report["unmapped_source_joints"] = joint_map.unmapped_source
         report["unmapped_canonical_joints"] = joint_map.unmapped_canonical
     if fps is not None:
@@ -97,6 +112,8 @@ def convert(
     )
     if "convention" in report:
         console.print(f"retargeted from the {report['convention']} convention")
+        for note in report["cleanup"]["notes"]:
+            err_console.print(f"note: {note}")
         unmapped = report["unmapped_source_joints"]
         if unmapped:
             err_console.print(

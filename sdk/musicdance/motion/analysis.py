@@ -8,6 +8,8 @@ Y is up (see ``musicdance.motion``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d, minimum_filter1d
 
@@ -15,8 +17,10 @@ from musicdance.motion.quat import quat_mul_vec3
 
 __all__ = [
     "SUPPORT_FEET",
+    "TempoEstimate",
     "contacts_from_signals",
     "dance_statistics",
+    "estimate_motion_tempo",
     "facing_deg",
     "foot_contacts",
     "foot_signals",
@@ -26,6 +30,7 @@ __all__ = [
     "kinematic_beats",
     "motion_tempo_bpm",
     "peak_joint_motion",
+    "pose_repetition_s",
     "smoothed_speed_mps",
     "support_foot",
     "track_kinematic_beats",
@@ -90,16 +95,21 @@ def kinematic_beat_salience(
     *,
     sigma_s: float = 0.05,
     min_prominence_mps: float = 0.05,
+    speed_sigma_s: float | None = None,
 ) -> np.ndarray:
     """How strongly the body stops at each frame, ``[T]`` (m/s, summed over joints).
 
-    Every local minimum of each joint's smoothed speed adds its prominence (how far the speed
-    dips, in m/s) at its frame; the sum is smoothed over ``sigma_s``. Joints that stop together
-    make a strong kinematic beat, one joint drifting to a halt a weak one.
+    Every local minimum of each joint's speed (smoothed over ``speed_sigma_s``, default
+    ``sigma_s``) adds its prominence (how far the speed dips, in m/s) at its frame; the sum is
+    smoothed over ``sigma_s``. Joints that stop together make a strong kinematic beat, one
+    joint drifting to a halt a weak one.
     """
     from scipy.signal import find_peaks
 
-    speeds = gaussian_filter1d(joint_speeds_mps(positions_m, fps), sigma_s * fps, axis=0)
+    speed_sigma = sigma_s if speed_sigma_s is None else speed_sigma_s
+    speeds = joint_speeds_mps(positions_m, fps)
+    if speed_sigma > 0:
+        speeds = gaussian_filter1d(speeds, speed_sigma * fps, axis=0)
     salience = np.zeros(len(positions_m))
     for joint_speed in speeds.T:
         frames, props = find_peaks(-joint_speed, prominence=min_prominence_mps)
@@ -107,58 +117,173 @@ def kinematic_beat_salience(
     return gaussian_filter1d(salience, sigma_s * fps, mode="constant")
 
 
-def motion_tempo_bpm(
+@dataclass
+class TempoEstimate:
+    """What ``estimate_motion_tempo`` found.
+
+    tempo_bpm: the tempo (``nan`` when none); confidence: the pulse score in ``[0, 1]`` at it;
+    repetition_s: the period the poses repeat at (``nan`` when they do not clearly repeat);
+    candidates: ``(bpm, score)`` of the tempos that were weighed (the best first); reason: how
+    the tempo was chosen.
+    """
+
+    tempo_bpm: float
+    confidence: float
+    repetition_s: float = float("nan")
+    candidates: list[tuple[float, float]] = field(default_factory=list)
+    reason: str = ""
+
+
+def _lag_value(acf: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """The autocorrelation at fractional lags (linear interpolation; 0 outside ``[1, n-2]``)."""
+    lags = np.asarray(lags, dtype=float)
+    i = np.floor(lags).astype(np.int64)
+    inside = (i >= 1) & (i + 1 < len(acf))
+    i = np.clip(i, 0, len(acf) - 2)
+    f = lags - i
+    return np.where(inside, acf[i] * (1 - f) + acf[i + 1] * f, 0.0)
+
+
+def _autocorrelation(signal: np.ndarray) -> np.ndarray:
+    """Unbiased autocorrelation of ``[T]`` or ``[T, D]`` (summed over D), 1 at lag 0."""
+    n = len(signal)
+    spectrum = np.fft.rfft(signal, 2 * n, axis=0)
+    acf = np.fft.irfft(spectrum * np.conj(spectrum), axis=0)[:n]
+    if acf.ndim > 1:
+        acf = acf.sum(axis=1)
+    return acf / (max(float(acf[0]), 1e-12) * (n - np.arange(n)) / n)
+
+
+def _peak_lag(acf: np.ndarray, guess: float, tolerance: float = 0.1) -> tuple[float, float]:
+    """The autocorrelation maximum within ``tolerance`` of lag ``guess``, refined by a parabola:
+    (lag, height); ``(nan, 0)`` when the window holds no interior maximum."""
+    lo = max(1, int(np.floor(guess * (1 - tolerance))))
+    hi = min(len(acf) - 2, int(np.ceil(guess * (1 + tolerance))))
+    if hi <= lo:
+        return float("nan"), 0.0
+    k = lo + int(np.argmax(acf[lo : hi + 1]))
+    if k in (lo, hi) and not (acf[k] >= acf[k - 1] and acf[k] >= acf[k + 1]):
+        return float("nan"), 0.0
+    a, b, c = acf[k - 1 : k + 2]
+    denom = a - 2 * b + c
+    shift = 0.5 * (a - c) / denom if denom < 0 else 0.0
+    return k + float(np.clip(shift, -0.5, 0.5)), float(b)
+
+
+#: Octave family of a beat period and the weight each member's autocorrelation gets.
+_FAMILY = {1.0: 1.0, 2.0: 0.5, 0.5: 0.5}
+
+
+def pose_repetition_s(
     positions_m: np.ndarray,
     fps: float,
     *,
-    min_bpm: float = 40.0,
-    max_bpm: float = 200.0,
-    prior_bpm: float = 110.0,
-    fold_bpm: tuple[float, float] = (70.0, 140.0),
-    salience: np.ndarray | None = None,
-) -> tuple[float, float]:
-    """Tempo of the movement in beats per minute, and a confidence in ``[0, 1]``.
+    min_s: float = 1.5,
+    max_s: float = 12.0,
+    min_score: float = 0.5,
+) -> float:
+    """The period (s) at which the poses repeat: the highest autocorrelation peak of the joint
+    positions relative to the hips (on the floor plane) with lags in ``[min_s, max_s]``, when
+    it reaches ``min_score``; ``nan`` otherwise."""
+    n = len(positions_m)
+    relative = positions_m - positions_m[:, :1] * np.array([1.0, 0.0, 1.0])
+    relative = relative.reshape(n, -1)
+    relative = relative - relative.mean(axis=0)
+    lo, hi = int(min_s * fps), min(int(max_s * fps), n // 2)
+    if hi <= lo + 2:
+        return float("nan")
+    acf = _autocorrelation(relative)
+    lags = np.arange(lo, hi)
+    peaks = lags[(acf[lags] >= acf[lags - 1]) & (acf[lags] >= acf[lags + 1])]
+    if len(peaks) == 0 or acf[peaks].max() < min_score:
+        return float("nan")
+    return float(peaks[np.argmax(acf[peaks])] / fps)
 
-    The autocorrelation of the kinematic-beat salience (``kinematic_beat_salience``, or the
-    ``salience [T]`` given) is weighted by a log-normal tempo prior centred on ``prior_bpm``
-    (one octave standard deviation), as in librosa's tempo estimate; among its local maxima
-    with lags in ``[min_bpm, max_bpm]`` the best is refined by parabolic interpolation, then
-    doubled or halved into ``fold_bpm`` (dancers move on every other beat of fast music and
-    double up on slow music, so a pulse of 55 per minute is danced to 110 BPM). The confidence
-    is the normalised autocorrelation at the chosen lag: near 0 for motion with no pulse.
-    Returns ``(nan, 0)`` when the take is shorter than two slowest beats or never stops.
+
+def estimate_motion_tempo(
+    positions_m: np.ndarray,
+    fps: float,
+    *,
+    fold_bpm: tuple[float, float] = (70.0, 140.0),
+    position_sigma_s: float = 0.03,
+) -> TempoEstimate:
+    """Tempo of the movement from its kinematic beats, with octave handling.
+
+    1. Pulse: the kinematic-beat salience (``kinematic_beat_salience`` of the speeds of
+       positions smoothed over ``position_sigma_s`` against capture jitter, speeds not smoothed
+       again so the stops stay sharp), minus its 1-s local mean, and its autocorrelation.
+    2. Every tempo in ``fold_bpm`` (0.1 BPM steps) is scored with its octave family: the
+       autocorrelation at one beat, two beats and half a beat (weights 1, 0.5, 0.5, averaged),
+       so a dancer moving on every other beat or doubling up still supports the same tempo and
+       the choice inside the fold range does not flip between octaves; the best is refined
+       from the parabolic peaks at one and two beats.
+    3. The tempos a factor 1.5 or 2 away (within 60..180 BPM) are alternatives; when one
+       scores at least 0.8 of the best and the poses repeat (``pose_repetition_s``), the
+       tempo whose bars or eights match the repetition period wins.
+    The confidence is the family score of the chosen tempo: about 0.75 for a dancer hitting
+    every beat, under 0.15 for motion with no steady pulse.
     """
-    if salience is None:
-        salience = kinematic_beat_salience(positions_m, fps)
+    n = len(positions_m)
+    smoothed = (
+        gaussian_filter1d(positions_m, position_sigma_s * fps, axis=0, mode="nearest")
+        if position_sigma_s > 0 and n > 1
+        else positions_m
+    )
+    salience = kinematic_beat_salience(smoothed, fps, speed_sigma_s=0.0)
+    slowest_beat = 60.0 * fps / (fold_bpm[0] / 2.0)
+    if n < 2 * 60.0 * fps / fold_bpm[0] + 2 or not np.any(salience > 0):
+        return TempoEstimate(float("nan"), 0.0, reason="too short or never stops")
     pulse = salience - gaussian_filter1d(salience, 1.0 * fps, mode="nearest")
-    n = len(pulse)
-    min_lag = max(1, int(np.floor(60.0 * fps / max_bpm)))
-    max_lag = int(np.ceil(60.0 * fps / min_bpm))
-    if n < 2 * max_lag or not np.any(salience > 0):
-        return float("nan"), 0.0
-    spectrum = np.fft.rfft(pulse, 2 * n)
-    acf = np.fft.irfft(spectrum * np.conj(spectrum))[:n]
-    acf /= np.maximum(acf[0], 1e-12) * (n - np.arange(n)) / n  # unbiased, normalised
-    lags = np.arange(min_lag, max_lag + 1)
-    # Only local maxima of the autocorrelation are periods; the slope down from lag 0 is not.
-    is_peak = (acf[lags] >= acf[lags - 1]) & (acf[lags] >= acf[np.minimum(lags + 1, n - 1)])
-    if not np.any(is_peak):
-        return float("nan"), 0.0
-    bpm = 60.0 * fps / lags
-    weight = np.exp(-0.5 * np.log2(bpm / prior_bpm) ** 2)
-    best = int(np.argmax(np.where(is_peak, np.maximum(acf[lags], 0.0) * weight, -np.inf)))
-    lag = float(lags[best])
-    if 0 < best < len(lags) - 1:
-        a, b, c = acf[lags[best] - 1 : lags[best] + 2]
-        denom = a - 2 * b + c
-        if denom < 0:
-            lag += 0.5 * (a - c) / denom
-    tempo = 60.0 * fps / lag
-    while tempo < fold_bpm[0]:
-        tempo *= 2.0
-    while tempo >= fold_bpm[1]:
-        tempo /= 2.0
-    return tempo, float(np.clip(acf[lags[best]], 0.0, 1.0))
+    acf = _autocorrelation(pulse)
+
+    def family_score(bpm: np.ndarray) -> np.ndarray:
+        period = 60.0 * fps / np.asarray(bpm, dtype=float)
+        total = sum(w * np.maximum(_lag_value(acf, k * period), 0.0) for k, w in _FAMILY.items())
+        return total / sum(_FAMILY.values())
+
+    grid = np.arange(fold_bpm[0], fold_bpm[1], 0.1)
+    scores = family_score(grid)
+    best = float(grid[int(np.argmax(scores))])
+    # refine from the peaks at one and two beats
+    refined, weights = [], []
+    for k in (1.0, 2.0):
+        lag, height = _peak_lag(acf, k * 60.0 * fps / best)
+        if np.isfinite(lag) and height > 0 and k * lag <= slowest_beat * 2:
+            refined.append(lag / k)
+            weights.append(height)
+    if refined:
+        best = 60.0 * fps / float(np.average(refined, weights=weights))
+    best_score = float(family_score(np.array([best]))[0])
+    alternatives = [best * r for r in (2 / 3, 3 / 2, 0.5, 2.0) if 60.0 <= best * r <= 180.0]
+    alt_scores = family_score(np.array(alternatives)) if alternatives else np.zeros(0)
+    candidates = [(best, best_score), *zip(alternatives, alt_scores.tolist(), strict=True)]
+    repetition = pose_repetition_s(positions_m, fps)
+    reason = "strongest pulse"
+    if np.isfinite(repetition):
+
+        def mismatch(bpm: float) -> float:
+            beats = repetition * bpm / 60.0  # beats per repetition: 2, 4, 8 or 16 fit
+            return min(abs(np.log2(beats / m)) for m in (2.0, 4.0, 8.0, 16.0))
+
+        close = [(b, s) for b, s in candidates if s >= 0.8 * best_score]
+        fit = min(close, key=lambda c: mismatch(c[0]))
+        if fit[0] != best and mismatch(fit[0]) < 0.05 and mismatch(best) > 0.1:
+            best, best_score = fit
+            reason = f"its bars match the movement's {repetition:.2f}-s repetition"
+    return TempoEstimate(
+        tempo_bpm=float(best),
+        confidence=float(np.clip(best_score, 0.0, 1.0)),
+        repetition_s=repetition,
+        candidates=sorted(candidates, key=lambda c: -c[1]),
+        reason=reason,
+    )
+
+
+def motion_tempo_bpm(positions_m: np.ndarray, fps: float, **options) -> tuple[float, float]:
+    """``(tempo_bpm, confidence)`` of ``estimate_motion_tempo``; ``(nan, 0)`` for motion that
+    never stops or is shorter than two slowest beats."""
+    estimate = estimate_motion_tempo(positions_m, fps, **options)
+    return estimate.tempo_bpm, estimate.confidence
 
 
 def track_kinematic_beats(

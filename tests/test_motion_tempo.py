@@ -1,0 +1,53 @@
+"""Tempo from motion that holds up: the same take time-shifted, mirrored, retargeted through
+another rig, jittered by 1 cm and cropped to any 20-s window gets the same tempo (within 2 %),
+or, where a window holds no steady pulse, a confidence below the import threshold instead of a
+wrong guess."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import SHARED_BVH
+from library_support import sample_phrases
+from tempo_support import TEMPO_BY_EYE, canonical_take, tempo_variants
+
+from musicdance.library.importer import LIBRARY_FPS, MIN_TEMPO_CONFIDENCE
+from musicdance.motion import concatenate
+from musicdance.motion.analysis import estimate_motion_tempo, pose_repetition_s
+from musicdance.motion.motion import resample
+
+RHYTHMIC = [p for p in SHARED_BVH if p.stem in TEMPO_BY_EYE]
+
+
+@pytest.mark.parametrize("path", RHYTHMIC, ids=[p.stem for p in RHYTHMIC])
+def test_tempo_agrees_across_the_perturbation_set(path):
+    variants = tempo_variants(canonical_take(path))
+    estimates = {name: estimate_motion_tempo(p, LIBRARY_FPS) for name, p in variants.items()}
+    reference = estimates["original"].tempo_bpm
+    assert reference == pytest.approx(TEMPO_BY_EYE[path.stem], rel=0.02)
+    refused = []
+    for name, estimate in estimates.items():
+        if estimate.confidence < MIN_TEMPO_CONFIDENCE:
+            refused.append(name)
+            continue
+        assert estimate.tempo_bpm == pytest.approx(reference, rel=0.02), name
+    # whole-take variants are all confident; only crops may lack a steady pulse
+    assert all(name.startswith("crop") for name in refused), refused
+    crops = [name for name in estimates if name.startswith("crop")]
+    assert len(refused) <= len(crops) // 4, refused
+
+
+def test_takes_without_a_steady_beat_are_not_guessed():
+    for stem in ("bvh11_cmu_131_02", "cmu-iclone_005_02"):
+        path = next(p for p in SHARED_BVH if p.stem == stem)
+        positions = resample(canonical_take(path), LIBRARY_FPS).global_positions()
+        assert estimate_motion_tempo(positions, LIBRARY_FPS).confidence < MIN_TEMPO_CONFIDENCE
+
+
+def test_repetition_of_a_looped_eight():
+    phrase = sample_phrases(mirrored=False)[0]
+    looped = resample(concatenate([phrase.motion] * 4), LIBRARY_FPS)
+    period = pose_repetition_s(looped.global_positions(), LIBRARY_FPS)
+    eight_s = phrase.info.num_counts * 60.0 / phrase.info.tempo_bpm
+    assert np.isfinite(period)
+    assert min(abs(period - eight_s), abs(period - eight_s / 2)) < 0.1
