@@ -38,7 +38,7 @@ from musicdance.motion.retarget import retarget
 
 SHARED_BVH = Path(__file__).resolve().parents[2] / "shared" / "data" / "bvh"
 REAL_TAKES = ("perfume_A_test", "cmu-iclone_005_02", "animdraw_rokoko_jesse_dance")
-LONG_TAKE_SOURCE = "bvh11_cmu_131_02"  # 120 fps
+LONG_TAKE_SOURCE = "animdraw_rokoko_jesse_dance"  # 100 fps, a steady beat (a walk has none)
 STAT_COLUMNS = {
     "hand_speed_mean_mps": "hand m/s mean",
     "hand_speed_p95_mps": "hand m/s p95",

@@ -8,7 +8,7 @@ Reference pose: capture sessions often open with one or a few frames of a calibr
 performance. It is recognised by three things together: the first frames hold still (no
 joint moves faster than ``HOLD_MPS`` relative to the hips), the pose then jumps (RMS joint
 displacement relative to the hips of at least ``JUMP_M`` in one frame, and at least
-``JUMP_RATIO`` times the 99th percentile of the rest of the take), and the held pose has
+``JUMP_RATIO`` times the 99th percentile over the next 20 s), and the held pose has
 straight arms raised at least 30 degrees from hanging with straight legs. At most the first
 2 seconds (and a quarter of the take) are searched.
 """
@@ -89,10 +89,13 @@ def find_reference_pose(motion: Motion) -> tuple[int, str]:
     """(number of leading frames that hold a reference pose, its kind); ``(0, "")`` if none."""
     if motion.skeleton.names != CANONICAL_JOINTS:
         raise MusicDanceError("reference poses are looked for on canonical-skeleton motion")
-    positions = motion.global_positions()
-    num = len(positions)
+    num = motion.num_frames
     if num < 8:
         return 0, ""
+    # the jump is compared with the next 20 s, enough for its 99th percentile
+    positions = slice_frames(
+        motion, 0, int((MAX_REFERENCE_S + 20.0) * motion.fps)
+    ).global_positions()
     relative = positions - positions[:, :1]
     step = np.linalg.norm(np.diff(relative, axis=0), axis=-1)  # [T-1, J] m per frame
     change = np.sqrt(np.mean(step**2, axis=1))  # RMS over joints
@@ -114,14 +117,14 @@ def place_take(motion: Motion) -> tuple[Motion, float, np.ndarray]:
     """Turn the take about +Y so it faces +Z at its first frame, move the hips' start over the
     origin and put the lowest foot on the floor (foot joints at their rest heights above
     y = 0, 1st percentile over the take). Returns the motion, the turn (deg) and the move (m)."""
-    _, rotations = motion.global_transforms()
-    heading = float(facing_deg(rotations[:1, 0])[0])
+    heading = float(facing_deg(motion.rotations[:1, 0])[0])  # the root's local is global
     turn = quat_from_euler(np.array([0.0, -heading, 0.0]), "XYZ")
     root = quat_mul_vec3(turn, motion.root_positions_m)
     local = motion.rotations.copy()
     local[:, 0] = quat_mul(turn, motion.rotations[:, 0])
     turned = replace(motion, root_positions_m=root, rotations=local)
-    feet = turned.global_positions()[:, _FOOT_POINTS, 1] - _REST_HEIGHTS_M
+    # turning about +Y and moving on the floor leave heights alone: one FK pass of the take
+    feet = motion.global_positions()[:, _FOOT_POINTS, 1] - _REST_HEIGHTS_M
     floor = float(np.percentile(feet.min(axis=1), 1))
     move = np.array([-root[0, 0], -floor, -root[0, 2]])
     return replace(turned, root_positions_m=root + move), -heading, move

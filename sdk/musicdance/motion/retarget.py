@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -291,7 +291,12 @@ def retarget(motion: Motion, user_map: dict[str, str] | None = None) -> tuple[Mo
     names = mapping.canonical_to_source
     src = {k: source.index(v) for k, v in names.items()}
 
-    up = detect_up_axis(motion, src["Hips"], src["Head"])
+    step = max(1, motion.num_frames // 2000)  # the mean direction needs no more frames
+    strided = replace(motion, root_positions_m=motion.root_positions_m[::step],
+                      rotations=motion.rotations[::step], local_translations_m=None
+                      if motion.local_translations_m is None
+                      else motion.local_translations_m[::step])  # fmt: skip
+    up = detect_up_axis(strided, src["Hips"], src["Head"])
     world = quat_between(up, np.array([0.0, 1.0, 0.0]))
     alignment = _rest_alignment(target, source, names, world)
 
