@@ -45,6 +45,7 @@ from musicdance.motion import concatenate  # noqa: E402
 from musicdance.motion.analysis import estimate_motion_tempo  # noqa: E402
 from musicdance.motion.canonical import CANONICAL_JOINTS, REQUIRED_JOINTS  # noqa: E402
 from musicdance.motion.retarget import map_joints, retarget  # noqa: E402
+from musicdance.motion.rigmap import map_by_topology  # noqa: E402
 
 SHARED_BVH = REPO.parent / "shared" / "data" / "bvh"
 LONG_TAKE = "animdraw_rokoko_jesse_dance"  # 100 fps, a steady beat
@@ -52,8 +53,9 @@ LONG_TAKE = "animdraw_rokoko_jesse_dance"  # 100 fps, a steady beat
 
 def bench_mapping(work: Path) -> None:
     print("## Mapping coverage over the naming corpus (no --map)\n")
-    print("| rig | convention | joints mapped | required correct | matched by | limb error deg |")
-    print("|---|---|---|---|---|---|")
+    print("| rig | convention | joints mapped | required correct | matched by | limb error deg | "
+          "topology alone |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     full = 0
     for spec, path in write_corpus(work / "rigs"):
         motion = read_bvh(path)
@@ -64,20 +66,29 @@ def bench_mapping(work: Path) -> None:
         result, used = retarget(motion)
         error = limb_direction_error_deg(motion, result, used.canonical_to_source)
         full += correct == len(REQUIRED_JOINTS)
+        by_topology = {
+            c: motion.skeleton.names[j] for c, j in map_by_topology(motion.skeleton).items()
+        }
+        alone = sum(by_topology.get(c) == s for c, s in expected.items())
         print(
             f"| {spec.name} | {mapping.convention} | {len(mapping.canonical_to_source)}/"
             f"{len(CANONICAL_JOINTS)} | {correct}/{len(REQUIRED_JOINTS)} | {methods} | "
-            f"{error:.4f} |"
+            f"{error:.4f} | {alone}/{len(REQUIRED_JOINTS)} |"
         )
     print(f"\n{full}/{len(CORPUS)} rigs map every required joint correctly with no --map.\n")
-    print("| real take | convention | joints mapped | matched by |")
-    print("|---|---|---|---|")
+    print("| real take | convention | joints mapped | matched by | topology alone |")
+    print("|---|---|---|---|---|")
     for path in sorted(SHARED_BVH.glob("*.bvh")):
-        mapping = map_joints(load_motion(path).skeleton)
+        skeleton = load_motion(path).skeleton
+        mapping = map_joints(skeleton)
         methods = ", ".join(f"{m} {n}" for m, n in Counter(mapping.methods.values()).items())
+        by_topology = {c: skeleton.names[j] for c, j in map_by_topology(skeleton).items()}
+        alone = sum(
+            by_topology.get(c) == mapping.canonical_to_source.get(c) for c in REQUIRED_JOINTS
+        )
         print(
             f"| {path.stem} | {mapping.convention} | {len(mapping.canonical_to_source)}/"
-            f"{len(CANONICAL_JOINTS)} | {methods} |"
+            f"{len(CANONICAL_JOINTS)} | {methods} | {alone}/{len(REQUIRED_JOINTS)} |"
         )
     print()
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from musicdance.io.bvh import read_bvh, write_bvh
 from musicdance.motion.quat import quat_between, quat_mul_vec3
 from musicdance.motion.retarget import detect_up_axis, map_joints, retarget
-from musicdance.motion.rigmap import name_words, parse_joint_name
+from musicdance.motion.rigmap import map_by_topology, name_words, parse_joint_name
 
 LIMB_BONES = [
     ("LeftUpperArm", "LeftLowerArm"), ("LeftLowerArm", "LeftHand"),
@@ -55,6 +55,19 @@ def test_every_convention_maps_with_no_map_file(spec, tmp_path):
     assert used.canonical_to_source == mapping.canonical_to_source
     assert limb_direction_error_deg(motion, result, used.canonical_to_source) < 0.05
     assert set(used.methods) == set(used.canonical_to_source)
+
+
+TOPOLOGY_LIMITS = {"daz-genesis"}  # twist bones inside the arm chains: names needed
+
+
+@pytest.mark.parametrize("spec", CORPUS, ids=[s.name for s in CORPUS])
+def test_topology_alone_finds_every_structure_but_in_chain_twist_bones(spec, tmp_path):
+    path = tmp_path / "rig.bvh"
+    write_bvh(rig_motion(spec), path, unit=spec.unit)
+    skeleton = read_bvh(path).skeleton
+    found = {c: skeleton.names[j] for c, j in map_by_topology(skeleton).items()}
+    correct = all(found.get(c) == s for c, s in spec.expected().items())
+    assert correct == (spec.name not in TOPOLOGY_LIMITS), found
 
 
 def test_numbered_rig_maps_by_topology_and_named_rigs_by_name():

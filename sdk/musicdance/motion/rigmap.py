@@ -12,10 +12,12 @@ synonym table (``UpLeg``/``Thigh``/``UpperLeg``/``Femur`` -> ``UpperLeg`` and so
 upper arm (CMU, Kinect). Hips is the lowest common ancestor of the two upper legs and the head;
 the spine joints are those on the path from the hips to the neck.
 
-Topology (for names that say nothing, ``joint17``): in the rest pose, the hips are the first
-joint below the root where two or more long branches start; the branch that ends in three
-limbs (head and two arms) is the spine, the others the legs; each limb is followed down its
-longest child, and its two longest consecutive bones are the upper and lower limb. Left and
+Topology (for names that say nothing, ``joint17``): in the rest pose (long branches reach at
+least 20 % of the rig's size), the hips are the deepest joint below which all five limbs hang;
+its branch that ends in three limbs (head and two arms) is the spine, the two longest others
+the legs (or the two below a pelvis joint that carries both); each limb is followed down its
+longest child, and its two longest consecutive bones (the last pair within 10 % of the longest)
+are the upper and lower limb. Left and
 right come from the rest pose with the project's conventions (left = up x forward; forward
 from the toes when the rig has them, else +Z for a Y-up rig and -Y for a Z-up rig).
 """
@@ -216,15 +218,22 @@ def map_by_topology(skeleton: Skeleton) -> dict[str, int]:
             out.append(j)
         return out
 
-    hips = down(0)
-    branches = long_children(hips)
-    if len(branches) not in (2, 3):
+    # the hips: the deepest joint below which hang all five limbs (head, arms, legs)
+    hips = max(
+        (j for j in range(skeleton.num_joints) if ends(j) >= 5),
+        key=lambda j: len(_ancestors(skeleton, j)),
+        default=-1,
+    )
+    if hips < 0:
         return {}
+    branches = long_children(hips)
     spine_branch = max(branches, key=ends)
-    legs = [b for b in branches if b != spine_branch]
-    if len(legs) == 1:  # a pelvis joint carries both legs
-        pelvis = down(legs[0])
-        legs = long_children(pelvis)
+    others = [b for b in branches if b != spine_branch]
+    pelvis = [b for b in others if ends(b) == 2]
+    if len(pelvis) == 1 and len(others) == 1:  # a pelvis joint carries both legs
+        legs = long_children(down(pelvis[0]))
+    else:  # the two longest of the rest (helper bones are shorter)
+        legs = sorted(others, key=lambda b: -(length[b] + reach[b]))[:2]
     split = down(spine_branch)
     top = long_children(split)
     if ends(spine_branch) != 3 or len(legs) != 2 or len(top) != 3:
@@ -245,8 +254,9 @@ def map_by_topology(skeleton: Skeleton) -> dict[str, int]:
     for slot, j in zip(("Spine", "Chest", "UpperChest"), path, strict=False):
         found[slot] = j
     head_chain = chain(neck_branch)
-    if len(head_chain) > 2 and head_chain[-1] not in skeleton.end_sites_m:
-        head_chain = head_chain[:-1]  # a head-top joint
+    tip_site = skeleton.end_sites_m.get(head_chain[-1])
+    if len(head_chain) > 2 and (tip_site is None or np.linalg.norm(tip_site) < 0.01):
+        head_chain = head_chain[:-1]  # a head-top or hair joint (BVH writes empty end sites)
     found["Head"] = head_chain[-1]
     if len(head_chain) >= 2:
         found["Neck"] = head_chain[0]
@@ -256,7 +266,10 @@ def map_by_topology(skeleton: Skeleton) -> dict[str, int]:
         if len(joints) < 3:
             return []
         bones = np.linalg.norm(np.diff(rest[joints], axis=0), axis=-1)
-        k = int(np.argmax(bones[:-1] + bones[1:]))
+        pairs = bones[:-1] + bones[1:]
+        # the last pair within 10 % of the longest: a collar bone as long as the forearm
+        # (CMU) must not be taken for the upper arm
+        k = int(np.flatnonzero(pairs >= 0.9 * pairs.max())[-1])
         return joints[max(k - 1, 0) : k + 4] if k >= 1 else [-1, *joints[k : k + 4]]
 
     arm_joints = [limb(a) for a in arms]
@@ -273,8 +286,8 @@ def map_by_topology(skeleton: Skeleton) -> dict[str, int]:
         forward = np.array([0.0, -1.0, 0.0]) if abs(up[2]) > abs(up[1]) else np.array([0, 0, 1.0])
     left = np.cross(up, forward)
 
-    def side_of(start: int) -> float:
-        return float(np.dot(rest[start] - rest[hips], left))
+    def side_of(start: int) -> float:  # the whole limb's side (its first joint may be central)
+        return float(np.dot(rest[chain(start)].mean(axis=0) - rest[hips], left))
 
     for starts, lists, slots in ((arms, arm_joints, _ARM_SLOTS), (legs, leg_joints, _LEG_SLOTS)):
         order = np.argsort([-side_of(s) for s in starts])
