@@ -51,3 +51,37 @@ def test_repetition_of_a_looped_eight():
     eight_s = phrase.info.num_counts * 60.0 / phrase.info.tempo_bpm
     assert np.isfinite(period)
     assert min(abs(period - eight_s), abs(period - eight_s / 2)) < 0.1
+
+
+def _ambiguous_take(sway_s: float, seconds: float = 24.0) -> np.ndarray:
+    """Joints stopping every 0.5 s (120 BPM) and others, a little stronger, every 0.75 s
+    (80 BPM): a pulse ambiguous by 1.5x; two arms sway with period ``sway_s`` and dominate
+    the pose, so the poses repeat every ``sway_s``."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * LIBRARY_FPS)) / LIBRARY_FPS
+
+    def strokes(period_s: float, amplitude: np.ndarray) -> np.ndarray:
+        u = (t / period_s) % 1.0
+        eased = u * u * (3 - 2 * u)
+        return np.where(np.floor(t / period_s) % 2 == 0, eased, 1 - eased)[:, None] * amplitude
+
+    positions = np.zeros((len(t), 15, 3)) + rng.normal(0, 0.3, (15, 3))
+    for j in range(1, 7):
+        positions[:, j] += strokes(0.5, rng.uniform(0.1, 0.3, 3))
+    for j in range(7, 13):
+        positions[:, j] += 1.3 * strokes(0.75, rng.uniform(0.1, 0.3, 3))
+    positions[:, 13:, 0] += 0.8 * np.sin(2 * np.pi * t / sway_s)[:, None]
+    positions[:, 0] = [0.0, 0.9, 0.0]
+    return positions
+
+
+def test_the_tempo_whose_eights_match_the_repetition_wins():
+    # poses repeating every 6 s: eights of 80 BPM (120 BPM would make twelve counts)
+    six = estimate_motion_tempo(_ambiguous_take(6.0), LIBRARY_FPS)
+    assert six.repetition_s == pytest.approx(6.0, abs=0.1)
+    assert six.candidates[0][0] == pytest.approx(120.0, rel=0.01)  # the stronger pulse ...
+    assert six.tempo_bpm == pytest.approx(80.0, rel=0.01)  # ... loses to the one that fits
+    assert "repetition" in six.reason
+    # the same pulses repeating every 4 s: eights of 120 BPM
+    four = estimate_motion_tempo(_ambiguous_take(4.0), LIBRARY_FPS)
+    assert four.tempo_bpm == pytest.approx(120.0, rel=0.01)
