@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mdtool.app import training_progress
 from musicdance.corpus.build import SongSource, build_corpus, open_corpus, starter_sources
 from musicdance.train import loops
 
@@ -131,7 +132,9 @@ def main() -> None:
     if pretrained is None:
         pretrained = args.work / "pretrain.pt"
         print(f"pre-training {args.pretrain_epochs} epochs -> {pretrained} ...", file=sys.stderr)
-        loops.pretrain(args.corpus, pretrained, epochs=args.pretrain_epochs, progress=True)
+        loops.pretrain(
+            args.corpus, pretrained, epochs=args.pretrain_epochs, progress=training_progress
+        )
     corpus = open_corpus(args.corpus)
     phrase_ids = corpus.phrase_ids
     test = corpus.load(split="test", labelled=True)

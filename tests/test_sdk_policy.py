@@ -115,3 +115,23 @@ def test_timeline_validate_and_export_dance(tmp_path):
     assert extras[TIMELINE_EXTRA] == json.loads(json.dumps(timeline.to_json()))
     with pytest.raises(MusicDanceError, match="unknown dance format 'fbx'"):
         export_dance(timeline, motion, {"fbx": tmp_path / "x.fbx"})
+
+
+def test_the_sdk_imports_no_shell_packages():
+    """The SDK reports through return values and callbacks: no module under ``musicdance``
+    imports typer, rich or starlette (training progress is a callback the CLI passes)."""
+    import ast
+
+    from conftest import REPO
+
+    shells = {"typer", "rich", "starlette", "uvicorn", "mdtool", "mdruntime"}
+    found = []
+    for path in sorted((REPO / "sdk" / "musicdance").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            found += [f"{path.name}: {n}" for n in names if n.split(".")[0] in shells]
+    assert found == []

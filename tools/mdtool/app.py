@@ -85,6 +85,32 @@ def stage_progress(
         yield on_stage
 
 
+@contextlib.contextmanager
+def training_progress(description: str, total: int) -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr for training (``musicdance.train.common.TrainingProgress``):
+    yields ``advance(steps=1, **fields)``. Module-level, so spawned training processes can
+    unpickle it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total, info="")
+
+        def advance(steps: int = 1, **fields: Any) -> None:
+            info = " ".join(
+                f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in fields.items()
+            )
+            bar.update(task, advance=steps, info=info)
+
+        yield advance
+
+
 def print_json(data: Any) -> None:
     """Write ``data`` as JSON to stdout (for scripts and engines)."""
     sys.stdout.write(json.dumps(data, indent=2, default=_json_default) + "\n")

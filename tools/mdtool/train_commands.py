@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from mdtool.app import app, console, err_console, print_json
+from mdtool.app import app, console, err_console, print_json, training_progress
 from mdtool.library_commands import DEFAULT_LIBRARY
 from musicdance.errors import MusicDanceError
 
@@ -235,7 +235,7 @@ def pretrain_command(
     result = loops.pretrain(
         corpus, out, config=config, init=init, epochs=epochs,
         batch_size=batch_size, lr=lr, seed=seed, processes=processes, resume=resume,
-        progress=not as_json,
+        progress=None if as_json else training_progress,
     )  # fmt: skip
     keys = ["epoch", "loss", "spectrogram", "melody", "rhythm", "phrases_per_s", "seconds"]
     _report(result, keys, as_json)
@@ -269,7 +269,7 @@ def finetune_command(
         corpus, out, init=init, encoder=encoder, embedding_dim=embedding_dim, attention=attention,
         balance=balance,
         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, processes=processes,
-        resume=resume, progress=not as_json,
+        resume=resume, progress=None if as_json else training_progress,
     )  # fmt: skip
     _report(result, ["epoch", "loss", "train_top1", "top1", "top5", "top10"], as_json)
 
@@ -303,7 +303,7 @@ def coascent_command(
         corpus, out, init=init, library=library, rounds=rounds,
         epochs_per_round=epochs_per_round, tau=tau, alpha=alpha, lr=lr, balance=balance,
         batch_size=batch_size, seed=seed, processes=processes, resume=resume,
-        progress=not as_json,
+        progress=None if as_json else training_progress,
     )  # fmt: skip
     keys = ["epoch", "loss", "pseudo_labels", "unlabelled", "mean_confidence", "top1", "top5",
             "top10"]  # fmt: skip
