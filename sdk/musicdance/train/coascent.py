@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from musicdance.corpus.build import open_corpus
+from musicdance.corpus.reader import open_corpus
 from musicdance.errors import MusicDanceError
 from musicdance.train import losses
 from musicdance.train.checkpoints import (

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from musicdance.corpus.build import Corpus, CorpusArrays
+from musicdance.corpus.reader import Corpus, CorpusArrays
 from musicdance.errors import MusicDanceError
 from musicdance.train.data import mel_tensor
 

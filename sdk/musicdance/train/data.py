@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from musicdance.corpus.build import CorpusArrays
+from musicdance.corpus.reader import CorpusArrays
 
 __all__ = ["LabelledDataset", "PretextDataset", "make_loader", "mel_tensor"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from musicdance.corpus.build import open_corpus
+from musicdance.corpus.reader import open_corpus
 from musicdance.errors import MusicDanceError
 from musicdance.train.checkpoints import load_checkpoint, networks_from_checkpoint
 from musicdance.train.coascent import initial_transitions, rescale_with_transitions

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from musicdance.corpus.build import open_corpus
+from musicdance.corpus.reader import open_corpus
 from musicdance.errors import MusicDanceError
 from musicdance.model_config import ModelConfig
 from musicdance.train import losses

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data.distributed import DistributedSampler
 
-from musicdance.corpus.build import open_corpus
+from musicdance.corpus.reader import open_corpus
 from musicdance.errors import MusicDanceError
 from musicdance.model_config import ModelConfig
 from musicdance.train import losses
