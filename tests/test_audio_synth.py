@@ -80,3 +80,17 @@ def test_write_and_read_back(tmp_path):
     with pytest.raises(MusicDanceError, match="must end in"):
         write_song(tmp_path / "s.aiff2", y, sr_hz=22050)
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_one_tempo_range_for_generated_songs():
+    """Every genre draws its tempo inside the one allowed range, and synth_song enforces it."""
+    from musicdance.audio.synth import GENRES
+    from musicdance.defaults import GENERATED_BPM_RANGE
+
+    low, high = GENERATED_BPM_RANGE
+    for genre in GENRES.values():
+        assert low <= genre.bpm_range[0] <= genre.bpm_range[1] <= high, genre.name
+    for bpm in (low - 1, high + 1):
+        with pytest.raises(MusicDanceError, match=f"bpm must be in {low:g}-{high:g}"):
+            synth_song("pop", bpm=bpm)
+    synth_song("pop", bpm=high, duration_s=4.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DEFAULT_BUNDLE", "DEFAULT_FEATURE_WEIGHT"]
+__all__ = ["DEFAULT_BUNDLE", "DEFAULT_FEATURE_WEIGHT", "GENERATED_BPM_RANGE"]
 
 #: The bundle ``mdtool choreograph``, ``mdtool serve`` and ``mdruntime.Runtime`` score with when
 #: none is named: relative to the working folder, like the default library ``phrase_library``.
@@ -16,3 +16,8 @@ DEFAULT_BUNDLE = Path("bundles/default")
 #: bundle scores the slots: chosen by measurement (``benchmarks/bench_scorers.py``, see
 #: docs/models.md).
 DEFAULT_FEATURE_WEIGHT = 0.5
+
+#: The one allowed tempo range of generated songs (``synth_song``, ``mdtool synth-song --bpm``),
+#: in beats per minute; every genre's own range lies inside it. (The beat tracker searches a
+#: wider range, ``musicdance.audio.beats.MIN_BPM``-``MAX_BPM``, so it can find every one.)
+GENERATED_BPM_RANGE = (60.0, 180.0)

@@ -8,6 +8,9 @@ from pathlib import Path
 import typer
 
 from mdtool.app import app, console, err_console, print_json, stage_progress
+from musicdance.defaults import GENERATED_BPM_RANGE
+
+_BPM_LOW, _BPM_HIGH = GENERATED_BPM_RANGE
 
 _START = time.perf_counter()
 
@@ -163,7 +166,9 @@ def _plot(result, path: Path) -> None:
 def synth_song(
     out: Path = typer.Argument(..., help="Output audio (.wav, .mp3, .flac or .ogg)."),
     genre: str = typer.Option("pop", "--genre", help="Genre (see --list-genres)."),
-    bpm: float = typer.Option(None, "--bpm", help="Tempo, 60-180 (default: from the genre)."),
+    bpm: float = typer.Option(
+        None, "--bpm", help=f"Tempo, {_BPM_LOW:g}-{_BPM_HIGH:g} (default: from the genre)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same song)."),
     duration: float = typer.Option(None, "--duration", help="Approximate length in seconds."),
     sr: int = typer.Option(44100, "--sr", help="Sample rate in Hz."),
@@ -190,8 +195,8 @@ def synth_song(
         return
     if not 8000 <= sr <= 192000:
         raise MusicDanceError(f"--sr must be in 8000-192000 Hz, got {sr}")
-    if bpm is not None and not 60 <= bpm <= 180:
-        raise MusicDanceError(f"--bpm must be in 60-180, got {bpm:g}")
+    if bpm is not None and not _BPM_LOW <= bpm <= _BPM_HIGH:
+        raise MusicDanceError(f"--bpm must be in {_BPM_LOW:g}-{_BPM_HIGH:g}, got {bpm:g}")
     y, song_truth = render(genre, bpm=bpm, seed=seed, sr_hz=sr, duration_s=duration)
     write_song(out, y, sr_hz=sr)
     truth_path = truth if truth is not None else out.with_name(out.stem + ".truth.json")

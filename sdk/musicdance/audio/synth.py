@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from musicdance.defaults import GENERATED_BPM_RANGE
 from musicdance.errors import MusicDanceError
 
 __all__ = [
@@ -224,7 +225,8 @@ def synth_song(
     Args:
         genre: one of ``GENRES`` (hiphop, house, pop, waltz, ballad, breakbeat, funk, swing,
             polka).
-        bpm: tempo in beats per minute (60-180); None draws one from the genre's range.
+        bpm: tempo in beats per minute, in ``GENERATED_BPM_RANGE`` (60-180); None draws one
+            from the genre's range.
         seed: seed of every random choice.
         sr_hz: sample rate of the rendered signal.
         duration_s: approximate length; None gives the genre's full form (1.5-4 minutes).
@@ -240,8 +242,9 @@ def synth_song(
     if bpm is None:
         bpm = float(rng.uniform(*g.bpm_range))
     bpm = float(bpm)
-    if not 40 <= bpm <= 240:
-        raise MusicDanceError(f"bpm must be in 40-240, got {bpm:g}")
+    low, high = GENERATED_BPM_RANGE
+    if not low <= bpm <= high:
+        raise MusicDanceError(f"bpm must be in {low:g}-{high:g}, got {bpm:g}")
     if duration_s is not None and duration_s <= 0:
         raise MusicDanceError(f"duration must be positive, got {duration_s:g} s")
     beat_s = 60.0 / bpm
