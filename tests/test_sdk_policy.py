@@ -83,9 +83,9 @@ def test_timeline_validate_and_export_dance(tmp_path):
 
     from musicdance.audio.analysis import analyze_signal
     from musicdance.choreo.choreographer import choreograph
+    from musicdance.choreo.export import TIMELINE_EXTRA, dance_outputs, export_dance
     from musicdance.choreo.render import render_timeline
     from musicdance.choreo.timeline import Timeline, read_timeline
-    from musicdance.io.dance import TIMELINE_EXTRA, dance_outputs, export_dance
     from musicdance.io.gltf import read_gltf
     from musicdance.library import open_library
 
@@ -135,3 +135,34 @@ def test_the_sdk_imports_no_shell_packages():
                 names = [node.module]
             found += [f"{path.name}: {n}" for n in names if n.split(".")[0] in shells]
     assert found == []
+
+
+def test_packages_import_only_their_own_or_lower_layers():
+    """The layers of ``musicdance.LAYERS``: no package imports a higher one (so no loops)."""
+    import ast
+
+    from conftest import REPO
+
+    from musicdance import LAYERS
+
+    root = REPO / "sdk" / "musicdance"
+    tops = {p.stem for p in root.glob("*.py") if p.stem != "__init__"}
+    tops |= {p.name for p in root.iterdir() if (p / "__init__.py").is_file()}
+    assert tops == set(LAYERS), "every package needs a layer in musicdance.LAYERS"
+    wrong = []
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        if parts == ("__init__",):
+            continue
+        me = parts[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("musicdance."):
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names if a.name.startswith("musicdance.")]
+            for name in names:
+                other = name.split(".")[1]
+                if other != me and LAYERS[other] > LAYERS[me]:
+                    wrong.append(f"{'/'.join(parts)} (layer {LAYERS[me]}) imports {name}")
+    assert wrong == []

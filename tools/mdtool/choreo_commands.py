@@ -21,7 +21,7 @@ from mdtool.app import (
 from mdtool.library_commands import DEFAULT_LIBRARY
 from musicdance.defaults import DEFAULT_BUNDLE
 
-FORMATS = ("glb", "bvh", "json")  # musicdance.io.dance.DANCE_FORMATS (kept numpy-free here)
+FORMATS = ("glb", "bvh", "json")  # musicdance.choreo.export.DANCE_FORMATS (kept numpy-free here)
 STAGES = ("analyse", "choose phrases", "render", "export")
 
 
@@ -55,9 +55,9 @@ def choreograph(
     """Choreograph a song: analyse it, choose phrases, render and export the dance."""
     from musicdance.audio.analysis import analyze
     from musicdance.choreo.choreographer import choreograph as make_timeline
+    from musicdance.choreo.export import dance_outputs, export_dance
     from musicdance.choreo.onnx_scorer import scorer_for
     from musicdance.choreo.render import render_timeline
-    from musicdance.io.dance import dance_outputs, export_dance
     from musicdance.library import open_library
 
     chosen_formats = _formats(formats)
@@ -194,9 +194,9 @@ def edit(
 ) -> None:
     """List alternatives for a slot, or swap phrases and re-render the dance files."""
     from musicdance.choreo.choreographer import alternatives, replace_phrase
+    from musicdance.choreo.export import dance_outputs, export_dance
     from musicdance.choreo.render import render_timeline
     from musicdance.choreo.timeline import read_timeline
-    from musicdance.io.dance import dance_outputs, export_dance
     from musicdance.library import open_library
 
     timeline = read_timeline(timeline_path)

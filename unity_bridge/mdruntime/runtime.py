@@ -39,6 +39,7 @@ from musicdance import __version__ as MDTOOL_VERSION
 from musicdance.audio.analysis import Analysis, analyze, analyze_signal
 from musicdance.bundle import choose_bundle
 from musicdance.choreo import choreographer
+from musicdance.choreo.export import export_dance
 from musicdance.choreo.onnx_scorer import scorer_for
 from musicdance.choreo.render import Rendered, frame_at, render_dance, source_count_frames
 from musicdance.choreo.rerender import rerender
@@ -53,7 +54,6 @@ from musicdance.choreo.timeline import (
 )
 from musicdance.defaults import DEFAULT_FEATURE_WEIGHT
 from musicdance.errors import MusicDanceError
-from musicdance.io.dance import export_dance
 from musicdance.library import open_library
 from musicdance.motion.motion import Motion
 
