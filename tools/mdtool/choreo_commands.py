@@ -42,7 +42,12 @@ def choreograph(
     library: Path = typer.Option(DEFAULT_LIBRARY, "--library", "-L", help="Phrase library."),
     fps: float = typer.Option(30.0, "--fps", min=1.0, max=240.0, help="Animation frame rate."),
     formats: str = typer.Option("glb,bvh,json", "--format", help="Comma list: glb, bvh, json."),
-    decoder: str = typer.Option("viterbi", "--decoder", help="viterbi (global) or greedy (eq. 6)."),
+    decoder: str = typer.Option(
+        "viterbi", "--decoder",
+        help="viterbi: global path over the scorer's mix with the choreography constraints and "
+        "a seeded jitter (default); greedy: the same scores slot by slot; eq6: the paper's "
+        "eq. 6 exactly (model probabilities x the bundle's M, slot by slot, nothing else).",
+    ),  # fmt: skip
     bundle: Path = BUNDLE_OPTION,
     no_bundle: bool = NO_BUNDLE_OPTION,
     feature_weight: float = FEATURE_WEIGHT_OPTION,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from musicdance import __version__ as MDTOOL_VERSION
+from musicdance.choreo.choreographer import DECODERS
 
 __all__ = ["openapi_schema"]
 
@@ -115,7 +116,7 @@ def openapi_schema() -> dict[str, Any]:
                         ),
                         _param(
                             "decoder",
-                            {"type": "string", "enum": ["viterbi", "greedy"]},
+                            {"type": "string", "enum": list(DECODERS)},
                             "phrase decoder",
                         ),
                         _param(

@@ -11,6 +11,15 @@ Constraints (``DANCE-NOTES.md``):
 - energy follows the music: the emission model compares intensity and phrase energy.
 Randomness (only a small seeded jitter on the emission) makes different seeds give different
 but equally valid dances; the same seed always gives the same timeline.
+
+Decoders (``DECODERS``): ``"viterbi"`` (the default) is the global Viterbi path through the
+scorer's emission (for a bundle: its mix with the feature scorer), jittered, times the library's
+transition prior with the constraint factors above; ``"greedy"`` decodes the same scores slot by
+slot. Neither is the paper's eq. 6. ``"eq6"`` is eq. 6 exactly: slot by slot,
+``d_t = argmax_k F(u_t)[k] M(d_{t-1} -> k)`` with F the model's probabilities alone (no feature
+mix; the feature scorer's scores when there is no bundle), M the bundle's co-ascent matrix (the
+library prior when there is no bundle), no jitter, no constraint factors, no style choice (a
+requested ``style`` still filters the phrases) and no section reuse.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ SAME_MOVE_PENALTY = 0.3
 MIRROR_BONUS = 4.0
 _VARIANT_SUFFIXES = ("-mirror", "-calm", "-medium", "-full")
 JITTER = 0.15
-DECODERS = ("viterbi", "greedy")
+DECODERS = ("viterbi", "greedy", "eq6")
 
 
 def mirror_index(infos: list[PhraseInfo]) -> np.ndarray:
@@ -126,6 +135,8 @@ def choreograph(
         )
     scorer = scorer or FeatureScorer()
     infos = candidate_infos(library, style)
+    if decoder == "eq6":
+        return _choreograph_eq6(analysis, library, slots, infos, scorer, style, seed, fps, top_k)
     emission = scorer.score(slots, infos)
     if style is None:
         style = best_style(emission, infos)
@@ -153,12 +164,7 @@ def choreograph(
             path[tied] = path[first[tied]]  # first occurrences are never tied themselves
     choices = _choices(path, emission, steps, infos, top_k)
     return Timeline(
-        song={
-            "path": analysis.path,
-            "duration_s": round(float(analysis.duration_s), 4),
-            "tempo_bpm": round(float(analysis.tempo_bpm), 3),
-            "meter": int(analysis.meter),
-        },
+        song=_song(analysis),
         library=str(library.path),
         fps=float(fps),
         seed=int(seed),
@@ -167,6 +173,43 @@ def choreograph(
         slots=slots,
         choices=choices,
     )
+
+
+def _song(analysis: Analysis) -> dict:
+    return {
+        "path": analysis.path,
+        "duration_s": round(float(analysis.duration_s), 4),
+        "tempo_bpm": round(float(analysis.tempo_bpm), 3),
+        "meter": int(analysis.meter),
+    }
+
+
+def _choreograph_eq6(
+    analysis: Analysis,
+    library: PhraseLibrary,
+    slots: list[Slot],
+    infos: list[PhraseInfo],
+    scorer: EmissionModel,
+    style: str | None,
+    seed: int,
+    fps: float,
+    top_k: int,
+) -> Timeline:
+    """The paper's eq. 6, greedily along the song (see the module docs)."""
+    model_scores = getattr(scorer, "model_scores", None)
+    emission = model_scores(slots, infos) if model_scores else scorer.score(slots, infos)
+    bundle_prior = getattr(scorer, "transition_prior", None)
+    prior = bundle_prior(infos) if bundle_prior else transition_prior(infos)
+    path = greedy_decode(emission, prior)
+    steps = np.broadcast_to(prior, (max(len(slots) - 1, 0), *prior.shape))
+    choices = _choices(path, emission, steps, infos, top_k)
+    if style is None:  # the style most of the chosen phrases have (alternatives list it)
+        chosen = [infos[k].style for k in path]
+        style = max(sorted(set(chosen)), key=chosen.count)
+    return Timeline(
+        song=_song(analysis), library=str(library.path), fps=float(fps), seed=int(seed),
+        style=style, decoder="eq6", slots=slots, choices=choices,
+    )  # fmt: skip
 
 
 def _choices(

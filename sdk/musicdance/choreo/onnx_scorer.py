@@ -7,7 +7,8 @@ returns the probabilities of the phrases ``infos`` asks about, renormalised over
 ``feature_weight = w > 0`` the result is the geometric mix ``model^(1 - w) * feature^w`` with
 the transparent :class:`~musicdance.choreo.scoring.FeatureScorer`.
 
-The bundle's Markov matrix is available for the decoder through :meth:`transition_prior`.
+The bundle's Markov matrix (co-ascent's M) is read through :meth:`transition_prior` only by the
+``eq6`` decoder; the default decoders use the library's transition prior (docs/choreograph.md).
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ class OnnxScorer:
         if not spans:
             return np.zeros((0, self.bundle.num_classes), np.float32)
         return np.stack([self._cache[span] for span in spans])
+
+    def model_scores(self, slots: list[Slot], infos: list[PhraseInfo]) -> np.ndarray:
+        """``[N, len(infos)]``: the model's probabilities alone, renormalised over ``infos``
+        (floored), whatever ``feature_weight`` is: ``F`` of the paper's eq. 6."""
+        columns = [self.bundle.column(info.id) for info in infos]
+        model = self.probabilities(slots)[:, columns].astype(np.float64)
+        model = model / np.maximum(model.sum(axis=1, keepdims=True), 1e-30)
+        return np.maximum(model, self.floor)
 
     def score(self, slots: list[Slot], infos: list[PhraseInfo]) -> np.ndarray:
         """``[N, len(infos)]`` non-negative scores (the EmissionModel interface)."""
