@@ -1,4 +1,5 @@
-"""Helpers shared by the phrase-library tests: small phrases and libraries, the CLI runner."""
+"""Helpers shared by the tests: small phrases and libraries, the CLI runners (in-process and
+as a process)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import contextlib
 import os
 import subprocess
 import sys
+import traceback
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -29,8 +32,51 @@ def sample_phrases(
     return list(_cached(style, move, energy, mirrored))
 
 
-def mdtool(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ``mdtool`` as a user does, capturing text output."""
+@dataclass
+class CliResult:
+    """What a command did: exit code and text output (the fields of ``CompletedProcess``)."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def mdtool(*args: object, cwd: Path | None = None) -> CliResult:
+    """Run ``mdtool`` in this process, as ``python -m mdtool.cli`` would, with Typer's test
+    runner: its isolation swaps stdin, stdout and stderr, ``mdtool.cli.main`` runs with the
+    arguments, and the exit code, stdout and stderr come back as from a process (an exception
+    that escapes ``main``, as with ``--debug``, prints its traceback and exits 1, as the
+    interpreter does). ``mdtool_process`` runs a real process, for the few tests that check
+    what only a process shows."""
+    from typer.testing import CliRunner
+
+    from mdtool.cli import main
+
+    argv = [str(a) for a in args]
+    runner = CliRunner()
+    previous = Path.cwd()
+    with runner.isolation() as (stdout, stderr, _):
+        code = 0
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            main(argv)
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        except Exception:  # what the interpreter does with an uncaught exception
+            sys.stderr.write(traceback.format_exc())
+            code = 1
+        finally:
+            os.chdir(previous)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        out, err = stdout.getvalue().decode(), stderr.getvalue().decode()
+    return CliResult(["mdtool", *argv], code, out, err)
+
+
+def mdtool_process(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``mdtool`` as a user does, in its own process, capturing text output."""
     return subprocess.run(
         [sys.executable, "-m", "mdtool.cli", *map(str, args)],
         capture_output=True,

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from _audio_songs import bad_files, song_files
+from library_support import mdtool, mdtool_process, one_line_error
 
 
 @pytest.fixture(scope="session")
@@ -18,13 +17,6 @@ def songs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def bad(tmp_path_factory):
     return bad_files(tmp_path_factory.mktemp("audio_bad"))
-
-
-def mdtool(*args, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mdtool.cli", *map(str, args)], capture_output=True, text=True,
-        timeout=300, cwd=cwd,
-    )
 
 
 def test_analyze_table_json_plot_profile(songs, tmp_path):
@@ -66,8 +58,8 @@ def test_bad_files_exit_1_with_one_line(bad, key):
 
 
 def test_missing_file_and_bad_plot_suffix(songs, tmp_path):
-    run = mdtool("analyze", tmp_path / "missing.mp3")
-    assert run.returncode == 1 and "no such file" in run.stderr
+    run = mdtool_process("analyze", tmp_path / "missing.mp3")  # a real process: exit 1, one line
+    assert run.returncode == 1 and "no such file" in one_line_error(run)
     run = mdtool("analyze", songs["polka"].path, "--plot", tmp_path / "plot.jpg")
     assert run.returncode == 1 and "png" in run.stderr and "Traceback" not in run.stderr
 

@@ -11,7 +11,7 @@ import pygltflib
 import pytest
 from conftest import REPO
 from gltf_validator import assert_valid
-from library_support import mdtool, one_line_error
+from library_support import mdtool, mdtool_process, one_line_error
 
 from musicdance.audio.analysis import analyze
 from musicdance.audio.synth import synth_song, write_song
@@ -238,7 +238,8 @@ def test_cli_choreograph_edit_evaluate(song, tmp_path):
 def test_cli_bad_input_is_one_line(tmp_path, song):
     silence = write_song(tmp_path / "silence.wav", np.zeros(22050 * 6, np.float32), sr_hz=22050)
     out = tmp_path / "out"
-    line = one_line_error(mdtool("choreograph", silence, "-o", out, "--library", STARTER))
+    # a real process: exit code 1, one line on stderr, no traceback, no output written
+    line = one_line_error(mdtool_process("choreograph", silence, "-o", out, "--library", STARTER))
     assert "no phrases to dance to" in line
     assert not out.exists() or not any(out.iterdir())
     empty = tmp_path / "empty"

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from conftest import EXAMPLES
+from library_support import mdtool, mdtool_process
 
 from musicdance.io.bvh import read_bvh
-
-
-def mdtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mdtool.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_help_lists_the_commands():
@@ -86,11 +76,11 @@ def test_truncated_bvh_does_not_hang_or_write(tmp_path):
 def test_debug_shows_the_traceback(tmp_path):
     source = tmp_path / "broken.bvh"
     source.write_text("HIERARCHY\n")
-    result = mdtool("--debug", "info", source)
+    result = mdtool_process("--debug", "info", source)  # a real process: its traceback
     assert result.returncode == 1
     assert "Traceback" in result.stderr and "MusicDanceError" in result.stderr
 
 
 def test_usage_error_exits_2():
-    assert mdtool("convert").returncode == 2
+    assert mdtool_process("convert").returncode == 2  # a real process: its exit code
     assert mdtool("info", "a.bvh", "--no-such-option").returncode == 2

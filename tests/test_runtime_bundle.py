@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
-from library_support import mdtool, one_line_error  # noqa: E402
+from library_support import mdtool_process, one_line_error  # noqa: E402
 from runtime_support import STARTER, song_signal  # noqa: E402
 from train_support import finetuned, tiny_corpus  # noqa: E402
 
@@ -94,7 +94,7 @@ def test_damaged_or_foreign_bundles_are_refused(bundle_dir, tmp_path):
     (broken / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(MusicDanceError, match="bundle format"):
         Runtime(STARTER, bundle=broken)
-    result = mdtool("serve", "--port", 0, "--library", STARTER, "--bundle", broken)
+    result = mdtool_process("serve", "--port", 0, "--library", STARTER, "--bundle", broken)
     assert "mdtool-bundle/99" in one_line_error(result)
     with pytest.raises(MusicDanceError, match="not found|no manifest"):
         Runtime(STARTER, bundle=tmp_path / "missing")
