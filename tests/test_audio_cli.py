@@ -1,4 +1,5 @@
-"""``mdtool analyze`` and ``mdtool synth-song`` as a user runs them (subprocess)."""
+"""``mdtool analyze`` and ``mdtool synth-song`` with a user's arguments (in-process; one real
+process checks the exit code and the one-line error)."""
 
 from __future__ import annotations
 
