@@ -283,15 +283,16 @@ FORBIDDEN_AT_RUN_TIME = ("musicdance.corpus", "musicdance.train", "torch", "libr
 
 
 def test_runtime_with_the_default_bundle_imports_no_training_corpus_torch_or_librosa(song):
-    """The guard of the runtime's layer: the default bundle scores (onnxruntime), and scoring,
-    editing, sampling and exporting import none of ``FORBIDDEN_AT_RUN_TIME``."""
+    """The guard of the runtime's layer: with the default choice of scorer (``bundles/default``
+    through onnxruntime when it was made for the library, else the features), scoring, editing,
+    sampling and exporting import none of ``FORBIDDEN_AT_RUN_TIME``. (With a bundle made for
+    the library in any case: ``test_runtime_bundle.test_bundle_runtime_imports_no_torch``.)"""
     script = textwrap.dedent(
         f"""
         import sys
         import numpy as np
         import mdruntime
-        rt = mdruntime.Runtime({str(STARTER)!r})
-        assert rt.bundle is not None, rt.scorer_note
+        rt = mdruntime.Runtime({str(STARTER)!r})  # the default bundle when it fits
         tl = rt.choreograph_file({str(song)!r}, seed=1)
         rt.alternatives(tl, 0)
         rt.sample(rt.replace(tl, 0, rt.alternatives(tl, 0)[1]["phrase_id"]), np.linspace(0, 9, 5))

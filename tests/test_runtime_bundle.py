@@ -86,6 +86,36 @@ def test_bundle_runtime_imports_no_torch(bundle_dir):
     assert loaded == [], loaded
 
 
+def test_eq6_decoder_is_exactly_the_papers_equation(bundle_dir):
+    """``decoder="eq6"``: d_t = argmax F(u_t) M(d_{t-1} -> .) with F the bundle's model
+    probabilities alone and M the bundle's matrix; no jitter (every seed gives the same path),
+    no constraint factors, no section reuse."""
+    import numpy as np
+
+    from musicdance.bundle import open_bundle
+    from musicdance.choreo.slots import plan_slots
+
+    library = open_library(STARTER)
+    y, sr_hz = song_signal()
+    analysis = analyze_signal(y, sr_hz=sr_hz, path="song")
+    bundle = open_bundle(bundle_dir, library=library)
+    scorer = OnnxScorer(bundle, analysis, feature_weight=0.5)  # the mix is not used by eq6
+    timeline = choreograph(analysis, library, decoder="eq6", seed=1, scorer=scorer)
+    assert timeline.decoder == "eq6"
+    again = choreograph(analysis, library, decoder="eq6", seed=99, scorer=scorer)
+    assert again.phrase_ids() == timeline.phrase_ids()
+    infos = library.infos()
+    ids = [info.id for info in infos]
+    slots = plan_slots(analysis)
+    probabilities = scorer.probabilities(slots)[:, [bundle.column(i) for i in ids]]
+    f = probabilities / probabilities.sum(axis=1, keepdims=True)
+    m = bundle.transition[np.ix_([bundle.column(i) for i in ids], [bundle.column(i) for i in ids])]
+    path = [int(np.argmax(f[0]))]
+    for t in range(1, len(slots)):
+        path.append(int(np.argmax(f[t] * m[path[-1]])))
+    assert timeline.phrase_ids() == [ids[k] for k in path]
+
+
 def test_damaged_or_foreign_bundles_are_refused(bundle_dir, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(bundle_dir, broken)
