@@ -211,6 +211,13 @@ class PhraseLibrary:
             tags_by_id.setdefault(phrase_id, []).append(tag)
         return [_info_from_row(row, tags_by_id.get(row[0], [])) for row in rows]
 
+    def table(self):
+        """The choice columns of every phrase as arrays (``musicdance.library.table``): one
+        query, cached until the database changes."""
+        from musicdance.library.table import load_table
+
+        return load_table(self)
+
     def info(self, phrase_id: str) -> PhraseInfo:
         """The annotations of one phrase."""
         found = self.infos(ids=[phrase_id])
