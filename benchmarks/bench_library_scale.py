@@ -143,40 +143,77 @@ def build_scaled(folder: Path, variant_list: list, size: int, seed: int = SEED) 
 
 
 def _run(*args: str) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) and stdout of a fresh ``mdtool`` process."""
+    """Wall seconds, peak RSS (MB, ``VmHWM``: ``ru_maxrss`` would carry the parent's peak over
+    the fork) and stdout of a fresh ``mdtool`` process (its CPU seconds go to ``_run.cpu_s``)."""
     code = (
         "import resource, runpy, sys\n"
         "sys.argv = ['mdtool', *sys.argv[1:]]\n"
         "try:\n"
         "    runpy.run_module('mdtool.cli', run_name='__main__')\n"
         "finally:\n"
-        "    sys.stderr.write(f\"\\nPEAK_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n\")\n"
+        "    use = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "    hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
+        "    sys.stderr.write(f'\\nPEAK_KB {hwm[0]} {use.ru_utime + use.ru_stime}\\n')\n"
     )
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     wall = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"mdtool {' '.join(args)} failed: {result.stderr[-800:]}")
-    peak = [line for line in result.stderr.splitlines() if line.startswith("PEAK_KB")]
-    return wall, int(peak[-1].split()[1]) / 1024 if peak else float("nan"), result.stdout
+    peak = [line.split() for line in result.stderr.splitlines() if line.startswith("PEAK_KB")]
+    _run.cpu_s = float(peak[-1][2]) if peak else float("nan")
+    return wall, int(peak[-1][1]) / 1024 if peak else float("nan"), result.stdout
 
 
-def recall(table, graph, samples: int = 200, seed: int = 0) -> float:
-    """Share of the exact top-k successors (lowest dense cost within the style) that the graph
-    lists, over ``samples`` random phrases."""
+def recall(table, graph, samples: int = 300, seed: int = 0) -> dict[str, float]:
+    """How the graph's listed successors compare with exact search of the dense costs, over
+    ``samples`` random phrases: recall@1 (the cheapest successor is listed), recall@k (share of
+    the exact k cheapest that are listed) and the mean excess cost of the k cheapest listed
+    over the exact k cheapest (0: as good)."""
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(table), min(samples, len(table)), replace=False)
     styles, codes = table.style_codes()
-    found = total = 0
+    found = total = first = 0
+    excess = []
     for i in rows:
         group = np.flatnonzero(codes == codes[i])
         k = min(graph.k, len(group))
         cost = pair_costs(table, np.full(len(group), i), group)
-        exact = set(group[np.argsort(cost, kind="stable")[:k]].tolist())
-        listed = set(graph.targets[graph.indptr[i] : graph.indptr[i + 1]].tolist())
-        found += len(exact & listed)
+        order = np.argsort(cost, kind="stable")
+        exact = set(group[order[:k]].tolist())
+        listed = graph.targets[graph.indptr[i] : graph.indptr[i + 1]]
+        found += len(exact & set(listed.tolist()))
+        first += int(group[order[0]] in set(listed.tolist()))
         total += k
-    return found / max(total, 1)
+        listed_cost = np.sort(pair_costs(table, np.full(len(listed), i), listed))[:k]
+        excess.append(float(listed_cost.mean() - cost[order[:k]].mean()))
+    return {
+        "recall_at_1": first / len(rows),
+        "recall_at_k": found / max(total, 1),
+        "excess_cost": float(np.mean(excess)),
+    }
+
+
+def dense_agreement(analysis, library) -> dict[str, float]:
+    """Sparse against dense choice on the same library (feasible up to a few hundred phrases
+    per style): slots that agree, log score of each path under the dense model, distinct
+    phrases, and the worst join cost along each path."""
+    from musicdance.choreo.choreographer import choreograph
+    from musicdance.choreo.slots import plan_slots
+
+    dense = choreograph(analysis, library, seed=0, transitions="dense")
+    sparse = choreograph(analysis, library, seed=0)
+    table = library.table()
+    out = {"agree": float(np.mean([a == b for a, b in zip(dense.phrase_ids(),
+                                                         sparse.phrase_ids(), strict=True)]))}  # fmt: skip
+    for name, timeline in (("dense", dense), ("sparse", sparse)):
+        rows = np.array([table.index_of(p) for p in timeline.phrase_ids()])
+        joins = pair_costs(table, rows[:-1], rows[1:])
+        out[f"{name}_worst_join_cost"] = float(joins.max())
+        out[f"{name}_distinct_per_slot"] = len(set(rows.tolist())) / len(rows)
+        out[f"{name}_mean_emission"] = float(np.mean([c.score for c in timeline.choices]))
+    del plan_slots
+    return out
 
 
 def choose_once(analysis, library, timings):
@@ -190,24 +227,29 @@ def measure(folder: Path, song: Path, analysis, size: int, build_s: float) -> di
 
     row: dict = {"phrases": size, "build_s": round(build_s, 2)}
     row["stats_s"], _, _ = _run("library", "stats", "-L", str(folder), "--json")
+    row["stats_cpu_s"] = _run.cpu_s
     row["list_s"], _, _ = _run("library", "list", "-L", str(folder), "--json")
     library = open_library(folder)
     started = time.perf_counter()
     table = load_table(library)
     row["table_load_s"] = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     graph = build_graph(table, k=DEFAULT_K)
     row["graph_build_s"] = time.perf_counter() - started
+    row["graph_build_cpu_s"] = time.process_time() - cpu
     row["graph_edges"] = graph.num_edges
     graph_for(folder, table, k=DEFAULT_K, build=lambda: graph)  # saved for the cold runs
-    row["recall_at_k"] = round(recall(table, graph), 4)
+    row.update(recall(table, graph))
+    if size <= 2000:
+        row.update({f"dense_{k}": v for k, v in dense_agreement(analysis, library).items()})
     choose_once(analysis, library, {})  # warm-up (caches the table and graph)
     best: dict[str, float] = {}
     for _ in range(3):
         timings: dict[str, float] = {}
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         timeline = choose_once(analysis, library, timings)
         timings["choose"] = time.perf_counter() - started
+        timings["choose_cpu"] = time.process_time() - cpu
         best = timings if not best or timings["choose"] < best["choose"] else best
     row.update({f"{k}_s": v for k, v in best.items()})
     started = time.perf_counter()
@@ -220,6 +262,7 @@ def measure(folder: Path, song: Path, analysis, size: int, build_s: float) -> di
         "--no-bundle", "--profile", "--json",
     )  # fmt: skip
     row["cold_choreograph_s"] = wall
+    row["cold_choreograph_cpu_s"] = _run.cpu_s
     row["cold_choose_s"] = json.loads(out)["timings_s"]["choose"]
     row["cold_peak_mb"] = peak
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
@@ -233,17 +276,20 @@ def plot(rows: list[dict], path: Path) -> None:
 
     sizes = [r["phrases"] for r in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    for key, label in (("choose_s", "choose (warm)"), ("scoring_s", "scoring"),
-                       ("transitions_s", "transitions"), ("decoding_s", "decoding"),
-                       ("render_s", "render"), ("cold_choreograph_s", "cold choreograph"),
-                       ("stats_s", "library stats"), ("graph_build_s", "graph build (once)")):  # fmt: skip
+    curves = (
+        ("choose_cpu_s", "choose (warm, CPU)"), ("scoring_s", "scoring"),
+        ("transitions_s", "transitions"), ("decoding_s", "decoding"), ("render_s", "render"),
+        ("cold_choreograph_cpu_s", "cold choreograph (CPU)"), ("stats_s", "library stats"),
+        ("graph_build_cpu_s", "graph build, once (CPU)"),
+    )  # fmt: skip
+    for key, label in curves:
         left.loglog(sizes, [max(r[key], 1e-4) for r in rows], "o-", label=label)
     left.axhline(1.0, color="grey", ls=":", lw=1)
     left.set_xlabel("phrases in the library")
     left.set_ylabel("seconds")
     left.legend(fontsize=7)
     left.set_title("time")
-    right.loglog(sizes, [r["cold_peak_mb"] for r in rows], "o-", label="cold choreograph peak RSS")
+    right.loglog(sizes, [r["cold_peak_mb"] for r in rows], "o-", label="cold choreograph peak")
     right.axhline(600, color="grey", ls=":", lw=1)
     right.set_xlabel("phrases in the library")
     right.set_ylabel("MB")

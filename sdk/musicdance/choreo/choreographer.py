@@ -44,7 +44,7 @@ JITTER = 0.15
 DECODERS = ("viterbi", "greedy")
 TRANSITIONS = ("sparse", "dense")
 #: States pushed along their listed edges per Viterbi step (all of a style up to this many).
-DEFAULT_BEAM = 2048
+DEFAULT_BEAM = 512
 #: Above this many phrases, the alternatives per slot are ranked by partial sorting.
 _FULL_SORT_MAX = 4096
 

@@ -85,13 +85,20 @@ class FeatureScorer:
         intensity = music_intensity(slots)
         slot_meter = np.array([3 if s.meter == 3 else 4 for s in slots])
         phrase_meter = np.where(np.asarray(meter) == 3, 3, 4)
+        # slots mostly share their tempo and meter: each term is computed once per distinct
+        # value and its rows repeated (elementwise, so the values are the same)
+        bpms, bpm_row = np.unique(music_bpm, return_inverse=True)
+        levels, level_row = np.unique(intensity, return_inverse=True)
         out = np.empty((len(slots), len(tempo_bpm)))
         for a in range(0, len(tempo_bpm), SCORE_BLOCK):
             b = a + SCORE_BLOCK
-            tempo = tempo_fit(music_bpm, tempo_bpm[a:b], self.tempo_width_octaves)
-            fit = np.exp(
-                -0.5 * ((intensity[:, None] - energy[None, a:b]) / self.energy_width) ** 2
-            )
-            match = np.where(slot_meter[:, None] == phrase_meter[None, a:b], 1.0, 0.02)
-            out[:, a:b] = np.maximum(tempo * fit * match, self.floor)
+            tempo = tempo_fit(bpms, tempo_bpm[a:b], self.tempo_width_octaves)[bpm_row]
+            fit = np.exp(-0.5 * ((levels[:, None] - energy[None, a:b]) / self.energy_width) ** 2)
+            block = tempo * fit[level_row]
+            for meter in np.unique(slot_meter):  # x 0.02 where the meters differ (x 1 is exact)
+                rows = np.flatnonzero(slot_meter == meter)
+                columns = np.flatnonzero(phrase_meter[a:b] != meter)
+                if len(rows) and len(columns):
+                    block[np.ix_(rows, columns)] *= 0.02
+            np.maximum(block, self.floor, out=out[:, a:b])
         return out

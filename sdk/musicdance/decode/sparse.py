@@ -7,14 +7,16 @@ complete). With every pair listed and no beam, the decoders give exactly what th
 ``viterbi_decode`` / ``greedy_decode`` give for the same matrices (same sums, same tie rule: the
 lowest source index wins).
 
-Per step the work is O(B * d + K): the B best states so far (the beam; all K without one) push
-along their d listed edges, and the floor transition is carried from the best source (the
-second best for the best source's own listed targets), so every phrase stays reachable.
+Per step the work is O(B * d + K log K): the B best states so far (the beam; all K without
+one) push along their d listed edges, and the floor transition is carried from the best
+source (for that source's own listed targets, from the next best that does not list them), so
+every phrase stays reachable. Without a beam the result is exactly the dense Viterbi over the
+matrix the graph stands for (listed values, floor elsewhere).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,6 +40,13 @@ class SparseSteps:
     weights: list[np.ndarray]
     kind: np.ndarray
     floor: np.ndarray
+    _logs: dict = field(default_factory=dict, repr=False)
+
+    def log_weights(self, kind: int) -> np.ndarray:
+        """``log`` of ``weights[kind]`` (floored like the dense decoder's), computed once."""
+        if kind not in self._logs:
+            self._logs[kind] = _log(self.weights[kind])
+        return self._logs[kind]
 
     @property
     def num_states(self) -> int:
@@ -68,7 +77,9 @@ def _check(emission: np.ndarray, steps: SparseSteps, allowed: np.ndarray | None)
             f"sparse steps are for {steps.num_states} states and {len(steps.kind) + 1} slots, "
             f"the emission is {emission.shape}"
         )
-    if np.any(emission < 0) or any(np.any(w < 0) for w in steps.weights):
+    if "checked" not in steps._logs:
+        steps._logs["checked"] = not any(np.any(w < 0) for w in steps.weights)
+    if np.any(emission < 0) or not steps._logs["checked"]:
         raise MusicDanceError("emission and transition scores must be non-negative")
     if allowed is not None and allowed.shape != emission.shape:
         raise MusicDanceError(f"allowed must be {emission.shape}, got {allowed.shape}")
@@ -98,19 +109,19 @@ def sparse_viterbi_decode(
     _check(emission, steps, allowed)
     log_e = _log_emission(emission, allowed)
     num_slots, num_states = log_e.shape
-    log_w = [_log(w) for w in steps.weights]
     log_floor = np.where(steps.floor > 0, _log(steps.floor), -np.inf)
     has_floor = bool(np.any(steps.floor > 0))
     everyone = np.arange(num_states)
+    all_edges = (np.arange(len(steps.targets)), np.repeat(everyone, np.diff(steps.indptr)))
     cumulative = log_e[0].copy()
     backlinks = np.zeros((num_slots, num_states), dtype=np.int32)
     for t in range(1, num_slots):
         if beam is None or beam >= num_states:
-            sources = everyone
+            edges, src = all_edges
         else:
             sources = np.sort(np.argpartition(-cumulative, beam - 1)[:beam])
-        edges, src = _edges_of(steps.indptr, sources)
-        values = cumulative[src] + log_w[int(steps.kind[t - 1])][edges]
+            edges, src = _edges_of(steps.indptr, sources)
+        values = cumulative[src] + steps.log_weights(int(steps.kind[t - 1]))[edges]
         targets = steps.targets[edges]
         best = np.full(num_states, -np.inf)
         np.maximum.at(best, targets, values)
@@ -118,16 +129,7 @@ def sparse_viterbi_decode(
         back = np.full(num_states, num_states, dtype=np.int64)
         np.minimum.at(back, targets[winner], src[winner])  # ties: the lowest source
         if has_floor:
-            via_floor = cumulative + log_floor
-            first = int(np.argmax(via_floor))
-            value_first = via_floor[first]
-            via_floor[first] = -np.inf
-            second = int(np.argmax(via_floor))
-            floor_value = np.full(num_states, value_first)
-            floor_source = np.full(num_states, first, dtype=np.int64)
-            listed = steps.targets[steps.indptr[first] : steps.indptr[first + 1]]
-            floor_value[listed] = via_floor[second]  # first's own targets are listed edges
-            floor_source[listed] = second
+            floor_value, floor_source = _floor_step(cumulative + log_floor, steps)
             use = floor_value > best
             best = np.where(use, floor_value, best)
             back = np.where(use, floor_source, back)
@@ -139,6 +141,48 @@ def sparse_viterbi_decode(
     for t in range(num_slots - 1, 0, -1):
         path[t - 1] = backlinks[t, path[t]]
     return path
+
+
+def _best_first(values: np.ndarray, head: int = 32):
+    """Indices by decreasing value, ties by index: the first ``head`` by a partial sort, the
+    rest (rarely needed) by a full one."""
+    if len(values) > 4 * head:
+        top = np.argpartition(-values, head - 1)[:head]
+        top = top[np.lexsort((top, -values[top]))]
+        yield from top.tolist()
+        # the partition may have split a tie at its edge: resume from the full order
+        order = np.argsort(-values, kind="stable")
+        yield from order[head:].tolist() if np.array_equal(order[:head], top) else [
+            i for i in order.tolist() if i not in set(top.tolist())
+        ]
+    else:
+        yield from np.argsort(-values, kind="stable").tolist()
+
+
+def _floor_step(via_floor: np.ndarray, steps: SparseSteps) -> tuple[np.ndarray, np.ndarray]:
+    """Best score into each target over the pairs not listed: ``(value [K], source [K])``.
+
+    The best source by ``cumulative + log floor`` serves every target it does not list; its
+    listed targets go to the next best source that does not list them, and so on (exact: the
+    sources are tried in order until every target is served or none is left)."""
+    num_states = len(via_floor)
+    value = np.full(num_states, -np.inf)
+    source = np.zeros(num_states, dtype=np.int64)
+    waiting = np.arange(num_states)
+    listed = np.zeros(num_states, dtype=bool)
+    for candidate in _best_first(via_floor):
+        if not np.isfinite(via_floor[candidate]):
+            break
+        a, b = steps.indptr[candidate], steps.indptr[candidate + 1]
+        listed[steps.targets[a:b]] = True
+        served = waiting[~listed[waiting]]
+        value[served] = via_floor[candidate]
+        source[served] = candidate
+        waiting = waiting[listed[waiting]]
+        listed[steps.targets[a:b]] = False
+        if not len(waiting):
+            break
+    return value, source
 
 
 def sparse_greedy_decode(

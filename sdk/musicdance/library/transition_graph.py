@@ -62,7 +62,7 @@ GRAPH_VERSION = 1
 #: Successors kept per phrase (besides its own variants); see docs/library-scale.md.
 DEFAULT_K = 48
 #: Nearest start poses fetched per end pose, as a multiple of ``k``, before the full ranking.
-SEARCH_FACTOR = 2
+SEARCH_FACTOR = 8
 BACKENDS = ("hnsw", "exact")
 ENGINES = ("local", "ray")
 INDEX_DIR = "index"
@@ -424,20 +424,31 @@ def _best_successors(table, rows, near, k, twin, move, weights):
 # -- the cached graph of a library -----------------------------------------------------------
 
 
+def content_hash(table: PhraseTable) -> str:
+    """Hash of what any graph of ``table`` depends on (ids, styles, boundary annotations);
+    computed once per table (and kept with the table's on-disk copy)."""
+    cached = table._index.get("content_hash")
+    if cached is None:
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update("\0".join(table.ids.tolist()).encode())
+        digest.update("\0".join(table.style.tolist()).encode())
+        for name in ("support_start", "support_end", "facing_start_deg", "facing_end_deg",
+                     "start_features", "end_features"):  # fmt: skip
+            digest.update(np.ascontiguousarray(getattr(table, name)).tobytes())
+        cached = table._index["content_hash"] = digest.hexdigest()
+    return cached
+
+
 def table_key(table: PhraseTable, k: int, weights: TransitionWeights | None = None) -> str:
     """Hash of everything the graph depends on (phrases, boundary annotations, k, weights)."""
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"v{GRAPH_VERSION};k={k};{weights or TransitionWeights()!r}".encode())
-    digest.update("\0".join(table.ids.tolist()).encode())
-    digest.update("\0".join(table.style.tolist()).encode())
-    for name in ("support_start", "support_end", "facing_start_deg", "facing_end_deg",
-                 "start_features", "end_features"):  # fmt: skip
-        digest.update(np.ascontiguousarray(getattr(table, name)).tobytes())
+    digest.update(content_hash(table).encode())
     return digest.hexdigest()
 
 
 def graph_path(library_path: str | os.PathLike[str], key: str) -> Path:
-    return Path(library_path) / INDEX_DIR / f"transitions-{key}.npz"
+    return Path(library_path) / INDEX_DIR / f"transitions-{key}"
 
 
 def graph_for(
@@ -460,11 +471,8 @@ def graph_for(
             return graph
     path = graph_path(library_path, key) if library_path is not None else None
     graph = None
-    if path is not None and path.is_file():
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            with np.load(path) as arrays:
-                if int(arrays["version"]) == GRAPH_VERSION:
-                    graph = TransitionGraph.from_arrays({n: arrays[n] for n in arrays.files})
+    if path is not None and path.is_dir():
+        graph = load_graph(path)
     if graph is None:
         graph = build() if build else build_graph(table, k=k)
         if path is not None:
@@ -476,19 +484,50 @@ def graph_for(
     return graph
 
 
+_GRAPH_ARRAYS = ("indptr", "targets", "cost", "group_size", "twin", "move", "k", "version")
+
+
+def load_graph(path: Path) -> TransitionGraph | None:
+    """A graph saved by ``save_graph``, memory-mapped (only the pages a style's rows touch are
+    read); None when it is missing, damaged or of another version."""
+    try:
+        arrays = {
+            name: np.load(path / f"{name}.npy", mmap_mode=None if name in ("k", "version") else "r")
+            for name in _GRAPH_ARRAYS
+        }
+        if int(arrays["version"]) != GRAPH_VERSION:
+            return None
+        graph = TransitionGraph.from_arrays(arrays)
+        if graph.indptr[-1] != len(graph.targets) or len(graph.cost) != len(graph.targets):
+            return None
+        return graph
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def save_graph(graph: TransitionGraph, path: Path) -> bool:
-    """Write the graph (temp file, then rename); stale graphs beside it are removed. Returns
-    False when the folder is not writable."""
-    from musicdance.atomic import atomic_write
+    """Write the graph as a folder of ``.npy`` files (built beside it, then renamed); stale
+    graphs beside it are removed. Returns False when the folder is not writable."""
+    import shutil
+    import tempfile
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, "wb") as handle:
-            np.savez(handle, **graph.to_arrays())
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            for name, values in graph.to_arrays().items():
+                np.save(staging / f"{name}.npy", np.ascontiguousarray(values))
+            os.replace(staging, path)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not path.is_dir():
+                raise
     except OSError:
         return False
-    for old in path.parent.glob("transitions-*.npz"):
-        if old != path:
+    for old in path.parent.glob("transitions-*"):
+        if old != path and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        elif old != path:
             with contextlib.suppress(OSError):
                 old.unlink()
     return True
