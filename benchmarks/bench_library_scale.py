@@ -18,7 +18,8 @@ Per size it reports: build time, ``library stats --json`` and ``library list --j
 choreograph`` (fresh process, graph cached) with its peak RSS, and the recall of the sparse
 graph's top-k against exact search of the dense costs. ``--plot`` writes the log-log figure.
 
-    python benchmarks/bench_library_scale.py [--sizes 1000,10000,100000] [--plot docs/images/library-scale.png]
+    python benchmarks/bench_library_scale.py [--sizes 1000,10000,100000] \
+        [--plot docs/images/library-scale.png] [--json rows.json]
 """
 
 from __future__ import annotations
@@ -204,8 +205,8 @@ def dense_agreement(analysis, library) -> dict[str, float]:
     dense = choreograph(analysis, library, seed=0, transitions="dense")
     sparse = choreograph(analysis, library, seed=0)
     table = library.table()
-    out = {"agree": float(np.mean([a == b for a, b in zip(dense.phrase_ids(),
-                                                         sparse.phrase_ids(), strict=True)]))}  # fmt: skip
+    pairs = zip(dense.phrase_ids(), sparse.phrase_ids(), strict=True)
+    out = {"agree": float(np.mean([a == b for a, b in pairs]))}
     for name, timeline in (("dense", dense), ("sparse", sparse)):
         rows = np.array([table.index_of(p) for p in timeline.phrase_ids()])
         joins = pair_costs(table, rows[:-1], rows[1:])

@@ -134,8 +134,8 @@ def main() -> None:
         except ImportError as error:
             print(f"| {name} | not installed ({error.name}) | | |")
             continue
-        hits = sum(len(set(a.tolist()) & set(b.tolist())) for a, b in zip(labels, exact,
-                                                                           strict=True))  # fmt: skip
+        pairs = zip(labels, exact, strict=True)
+        hits = sum(len(set(a.tolist()) & set(b.tolist())) for a, b in pairs)
         print(f"| {name} | {built:.2f} | {queried:.2f} | {hits / exact.size:.4f} |", flush=True)
 
 
