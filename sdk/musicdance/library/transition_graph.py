@@ -58,11 +58,15 @@ __all__ = [
     "move_of",
 ]
 
-GRAPH_VERSION = 1
+GRAPH_VERSION = 2
 #: Successors kept per phrase (besides its own variants); see docs/library-scale.md.
 DEFAULT_K = 48
 #: Nearest start poses fetched per end pose, as a multiple of ``k``, before the full ranking.
 SEARCH_FACTOR = 8
+#: Random unlisted pairs per phrase that estimate the rest of its prior row (``rest_mean``).
+REST_SAMPLES = 32
+#: The prior's floor the estimate clips with (``transition_prior``'s default).
+PRIOR_FLOOR = 0.01
 BACKENDS = ("hnsw", "exact")
 ENGINES = ("local", "ray")
 INDEX_DIR = "index"
@@ -113,7 +117,9 @@ class TransitionGraph:
     indptr ``[K + 1]``: the edges of source i are ``indptr[i]:indptr[i + 1]``; targets ``[E]``
     (rows of the table); cost ``[E]`` (``transition_costs``); group_size ``[K]``: phrases in
     i's style (the dense prior's row length); twin / move ``[K]``: mirror twin row (-1: none)
-    and move code.
+    and move code; rest_mean ``[K]``: the mean of ``clip(exp(-cost), PRIOR_FLOOR, 1)`` over
+    the pairs of row i that are not listed, estimated from ``REST_SAMPLES`` random pairs (0 in
+    complete rows), so that the sparse prior's row sums match the dense ones.
     """
 
     indptr: np.ndarray
@@ -123,6 +129,7 @@ class TransitionGraph:
     twin: np.ndarray
     move: np.ndarray
     k: int
+    rest_mean: np.ndarray | None = None
 
     @property
     def num_phrases(self) -> int:
@@ -160,16 +167,19 @@ class TransitionGraph:
         return TransitionGraph(
             indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
             targets=targets.astype(np.int32),
-            cost=self.cost[edges],
-            group_size=self.group_size[rows],
+            cost=np.asarray(self.cost[edges]),
+            group_size=np.asarray(self.group_size[rows]),
             twin=twin,
-            move=self.move[rows],
+            move=np.asarray(self.move[rows]),
             k=self.k,
+            rest_mean=None if self.rest_mean is None else np.asarray(self.rest_mean[rows]),
         )
 
     def prior(self, floor: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
-        """``(prior [E], floor_prior [K])``: the dense ``transition_prior``'s listed entries
-        and, per source row, the value of every entry not listed (0 in complete rows)."""
+        """``(prior [E], rest [K])``: the dense ``transition_prior``'s listed entries and, per
+        source row, the value given to every entry not listed (0 in complete rows). Row sums
+        are the listed entries' plus ``rest_mean`` times the unlisted count (the floor when
+        the graph has no estimate)."""
         listed = np.clip(np.exp(-self.cost), floor, 1.0)
         degrees = self.degrees()
         if self.complete and len(degrees) and np.all(degrees == degrees[0]):
@@ -180,15 +190,20 @@ class TransitionGraph:
             row_sum = np.array([listed[a:b].sum() for a, b in bounds])
         else:
             row_sum = np.add.reduceat(listed, self.indptr[:-1]) if len(listed) else np.zeros(0)
-            row_sum = row_sum + (self.group_size - degrees) * floor
-        floor_prior = np.where(degrees < self.group_size, floor / row_sum, 0.0)
-        return listed / np.repeat(row_sum, degrees), floor_prior
+            missing = self.group_size - degrees
+            rest = np.full(len(degrees), floor) if self.rest_mean is None else self.rest_mean
+            rest = np.where(missing > 0, np.maximum(rest, floor), 0.0)
+            row_sum = row_sum + missing * rest
+            return listed / np.repeat(row_sum, degrees), rest / row_sum
+        return listed / np.repeat(row_sum, degrees), np.zeros(len(degrees))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {
             "indptr": self.indptr, "targets": self.targets, "cost": self.cost,
             "group_size": self.group_size, "twin": self.twin, "move": self.move,
             "k": np.array(self.k), "version": np.array(GRAPH_VERSION),
+            "rest_mean": (np.zeros(self.num_phrases) if self.rest_mean is None
+                          else np.asarray(self.rest_mean)),
         }  # fmt: skip
 
     @classmethod
@@ -196,7 +211,7 @@ class TransitionGraph:
         return cls(
             indptr=arrays["indptr"], targets=arrays["targets"], cost=arrays["cost"],
             group_size=arrays["group_size"], twin=arrays["twin"], move=arrays["move"],
-            k=int(arrays["k"]),
+            k=int(arrays["k"]), rest_mean=arrays["rest_mean"],
         )  # fmt: skip
 
 
@@ -361,7 +376,8 @@ def build_graph(
         else:
             parts = _candidates_local(tasks)
         near = rows[_merge(parts, search)]  # [n, search] table rows
-        src, tgt = _best_successors(table, rows, near, k, twin, move, weights)
+        src, tgt = _best_successors(table, (ends_v, starts_v), rows, near, k, twin, move,
+                                    weights)  # fmt: skip
         sources_all.append(src)
         targets_all.append(tgt)
         if progress:
@@ -378,6 +394,7 @@ def build_graph(
          for a in range(0, len(src), 200_000)] or [np.zeros(0)]
     )  # fmt: skip
     indptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=len(ids)))])
+    rest_mean = _rest_mean(table, indptr, tgt, codes, np.asarray(group_size), weights, seed)
     return TransitionGraph(
         indptr=indptr.astype(np.int64),
         targets=tgt.astype(np.int32),
@@ -386,10 +403,61 @@ def build_graph(
         twin=twin,
         move=move,
         k=k,
+        rest_mean=rest_mean,
     )
 
 
-def _best_successors(table, rows, near, k, twin, move, weights):
+def _rest_mean(table, indptr, targets, codes, group_size, weights, seed) -> np.ndarray:
+    """Per row, the mean clipped prior weight of ``REST_SAMPLES`` random unlisted pairs of its
+    style (0 where the row lists its whole style)."""
+    num = len(group_size)
+    rest = np.zeros(num)
+    degrees = np.diff(indptr)
+    partial = np.flatnonzero(degrees < group_size)
+    if not len(partial):
+        return rest
+    rng = np.random.default_rng(seed)
+    members = [np.flatnonzero(codes == c) for c in range(int(codes.max()) + 1)]
+    sources = np.repeat(partial, REST_SAMPLES)
+    picks = rng.random(len(sources))
+    sizes = group_size[sources]
+    offsets = np.minimum((picks * sizes).astype(np.int64), sizes - 1)
+    sampled = np.empty(len(sources), dtype=np.int64)
+    for c, group in enumerate(members):
+        mask = codes[sources] == c
+        sampled[mask] = group[offsets[mask]]
+    listed_keys = np.repeat(np.arange(num), degrees) * num + targets
+    keys = sources * num + sampled
+    unlisted = ~np.isin(keys, listed_keys)
+    values = np.zeros(len(sources))
+    for a in range(0, len(sources), 200_000):
+        chunk = slice(a, a + 200_000)
+        cost = pair_costs(table, sources[chunk], sampled[chunk], weights)
+        values[chunk] = np.clip(np.exp(-cost), PRIOR_FLOOR, 1.0)
+    total = np.bincount(sources[unlisted], values[unlisted], minlength=num)
+    count = np.bincount(sources[unlisted], minlength=num)
+    rest[partial] = np.where(count[partial] > 0, total[partial] / np.maximum(count[partial], 1),
+                             PRIOR_FLOOR)  # fmt: skip
+    return rest
+
+
+def _rank_costs(table, vectors, sources, targets, weights) -> np.ndarray:
+    """``pair_costs`` in float32 from the scaled boundary vectors (for ranking candidates;
+    the kept edges get their exact float64 cost)."""
+    w = weights or TransitionWeights()
+    ends_v, starts_v = vectors
+    delta = ends_v[sources] - starts_v[targets]
+    pose = np.sqrt(np.einsum("ij,ij->i", delta[:, :_POSE_DIMS], delta[:, :_POSE_DIMS]))
+    velocity = np.sqrt(np.einsum("ij,ij->i", delta[:, _POSE_DIMS:], delta[:, _POSE_DIMS:]))
+    end, start = table.support_end[sources], table.support_start[targets]
+    support = np.where((end < 2) & (start < 2), (end != start).astype(np.float32),
+                       np.where((end == 2) | (start == 2), 0.5, 0.0))  # fmt: skip
+    turn = table.facing_end_deg[targets] - table.facing_start_deg[targets]
+    after = (table.facing_end_deg[sources] + turn + 180.0) % 360.0 - 180.0
+    return pose + velocity + w.support * support + w.facing * np.abs(after) / 180.0
+
+
+def _best_successors(table, vectors, rows, near, k, twin, move, weights):
     """Rows' ``k`` cheapest successors among ``near`` plus their own variants: (src, tgt)."""
     n, search = near.shape
     best = np.empty((n, min(k, search)), dtype=np.int64)
@@ -397,7 +465,7 @@ def _best_successors(table, rows, near, k, twin, move, weights):
     for a in range(0, n, block):
         part = near[a : a + block]
         src = np.repeat(rows[a : a + block], search)
-        cost = pair_costs(table, src, part.ravel(), weights).reshape(len(part), search)
+        cost = _rank_costs(table, vectors, src, part.ravel(), weights).reshape(len(part), search)
         keep = np.argsort(cost, axis=1, kind="stable")[:, : best.shape[1]]
         best[a : a + block] = np.take_along_axis(part, keep, axis=1)
     sources = [np.repeat(rows, best.shape[1]), rows]
@@ -484,7 +552,9 @@ def graph_for(
     return graph
 
 
-_GRAPH_ARRAYS = ("indptr", "targets", "cost", "group_size", "twin", "move", "k", "version")
+_GRAPH_ARRAYS = (
+    "indptr", "targets", "cost", "group_size", "twin", "move", "k", "version", "rest_mean",
+)  # fmt: skip
 
 
 def load_graph(path: Path) -> TransitionGraph | None:
