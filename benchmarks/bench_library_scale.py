@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from musicdance.library import open_library
+from musicdance.library.importer import DescriptorIndex, pose_descriptor
 from musicdance.library.phrase import make_phrase
 from musicdance.library.store import _COLUMNS, DB_NAME, create_library, encode_motion_file
 from musicdance.library.table import load_table
@@ -67,7 +68,8 @@ def base_phrases(work: Path) -> list:
 
 
 def variants(phrases: list) -> list:
-    """Each phrase time-scaled by ``SPEEDS`` and mirrored, re-annotated."""
+    """Each phrase time-scaled by ``SPEEDS`` and mirrored, re-annotated (with the mean pose
+    descriptor ``library import`` keeps for near-duplicate checks)."""
     out = []
     for phrase in phrases:
         info = phrase.info
@@ -94,7 +96,11 @@ def variants(phrases: list) -> list:
                     )  # fmt: skip
                 except Exception:  # a variant too short to annotate: skip it
                     continue
+                _descriptor_means[out[-1].id] = pose_descriptor(out[-1]).mean(axis=0)
     return out
+
+
+_descriptor_means: dict[str, np.ndarray] = {}
 
 
 def build_scaled(folder: Path, variant_list: list, size: int, seed: int = SEED) -> float:
@@ -107,12 +113,17 @@ def build_scaled(folder: Path, variant_list: list, size: int, seed: int = SEED) 
     library = create_library(folder)
     rng = np.random.default_rng(seed)
     files = []
+    descriptors = DescriptorIndex(library)
     for variant in variant_list:
         data = encode_motion_file(variant)
         sha256 = hashlib.sha256(data).hexdigest()
         relative = f"motions/{variant.id}-{sha256[:12]}.npz"
         (folder / relative).write_bytes(data)
         files.append((relative, sha256))
+        # what ``library import`` records for each motion it writes
+        descriptors.means[sha256] = _descriptor_means[variant.id]
+    descriptors._changed = True
+    descriptors._save()
     pick = rng.integers(0, len(variant_list), size)
     width = len(variant_list[0].info.start_features)
     noise = rng.standard_normal((size, 2, width)).astype(np.float32)
@@ -266,7 +277,30 @@ def measure(folder: Path, song: Path, analysis, size: int, build_s: float) -> di
     row["cold_choreograph_cpu_s"] = _run.cpu_s
     row["cold_choose_s"] = json.loads(out)["timings_s"]["choose"]
     row["cold_peak_mb"] = peak
+    take = long_take(folder.parent)
+    row["import_10min_s"], _, out = _run(
+        "library", "import", str(take), "--style", "mocap", "-L", str(folder), "--json"
+    )
+    row["import_10min_cpu_s"] = _run.cpu_s
+    report = json.loads(out)
+    row["import_seconds_reported"] = report["seconds"]
+    row["import_phrases"] = sum(len(r.get("phrase_ids", [])) for r in report["files"])
+    row["import_near_duplicates"] = sum(len(r.get("near_duplicates", [])) for r in report["files"])
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+
+
+def long_take(work: Path, minutes: float = 10.0) -> Path:
+    """The 10-minute 120 fps take of ``bench_library.py`` (a shared BVH looped)."""
+    from musicdance.io.bvh import write_bvh
+    from musicdance.io.files import load_motion
+    from musicdance.motion import concatenate
+
+    path = work / "long_take.bvh"
+    if not path.is_file():
+        take = load_motion(SHARED_BVH / "bvh11_cmu_131_02.bvh")
+        loops = int(np.ceil(minutes * 60.0 / take.duration_s))
+        write_bvh(concatenate([take] * loops), path)
+    return path
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -282,6 +316,7 @@ def plot(rows: list[dict], path: Path) -> None:
         ("transitions_s", "transitions"), ("decoding_s", "decoding"), ("render_s", "render"),
         ("cold_choreograph_cpu_s", "cold choreograph (CPU)"), ("stats_s", "library stats"),
         ("graph_build_cpu_s", "graph build, once (CPU)"),
+        ("import_10min_cpu_s", "import 10-min take (CPU)"),
     )  # fmt: skip
     for key, label in curves:
         left.loglog(sizes, [max(r[key], 1e-4) for r in rows], "o-", label=label)

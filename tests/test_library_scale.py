@@ -155,7 +155,7 @@ def test_graph_is_cached_in_the_library_and_rebuilt_after_a_change(library, tmp_
     shutil.copytree(library.path, folder)
     copy = open_library(folder)
     table = copy.table()
-    graph = graph_for(copy.path, table, k=8)
+    graph = graph_for(copy.path, table, k=8, build=lambda: build_graph(table, k=8))
     path = graph_path(copy.path, table_key(table, 8))
     assert path.is_dir() and (path / "targets.npy").is_file()
     assert graph.num_edges < len(table) ** 2  # 8 + own variants per phrase, not all 24
@@ -163,7 +163,7 @@ def test_graph_is_cached_in_the_library_and_rebuilt_after_a_change(library, tmp_
     assert np.array_equal(again.targets, graph.targets)
     copy.remove([table.ids[0]])
     fresh = copy.table()
-    rebuilt = graph_for(copy.path, fresh, k=8)
+    rebuilt = graph_for(copy.path, fresh, k=8, build=lambda: build_graph(fresh, k=8))
     assert rebuilt.num_phrases == len(table) - 1
     assert not path.exists()  # the stale graph was removed
 

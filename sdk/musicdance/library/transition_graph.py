@@ -70,6 +70,9 @@ PRIOR_FLOOR = 0.01
 BACKENDS = ("hnsw", "exact")
 ENGINES = ("local", "ray")
 INDEX_DIR = "index"
+#: Graphs of libraries from this size on are saved in ``index/`` (smaller ones build in
+#: milliseconds; a shipped starter library is not written to).
+SAVE_MIN_PHRASES = 5000
 #: hnswlib settings (M, ef_construction, ef_search as a multiple of the neighbours asked).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 100
@@ -527,8 +530,9 @@ def graph_for(
     build: Callable[[], TransitionGraph] | None = None,
 ) -> TransitionGraph:
     """The graph of ``table`` with ``k``: from this process's memory, else from the library's
-    ``index/`` folder, else built (and saved there when the folder is writable; a read-only
-    library keeps it in memory only). ``build`` overrides how it is built (sharded, Ray)."""
+    ``index/`` folder, else built (and saved there for libraries of ``SAVE_MIN_PHRASES`` or
+    more, or when ``build`` is given, if the folder is writable; a read-only library keeps it
+    in memory only). ``build`` overrides how it is built (sharded, Ray)."""
     key = table._index.get(("graph_key", k))
     if key is None:
         key = table._index[("graph_key", k)] = table_key(table, k)
@@ -543,7 +547,7 @@ def graph_for(
         graph = load_graph(path)
     if graph is None:
         graph = build() if build else build_graph(table, k=k)
-        if path is not None:
+        if path is not None and (build is not None or len(table) >= SAVE_MIN_PHRASES):
             save_graph(graph, path)
     with _memory_lock:
         _memory[key] = graph
