@@ -284,7 +284,7 @@ def measure(folder: Path, song: Path, analysis, size: int, build_s: float) -> di
     row["import_10min_cpu_s"] = _run.cpu_s
     report = json.loads(out)
     row["import_seconds_reported"] = report["seconds"]
-    row["import_phrases"] = sum(len(r.get("phrase_ids", [])) for r in report["files"])
+    row["import_phrases"] = sum(len(r.get("phrases", [])) for r in report["files"])
     row["import_near_duplicates"] = sum(len(r.get("near_duplicates", [])) for r in report["files"])
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
 

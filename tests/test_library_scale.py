@@ -161,6 +161,17 @@ def test_graph_is_cached_in_the_library_and_rebuilt_after_a_change(library, tmp_
     assert graph.num_edges < len(table) ** 2  # 8 + own variants per phrase, not all 24
     again = graph_for(copy.path, table, k=8)
     assert np.array_equal(again.targets, graph.targets)
+    from musicdance.library import transition_graph
+
+    transition_graph._memory.clear()  # as a fresh process: read from index/, not built
+
+    def refuse():
+        raise AssertionError("the saved graph was not used")
+
+    loaded = graph_for(copy.path, table, k=8, build=refuse)
+    assert loaded.k == 8 and isinstance(loaded.targets, np.memmap)
+    for name in ("indptr", "targets", "cost", "rest_mean"):
+        assert np.array_equal(getattr(loaded, name), getattr(graph, name))
     copy.remove([table.ids[0]])
     fresh = copy.table()
     rebuilt = graph_for(copy.path, fresh, k=8, build=lambda: build_graph(fresh, k=8))
@@ -198,3 +209,42 @@ def test_sharded_build_on_a_two_worker_ray_cluster_equals_the_local_one(library)
         assert np.array_equal(other.indptr, local.indptr)
         assert np.array_equal(other.targets, local.targets)
         assert np.array_equal(other.cost, local.cost)
+
+
+def test_runtime_library_cache_is_bounded(library):
+    from mdruntime.library_cache import CachedLibrary
+
+    cached = CachedLibrary(library, max_phrases=3, max_infos=4)
+    ids = cached.ids()
+    assert len(cached) == len(library) and ids == library.ids()
+    for phrase_id in ids[:6]:
+        assert cached.get(phrase_id).id == phrase_id
+        cached.info(phrase_id)
+    assert len(cached._phrases) == 3 and len(cached._infos) == 4
+    assert cached.get(ids[5]) is cached.get(ids[5])  # recent ones stay
+    assert cached.preload() == 3
+    assert ids[0] in cached and "no-such-phrase" not in cached
+
+
+def test_near_duplicate_candidates_lose_no_pair(library, tmp_path):
+    """The mean-descriptor bound keeps every near-duplicate the exhaustive test finds."""
+    from dataclasses import replace
+
+    from musicdance.library.importer import DescriptorIndex, near_duplicates
+    from musicdance.library.phrase import Phrase
+
+    folder = tmp_path / "lib"
+    shutil.copytree(library.path, folder)
+    copy = open_library(folder)
+    existing = [copy.get(i) for i in copy.ids()]
+    new = [
+        Phrase(info=replace(p.info, id=f"again-{p.id}"), motion=p.motion, contacts=p.contacts)
+        for p in existing[::23]
+    ]
+    index = DescriptorIndex(copy)
+    candidates = index.candidates(new, set(copy.ids()))
+    assert len(candidates) < len(existing)  # most phrases are skipped without decoding
+    assert (folder / "index" / DescriptorIndex.FILE).is_file()
+    found = near_duplicates(new, [copy.get(i) for i in candidates])
+    assert found == near_duplicates(new, existing)
+    assert {a for a, _, _ in found} == {p.id for p in new}  # each finds its original

@@ -590,7 +590,7 @@ def save_graph(graph: TransitionGraph, path: Path) -> bool:
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
             for name, values in graph.to_arrays().items():
-                np.save(staging / f"{name}.npy", np.ascontiguousarray(values))
+                np.save(staging / f"{name}.npy", np.asarray(values))
             os.replace(staging, path)
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
