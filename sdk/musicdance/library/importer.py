@@ -351,13 +351,22 @@ class DescriptorIndex:
         self._save()
         ids = np.array([r[0] for r in rows], dtype=object)
         counts = np.array([r[2] for r in rows])
-        means = np.stack([self.means[r[1]] for r in rows]).reshape(len(rows), -1, 3)
+        shas, which = np.unique(np.array([r[1] for r in rows]), return_inverse=True)
+        means = np.stack([self.means[sha] for sha in shas.tolist()])  # [motions, joints * 3]
+        mine = np.stack([self.mean_of(p) for p in new])  # [new, joints * 3]
+        joints = means.shape[1] // 3
+        # squared RMS joint distance of the means, for every (new, stored motion) pair
+        squared = (
+            np.einsum("ij,ij->i", mine, mine)[:, None]
+            + np.einsum("ij,ij->i", means, means)[None, :]
+            - 2.0 * mine @ means.T
+        ) / joints
+        # a small margin keeps rounding in the expansion from dropping a borderline pair
+        close = squared < (NEAR_DUPLICATE_M * 1.01) ** 2  # [new, motions]
+        new_counts = np.array([len(p.info.count_frames) for p in new])
         keep = np.zeros(len(rows), dtype=bool)
-        for phrase in new:
-            same_shape = counts == len(phrase.info.count_frames)
-            mine = self.mean_of(phrase).reshape(-1, 3)
-            bound = np.sqrt(np.mean(np.sum((means - mine) ** 2, axis=-1), axis=-1))
-            keep |= same_shape & (bound < NEAR_DUPLICATE_M)
+        for n in np.flatnonzero(close.any(axis=1)):
+            keep |= close[n][which] & (counts == new_counts[n])
         return sorted(ids[keep].tolist())
 
     def remember(self, phrases: list[Phrase]) -> None:

@@ -50,6 +50,7 @@ __all__ = [
     "GRAPH_VERSION",
     "TransitionGraph",
     "boundary_vectors",
+    "search_vectors",
     "build_graph",
     "graph_for",
     "knn",
@@ -62,7 +63,7 @@ GRAPH_VERSION = 2
 #: Successors kept per phrase (besides its own variants); see docs/library-scale.md.
 DEFAULT_K = 48
 #: Nearest start poses fetched per end pose, as a multiple of ``k``, before the full ranking.
-SEARCH_FACTOR = 8
+SEARCH_FACTOR = 4
 #: Random unlisted pairs per phrase that estimate the rest of its prior row (``rest_mean``).
 REST_SAMPLES = 32
 #: The prior's floor the estimate clips with (``transition_prior``'s default).
@@ -244,6 +245,29 @@ def boundary_vectors(features: np.ndarray, weights: TransitionWeights | None = N
     return np.ascontiguousarray(scaled, dtype=np.float32)
 
 
+def search_vectors(
+    table: PhraseTable, side: str, weights: TransitionWeights | None = None
+) -> np.ndarray:
+    """The vectors the nearest-neighbour index holds (``side="start"``, one per phrase) and is
+    queried with (``side="end"``): ``boundary_vectors`` plus three dimensions for the rule
+    terms, so that the Euclidean distance also grows with a support-foot clash (left against
+    right: 1; against "none": 0.5, as ``transition_costs``) and with the facing after the join
+    (``sin(angle / 2)``: 0 facing front, 1 facing back). ``[K, F + 3]`` float32."""
+    w = weights or TransitionWeights()
+    features = table.start_features if side == "start" else table.end_features
+    support = table.support_start if side == "start" else table.support_end
+    foot = np.where(support == 0, 0.5, np.where(support == 1, -0.5, 0.0)) * w.support
+    if side == "start":  # the turn the phrase makes
+        angle = np.radians(table.facing_end_deg - table.facing_start_deg)
+    else:  # the turn that brings the dancer back to the front
+        angle = -np.radians(table.facing_end_deg)
+    facing = 0.5 * w.facing * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    return np.ascontiguousarray(
+        np.concatenate([boundary_vectors(features, w), foot[:, None], facing], axis=1),
+        dtype=np.float32,
+    )
+
+
 def knn(
     data: np.ndarray, queries: np.ndarray, k: int, backend: str = "hnsw", seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -361,6 +385,8 @@ def build_graph(
     group_size = np.bincount(codes, minlength=len(styles))[codes] if len(ids) else codes
     starts_v = boundary_vectors(table.start_features, weights) if len(ids) else None
     ends_v = boundary_vectors(table.end_features, weights) if len(ids) else None
+    starts_s = search_vectors(table, "start", weights) if len(ids) else None
+    ends_s = search_vectors(table, "end", weights) if len(ids) else None
     sources_all, targets_all = [], []
     for s in range(len(styles)):
         rows = np.flatnonzero(codes == s)
@@ -370,7 +396,7 @@ def build_graph(
             continue
         search = min(len(rows), SEARCH_FACTOR * k)
         tasks = [
-            {"data": starts_v[rows[a : a + shard_size]], "queries": ends_v[rows],
+            {"data": starts_s[rows[a : a + shard_size]], "queries": ends_s[rows],
              "k": search, "backend": backend, "seed": seed, "offset": a}
             for a in range(0, len(rows), shard_size)
         ]  # fmt: skip
