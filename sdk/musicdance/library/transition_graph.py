@@ -8,8 +8,9 @@ within i's style (the choreographer dances one style per song):
 
 - the ``k`` successors j with the lowest full ``transition_costs`` (pose, velocity, support
   foot, facing, style), picked among the ``search_factor * k`` nearest start poses to i's end
-  pose in a nearest-neighbour index (hnswlib; pose and velocity scaled so that the Euclidean
-  distance is ``sqrt(pose_cost^2 + velocity_cost^2)``, within a factor sqrt(2) of their sum);
+  pose in a nearest-neighbour index (faiss-cpu's HNSW; pose and velocity scaled so that the
+  Euclidean distance is ``sqrt(pose_cost^2 + velocity_cost^2)``, within a factor sqrt(2) of
+  their sum, plus the support-foot and facing terms, ``search_vectors``);
 - always i itself, its mirrored twin and the other variants of its move, so the choreographer's
   repeat, mirror and variety factors apply on listed edges.
 
@@ -74,7 +75,7 @@ INDEX_DIR = "index"
 #: Graphs of libraries from this size on are saved in ``index/`` (smaller ones build in
 #: milliseconds; a shipped starter library is not written to).
 SAVE_MIN_PHRASES = 5000
-#: hnswlib settings (M, ef_construction, ef_search as a multiple of the neighbours asked).
+#: HNSW settings (M, efConstruction, efSearch as a multiple of the neighbours asked).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 100
 HNSW_EF_FACTOR = 2
@@ -274,23 +275,31 @@ def knn(
     """The ``k`` nearest rows of ``data [n, F]`` to each of ``queries [q, F]`` (Euclidean):
     ``(indices [q, k] int64, squared distances [q, k] float32)``, nearest first.
 
-    backend ``"exact"``: blocked brute force (numpy); ``"hnsw"``: an hnswlib HNSW graph
-    (built single-threaded with ``seed``, so the same data gives the same index).
+    backend ``"exact"``: blocked brute force (numpy); ``"hnsw"``: faiss's HNSW graph
+    (``IndexHNSWFlat``, built on one thread, so the same data gives the same index; ``seed``
+    is kept for backends that take one).
     """
     k = min(int(k), len(data))
     if backend == "exact" or len(data) <= max(4 * k, 256):
         return _knn_exact(data, queries, k)
     if backend != "hnsw":
         raise MusicDanceError(f"nearest-neighbour backend must be one of {', '.join(BACKENDS)}")
-    import hnswlib
+    import faiss
 
-    index = hnswlib.Index(space="l2", dim=data.shape[1])
-    index.init_index(
-        max_elements=len(data), ef_construction=HNSW_EF_CONSTRUCTION, M=HNSW_M, random_seed=seed
-    )
-    index.add_items(data, np.arange(len(data)), num_threads=1)
-    index.set_ef(max(HNSW_EF_FACTOR * k, 64))
-    labels, distances = index.knn_query(queries, k=k, num_threads=1)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # one thread: the same data always gives the same graph
+    try:
+        index = faiss.IndexHNSWFlat(data.shape[1], HNSW_M)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.add(np.ascontiguousarray(data, dtype=np.float32))
+        index.hnsw.efSearch = max(HNSW_EF_FACTOR * k, 64)
+        distances, labels = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    if np.any(labels < 0):  # the search found fewer than k (tiny ef): fill from exact search
+        exact_labels, exact_distances = _knn_exact(data, queries, k)
+        short = np.any(labels < 0, axis=1)
+        labels[short], distances[short] = exact_labels[short], exact_distances[short]
     return labels.astype(np.int64), distances.astype(np.float32)
 
 
