@@ -248,3 +248,21 @@ def test_near_duplicate_candidates_lose_no_pair(library, tmp_path):
     found = near_duplicates(new, [copy.get(i) for i in candidates])
     assert found == near_duplicates(new, existing)
     assert {a for a, _, _ in found} == {p.id for p in new}  # each finds its original
+
+
+def test_cli_library_index(library, tmp_path):
+    import json
+
+    from library_support import mdtool
+
+    folder = tmp_path / "lib"
+    shutil.copytree(library.path, folder)
+    result = mdtool("library", "index", "--library", folder, "--k", "8", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["phrases"] == len(library) and summary["k"] == 8
+    assert not summary["complete"] and summary["edges_per_phrase"] >= 9  # k + itself
+    assert Path(summary["saved"]).is_dir()
+    bad = mdtool("library", "index", "--library", folder, "--engine", "spark")
+    assert bad.returncode != 0 and "engine must be one of local, ray" in bad.stderr
+    assert "Traceback" not in bad.stderr

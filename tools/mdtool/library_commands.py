@@ -23,6 +23,8 @@ LIBRARY_OPTION = typer.Option(
     DEFAULT_LIBRARY, "--library", "-L", help="Library folder (library.sqlite + motions/)."
 )
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+#: Largest selection ``library transitions`` turns into a dense K x K matrix.
+DENSE_MAX_PHRASES = 5000
 
 
 def _open(path: Path, create: bool = False):
@@ -370,6 +372,12 @@ def transitions(
     infos = _open(library).infos(styles=style or (), statuses=status or ())
     if not infos:
         raise MusicDanceError("no phrases to relate (the library or the selection is empty)")
+    if len(infos) > DENSE_MAX_PHRASES:
+        raise MusicDanceError(
+            f"{len(infos)} phrases selected: the dense {len(infos)} x {len(infos)} matrix would "
+            f"need {len(infos) ** 2 * 16 / 1e9:.1f} GB; select fewer with --style/--status (at "
+            f"most {DENSE_MAX_PHRASES}), or build the sparse graph with 'mdtool library index'"
+        )
     ids = [i.id for i in infos]
     cost, prior = transition_costs(infos), transition_prior(infos)
     if output is not None:
