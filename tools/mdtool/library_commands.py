@@ -401,7 +401,7 @@ def transitions(
 
 @library_app.command()
 def index(
-    k: int = typer.Option(48, "--k", min=1, help="Best successors kept per phrase."),
+    k: int = typer.Option(96, "--k", min=1, help="Best successors kept per phrase."),
     engine: str = typer.Option(
         "local", "--engine", help="local, or ray (the cluster in RAY_ADDRESS, else a local one)."
     ),

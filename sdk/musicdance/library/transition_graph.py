@@ -62,7 +62,7 @@ __all__ = [
 
 GRAPH_VERSION = 2
 #: Successors kept per phrase (besides its own variants); see docs/library-scale.md.
-DEFAULT_K = 48
+DEFAULT_K = 96
 #: Nearest start poses fetched per end pose, as a multiple of ``k``, before the full ranking.
 SEARCH_FACTOR = 4
 #: Random unlisted pairs per phrase that estimate the rest of its prior row (``rest_mean``).
