@@ -289,6 +289,29 @@ def measure(folder: Path, song: Path, analysis, size: int, build_s: float) -> di
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
 
 
+RUNTIME_CODE = """
+import json, sys, time
+from mdruntime import Runtime
+cpu = time.process_time()
+runtime = Runtime(sys.argv[1], default_bundle=False)
+song = runtime.analyze_file(sys.argv[2])
+timelines = [runtime.choreograph(song, seed=seed) for seed in range(3)]
+for timeline in timelines:
+    runtime.sample(timeline, [1.0, 30.0, 60.0])
+hwm = [l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")][0]
+print(json.dumps({"runtime_peak_mb": int(hwm) / 1024, "runtime_cpu_s": time.process_time() - cpu,
+                  "runtime_decoded_phrases": len(runtime.library._phrases)}))
+"""
+
+
+def runtime_memory(folder: Path, song: Path) -> dict:
+    """A fresh ``mdruntime.Runtime`` on the library: 3 songs choreographed, rendered and
+    sampled; its peak memory, CPU seconds and how many phrases it decoded."""
+    result = subprocess.run([sys.executable, "-c", RUNTIME_CODE, str(folder), str(song)],
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def long_take(work: Path, minutes: float = 10.0) -> Path:
     """The 10-minute 120 fps take of ``bench_library.py`` (a shared BVH looped)."""
     from musicdance.io.bvh import write_bvh
@@ -342,11 +365,19 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=REPO / "build" / "scale")
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="Also write the rows here.")
+    parser.add_argument("--runtime", action="store_true",
+                        help="Only measure mdruntime's memory on the libraries already built.")
     args = parser.parse_args()
     from musicdance.audio.analysis import analyze
     from musicdance.audio.synth import synth_song, write_song
 
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.runtime:
+        for size in [int(s) for s in args.sizes.split(",")]:
+            row = {"phrases": size, **runtime_memory(args.work / f"lib-{size}",
+                                                     args.work / "four_minutes.mp3")}  # fmt: skip
+            print(json.dumps(row), flush=True)
+        return
     started = time.perf_counter()
     variant_list = variants(base_phrases(args.work))
     print(f"{len(variant_list)} variants of starter and real phrases in "
