@@ -306,7 +306,9 @@ print(json.dumps({"runtime_peak_mb": int(hwm) / 1024, "runtime_cpu_s": time.proc
 
 def runtime_memory(folder: Path, song: Path) -> dict:
     """A fresh ``mdruntime.Runtime`` on the library: 3 songs choreographed, rendered and
-    sampled; its peak memory, CPU seconds and how many phrases it decoded."""
+    sampled; its peak memory, CPU seconds and how many phrases it decoded. The graph is
+    built first (``mdtool library index``), as a studio does after an import."""
+    _run("library", "index", "-L", str(folder), "--json")
     result = subprocess.run([sys.executable, "-c", RUNTIME_CODE, str(folder), str(song)],
                             capture_output=True, text=True, check=True)  # fmt: skip
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -335,9 +337,10 @@ def plot(rows: list[dict], path: Path) -> None:
     sizes = [r["phrases"] for r in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     curves = (
-        ("choose_cpu_s", "choose (warm, CPU)"), ("scoring_s", "scoring"),
-        ("transitions_s", "transitions"), ("decoding_s", "decoding"), ("render_s", "render"),
-        ("cold_choreograph_cpu_s", "cold choreograph (CPU)"), ("stats_s", "library stats"),
+        ("choose_cpu_s", "choose, warm (CPU)"), ("scoring_s", "  scoring (wall)"),
+        ("transitions_s", "  transitions (wall)"), ("decoding_s", "  decoding (wall)"),
+        ("render_s", "render (wall)"), ("cold_choreograph_cpu_s", "cold choreograph (CPU)"),
+        ("stats_cpu_s", "library stats --json (CPU)"),
         ("graph_build_cpu_s", "graph build, once (CPU)"),
         ("import_10min_cpu_s", "import 10-min take (CPU)"),
     )  # fmt: skip
@@ -347,9 +350,13 @@ def plot(rows: list[dict], path: Path) -> None:
     left.set_xlabel("phrases in the library")
     left.set_ylabel("seconds")
     left.legend(fontsize=7)
-    left.set_title("time")
+    left.set_title("time (2-core machine, load 10-18)")
     right.loglog(sizes, [r["cold_peak_mb"] for r in rows], "o-", label="cold choreograph peak")
-    right.axhline(600, color="grey", ls=":", lw=1)
+    if all("runtime_peak_mb" in r for r in rows):
+        right.loglog(sizes, [r["runtime_peak_mb"] for r in rows], "s-",
+                     label="mdruntime, 3 songs, peak")  # fmt: skip
+    right.axhline(600, color="grey", ls=":", lw=1, label="target 600 MB")
+    right.set_ylim(100, 1000)
     right.set_xlabel("phrases in the library")
     right.set_ylabel("MB")
     right.legend(fontsize=7)
@@ -372,11 +379,16 @@ def main() -> None:
     from musicdance.audio.synth import synth_song, write_song
 
     args.work.mkdir(parents=True, exist_ok=True)
-    if args.runtime:
-        for size in [int(s) for s in args.sizes.split(",")]:
-            row = {"phrases": size, **runtime_memory(args.work / f"lib-{size}",
-                                                     args.work / "four_minutes.mp3")}  # fmt: skip
+    if args.runtime:  # add mdruntime's memory to the rows of a finished run
+        rows = json.loads(args.json.read_text()) if args.json else []
+        for row in rows or [{"phrases": int(s)} for s in args.sizes.split(",")]:
+            row.update(runtime_memory(args.work / f"lib-{row['phrases']}",
+                                      args.work / "four_minutes.mp3"))  # fmt: skip
             print(json.dumps(row), flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1))
+        if args.plot:
+            plot(rows, args.plot)
         return
     started = time.perf_counter()
     variant_list = variants(base_phrases(args.work))
