@@ -78,11 +78,13 @@ def choreograph(
         step("choose phrases")
         t0 = time.perf_counter()
         scorer = scorer_for(model, analysis, feature_weight=feature_weight)
+        parts: dict[str, float] = {}
         timeline = make_timeline(
             analysis, phrases, style=style, seed=seed, fps=fps, decoder=decoder,
-            reuse_sections=reuse_sections, scorer=scorer,
+            reuse_sections=reuse_sections, scorer=scorer, timings=parts,
         )  # fmt: skip
         timings["choose"] = time.perf_counter() - t0
+        timings.update({f"choose/{k}": v for k, v in parts.items()})
         step("render")
         t0 = time.perf_counter()
         motion = render_timeline(timeline, phrases)

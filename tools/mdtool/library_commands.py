@@ -1,5 +1,5 @@
 """Phrase-library commands: ``mdtool library build-starter | import | list | show | tag | untag |
-set-status | remove | stats | validate | preview | transitions | export``."""
+set-status | remove | stats | validate | preview | transitions | index | export``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from mdtool.app import app, console, err_console, print_json
+from mdtool.app import app, console, err_console, print_json, stage_progress
 
 library_app = typer.Typer(
     help="Build, import, curate, check and export dance phrase libraries.",
@@ -23,6 +23,8 @@ LIBRARY_OPTION = typer.Option(
     DEFAULT_LIBRARY, "--library", "-L", help="Library folder (library.sqlite + motions/)."
 )
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+#: Largest selection ``library transitions`` turns into a dense K x K matrix.
+DENSE_MAX_PHRASES = 5000
 
 
 def _open(path: Path, create: bool = False):
@@ -370,6 +372,12 @@ def transitions(
     infos = _open(library).infos(styles=style or (), statuses=status or ())
     if not infos:
         raise MusicDanceError("no phrases to relate (the library or the selection is empty)")
+    if len(infos) > DENSE_MAX_PHRASES:
+        raise MusicDanceError(
+            f"{len(infos)} phrases selected: the dense {len(infos)} x {len(infos)} matrix would "
+            f"need {len(infos) ** 2 * 16 / 1e9:.1f} GB; select fewer with --style/--status (at "
+            f"most {DENSE_MAX_PHRASES}), or build the sparse graph with 'mdtool library index'"
+        )
     ids = [i.id for i in infos]
     cost, prior = transition_costs(infos), transition_prior(infos)
     if output is not None:
@@ -389,6 +397,66 @@ def transitions(
     console.print(table)
     if output is not None:
         console.print(f"wrote {output}")
+
+
+@library_app.command()
+def index(
+    k: int = typer.Option(96, "--k", min=1, help="Best successors kept per phrase."),
+    engine: str = typer.Option(
+        "local", "--engine", help="local, or ray (the cluster in RAY_ADDRESS, else a local one)."
+    ),
+    workers: int = typer.Option(2, "--workers", min=1, help="CPUs of a local Ray cluster."),
+    shard_size: int = typer.Option(
+        50_000, "--shard-size", min=100, help="Phrases per nearest-neighbour shard."
+    ),
+    backend: str = typer.Option("hnsw", "--backend", help="hnsw (approximate) or exact."),
+    library: Path = LIBRARY_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Build the sparse transition graph (top-k successors per phrase from a nearest-neighbour
+    index of boundary poses) and save it in the library's index/ folder. choreograph builds
+    it on first use too; run this after a large import, or with --engine ray on a cluster."""
+    from musicdance.library.transition_graph import (
+        build_graph,
+        graph_path,
+        save_graph,
+        table_key,
+    )
+
+    opened = _open(library)
+    table = opened.table()
+    started = time.perf_counter()
+    styles = table.styles()
+    with stage_progress("index", styles or ["-"], enabled=not as_json) as step:
+        graph = build_graph(
+            table, k=k, backend=backend, engine=engine, shard_size=shard_size, workers=workers,
+            progress=lambda done, total: step(styles[min(done, total - 1)]),
+        )  # fmt: skip
+    seconds = time.perf_counter() - started
+    path = graph_path(opened.path, table_key(table, k))
+    saved = save_graph(graph, path)
+    summary = {
+        "library": str(opened.path),
+        "phrases": graph.num_phrases,
+        "styles": len(styles),
+        "k": k,
+        "edges": graph.num_edges,
+        "edges_per_phrase": round(graph.num_edges / max(graph.num_phrases, 1), 2),
+        "complete": graph.complete,
+        "engine": engine,
+        "backend": backend,
+        "seconds": round(seconds, 3),
+        "saved": str(path) if saved else None,
+    }
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"{summary['phrases']} phrases, {summary['edges']} transitions "
+        f"({summary['edges_per_phrase']} per phrase, k = {k}) in {seconds:.2f} s "
+        f"({engine}, {backend})"
+    )
+    console.print(f"wrote {path}" if saved else "library is read-only: graph not saved")
 
 
 def _write_matrix(path: Path, ids: list[str], cost, prior) -> None:

@@ -27,13 +27,22 @@ from __future__ import annotations
 import numpy as np
 
 from musicdance.audio.analysis import Analysis
-from musicdance.choreo.scoring import EmissionModel, FeatureScorer
+from musicdance.choreo.scoring import EmissionModel, FeatureScorer, score_table
 from musicdance.choreo.slots import Slot, plan_slots, repeats_of
 from musicdance.choreo.timeline import Choice, Timeline
-from musicdance.decode import greedy_decode, viterbi_decode
+from musicdance.decode import (
+    SparseSteps,
+    greedy_decode,
+    sparse_greedy_decode,
+    sparse_viterbi_decode,
+    viterbi_decode,
+)
 from musicdance.errors import MusicDanceError
 from musicdance.library.phrase import PhraseInfo
 from musicdance.library.store import PhraseLibrary
+from musicdance.library.table import PhraseTable, table_of
+from musicdance.library.transition_graph import DEFAULT_K, TransitionGraph, graph_for
+from musicdance.library.transition_graph import move_of as _move_of
 from musicdance.library.transitions import transition_prior
 
 REPEAT_PENALTY = 0.05
@@ -42,6 +51,11 @@ MIRROR_BONUS = 4.0
 _VARIANT_SUFFIXES = ("-mirror", "-calm", "-medium", "-full")
 JITTER = 0.15
 DECODERS = ("viterbi", "greedy", "eq6")
+TRANSITIONS = ("sparse", "dense")
+#: States pushed along their listed edges per Viterbi step (all of a style up to this many).
+DEFAULT_BEAM = 512
+#: Above this many phrases, the alternatives per slot are ranked by partial sorting.
+_FULL_SORT_MAX = 4096
 
 
 def mirror_index(infos: list[PhraseInfo]) -> np.ndarray:
@@ -56,13 +70,7 @@ def mirror_index(infos: list[PhraseInfo]) -> np.ndarray:
 
 def move_of(phrase_id: str) -> str:
     """The move a phrase is a variant of: its id without mirror and energy suffixes."""
-    changed = True
-    while changed:
-        changed = False
-        for suffix in _VARIANT_SUFFIXES:
-            if phrase_id.endswith(suffix):
-                phrase_id, changed = phrase_id[: -len(suffix)], True
-    return phrase_id
+    return _move_of(phrase_id)
 
 
 def step_transitions(slots: list[Slot], infos: list[PhraseInfo], prior: np.ndarray) -> np.ndarray:
@@ -89,6 +97,191 @@ def step_transitions(slots: list[Slot], infos: list[PhraseInfo], prior: np.ndarr
     return steps
 
 
+def choreograph(
+    analysis: Analysis,
+    library: PhraseLibrary,
+    *,
+    style: str | None = None,
+    seed: int = 0,
+    fps: float = 30.0,
+    decoder: str = "viterbi",
+    reuse_sections: bool = True,
+    top_k: int = 5,
+    scorer: EmissionModel | None = None,
+    transitions: str = "sparse",
+    graph_k: int = DEFAULT_K,
+    beam: int | None = DEFAULT_BEAM,
+    timings: dict[str, float] | None = None,
+) -> Timeline:
+    """Pick one library phrase per slot of the analysed song.
+
+    transitions: ``"sparse"`` (the library's transition graph with ``graph_k`` successors per
+    phrase, Viterbi with a ``beam``; exactly the dense answer while a style has at most
+    ``graph_k`` and ``beam`` phrases) or ``"dense"`` (the ``K x K`` prior; small libraries).
+    timings: when given, filled with the seconds of ``scoring``, ``transitions`` and
+    ``decoding``.
+    """
+    if decoder not in DECODERS:
+        raise MusicDanceError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
+    if transitions not in TRANSITIONS:
+        raise MusicDanceError(
+            f"transitions must be one of {', '.join(TRANSITIONS)}, got {transitions!r}"
+        )
+    clock = _Clock(timings)
+    slots = plan_slots(analysis)
+    if not slots:
+        raise MusicDanceError(
+            "no phrases to dance to: the analysis found no beats or phrases "
+            "(silence, or no detectable pulse)",
+            analysis.path,
+        )
+    scorer = scorer or FeatureScorer()
+    if decoder == "eq6":
+        infos = candidate_infos(library, style)
+        return _choreograph_eq6(analysis, library, slots, infos, scorer, style, seed, fps, top_k)
+    full = table_of(library)
+    rows = candidate_rows(library, full, style)
+    table = full.take(rows)
+    emission = score_table(scorer, slots, table, library)
+    if style is None:
+        style = best_style_of(emission, table)
+        keep = np.flatnonzero(table.style == style)
+        rows, table, emission = rows[keep], table.take(keep), emission[:, keep]
+    rng = np.random.default_rng(seed)
+    jittered = emission * np.exp(JITTER * rng.standard_normal(emission.shape))
+    clock.lap("scoring")
+    if transitions == "dense":
+        infos = _infos_of(library, table)
+        steps = step_transitions(slots, infos, transition_prior(infos))
+        decode = viterbi_decode if decoder == "viterbi" else greedy_decode
+        clock.lap("transitions")
+    else:
+        graph = library_graph(library, full, k=graph_k).subgraph(rows)
+        steps = sparse_steps(slots, graph)
+        clock.lap("transitions")
+        if decoder == "viterbi":
+
+            def decode(e, s, allowed=None):
+                return sparse_viterbi_decode(e, s, allowed, beam=beam)
+
+        else:
+            decode = sparse_greedy_decode
+    path = decode(jittered, steps)
+    if reuse_sections:
+        first = repeats_of(slots)
+        tied = np.flatnonzero(first >= 0)
+        if len(tied):
+            allowed = np.ones_like(emission, dtype=bool)
+            allowed[tied] = False
+            allowed[tied, path[first[tied]]] = True
+            for _ in range(4):  # the first occurrences may change once the ties bind them
+                path = decode(jittered, steps, allowed)
+                if np.array_equal(path[tied], path[first[tied]]):
+                    break
+                allowed[tied] = False
+                allowed[tied, path[first[tied]]] = True
+            path[tied] = path[first[tied]]  # first occurrences are never tied themselves
+    choices = _choices(path, emission, steps, table.ids, top_k)
+    clock.lap("decoding")
+    return Timeline(
+        song=_song(analysis),
+        library=str(library.path),
+        fps=float(fps),
+        seed=int(seed),
+        style=style,
+        decoder=decoder,
+        slots=slots,
+        choices=choices,
+    )
+
+
+class _Clock:
+    """Adds the seconds since the last lap to ``timings[name]`` (nothing when None)."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        import time
+
+        self._time = time.perf_counter
+        self.timings = timings
+        self.last = self._time()
+
+    def lap(self, name: str) -> None:
+        now = self._time()
+        if self.timings is not None:
+            self.timings[name] = self.timings.get(name, 0.0) + now - self.last
+        self.last = now
+
+
+def candidate_rows(library, table: PhraseTable, style: str | None) -> np.ndarray:
+    """Rows of ``table`` the song may use (one style, or all), with clear errors."""
+    rows = table.rows_of_style(style) if style else np.arange(len(table))
+    if not len(rows):
+        available = table.styles()
+        if style and available:
+            raise MusicDanceError(
+                f"no phrases of style {style!r} in the library (it has: {', '.join(available)})"
+            )
+        raise MusicDanceError("the phrase library is empty", library.path)
+    return rows
+
+
+def best_style_of(emission: np.ndarray, table: PhraseTable) -> str:
+    """``best_style`` on a table: the style whose best phrase per slot scores highest."""
+    styles, codes = table.style_codes()
+    totals = {}
+    for code, name in enumerate(styles):
+        columns = np.flatnonzero(codes == code)
+        totals[name] = float(np.log(emission[:, columns].max(axis=1)).sum())
+    return max(totals, key=totals.get)
+
+
+def library_graph(library, table: PhraseTable | None = None, *, k: int = DEFAULT_K):
+    """The library's transition graph (cached in memory and in its ``index/`` folder)."""
+    table = table if table is not None else table_of(library)
+    if hasattr(library, "transition_graph"):
+        return library.transition_graph(k=k)
+    return graph_for(getattr(library, "path", None), table, k=k)
+
+
+def sparse_steps(slots: list[Slot], graph: TransitionGraph) -> SparseSteps:
+    """``step_transitions`` on the graph: the prior with the repeat, mirror and variety
+    factors, as one weight array per kind of step (the factors depend only on whether the
+    music repeats and whether the slots share a music phrase)."""
+    prior, floor = graph.prior()
+    sources = graph.sources()
+    targets = graph.targets
+    diagonal = targets == sources
+    twin = targets == graph.twin[sources]
+    same_move = graph.move[sources] == graph.move[targets]
+    kinds: dict[tuple[bool, bool], int] = {}
+    weights: list[np.ndarray] = []
+    kind = np.zeros(max(len(slots) - 1, 0), dtype=np.int64)
+    for t in range(1, len(slots)):
+        before, now = slots[t - 1], slots[t]
+        same_music = (before.section_label, before.position_in_section) == (
+            now.section_label,
+            now.position_in_section,
+        )
+        key = (same_music, before.music_phrase == now.music_phrase)
+        if key not in kinds:
+            w = prior.copy()
+            if not same_music:
+                w[diagonal] *= REPEAT_PENALTY
+            if key[1]:
+                w[twin] *= MIRROR_BONUS
+            elif not same_music:
+                w[same_move] *= SAME_MOVE_PENALTY
+            kinds[key] = len(weights)
+            weights.append(w)
+        kind[t - 1] = kinds[key]
+    return SparseSteps(graph.indptr, graph.targets, weights, kind, floor)
+
+
+def _infos_of(library, table: PhraseTable) -> list[PhraseInfo]:
+    by_id = {info.id: info for info in library.infos(ids=table.ids.tolist())}
+    return [by_id[p] for p in table.ids.tolist()]
+
+
 def candidate_infos(library: PhraseLibrary, style: str | None) -> list[PhraseInfo]:
     infos = library.infos(styles=[style] if style else ())
     if not infos:
@@ -109,70 +302,6 @@ def best_style(emission: np.ndarray, infos: list[PhraseInfo]) -> str:
         columns = [k for k, i in enumerate(infos) if i.style == style]
         totals[style] = float(np.log(emission[:, columns].max(axis=1)).sum())
     return max(totals, key=totals.get)
-
-
-def choreograph(
-    analysis: Analysis,
-    library: PhraseLibrary,
-    *,
-    style: str | None = None,
-    seed: int = 0,
-    fps: float = 30.0,
-    decoder: str = "viterbi",
-    reuse_sections: bool = True,
-    top_k: int = 5,
-    scorer: EmissionModel | None = None,
-) -> Timeline:
-    """Pick one library phrase per slot of the analysed song."""
-    if decoder not in DECODERS:
-        raise MusicDanceError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
-    slots = plan_slots(analysis)
-    if not slots:
-        raise MusicDanceError(
-            "no phrases to dance to: the analysis found no beats or phrases "
-            "(silence, or no detectable pulse)",
-            analysis.path,
-        )
-    scorer = scorer or FeatureScorer()
-    infos = candidate_infos(library, style)
-    if decoder == "eq6":
-        return _choreograph_eq6(analysis, library, slots, infos, scorer, style, seed, fps, top_k)
-    emission = scorer.score(slots, infos)
-    if style is None:
-        style = best_style(emission, infos)
-        keep = [k for k, i in enumerate(infos) if i.style == style]
-        infos, emission = [infos[k] for k in keep], emission[:, keep]
-    rng = np.random.default_rng(seed)
-    jittered = emission * np.exp(JITTER * rng.standard_normal(emission.shape))
-    prior = transition_prior(infos)
-    steps = step_transitions(slots, infos, prior)
-    decode = viterbi_decode if decoder == "viterbi" else greedy_decode
-    path = decode(jittered, steps)
-    if reuse_sections:
-        first = repeats_of(slots)
-        tied = np.flatnonzero(first >= 0)
-        if len(tied):
-            allowed = np.ones_like(emission, dtype=bool)
-            allowed[tied] = False
-            allowed[tied, path[first[tied]]] = True
-            for _ in range(4):  # the first occurrences may change once the ties bind them
-                path = decode(jittered, steps, allowed)
-                if np.array_equal(path[tied], path[first[tied]]):
-                    break
-                allowed[tied] = False
-                allowed[tied, path[first[tied]]] = True
-            path[tied] = path[first[tied]]  # first occurrences are never tied themselves
-    choices = _choices(path, emission, steps, infos, top_k)
-    return Timeline(
-        song=_song(analysis),
-        library=str(library.path),
-        fps=float(fps),
-        seed=int(seed),
-        style=style,
-        decoder=decoder,
-        slots=slots,
-        choices=choices,
-    )
 
 
 def _song(analysis: Analysis) -> dict:
@@ -202,7 +331,7 @@ def _choreograph_eq6(
     prior = bundle_prior(infos) if bundle_prior else transition_prior(infos)
     path = greedy_decode(emission, prior)
     steps = np.broadcast_to(prior, (max(len(slots) - 1, 0), *prior.shape))
-    choices = _choices(path, emission, steps, infos, top_k)
+    choices = _choices(path, emission, steps, [info.id for info in infos], top_k)
     if style is None:  # the style most of the chosen phrases have (alternatives list it)
         chosen = [infos[k].style for k in path]
         style = max(sorted(set(chosen)), key=chosen.count)
@@ -212,21 +341,34 @@ def _choreograph_eq6(
     )  # fmt: skip
 
 
-def _choices(
-    path: np.ndarray, emission: np.ndarray, steps: np.ndarray, infos: list[PhraseInfo], top_k: int
-) -> list[Choice]:
+def _ranking(scores: np.ndarray, top_k: int) -> np.ndarray:
+    """Indices of the ``top_k`` highest scores, best first."""
+    if len(scores) <= _FULL_SORT_MAX or top_k >= len(scores):
+        return np.argsort(-scores)[:top_k]
+    part = np.argpartition(-scores, top_k - 1)[:top_k]
+    return part[np.lexsort((part, -scores[part]))]
+
+
+def _choices(path: np.ndarray, emission: np.ndarray, steps, ids, top_k: int) -> list[Choice]:
+    ids = list(ids)
     choices = []
     for t, k in enumerate(path):
-        ranking = np.argsort(-emission[t])[:top_k]
+        ranking = _ranking(emission[t], top_k)
+        if t == 0:
+            prior = None
+        elif isinstance(steps, SparseSteps):
+            prior = steps.value(t, int(path[t - 1]), int(k))
+        else:
+            prior = float(steps[t - 1, path[t - 1], k])
         choices.append(
             Choice(
-                phrase_id=infos[k].id,
+                phrase_id=ids[k],
                 score=float(emission[t, k]),
                 alternatives=[
-                    {"phrase_id": infos[j].id, "score": round(float(emission[t, j]), 6)}
+                    {"phrase_id": ids[j], "score": round(float(emission[t, j]), 6)}
                     for j in ranking
                 ],
-                transition_prior=None if t == 0 else float(steps[t - 1, path[t - 1], k]),
+                transition_prior=prior,
             )
         )
     return choices
@@ -246,21 +388,29 @@ def alternatives(
     ``prior_out``; the current phrase is included and flagged with ``current``.
     """
     timeline.check_slot(slot)
-    infos = library.infos(styles=[timeline.style])
-    if not infos:
+    full = table_of(library)
+    rows = full.rows_of_style(timeline.style)
+    if not len(rows):
         raise MusicDanceError(f"the library has no phrases of style {timeline.style!r}")
-    ids = [i.id for i in infos]
-    emission = (scorer or FeatureScorer()).score([timeline.slots[slot]], infos)[0]
-    prior = transition_prior(infos)
+    table = full.take(rows)
+    ids = table.ids.tolist()
+    emission = score_table(scorer or FeatureScorer(), [timeline.slots[slot]], table, library)[0]
+    graph = library_graph(library, full).subgraph(rows)
+    prior, floor = graph.prior()
     chosen = timeline.phrase_ids()
-    prior_in = np.ones(len(infos))
-    prior_out = np.ones(len(infos))
+    prior_in = np.ones(len(ids))
+    prior_out = np.ones(len(ids))
     if slot > 0 and chosen[slot - 1] in ids:
-        prior_in = prior[ids.index(chosen[slot - 1])]
+        before = ids.index(chosen[slot - 1])
+        a, b = graph.indptr[before], graph.indptr[before + 1]
+        prior_in = np.full(len(ids), floor[before])
+        prior_in[graph.targets[a:b]] = prior[a:b]
     if slot + 1 < len(chosen) and chosen[slot + 1] in ids:
-        prior_out = prior[:, ids.index(chosen[slot + 1])]
+        into = np.flatnonzero(graph.targets == ids.index(chosen[slot + 1]))
+        prior_out = floor.copy()
+        prior_out[graph.sources()[into]] = prior[into]
     total = emission * prior_in * prior_out
-    ranking = np.argsort(-total)[:top_k]
+    ranking = _ranking(total, top_k)
     return [
         {
             "phrase_id": ids[k],

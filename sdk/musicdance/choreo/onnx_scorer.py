@@ -85,13 +85,21 @@ class OnnxScorer:
     def score(self, slots: list[Slot], infos: list[PhraseInfo]) -> np.ndarray:
         """``[N, len(infos)]`` non-negative scores (the EmissionModel interface)."""
         columns = [self.bundle.column(info.id) for info in infos]
+        return self._combine(slots, columns, lambda: self.feature_scorer.score(slots, infos))
+
+    def score_table(self, slots: list[Slot], table) -> np.ndarray:
+        """``score`` for every phrase of a ``PhraseTable``."""
+        columns = [self.bundle.column(p) for p in table.ids.tolist()]
+        return self._combine(slots, columns, lambda: self.feature_scorer.score_table(slots, table))
+
+    def _combine(self, slots: list[Slot], columns: list[int], features) -> np.ndarray:
         model = self.probabilities(slots)[:, columns].astype(np.float64)
         if self.feature_weight < 1.0:
             model = model / np.maximum(model.sum(axis=1, keepdims=True), 1e-30)
         model = np.maximum(model, self.floor)
         if self.feature_weight == 0.0:
             return model
-        features = np.maximum(self.feature_scorer.score(slots, infos), self.floor)
+        features = np.maximum(features(), self.floor)
         w = self.feature_weight
         return model ** (1.0 - w) * features**w
 

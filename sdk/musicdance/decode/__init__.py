@@ -5,5 +5,13 @@ the transition matrix live in other layers and pass their results in.
 """
 
 from musicdance.decode.sequence import greedy_decode, sequence_log_score, viterbi_decode
+from musicdance.decode.sparse import SparseSteps, sparse_greedy_decode, sparse_viterbi_decode
 
-__all__ = ["greedy_decode", "sequence_log_score", "viterbi_decode"]
+__all__ = [
+    "SparseSteps",
+    "greedy_decode",
+    "sequence_log_score",
+    "sparse_greedy_decode",
+    "sparse_viterbi_decode",
+    "viterbi_decode",
+]

@@ -302,6 +302,104 @@ def near_duplicates(
     return found
 
 
+class DescriptorIndex:
+    """Time-averaged pose descriptors of a library's phrases, to skip the near-duplicate test
+    for phrases that cannot be near-duplicates, without decoding them.
+
+    The RMS distance of two descriptors is at least the distance of their means over samples
+    (the mean of squares is at least the square of the mean), so a phrase whose mean is
+    ``NEAR_DUPLICATE_M`` or more from a new phrase's is no near-duplicate of it: the test gives
+    the same pairs as comparing with every phrase. Means are kept in ``index/descriptors.npz``
+    keyed by the motion file's sha256 (copies that share a motion share the entry); phrases
+    missing from it are decoded once and added. A read-only library recomputes them.
+    """
+
+    FILE = "descriptors.npz"
+
+    def __init__(self, library: PhraseLibrary) -> None:
+        self.library = library
+        self.path = Path(library.path) / "index" / self.FILE
+        self.means: dict[str, np.ndarray] = {}
+        try:
+            with np.load(self.path, allow_pickle=False) as arrays:
+                self.means = dict(zip(arrays["sha256"].tolist(), arrays["mean"], strict=True))
+        except (OSError, ValueError, KeyError):
+            self.means = {}
+        self._changed = False
+        self._fresh: dict[str, np.ndarray] = {}
+
+    def mean_of(self, phrase: Phrase) -> np.ndarray:
+        """``pose_descriptor(phrase)`` averaged over its samples, ``[joints * 3]``."""
+        key = phrase.id
+        if key not in self._fresh:
+            self._fresh[key] = pose_descriptor(phrase).mean(axis=0)
+        return self._fresh[key]
+
+    def candidates(self, new: list[Phrase], existing_ids: set[str]) -> list[str]:
+        """Ids (sorted) of existing phrases that may be near-duplicates of a new one."""
+        if not new or not existing_ids:
+            return []
+        with self.library._read() as connection:
+            rows = connection.execute(
+                "SELECT id, motion_sha256, num_counts FROM phrases ORDER BY id"
+            ).fetchall()
+        rows = [r for r in rows if r[0] in existing_ids]
+        for phrase_id, sha256, _ in rows:
+            if sha256 not in self.means:
+                self.means[sha256] = pose_descriptor(self.library.get(phrase_id)).mean(axis=0)
+                self._changed = True
+        self._save()
+        ids = np.array([r[0] for r in rows], dtype=object)
+        counts = np.array([r[2] for r in rows])
+        shas, which = np.unique(np.array([r[1] for r in rows]), return_inverse=True)
+        means = np.stack([self.means[sha] for sha in shas.tolist()])  # [motions, joints * 3]
+        mine = np.stack([self.mean_of(p) for p in new])  # [new, joints * 3]
+        joints = means.shape[1] // 3
+        # squared RMS joint distance of the means, for every (new, stored motion) pair
+        squared = (
+            np.einsum("ij,ij->i", mine, mine)[:, None]
+            + np.einsum("ij,ij->i", means, means)[None, :]
+            - 2.0 * mine @ means.T
+        ) / joints
+        # a small margin keeps rounding in the expansion from dropping a borderline pair
+        close = squared < (NEAR_DUPLICATE_M * 1.01) ** 2  # [new, motions]
+        new_counts = np.array([len(p.info.count_frames) for p in new])
+        keep = np.zeros(len(rows), dtype=bool)
+        for n in np.flatnonzero(close.any(axis=1)):
+            keep |= close[n][which] & (counts == new_counts[n])
+        return sorted(ids[keep].tolist())
+
+    def remember(self, phrases: list[Phrase]) -> None:
+        """Add the means of phrases just written (their files' sha256 read from the library)."""
+        if not phrases:
+            return
+        ids = [p.id for p in phrases]
+        with self.library._read() as connection:
+            marks = ",".join("?" * len(ids))
+            shas = dict(connection.execute(
+                f"SELECT id, motion_sha256 FROM phrases WHERE id IN ({marks})", ids
+            ).fetchall())  # fmt: skip
+        for phrase in phrases:
+            if phrase.id in shas and shas[phrase.id] not in self.means:
+                self.means[shas[phrase.id]] = self.mean_of(phrase)
+                self._changed = True
+        self._save()
+
+    def _save(self) -> None:
+        if not self._changed:
+            return
+        from musicdance.atomic import atomic_write
+
+        keys = sorted(self.means)
+        try:
+            with atomic_write(self.path, "wb") as handle:
+                means = np.stack([self.means[k] for k in keys])
+                np.savez(handle, sha256=np.array(keys), mean=means)
+            self._changed = False
+        except OSError:
+            pass  # read-only library: recomputed next time
+
+
 def prepare_import(
     path: str | os.PathLike[str],
     *,
@@ -393,9 +491,12 @@ def import_motion_files(
     new = [p for phrases, _ in prepared for p in phrases]
     existing_ids = set(library.ids())
     replaced = {p.id for p in new} & existing_ids if replace_existing else set()
-    existing = [library.get(i) for i in sorted(existing_ids - replaced)]
+    descriptors = DescriptorIndex(library)
+    candidates = descriptors.candidates(new, existing_ids - replaced)
+    existing = [library.get(i) for i in candidates]
     duplicates = near_duplicates(new, existing)
     library.add(new, replace_existing=replace_existing)
+    descriptors.remember(new)
     reports = []
     for phrases, report in prepared:
         ids = {p.id for p in phrases}

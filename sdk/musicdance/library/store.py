@@ -211,6 +211,13 @@ class PhraseLibrary:
             tags_by_id.setdefault(phrase_id, []).append(tag)
         return [_info_from_row(row, tags_by_id.get(row[0], [])) for row in rows]
 
+    def table(self):
+        """The choice columns of every phrase as arrays (``musicdance.library.table``): one
+        query, cached until the database changes."""
+        from musicdance.library.table import load_table
+
+        return load_table(self)
+
     def info(self, phrase_id: str) -> PhraseInfo:
         """The annotations of one phrase."""
         found = self.infos(ids=[phrase_id])
@@ -270,29 +277,35 @@ class PhraseLibrary:
     def stats(self) -> dict:
         """Counts per style, energy level, status and meter, a tempo histogram (10 BPM bins),
         total duration and tag counts (JSON-ready)."""
-        infos = self.infos()
-        levels = {"low (<0.45)": 0, "mid (0.45-0.75)": 0, "high (>=0.75)": 0}
-        for info in infos:
-            key = "low (<0.45)" if info.energy < 0.45 else "high (>=0.75)"
-            levels["mid (0.45-0.75)" if 0.45 <= info.energy < 0.75 else key] += 1
-        tempo_bins: dict[str, int] = {}
-        for info in sorted(infos, key=lambda i: i.tempo_bpm):
-            low = int(info.tempo_bpm // 10 * 10)
-            tempo_bins[f"{low}-{low + 10}"] = tempo_bins.get(f"{low}-{low + 10}", 0) + 1
-        tag_counts: dict[str, int] = {}
-        for info in infos:
-            for tag in info.tags:
-                tag_counts[tag] = tag_counts.get(tag, 0) + 1
+        with self._read() as connection:
+            query = connection.execute
+            count, duration = query("SELECT COUNT(*), TOTAL(duration_s) FROM phrases").fetchone()
+            low, mid, high = query(
+                "SELECT TOTAL(energy < 0.45), TOTAL(energy >= 0.45 AND energy < 0.75), "
+                "TOTAL(energy >= 0.75) FROM phrases"
+            ).fetchone()
+            groups = {
+                column: query(
+                    f"SELECT {column}, COUNT(*) FROM phrases GROUP BY {column}"
+                ).fetchall()
+                for column in ("style", "status", "meter")
+            }
+            tempo = query(
+                "SELECT CAST(tempo_bpm / 10 AS INTEGER) * 10 AS low, COUNT(*) FROM phrases "
+                "GROUP BY low ORDER BY low"
+            ).fetchall()
+            tags = query("SELECT tag, COUNT(*) FROM tags GROUP BY tag").fetchall()
         return {
             "library": str(self.path),
-            "phrases": len(infos),
-            "duration_s": round(sum(i.duration_s for i in infos), 2),
-            "styles": _count(i.style for i in infos),
-            "energy": levels,
-            "status": _count(i.status for i in infos),
-            "meter": _count(str(i.meter) for i in infos),
-            "tempo_bpm": tempo_bins,
-            "tags": dict(sorted(tag_counts.items())),
+            "phrases": int(count),
+            "duration_s": round(float(duration), 2),
+            "styles": dict(sorted((str(k), int(n)) for k, n in groups["style"])),
+            "energy": {"low (<0.45)": int(low), "mid (0.45-0.75)": int(mid),
+                       "high (>=0.75)": int(high)},  # fmt: skip
+            "status": dict(sorted((str(k), int(n)) for k, n in groups["status"])),
+            "meter": dict(sorted((str(k), int(n)) for k, n in groups["meter"])),
+            "tempo_bpm": {f"{int(low)}-{int(low) + 10}": int(n) for low, n in tempo},
+            "tags": dict(sorted((str(k), int(n)) for k, n in tags)),
         }
 
     # -- writing -----------------------------------------------------------------------------

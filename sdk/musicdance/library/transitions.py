@@ -19,6 +19,7 @@ from musicdance.library.phrase import FEATURE_JOINTS, PhraseInfo
 __all__ = [
     "STYLE_FAMILIES",
     "TransitionWeights",
+    "pair_costs",
     "pose_velocity_cost",
     "transition_costs",
     "transition_prior",
@@ -101,6 +102,41 @@ def transition_costs(
     style = np.array([[_style_cost(a.style, b.style, w) for b in infos] for a in infos])
     return (
         pose_velocity_cost(ends[:, None, :], starts[None, :, :], w)
+        + w.support * support
+        + w.facing * np.abs(after) / 180.0
+        + style
+    )
+
+
+def _style_matrix(styles: list[str], weights: TransitionWeights) -> np.ndarray:
+    """``[S, S]`` style cost between the listed styles (``_style_cost`` for each pair)."""
+    return np.array([[_style_cost(a, b, weights) for b in styles] for a in styles], dtype=float)
+
+
+def pair_costs(
+    table, sources: np.ndarray, targets: np.ndarray, weights: TransitionWeights | None = None
+) -> np.ndarray:
+    """``transition_costs`` for listed pairs only: cost ``[E]`` of playing row ``targets[e]``
+    right after row ``sources[e]`` of a ``PhraseTable`` (the same terms, the same arithmetic
+    in the same order, so the values equal the dense matrix's entries bit for bit)."""
+    from musicdance.library.table import SUPPORTS
+
+    w = weights or TransitionWeights()
+    sources, targets = np.asarray(sources), np.asarray(targets)
+    ends = table.end_features[sources].astype(float)
+    starts = table.start_features[targets].astype(float)
+    end, start = table.support_end[sources], table.support_start[targets]
+    feet = (end < 2) & (start < 2)
+    none = SUPPORTS.index("none")
+    support = np.where(
+        feet, (end != start).astype(float), np.where((end == none) | (start == none), 0.5, 0.0)
+    )
+    turn = table.facing_end_deg[targets] - table.facing_start_deg[targets]
+    after = (table.facing_end_deg[sources] + turn + 180.0) % 360.0 - 180.0
+    styles, codes = table.style_codes()
+    style = _style_matrix(styles, w)[codes[sources], codes[targets]]
+    return (
+        pose_velocity_cost(ends, starts, w)
         + w.support * support
         + w.facing * np.abs(after) / 180.0
         + style
