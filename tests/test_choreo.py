@@ -231,6 +231,15 @@ def test_cli_choreograph_edit_evaluate(song, tmp_path):
     assert report["beat_align_score"] > report["beat_align_score_control"]
     assert report["foot_skating_cm_s"] < 2.0
     assert "acceleration_ratio" in report["transitions"]
+    assert report["cut_times"].startswith("searched cuts")  # the render's cuts, not count 1
+    joins = report["joins"]
+    assert joins["joins"] == len(read_timeline(timeline_path).slots) - 1
+    peaks = [j["peak_acceleration"] for j in joins["per_join"]]
+    assert joins["worst_peak_acceleration"] == max(peaks)
+    assert joins["worst_ratio"] == pytest.approx(
+        joins["worst_peak_acceleration"] / joins["within_max_acceleration"]
+    )
+    assert 0 < joins["within_p99_acceleration"] <= joins["within_max_acceleration"]
     assert report["diversity"]["distinct_phrases"] >= 2
     assert report["structure_consistency"] is None or 0 <= report["structure_consistency"] <= 1
 

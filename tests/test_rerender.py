@@ -76,9 +76,9 @@ class _Work:
             self.warped.append(slot.index)
             return warp(phrase, slot, fps, **kwargs)
 
-        def find_cut(before, after, search=True):
+        def find_cut(before, after, search=True, *args):
             self.cuts += 1
-            return cut(before, after, search)
+            return cut(before, after, search, *args)
 
         def lock_feet(motion, contacts, *args, **kwargs):
             self.locked += motion.num_frames * int(np.any(contacts, axis=0).sum())  # leg-frames

@@ -264,15 +264,24 @@ def evaluate(
     timeline_path: Path = typer.Option(
         None, "--timeline", help="Its timeline: join smoothness, structure consistency, diversity."
     ),
+    library: Path = typer.Option(
+        None,
+        "--library",
+        "-L",
+        help="Library the timeline was made from (default: the one it names), for the cut times.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Beat alignment (with chance controls), foot contact, skating and join smoothness."""
+    """Beat alignment (with chance controls), foot contact, skating and join smoothness; with
+    --timeline the worst join: its peak joint acceleration (just before the cut to 0.4 s after)
+    against the largest peak and the 99th percentile inside the phrases."""
     from musicdance.audio.analysis import analyze
     from musicdance.choreo.timeline import read_timeline
     from musicdance.evaluate.metrics import (
         beat_alignment,
         diversity,
         foot_skating_cm_s,
+        join_peaks,
         physical_foot_contact,
         structure_consistency,
         transition_smoothness,
@@ -287,8 +296,11 @@ def evaluate(
     report["foot_skating_cm_s"] = foot_skating_cm_s(motion)
     if timeline_path is not None:
         timeline = read_timeline(timeline_path)
-        joins = [s.start_s for s in timeline.slots[1:]]
+        joins, where = _cut_times(timeline, library)
+        span = (timeline.slots[0].start_s, timeline.slots[-1].end_s)
+        report["cut_times"] = where
         report["transitions"] = transition_smoothness(motion, joins)
+        report["joins"] = join_peaks(motion, joins, span_s=span)
         report["structure_consistency"] = structure_consistency(timeline)
         report["diversity"] = diversity(timeline)
     if as_json:
@@ -300,5 +312,39 @@ def evaluate(
             table.add_row(key.replace("_", " "), f"{value:.4f}")
         elif isinstance(value, dict):
             for sub, number in value.items():
-                table.add_row(f"{key}: {sub.replace('_', ' ')}", f"{number:.4g}")
+                if isinstance(number, float | int):
+                    table.add_row(f"{key}: {sub.replace('_', ' ')}", f"{number:.4g}")
     console.print(table)
+    worst = report.get("joins", {}).get("worst_join")
+    if worst:
+        j = report["joins"]
+        console.print(
+            f"worst join at {worst['cut_s']:.2f} s: {worst['peak_acceleration']:.0f} m/s^2 in "
+            f"{worst['joint']} {worst['after_cut_s']:+.2f} s after the cut; inside the phrases "
+            f"max {j['within_max_acceleration']:.0f} ({j['within_max_joint']} at "
+            f"{j['within_max_at_s']:.2f} s), 99th percentile {j['within_p99_acceleration']:.0f}: "
+            f"ratio {j['worst_ratio']:.2f} (a join must stay below 1), median join / p99 "
+            f"{j['median_ratio_p99']:.2f} (cut times: {report['cut_times']})"
+        )
+
+
+def _cut_times(timeline, library_path: Path | None) -> tuple[list[float], str]:
+    """Where the render cut between slots (``render.cut_times`` with the timeline's library,
+    or ``library_path``), and where those times came from; the slot boundaries when the
+    library cannot be read or no longer holds the timeline's phrases."""
+    from musicdance.choreo.render import cut_times
+    from musicdance.errors import MusicDanceError
+    from musicdance.library import open_library
+
+    boundaries = [s.start_s for s in timeline.slots[1:]]
+    path = library_path if library_path is not None else Path(timeline.library)
+    try:
+        phrases = open_library(path)
+        missing = set(timeline.phrase_ids()) - set(phrases.ids())
+        if missing:
+            return boundaries, f"slot boundaries ({path} lacks {len(missing)} of its phrases)"
+        return [j.time_s for j in cut_times(timeline, phrases)], f"searched cuts ({path})"
+    except MusicDanceError as error:
+        if library_path is not None:
+            raise
+        return boundaries, f"slot boundaries (library not readable: {error})"

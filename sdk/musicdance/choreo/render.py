@@ -1,13 +1,14 @@
 """Rendering a timeline into one animation as long as the song.
 
 Each slot's phrase is time-warped so that its counts land on the slot's beats (its end lands
-where the next slot starts). Where two slots meet, the cut between them is searched within half
-a beat of the boundary: the frame where the outgoing phrase's pose and velocity come closest to
-the incoming one's (phrases that loop are played a little past their ends for this, still on
-the beat). The incoming phrase is then turned and moved on the floor to continue from where
-the dancer stands and faces, and joined with inertialization; planted feet are pinned with leg
-IK while in contact. Before the first slot and after the last the dancer holds the first and
-last pose.
+where the next slot starts). Where two slots meet, the cut between them is searched within one
+beat of the boundary: the frame where the outgoing phrase's pose and velocity come closest to
+the incoming one's (phrases are played past their ends for this, still on the beat, when they
+loop or when another phrase continues them seamlessly, as the next phrase of the same take
+does). The incoming phrase is then turned and moved on the floor to continue from where
+the dancer stands and faces, and joined with inertialization over a time that grows with the
+pose-and-velocity gap at the cut; planted feet are pinned with leg IK while in contact.
+Before the first slot and after the last the dancer holds the first and last pose.
 
 After an edit, ``musicdance.choreo.rerender`` re-renders only what changed.
 """
@@ -22,7 +23,13 @@ import numpy as np
 
 from musicdance.choreo.slots import Slot
 from musicdance.choreo.timeline import Timeline
-from musicdance.library.phrase import FOOT_POINTS, Phrase, PhraseInfo, pose_features
+from musicdance.library.phrase import (
+    FEATURE_WINDOW,
+    FOOT_POINTS,
+    Phrase,
+    PhraseInfo,
+    pose_features,
+)
 from musicdance.library.store import PhraseLibrary
 from musicdance.library.transitions import pose_velocity_cost
 from musicdance.motion.analysis import contacts_from_signals, foot_signals
@@ -30,9 +37,9 @@ from musicdance.motion.motion import Motion, concatenate, slice_frames
 from musicdance.synthesis.blend import (
     align_root,
     crossfade,
+    extend,
     heading,
     inertialize,
-    loop_extend,
 )
 from musicdance.synthesis.contacts import lock_feet
 from musicdance.synthesis.timewarp import time_warp
@@ -40,9 +47,28 @@ from musicdance.synthesis.timewarp import time_warp
 JOIN_HALFLIFE_S = 0.18
 JOINS = ("inertialize", "crossfade")
 #: How far (in beats) on either side of a slot boundary the cut may move.
-JOIN_SEARCH_BEATS = 0.5
+JOIN_SEARCH_BEATS = 1.0
 #: Cost added per beat the cut moves away from the boundary (ties keep it on count 1).
 JOIN_SHIFT_COST = 0.5
+#: The join's half-life is ``halflife_s * clip(sqrt(cost / JOIN_COST_REF), 1, JOIN_HALFLIFE_MAX)``:
+#: the inertialization offset's acceleration scales with offset / half-life^2, so a gap k times
+#: the usual one gets sqrt(k) times the time to close (at most ``JOIN_HALFLIFE_MAX`` times).
+JOIN_COST_REF = 1.0
+JOIN_HALFLIFE_MAX = 2.0
+#: The best ``JOIN_TRIAL_CUTS`` candidate cuts (by pose-and-velocity cost) and the boundary are
+#: tried: joined with inertialization, the peak joint acceleration over ``JOIN_PEAK_WINDOW_S``
+#: after the cut adds ``JOIN_PEAK_COST`` per ``JOIN_PEAK_REF_MPS2`` to their cost, so a cut is
+#: not moved into the start of a sharp move that the join's offset would make sharper.
+JOIN_TRIAL_CUTS = 3
+JOIN_PEAK_COST = 0.5
+JOIN_PEAK_REF_MPS2 = 100.0
+JOIN_PEAK_WINDOW_S = 0.4
+
+
+def join_halflife_s(cost: float, halflife_s: float = JOIN_HALFLIFE_S) -> float:
+    """Inertialization half-life (s) for a cut whose ``pose_velocity_cost`` is ``cost``."""
+    return halflife_s * float(np.clip(np.sqrt(max(cost, 0.0) / JOIN_COST_REF), 1.0,
+                                      JOIN_HALFLIFE_MAX))  # fmt: skip
 
 
 @dataclass
@@ -51,7 +77,7 @@ class Join:
 
     slot: index of the incoming slot. boundary_s: its nominal start (count 1). time_s: where
     the cut was made. cost: ``pose_velocity_cost`` of the cut; boundary_cost: of a cut at the
-    boundary, for comparison.
+    boundary, for comparison. halflife_s: the inertialization half-life used for the join.
     """
 
     slot: int
@@ -59,6 +85,7 @@ class Join:
     time_s: float
     cost: float
     boundary_cost: float
+    halflife_s: float = JOIN_HALFLIFE_S
 
     def to_json(self) -> dict:
         return {
@@ -66,6 +93,7 @@ class Join:
             "shift_s": round(self.time_s - self.boundary_s, 4),
             "cost": round(self.cost, 4),
             "boundary_cost": round(self.boundary_cost, 4),
+            "halflife_s": round(self.halflife_s, 4),
         }
 
 
@@ -183,15 +211,19 @@ def warp_slot(
     slot: Slot,
     fps: float,
     *,
-    margin_frames: int = 0,
+    margin_frames: int | tuple[int, int] = 0,
     source: tuple[Motion, int] | None = None,
 ) -> Motion | None:
     """The phrase resampled at ``fps`` over the slot's frames, counts on the beats, with
-    ``margin_frames`` more on each side. source: ``(motion, shift)``, a longer version of the
-    phrase's motion (``loop_extend``) whose frame ``shift`` is the phrase's frame 0."""
+    ``margin_frames`` more on each side (or ``(before, after)``). source: ``(motion, shift)``,
+    a longer version of the phrase's motion (``extend``) whose frame ``shift`` is the phrase's
+    frame 0."""
     first, stop = frame_at(slot.start_s, fps), frame_at(slot.end_s, fps)
     if stop <= first:
         return None
+    margin_before, margin_after = (
+        (margin_frames, margin_frames) if isinstance(margin_frames, int) else margin_frames
+    )
     motion, shift = (phrase.motion, 0) if source is None else source
     knots = source_count_frames(phrase.info, slot.num_counts) + shift
     targets = np.append(np.asarray(slot.beat_times_s, dtype=float), slot.end_s)
@@ -200,8 +232,8 @@ def warp_slot(
         knots,
         targets,
         fps=fps,
-        start_s=(first - margin_frames) / fps,
-        stop_s=(stop + margin_frames) / fps,
+        start_s=(first - margin_before) / fps,
+        stop_s=(stop + margin_after) / fps,
     )
 
 
@@ -231,10 +263,40 @@ def _all_features(motions: list[Motion]) -> list[np.ndarray]:
     ]
 
 
-def find_cut(before: _Piece, after: _Piece, search: bool = True) -> Join:
+def _joined_peaks(
+    before: _Piece, after: _Piece, cuts: list[int], halflives_s: list[float]
+) -> list[float]:
+    """For each output frame in ``cuts``, the peak joint acceleration (m/s^2) from two frames
+    before it to ``JOIN_PEAK_WINDOW_S`` after it, when ``after`` takes over from ``before``
+    there (placed and inertialized as ``_place_segments`` does); one forward-kinematics pass."""
+    fps = after.motion.fps
+    window = int(round(JOIN_PEAK_WINDOW_S * fps)) + 1
+    trials = []
+    for cut, halflife_s in zip(cuts, halflives_s, strict=True):
+        start = max(cut - before.lo - 3, 0)
+        previous = slice_frames(before.motion, start, max(cut - before.lo, start + 2))
+        frame = cut - after.lo
+        following = slice_frames(
+            align_root(after.motion, previous.root_positions_m[-1],
+                       float(heading(previous.rotations[-1, 0])), frame=frame),
+            frame, frame + window,
+        )  # fmt: skip
+        trials += [previous, inertialize(previous, following, halflife_s)]
+    positions = concatenate(trials).global_positions()
+    edges = np.cumsum([0, *(t.num_frames for t in trials)])
+    return [
+        float(np.linalg.norm(np.diff(positions[a:b], 2, axis=0), axis=-1).max() * fps**2)
+        for a, b in zip(edges[0:-1:2], edges[2::2], strict=True)
+    ]
+
+
+def find_cut(
+    before: _Piece, after: _Piece, search: bool = True, halflife_s: float = JOIN_HALFLIFE_S
+) -> Join:
     """The output frame where ``after`` should take over from ``before``: within
     ``JOIN_SEARCH_BEATS`` of the boundary, where both are defined, the lowest
-    ``pose_velocity_cost`` plus ``JOIN_SHIFT_COST`` per beat moved."""
+    ``pose_velocity_cost`` plus ``JOIN_SHIFT_COST`` per beat moved; the join's half-life
+    from ``join_halflife_s`` (base ``halflife_s``)."""
     fps = after.motion.fps
     boundary = after.first
     beat = after.beat_frames
@@ -245,13 +307,29 @@ def find_cut(before: _Piece, after: _Piece, search: bool = True) -> Join:
     candidates = np.arange(low, high + 1)
     cost = pose_velocity_cost(_features(before, low, high + 1), _features(after, low, high + 1))
     total = cost + JOIN_SHIFT_COST * np.abs(candidates - boundary) / max(beat, 1.0)
-    best = int(np.argmin(total))
+    if search and len(candidates) > 1:
+        trials = sorted({*np.argsort(total, kind="stable")[:JOIN_TRIAL_CUTS].tolist(),
+                         boundary - low})  # fmt: skip
+        peaks = _joined_peaks(
+            before,
+            after,
+            [int(candidates[k]) for k in trials],
+            [join_halflife_s(float(cost[k]), halflife_s) for k in trials],
+        )
+        scored = [
+            total[k] + JOIN_PEAK_COST * p / JOIN_PEAK_REF_MPS2
+            for k, p in zip(trials, peaks, strict=True)
+        ]
+        best = trials[int(np.argmin(scored))]
+    else:
+        best = int(np.argmin(total))
     return Join(
         slot=after.slot,
         boundary_s=boundary / fps,
         time_s=int(candidates[best]) / fps,
         cost=float(cost[best]),
         boundary_cost=float(cost[boundary - low]),
+        halflife_s=join_halflife_s(float(cost[best]), halflife_s),
     )
 
 
@@ -264,9 +342,9 @@ def render_dance(
     options = options or RenderOptions()
     fps = timeline.fps
     pieces = _warp_pieces(timeline, library)
-    joins = [find_cut(a, b, options.search_joins) for a, b in pairwise(pieces)]
+    joins = [find_cut(a, b, options.search_joins, options.halflife_s) for a, b in pairwise(pieces)]
     cuts = _cut_frames(pieces, joins, fps)
-    placed = concatenate(_place_segments(pieces, cuts, options))
+    placed = concatenate(_place_segments(pieces, cuts, options, _halflives(joins, options)))
     state = RenderState(
         slots=list(timeline.slots),
         phrase_ids=timeline.phrase_ids(),
@@ -294,36 +372,103 @@ def render_timeline(
     return render_dance(timeline, library, options).motion
 
 
+def cut_times(
+    timeline: Timeline, library: PhraseLibrary, options: RenderOptions | None = None
+) -> list[Join]:
+    """The joins ``render_dance(timeline, library, options)`` would make (where each slot's
+    phrase takes over), without placing, joining or locking anything."""
+    options = options or RenderOptions()
+    pieces = _warp_pieces(timeline, library)
+    return [find_cut(a, b, options.search_joins, options.halflife_s) for a, b in pairwise(pieces)]
+
+
+def _halflives(joins: list[Join], options: RenderOptions) -> list[float]:
+    """Per piece, the half-life of its join to the one before (the first piece's is the base)."""
+    return [options.halflife_s, *(j.halflife_s for j in joins)]
+
+
+def continuations(
+    library: PhraseLibrary, phrase: Phrase, infos: list | None = None
+) -> tuple[str | None, str | None]:
+    """Ids of the phrases that lead seamlessly into ``phrase`` and that it leads seamlessly
+    into (itself for a loop), or None: a cut from one to the other costs
+    (``pose_velocity_cost``) no more than ``phrase``'s largest step between two frames, as
+    the phrases cut from one take do. infos: the library's ``infos()`` if the caller has them."""
+    motion = phrase.motion
+    if motion.num_frames < 3:
+        return None, None
+    positions, rotations = motion.global_transforms()
+    features = pose_features(positions, rotations[:, 0], motion.fps, np.arange(motion.num_frames))
+    step = float(pose_velocity_cost(features[1:], features[:-1]).max())
+    if pose_velocity_cost(features[-1], features[0]) <= step:
+        return phrase.info.id, phrase.info.id
+    infos = [i for i in (library.infos() if infos is None else infos)
+             if i.fps == phrase.info.fps and i.id != phrase.info.id]  # fmt: skip
+    if not infos:
+        return None, None
+    starts = np.stack([i.start_features for i in infos]).astype(float)
+    ends = np.stack([i.end_features for i in infos]).astype(float)
+    found: list[str | None] = []
+    for rough, at_end in (
+        (pose_velocity_cost(features[:FEATURE_WINDOW].mean(0), ends), False),
+        (pose_velocity_cost(features[-FEATURE_WINDOW:].mean(0), starts), True),
+    ):
+        best = None
+        for k in np.argsort(rough, kind="stable")[:2]:  # check the two nearest exactly
+            other = library.get(infos[k].id).motion
+            n = other.num_frames
+            edge_frames = slice_frames(other, 0, 2) if at_end else slice_frames(other, n - 2, n)
+            pos, rot = edge_frames.global_transforms()
+            frames = np.array([0]) if at_end else np.array([1])
+            edge = pose_features(pos, rot[:, 0], other.fps, frames)[0]
+            cost = pose_velocity_cost(features[-1], edge) if at_end else pose_velocity_cost(
+                edge, features[0])  # fmt: skip
+            if cost <= step and (best is None or cost < best[0]):
+                best = (float(cost), infos[k].id)
+        found.append(None if best is None else best[1])
+    return found[0], found[1]
+
+
 def _warp_pieces(
     timeline: Timeline, library: PhraseLibrary, only: set[int] | None = None
 ) -> list[_Piece]:
-    """Every slot's phrase (or only the slots numbered in ``only``) warped onto its beats;
-    looping phrases get a margin of half a beat (plus a frame) on each side for the cut
+    """Every slot's phrase (or only the slots numbered in ``only``) warped onto its beats.
+    A phrase that loops, or that another phrase leads into or continues (``continuations``),
+    is played on from that side by ``JOIN_SEARCH_BEATS`` (plus two frames) for the cut
     search."""
     fps = timeline.fps
-    sources: dict[str, tuple[Phrase, tuple[Motion, int] | None]] = {}
-    warped = []  # (slot, motion, margin, beat frames)
+    infos = None
+    sources: dict[str, tuple[Phrase, tuple[Motion, int], tuple[bool, bool]]] = {}
+    warped = []  # (slot, motion, margins, beat frames)
     for slot, phrase_id in zip(timeline.slots, timeline.phrase_ids(), strict=True):
         if only is not None and slot.index not in only:
             continue
         if phrase_id not in sources:
             phrase = library.get(phrase_id)
-            looped = None
-            if loops(phrase.motion):
-                shift = phrase.motion.num_frames - 1
-                looped = (loop_extend(phrase.motion, shift), shift)
-            sources[phrase_id] = (phrase, looped)
-        phrase, looped = sources[phrase_id]
+            if infos is None:
+                infos = library.infos()
+            before_id, after_id = continuations(library, phrase, infos)
+            neighbours = [
+                None if i is None else phrase.motion if i == phrase_id else library.get(i).motion
+                for i in (before_id, after_id)
+            ]
+            source = extend(phrase.motion, phrase.motion.num_frames - 1,
+                            before=neighbours[0], after=neighbours[1])  # fmt: skip
+            sources[phrase_id] = (phrase, source, (before_id is not None, after_id is not None))
+        phrase, source, sides = sources[phrase_id]
         beat = _beat_frames(slot, fps)
-        margin = int(round(JOIN_SEARCH_BEATS * beat)) + 2 if looped is not None else 0
-        motion = warp_slot(phrase, slot, fps, margin_frames=margin, source=looped)
+        reach = int(round(JOIN_SEARCH_BEATS * beat)) + 2
+        margins = (reach if sides[0] else 0, reach if sides[1] else 0)
+        motion = warp_slot(phrase, slot, fps, margin_frames=margins, source=source)
         if motion is not None:
-            warped.append((slot, motion, margin, beat))
+            warped.append((slot, motion, margins, beat))
     features = _all_features([motion for _, motion, _, _ in warped])
     pieces = []
-    for (slot, motion, margin, beat), piece_features in zip(warped, features, strict=True):
+    for (slot, motion, margins, beat), piece_features in zip(warped, features, strict=True):
         first, stop = frame_at(slot.start_s, fps), frame_at(slot.end_s, fps)
-        pieces.append(_Piece(slot.index, motion, first - margin, first, stop, beat, piece_features))
+        pieces.append(
+            _Piece(slot.index, motion, first - margins[0], first, stop, beat, piece_features)
+        )
     return pieces
 
 
@@ -351,12 +496,14 @@ def _place_segments(
     pieces: list[_Piece],
     cuts: list[int],
     options: RenderOptions,
+    halflives: list[float],
     previous: Motion | None = None,
     continuation: Motion | None = None,
 ) -> list[Motion]:
     """Output frames ``cuts[k]:cuts[k + 1]`` of each piece, placed to continue the one before
-    (the first continues ``previous``, or stays where it is without one) and joined to it.
-    continuation: how the piece before ``previous`` would have gone on (for the crossfade)."""
+    (the first continues ``previous``, or stays where it is without one) and joined to it
+    with inertialization of half-life ``halflives[k]``. continuation: how the piece before
+    ``previous`` would have gone on (for the crossfade)."""
     played: list[Motion] = []
     for k, piece in enumerate(pieces):
         start, stop = cuts[k] - piece.lo, cuts[k + 1] - piece.lo
@@ -364,7 +511,7 @@ def _place_segments(
         segment = slice_frames(whole, start, stop)
         if previous is not None:
             if options.join == "inertialize":
-                segment = inertialize(previous, segment, options.halflife_s)
+                segment = inertialize(previous, segment, halflives[k])
             else:
                 segment = crossfade(previous, segment, continuation=continuation)
         played.append(segment)

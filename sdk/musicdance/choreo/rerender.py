@@ -15,12 +15,14 @@ from dataclasses import replace
 import numpy as np
 
 from musicdance.choreo.render import (
+    JOIN_HALFLIFE_MAX,
     Rendered,
     RenderOptions,
     RenderState,
     _aligned,
     _cut_frames,
     _finish,
+    _halflives,
     _library_name,
     _Piece,
     _place_segments,
@@ -80,11 +82,13 @@ def rerender(
         pieces[index[piece.slot]] = piece
     joins = list(previous.joins)
     for b in sorted({b for k in changed_pieces for b in (k, k + 1) if 0 < b < len(pieces)}):
-        joins[b - 1] = find_cut(pieces[b - 1], pieces[b], options.search_joins)
+        joins[b - 1] = find_cut(pieces[b - 1], pieces[b], options.search_joins, options.halflife_s)
     cuts = _cut_frames(pieces, joins, fps)
-    settle = math.ceil(max(SETTLE_HALFLIVES * options.halflife_s, SETTLE_MIN_S) * fps)
+    longest = options.halflife_s * JOIN_HALFLIFE_MAX
+    settle = math.ceil(max(SETTLE_HALFLIVES * longest, SETTLE_MIN_S) * fps)
     runs = _segment_runs(changed_pieces, cuts, settle)
-    placed, moves = _replace_segments(state.placed, pieces, cuts, runs, options)
+    halflives = _halflives(joins, options)
+    placed, moves = _replace_segments(state.placed, pieces, cuts, runs, options, halflives)
     rendered = replace(state, phrase_ids=ids, pieces=pieces, cuts=cuts, placed=placed, body=placed)
     if options.plant_feet:
         dirty = [(cuts[a] - cuts[0], cuts[b + 1] - cuts[0]) for a, b in runs]
@@ -138,6 +142,7 @@ def _replace_segments(
     cuts: list[int],
     runs: list[tuple[int, int]],
     options: RenderOptions,
+    halflives: list[float],
 ) -> tuple[Motion, list[_Move]]:
     """The placed body with each run's segments placed and joined again and the frames after
     a run (to the next) moved like the run's end moved; and those moves. ``old``: the previous
@@ -156,7 +161,14 @@ def _replace_segments(
             whole = _aligned(pieces[a - 1], cuts[a - 1], segment(a - 2) if a > 1 else None)
             continuation = slice_frames(whole, cuts[a] - pieces[a - 1].lo)
         fresh = concatenate(
-            _place_segments(pieces[a : b + 1], cuts[a : b + 2], options, before, continuation)
+            _place_segments(
+                pieces[a : b + 1],
+                cuts[a : b + 2],
+                options,
+                halflives[a : b + 1],
+                before,
+                continuation,
+            )  # fmt: skip
         )
         start, stop = cuts[a] - first, cuts[b + 1] - first
         end = cuts[runs[i + 1][0]] - first if i + 1 < len(runs) else placed.num_frames

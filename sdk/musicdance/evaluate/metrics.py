@@ -127,6 +127,88 @@ def transition_smoothness(motion: Motion, join_times_s: np.ndarray, window_s: fl
     return result
 
 
+#: Seconds after a cut over which ``join_peaks`` looks for the join's peak acceleration.
+JOIN_PEAK_AFTER_S = 0.4
+#: Frames before a cut included in the join's window (a velocity jump shows one frame early).
+JOIN_PEAK_BEFORE_FRAMES = 2
+
+
+def peak_joint_acceleration(positions_m: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, the largest joint acceleration (m/s^2) and the joint that has it: ``[T]``
+    float and ``[T]`` int from ``positions_m [T, J, 3]`` (central second differences; the
+    first and last frames repeat their neighbours')."""
+    acceleration = np.linalg.norm(np.diff(positions_m, 2, axis=0), axis=-1) * fps**2
+    if not len(acceleration):
+        return np.zeros(len(positions_m)), np.zeros(len(positions_m), dtype=np.int64)
+    acceleration = np.concatenate([acceleration[:1], acceleration, acceleration[-1:]])
+    return acceleration.max(axis=1), acceleration.argmax(axis=1)
+
+
+def join_peaks(
+    motion: Motion,
+    cut_times_s: np.ndarray | list[float],
+    *,
+    span_s: tuple[float, float] | None = None,
+    after_s: float = JOIN_PEAK_AFTER_S,
+) -> dict:
+    """Is a join ever the sharpest moment of the dance?
+
+    For each cut, the peak joint acceleration (the largest over joints, m/s^2) from
+    ``JOIN_PEAK_BEFORE_FRAMES`` frames before it to ``after_s`` after it, where it happens and
+    in which joint; against the same per-frame peak inside the phrases (frames of ``span_s``,
+    the dance without its held ends, outside every join window): its maximum and its 99th
+    percentile. ``worst_ratio`` = worst join peak / largest peak inside the phrases (a join
+    sharper than anything inside the phrases gives > 1); ``median_ratio_p99`` = median join
+    peak / within-phrase 99th percentile. Empty without joins or phrase frames.
+    """
+    fps = motion.fps
+    peak, joint = peak_joint_acceleration(motion.global_positions(), fps)
+    frames = np.arange(len(peak))
+    inside = np.ones(len(peak), dtype=bool)
+    if span_s is not None:
+        inside = (frames >= span_s[0] * fps - 1e-6) & (frames <= span_s[1] * fps + 1e-6)
+    near = np.zeros(len(peak), dtype=bool)
+    joins = []
+    for cut_s in np.asarray(cut_times_s, dtype=float):
+        cut = cut_s * fps
+        window = (frames >= cut - JOIN_PEAK_BEFORE_FRAMES) & (frames <= cut + after_s * fps)
+        if not window.any():
+            continue
+        near |= window
+        where = np.flatnonzero(window)
+        best = where[np.argmax(peak[where])]
+        joins.append(
+            {
+                "cut_s": float(cut_s),
+                "peak_acceleration": float(peak[best]),
+                "after_cut_s": float((best - cut) / fps),
+                "joint": motion.skeleton.names[joint[best]],
+            }
+        )
+    within = peak[inside & ~near]
+    if not joins or not len(within):
+        return {}
+    peaks = np.array([j["peak_acceleration"] for j in joins])
+    within_max = float(within.max())
+    within_p99 = float(np.percentile(within, 99))
+    worst = joins[int(np.argmax(peaks))]
+    where_max = np.flatnonzero(inside & ~near)[int(np.argmax(within))]
+    return {
+        "joins": len(joins),
+        "worst_join": worst,
+        "worst_peak_acceleration": float(peaks.max()),
+        "median_peak_acceleration": float(np.median(peaks)),
+        "within_max_acceleration": within_max,
+        "within_max_at_s": float(where_max / fps),
+        "within_max_joint": motion.skeleton.names[joint[where_max]],
+        "within_p99_acceleration": within_p99,
+        "worst_ratio": float(peaks.max() / max(within_max, 1e-9)),
+        "worst_ratio_p99": float(peaks.max() / max(within_p99, 1e-9)),
+        "median_ratio_p99": float(np.median(peaks) / max(within_p99, 1e-9)),
+        "per_join": joins,
+    }
+
+
 def structure_consistency(timeline: Timeline) -> float | None:
     """Fraction of the slots in repeated music (a section heard before, slot by slot) that
     dance the same phrase as the first time; ``None`` when nothing repeats."""

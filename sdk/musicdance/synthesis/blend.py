@@ -192,22 +192,41 @@ def loop_extend(motion: Motion, frames: int, halflife_s: float = 0.1) -> Motion:
     on the floor to continue it by one frame step (position and heading extrapolated) and
     inertialized across the seam (backwards in time for the frames before), so the loop's
     seams keep their velocities."""
-    m = min(int(frames), motion.num_frames - 1)
-    if m <= 0:
-        return motion
+    return extend(motion, frames, before=motion, after=motion, halflife_s=halflife_s)[0]
+
+
+def extend(
+    motion: Motion,
+    frames: int,
+    *,
+    before: Motion | None = None,
+    after: Motion | None = None,
+    halflife_s: float = 0.1,
+) -> tuple[Motion, int]:
+    """``motion`` played on into ``after`` and coming out of ``before`` (motions that continue
+    it: the next and previous phrases of the same take, or itself for a loop): up to
+    ``frames`` of the end of ``before`` placed before it and of the start of ``after`` after
+    it (each at most its length minus one), moved and turned on the floor to continue
+    ``motion`` by one frame step and inertialized across the seams. Returns the motion and the
+    number of frames placed before it (its frame 0's index in the result)."""
     root = motion.root_positions_m
     yaw = heading(motion.rotations[:, 0])
-    after = align_root(
-        slice_frames(motion, 0, m),
-        2 * root[-1] - root[-2],
-        float(yaw[-1]) + _wrap_angle(float(yaw[-1] - yaw[-2])),
-    )
-    before = align_root(
-        slice_frames(motion, motion.num_frames - m),
-        2 * root[0] - root[1],
-        float(yaw[0]) - _wrap_angle(float(yaw[1] - yaw[0])),
-        frame=m - 1,
-    )
-    after = inertialize(motion, after, halflife_s)
-    before = reverse(inertialize(reverse(motion), reverse(before), halflife_s))
-    return concatenate([before, motion, after])
+    parts = [motion]
+    shift = 0
+    if after is not None and (m := min(int(frames), after.num_frames - 1)) > 0:
+        head = align_root(
+            slice_frames(after, 0, m),
+            2 * root[-1] - root[-2],
+            float(yaw[-1]) + _wrap_angle(float(yaw[-1] - yaw[-2])),
+        )
+        parts.append(inertialize(motion, head, halflife_s))
+    if before is not None and (m := min(int(frames), before.num_frames - 1)) > 0:
+        tail = align_root(
+            slice_frames(before, before.num_frames - m),
+            2 * root[0] - root[1],
+            float(yaw[0]) - _wrap_angle(float(yaw[1] - yaw[0])),
+            frame=m - 1,
+        )
+        parts.insert(0, reverse(inertialize(reverse(motion), reverse(tail), halflife_s)))
+        shift = m
+    return (concatenate(parts) if len(parts) > 1 else motion), shift

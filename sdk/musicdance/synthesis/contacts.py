@@ -1,9 +1,16 @@
-"""Contact-aware correction: keep planted feet planted.
+"""Contact-aware correction: keep planted feet planted, without knee pops.
 
 While a foot is in contact, its ankle is pinned (horizontally) where the contact began and the
 leg is re-solved with two-bone IK; the hips, the foot's own orientation and everything above
-stay as they were. When the contact ends the pin fades out over ``release_s`` so the step
-leaves smoothly. This removes the sliding that joins (and time warping) would otherwise add.
+stay as they were. The pin is blended in over the first ``BLEND_S`` of each contact (a smooth
+step from the foot's own path, so its velocity stays continuous) and out over ``BLEND_S`` after
+it while the foot leaves the floor; the leg is never solved for a foot in the air: the weight
+falls to zero as the ankle rises ``AIR_M`` above where the contact ended, and outside its
+contacts and releases a leg keeps the pose it had. The knee bends towards a pole that is
+smoothed over the contact and falls back on the foot's forward direction when the leg is nearly
+straight (where the knee's own offset says nothing), and reaches beyond ``SOFT_REACH`` of the
+leg's length are eased in (soft IK) instead of snapping the knee straight. This removes the
+sliding that joins (and time warping) would otherwise add.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from musicdance.motion.ik import two_bone_ik
 from musicdance.motion.motion import Motion
@@ -20,12 +28,35 @@ LEGS = (
     ("LeftUpperLeg", "LeftLowerLeg", "LeftFoot"),
     ("RightUpperLeg", "RightLowerLeg", "RightFoot"),
 )
-#: Seconds a released foot takes to ease back onto its own path.
-RELEASE_S = 0.12
+#: Seconds (at least) over which a contact's pin is blended out after it ends.
+BLEND_S = 0.12
+#: Seconds before a contact over which the pin is blended in while the foot comes down (one
+#: frame at 30 fps: longer ramps were measured to add skating and lower no join peak).
+BLEND_IN_S = 0.034
+#: Contacts shorter than this (s) are touches, not plants: the leg is left as it is.
+MIN_LOCK_S = 0.12
+#: Speed (m/s) at which a released ankle catches up with its own path, for at most
+#: ``MAX_RELEASE_S`` (and at least ``BLEND_S``).
+RELEASE_MPS = 0.5
+MAX_RELEASE_S = 0.2
+#: Height (m) above where the contact ended at which a leaving foot is no longer solved for.
+AIR_M = 0.15
+#: Fraction of the leg's full length beyond which reaches are eased in (soft IK).
+SOFT_REACH = 0.97
+#: Gaussian sigma (frames) of the knee pole's smoothing over a contact.
+POLE_SMOOTH_FRAMES = 2.0
+#: Length (m) of the foot-forward hint added to the knee's own bend direction: it decides the
+#: bend only when the knee's offset from the hip-ankle line is shorter than a few cm.
+POLE_HINT_M = 0.03
 
 
-def _release_frames(release_s: float, fps: float) -> int:
-    return max(int(round(release_s * fps)), 1)
+def _blend_frames(blend_s: float, fps: float) -> int:
+    return max(int(round(blend_s * fps)), 1)
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
 
 
 def mask_runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -34,43 +65,126 @@ def mask_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[0::2], edges[1::2], strict=True)]
 
 
-def contact_spans(
-    contact: np.ndarray, fps: float, release_s: float = RELEASE_S
-) -> list[tuple[int, int]]:
-    """``[start, stop)`` frames each contact run of one foot (``contact [T]``) acts on in
-    ``lock_feet``: the run and its release. Where that foot's leg is locked, a frame's pose
-    depends only on its own pose and, for each span it lies in, on the poses of the first and
-    last frames of the span's run; the other leg does not matter."""
-    release = _release_frames(release_s, fps)
-    return [(start, min(stop + release, len(contact))) for start, stop in mask_runs(contact)]
+def locked_runs(contact: np.ndarray, fps: float) -> list[tuple[int, int]]:
+    """The contact runs of ``contact [T]`` long enough (``MIN_LOCK_S``) to pin the foot."""
+    shortest = MIN_LOCK_S * fps - 1e-6
+    return [(a, b) for a, b in mask_runs(contact) if b - a >= shortest]
+
+
+def contact_spans(contact: np.ndarray, fps: float) -> list[tuple[int, int]]:
+    """``[start, stop)`` frames each contact run of one foot (``contact [T]``) may act on in
+    ``lock_feet``: the run with its approach (``BLEND_IN_S`` before it) and its longest
+    release. Where that foot's leg is locked, a frame's pose depends only on its own pose and,
+    for each span it lies in, on the poses of the first and last frames of the span's run; the
+    other leg does not matter."""
+    approach = _blend_frames(BLEND_IN_S, fps)
+    release = _blend_frames(MAX_RELEASE_S, fps)
+    return [
+        (max(start - approach, 0), min(stop + release, len(contact)))
+        for start, stop in mask_runs(contact)
+    ]
+
+
+def _span_weights(
+    start: int,
+    stop: int,
+    total: int,
+    fps: float,
+    blend_s: float,
+    heights_m: np.ndarray | None,
+    offset_m: float,
+) -> tuple[int, np.ndarray]:
+    """The first frame and the weights of one contact run's span (see ``contact_weights``)."""
+    approach = _blend_frames(BLEND_IN_S, fps)
+    catch_up_s = offset_m / RELEASE_MPS
+    release = _blend_frames(min(max(blend_s, catch_up_s), MAX_RELEASE_S), fps)
+    first, end = max(start - approach, 0), min(stop + release, total)
+    before = _smoothstep((np.arange(first - start, 0) + approach + 1) / (approach + 1.0))
+    after = _smoothstep(1.0 - (np.arange(end - stop) + 1) / (release + 1.0))
+    if heights_m is not None:  # never for a foot in the air
+        before = before * _smoothstep(1.0 - (heights_m[first:start] - heights_m[start]) / AIR_M)
+        after = after * _smoothstep(1.0 - (heights_m[stop:end] - heights_m[stop - 1]) / AIR_M)
+    return first, np.concatenate([before, np.ones(stop - start), after])
+
+
+def contact_weights(
+    contact: np.ndarray,
+    fps: float,
+    blend_s: float = BLEND_S,
+    heights_m: np.ndarray | None = None,
+    offsets_m: np.ndarray | None = None,
+) -> np.ndarray:
+    """How much each frame's ankle follows its pin, ``[T]`` in 0..1: 1 during each contact run
+    of at least ``MIN_LOCK_S`` (so a planted foot never slides), a smooth step up over
+    ``BLEND_IN_S`` before it while the foot comes down, and a smooth step down after it, over
+    ``blend_s`` or the time the ankle needs to catch up with its own path at ``RELEASE_MPS``
+    (``offsets_m [T]``: the distance from the pin to the free ankle, read at the run's last
+    frame), at most ``MAX_RELEASE_S``. Where ``heights_m [T]`` is given, the ramps are scaled
+    by a smooth step that reaches 0 where the ankle is ``AIR_M`` above its height at the run's
+    first (before) or last (after) frame: a foot in the air is never solved for."""
+    weight = np.zeros(len(contact))
+    for start, stop in locked_runs(contact, fps):
+        offset = 0.0 if offsets_m is None else float(offsets_m[stop - 1])
+        first, w = _span_weights(start, stop, len(contact), fps, blend_s, heights_m, offset)
+        span = slice(first, first + len(w))
+        weight[span] = np.minimum(weight[span] + w, 1.0)
+    return weight
 
 
 def contact_targets(
-    ankles_m: np.ndarray, contact: np.ndarray, fps: float, release_s: float = RELEASE_S
-) -> np.ndarray:
-    """Where one ankle should be, ``[T, 3]``: pinned in x and z during each contact run (at its
-    first frame), easing back to the free path over ``release_s`` after the run."""
+    ankles_m: np.ndarray, contact: np.ndarray, fps: float, blend_s: float = BLEND_S
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where one ankle should be, ``[T, 3]``, and how much the leg is solved for it, ``[T]``
+    (``contact_weights``): x and z move from the free path towards the first position of each
+    contact run by that run's weight (runs whose ramps overlap share the frame)."""
+    total = len(ankles_m)
+    free = ankles_m[:, [0, 2]]
+    pull = np.zeros((total, 2))
+    weight = np.zeros(total)
+    for start, stop in locked_runs(contact, fps):
+        offset = float(np.linalg.norm(free[stop - 1] - free[start]))
+        first, w = _span_weights(start, stop, total, fps, blend_s, ankles_m[:, 1], offset)
+        span = slice(first, first + len(w))
+        pull[span] += w[:, None] * (free[start] - free[span])
+        weight[span] += w
     target = ankles_m.copy()
-    release = _release_frames(release_s, fps)
+    target[:, [0, 2]] = free + pull / np.maximum(weight, 1.0)[:, None]
+    return target, np.minimum(weight, 1.0)
+
+
+def knee_poles(
+    hips_m: np.ndarray,
+    knees_m: np.ndarray,
+    ankles_m: np.ndarray,
+    forward: np.ndarray,
+    contact: np.ndarray,
+) -> np.ndarray:
+    """Directions ``[T, 3]`` the knee bends towards: the knee's offset from the hip-ankle line
+    plus ``POLE_HINT_M`` of the foot's forward direction (``forward [T, 3]``), smoothed over
+    each contact run (Gaussian, ``POLE_SMOOTH_FRAMES``) and made unit length."""
+    along = ankles_m - hips_m
+    along = along / np.maximum(np.linalg.norm(along, axis=-1, keepdims=True), 1e-9)
+    offset = knees_m - hips_m
+    bend = offset - np.sum(offset * along, axis=-1, keepdims=True) * along
+    hint = forward - np.sum(forward * along, axis=-1, keepdims=True) * along
+    hint = hint / np.maximum(np.linalg.norm(hint, axis=-1, keepdims=True), 1e-9)
+    pole = bend + POLE_HINT_M * hint
     for start, stop in mask_runs(contact):
-        pin = ankles_m[start, [0, 2]]
-        target[start:stop, [0, 2]] = pin
-        fade = slice(stop, min(stop + release, len(target)))
-        weight = 1.0 - (np.arange(fade.stop - fade.start) + 1) / (release + 1)
-        offset = pin - ankles_m[stop - 1, [0, 2]]
-        target[fade, 0] += weight * offset[0]
-        target[fade, 2] += weight * offset[1]
-    return target
+        pole[start:stop] = gaussian_filter1d(
+            pole[start:stop], POLE_SMOOTH_FRAMES, axis=0, mode="nearest"
+        )
+    return pole / np.maximum(np.linalg.norm(pole, axis=-1, keepdims=True), 1e-9)
 
 
 def lock_feet(
     motion: Motion,
     contacts: np.ndarray,
-    release_s: float = RELEASE_S,
+    blend_s: float = BLEND_S,
     *,
     transforms: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Motion:
-    """``motion`` (canonical skeleton) with each foot pinned during its ``contacts [T, 2]``.
+    """``motion`` (canonical skeleton) with each foot pinned during its ``contacts [T, 2]``;
+    leg joints of frames outside a foot's contacts are returned unchanged.
 
     transforms: the motion's global positions and rotations when the caller already has them.
     """
@@ -79,14 +193,30 @@ def lock_feet(
     local = motion.rotations.copy()
     for side, (upper, lower, foot) in enumerate(LEGS):
         u, lo, f = (skeleton.index(name) for name in (upper, lower, foot))
-        target = contact_targets(positions[:, f], contacts[:, side], motion.fps, release_s)
-        moved = np.linalg.norm(target - positions[:, f], axis=-1) > 1e-6
+        target, weight = contact_targets(positions[:, f], contacts[:, side], motion.fps, blend_s)
+        moved = weight > 0
         if not moved.any():
             continue
         hip, knee, ankle = positions[:, u], positions[:, lo], positions[:, f]
         upper_len = float(np.linalg.norm(skeleton.offsets_m[lo]))
         lower_len = float(np.linalg.norm(skeleton.offsets_m[f]))
-        new_knee = two_bone_ik(hip, target, knee - (hip + ankle) / 2, upper_len, lower_len)
+        toes = positions[:, skeleton.index(foot.replace("Foot", "Toes"))]
+        forward = toes - ankle
+        forward[:, 1] = 0.0
+        pole = knee_poles(hip, knee, ankle, forward, contacts[:, side])
+        # soft IK only eases reaches beyond the free leg's own: a target the free leg already
+        # reaches leaves the knee as it was, so blending the solve in and out cannot pop it
+        own = np.linalg.norm(ankle - hip, axis=-1) / (upper_len + lower_len)
+        soft = np.maximum(SOFT_REACH, own + 1e-4)
+        new_knee = two_bone_ik(hip, target, pole, upper_len, lower_len, soft_from=soft)
+        # where the pin is barely blended in, follow the free knee so the solve eases in too
+        new_knee = knee + weight[:, None] * (new_knee - knee)
+        new_knee = (
+            hip
+            + (new_knee - hip)
+            / np.maximum(np.linalg.norm(new_knee - hip, axis=-1, keepdims=True), 1e-9)
+            * upper_len
+        )
         turn_upper = quat_between(knee - hip, new_knee - hip)
         upper_rot = quat_mul(turn_upper, rotations[:, u])
         bent_ankle = new_knee + quat_mul_vec3(turn_upper, ankle - knee)

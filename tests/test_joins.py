@@ -1,0 +1,174 @@
+"""Joins on real capture: the cut search window, leg IK without knee pops, the worst-join report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from musicdance.audio.analysis import analyze
+from musicdance.audio.synth import synth_song, write_song
+from musicdance.choreo.choreographer import choreograph
+from musicdance.choreo.render import (
+    JOIN_SEARCH_BEATS,
+    RenderOptions,
+    continuations,
+    cut_times,
+    find_cut,
+    render_dance,
+)
+from musicdance.choreo.timeline import Choice, Timeline
+from musicdance.evaluate.metrics import join_peaks
+from musicdance.library import open_library
+from musicdance.library.importer import import_motion_files
+from musicdance.motion import Motion
+from musicdance.motion.canonical import canonical_skeleton
+from musicdance.synthesis.contacts import AIR_M
+
+REPO = Path(__file__).resolve().parents[1]
+STARTER = REPO / "phrase_library"
+PERFUME = REPO.parent / "shared" / "data" / "bvh" / "perfume_A_test.bvh"
+
+
+@pytest.fixture(scope="module")
+def analysis(tmp_path_factory):
+    y, _ = synth_song("house", bpm=120.0, seed=21, duration_s=45.0)
+    return analyze(write_song(tmp_path_factory.mktemp("song") / "house.wav", y, sr_hz=22050))
+
+
+@pytest.fixture(scope="module")
+def starter():
+    return open_library(STARTER)
+
+
+@pytest.fixture(scope="module")
+def captured(tmp_path_factory):
+    """A library imported from a real take (perfume_A_test: its phrases continue each other)."""
+    if not PERFUME.is_file():
+        pytest.skip("../shared/data/bvh is not present")
+    library = open_library(tmp_path_factory.mktemp("lib") / "captured", create=True)
+    import_motion_files(library, [PERFUME], style="captured")
+    return library
+
+
+def _edited(timeline: Timeline, library, seed: int) -> Timeline:
+    """``timeline`` with a random phrase of its style in every slot (joins nobody chose)."""
+    ids = [info.id for info in library.infos(styles=[timeline.style])]
+    rng = np.random.default_rng(seed)
+    choices = [Choice(ids[k], 0.0) for k in rng.integers(len(ids), size=len(timeline.slots))]
+    return Timeline(**{**timeline.__dict__, "choices": choices})
+
+
+def test_cuts_search_within_one_beat_and_counts_stay_on_the_beats(analysis, starter):
+    timeline = _edited(choreograph(analysis, starter, seed=1), starter, seed=5)
+    rendered = render_dance(timeline, starter)
+    beat_s = 60.0 / analysis.tempo_bpm
+    shifts = np.array([j.time_s - j.boundary_s for j in rendered.joins])
+    assert np.all(np.abs(shifts) <= JOIN_SEARCH_BEATS * beat_s + 1.5 / timeline.fps)
+    for join in rendered.joins:  # a moved cut is a better match than the boundary
+        assert join.cost <= join.boundary_cost + 1e-9
+        assert join.halflife_s >= 0.18 - 1e-9
+    # cut_times (what evaluate uses) gives the render's cuts without rendering
+    assert [j.time_s for j in cut_times(timeline, starter)] == [j.time_s for j in rendered.joins]
+    # counts stay on the beats: the rendered dance is the same with the search off, away from
+    # the cuts (only the frames between the boundary and the moved cut change)
+    plain = render_dance(timeline, starter, RenderOptions(search_joins=False, plant_feet=False))
+    searched = render_dance(timeline, starter, RenderOptions(plant_feet=False))
+    fps = timeline.fps
+    far = np.ones(plain.motion.num_frames, dtype=bool)
+    for join in rendered.joins:
+        lo, hi = sorted((join.boundary_s, join.time_s))
+        far[int(lo * fps) - 2 : int((hi + 2.0) * fps) + 2] = False  # joins settle in 2 s
+    far[: int(timeline.slots[0].start_s * fps) + 1] = False
+    assert far.sum() > 100
+    gap = np.abs(plain.motion.rotations[far] - searched.motion.rotations[far]).max()
+    assert gap < 0.05  # the same poses on the same frames, up to rigid placement
+
+
+def test_phrases_of_one_take_continue_each_other(captured):
+    ids = captured.ids()
+    assert len(ids) >= 3
+    found = [continuations(captured, captured.get(i)) for i in ids]
+    # inner phrases of the take are led into and continued by their take neighbours
+    assert sum(after == ids[k + 1] for k, (_, after) in enumerate(found[:-1])) >= len(ids) // 2
+    assert sum(before == ids[k - 1] for k, (before, _) in enumerate(found) if k) >= len(ids) // 2
+
+
+def _knee_angles(motion: Motion) -> np.ndarray:
+    positions = motion.global_positions()
+    names = motion.skeleton.names
+    angles = []
+    for side in ("Left", "Right"):
+        hip, knee, ankle = (names.index(side + n) for n in ("UpperLeg", "LowerLeg", "Foot"))
+        u, v = positions[:, hip] - positions[:, knee], positions[:, ankle] - positions[:, knee]
+        cos = np.sum(u * v, -1) / np.linalg.norm(u, axis=-1) / np.linalg.norm(v, axis=-1)
+        angles.append(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+    return np.stack(angles, axis=1)
+
+
+def test_leg_ik_adds_no_knee_pops_on_a_real_capture_dance(analysis, captured):
+    """Foot planting on a dance from real capture: the knee angle never jumps between two
+    frames by more than the unplanted dance's own largest jump plus 3 degrees, and a foot out
+    of contact is left alone (its leg angle is the unplanted one wherever the foot is high)."""
+    timeline = choreograph(analysis, captured, seed=0)
+    planted = render_dance(timeline, captured)
+    free = render_dance(timeline, captured, RenderOptions(plant_feet=False))
+    jump_planted = np.abs(np.diff(_knee_angles(planted.motion), axis=0)).max()
+    jump_free = np.abs(np.diff(_knee_angles(free.motion), axis=0)).max()
+    assert jump_planted <= jump_free + 3.0, (jump_planted, jump_free)
+    contacts = planted.state.contacts
+    assert contacts.any()
+    names = planted.motion.skeleton.names
+    first = int(np.ceil(timeline.slots[0].start_s * timeline.fps - 1e-6))
+    body, placed = planted.state.body, planted.state.placed
+    heights = placed.global_positions()[:, [names.index("LeftFoot"), names.index("RightFoot")], 1]
+    for side, leg in enumerate(("LeftLowerLeg", "RightLowerLeg")):
+        # in the air: the ankle AIR_M (plus 5 cm) above the floor it stands on
+        floor = np.percentile(heights[:, side], 5)
+        airborne = heights[:, side] > floor + AIR_M + 0.05
+        assert airborne.any()
+        j = names.index(leg)
+        np.testing.assert_array_equal(body.rotations[airborne, j], placed.rotations[airborne, j])
+    assert first >= 0
+
+
+def _spiky_motion(spike_frame: int, size_m: float) -> Motion:
+    skeleton = canonical_skeleton()
+    frames = 300
+    rotations = np.tile([0.0, 0.0, 0.0, 1.0], (frames, skeleton.num_joints, 1))
+    t = np.arange(frames) / 30.0
+    root = np.stack([0.2 * np.sin(2 * t), 0.9 + 0.02 * np.sin(6 * t), 0.1 * t], axis=1)
+    root[spike_frame, 0] += size_m
+    return Motion(skeleton, 30.0, root, rotations)
+
+
+def test_join_peaks_reports_the_worst_join_against_the_phrases():
+    cuts = [2.0, 5.0, 8.0]
+    # a sharp spike 0.2 s after the second cut: that join is the sharpest moment of the dance
+    report = join_peaks(_spiky_motion(156, 0.05), cuts, span_s=(0.0, 9.9))
+    assert report["joins"] == 3
+    assert report["worst_join"]["cut_s"] == pytest.approx(5.0)
+    assert report["worst_join"]["after_cut_s"] == pytest.approx(0.2, abs=1 / 30 + 1e-9)
+    assert report["worst_ratio"] > 1.0 and report["worst_ratio_p99"] > 1.0
+    assert report["median_ratio_p99"] < 1.5
+    # the same spike inside a phrase: no join is the sharpest moment
+    inside = join_peaks(_spiky_motion(100, 0.05), cuts, span_s=(0.0, 9.9))
+    assert inside["worst_ratio"] < 0.2
+    assert inside["within_max_at_s"] == pytest.approx(100 / 30, abs=1 / 30 + 1e-9)
+    assert join_peaks(_spiky_motion(100, 0.05), [], span_s=(0.0, 9.9)) == {}
+
+
+def test_find_cut_searches_one_beat_either_side(analysis, starter, monkeypatch):
+    from musicdance.choreo import render
+
+    timeline = _edited(choreograph(analysis, starter, seed=4), starter, seed=2)
+    pieces = render._warp_pieces(timeline, starter)
+    # extended pieces are played a whole beat past their ends for the search
+    assert any(p.lo <= p.first - round(JOIN_SEARCH_BEATS * p.beat_frames) for p in pieces)
+    monkeypatch.setattr(render, "JOIN_SHIFT_COST", 0.0)  # the best match wherever it is
+    for before, after in zip(pieces, pieces[1:], strict=False):
+        join = find_cut(before, after)
+        shift = join.time_s * timeline.fps - after.first
+        assert abs(shift) <= round(JOIN_SEARCH_BEATS * after.beat_frames)
+        assert before.first < join.time_s * timeline.fps < after.stop
