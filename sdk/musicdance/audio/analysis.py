@@ -187,7 +187,7 @@ def _round(values, nd: int) -> list[float]:
 
 def analyze(
     path: str | os.PathLike[str], *, on_stage: Callable[[str], None] | None = None,
-    max_duration_s: float | None = None,
+    max_duration_s: float | None = None, max_song_s: float | None = None,
 ) -> Analysis:
     """Decode and analyse an audio file.
 
@@ -195,17 +195,20 @@ def analyze(
         path: wav, mp3, ogg, flac (m4a/aac with ffmpeg).
         on_stage: called with each stage name as it starts (progress display).
         max_duration_s: analyse only the first seconds.
+        max_song_s: refuse longer songs before decoding (None: ``load.MAX_SONG_S``, 2 hours).
 
     Returns:
         ``Analysis``.
 
     Raises:
-        MusicDanceError: the file cannot be decoded.
+        MusicDanceError: the file cannot be decoded or is beyond the limits of ``load_audio``.
     """
     if on_stage:
         on_stage("decode")
     t0 = time.perf_counter()
-    y, info = load_audio(path, sr_hz=ANALYSIS_SR, max_duration_s=max_duration_s)
+    y, info = load_audio(
+        path, sr_hz=ANALYSIS_SR, max_duration_s=max_duration_s, max_song_s=max_song_s
+    )
     decode_s = time.perf_counter() - t0
     timings: dict[str, float] = {"decode": decode_s}
     duration_s = len(y) / ANALYSIS_SR

@@ -436,8 +436,7 @@ def _writable_frame_time(motion: Motion, path) -> str:
     text = f"{1.0 / motion.fps:.8f}" if np.isfinite(motion.fps) and motion.fps > 0 else "0"
     if not low <= float(text) <= high:
         raise MusicDanceError(
-            f"cannot write BVH at {motion.fps:g} fps: the frame time must be {low:g} to "
-            f"{high:g} s",
+            f"cannot write BVH at {motion.fps:g} fps: the frame time must be {low:g} to {high:g} s",
             path,
         )
     return text

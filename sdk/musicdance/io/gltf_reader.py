@@ -213,9 +213,11 @@ class _Document:
                 f"{view_where} ends at byte {view_offset + view_length}, past the end of "
                 f"buffer {buffer_index} ({len(data)} bytes)"
             )
-        values = np.ndarray(
+        raw = np.ndarray(
             (count, components), dtype, buffer=data, offset=start, strides=(stride, dtype.itemsize)
-        ).astype(float)
+        )
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN and inf are reported later
+            values = raw.astype(float)
         if accessor.get("normalized") is True and dtype.kind in "iu":
             values = np.maximum(values / np.iinfo(dtype).max, -1.0)
         return values
