@@ -52,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--inputs", type=int, default=None, help="stop after this many inputs")
     parser.add_argument("--cli-every", type=int, default=25, help="run the CLI on every Nth input")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mdfuzz-corpus-") as folder:
@@ -74,6 +75,7 @@ def main() -> None:
         make_input,
         [check_audio_file, cli],
         seconds=args.seconds,
+        max_inputs=args.inputs,
         seed=args.seed,
         report_every=100,
     )

@@ -33,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--inputs", type=int, default=None, help="stop after this many inputs")
     parser.add_argument("--cli-every", type=int, default=50, help="run the CLI on every Nth input")
     args = parser.parse_args()
     sources = [small_bvh_text(p) for p in bvh_corpus()]
@@ -55,6 +56,7 @@ def main() -> None:
         make_input,
         [lambda p: check_motion_file(p, read_bvh), cli],
         seconds=args.seconds,
+        max_inputs=args.inputs,
         seed=args.seed,
     )
     print_tally("BVH fuzz", tally, time.monotonic() - start)
