@@ -677,7 +677,8 @@ def print_tally(name: str, tally: Tally, seconds: float) -> None:
 
 
 def audio_corpus(folder: Path, seconds: float = 4.0) -> list[Path]:
-    """Short clips of the demo song in several containers and sample formats, into ``folder``."""
+    """Short clips of the demo song in several containers and sample formats (WAV int16 and
+    float stereo, FLAC, Ogg, mp3) and the first 96 kB of the shipped mp3, into ``folder``."""
     import soundfile as sf
 
     from musicdance.audio.load import load_audio
@@ -691,10 +692,15 @@ def audio_corpus(folder: Path, seconds: float = 4.0) -> list[Path]:
         ("float.wav", stereo, 44100, "FLOAT"),
         ("clip.flac", clip, 22050, "PCM_16"),
         ("clip.ogg", clip, 22050, "VORBIS"),
+        ("clip.mp3", clip, 22050, "MPEG_LAYER_III"),
     ):
         path = folder / name
         sf.write(path, data, rate, subtype=subtype)
         out.append(path)
+    # the start of the real demo song's mp3 stream, as shipped (cut at about 5 s)
+    head = folder / "demo_head.mp3"
+    head.write_bytes((REPO / "examples" / "demo_song.mp3").read_bytes()[: 96 * 1024])
+    out.append(head)
     return out
 
 

@@ -381,5 +381,10 @@ def _looks_like_audio(p: Path) -> bool:
 
 
 def _short(error: BaseException) -> str:
+    """The decoder's last message line, without libsndfile's echo of the path and with its
+    "Unspecified internal error" said as what it means for a user."""
     text = str(error).strip().splitlines()
-    return text[-1] if text else type(error).__name__
+    line = text[-1] if text else type(error).__name__
+    if line.startswith("Error opening") and "': " in line:
+        line = line.split("': ", 1)[1].rstrip(".")
+    return "unrecognised or damaged data" if "internal error" in line.lower() else line
