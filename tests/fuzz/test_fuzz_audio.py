@@ -125,3 +125,20 @@ def test_structure_labels_repeat_across_windows(monkeypatch) -> None:
     seg = structure.segment_bars(feats, min_bars=4)
     labels = {seg.bar_labels[k] for k in range(16, 192, 32)}  # inside each chorus
     assert len(labels) == 1
+
+
+@pytest.mark.parametrize(
+    ("samples", "rate_hz", "message"),
+    [
+        (np.full(22050, 1e30, np.float32), 22050, "samples reach 1e\\+30"),
+        (np.full(22050, np.inf, np.float32), 22050, "samples reach inf"),
+        (np.zeros(3000, np.float32), 1000, "sample rate 1000 Hz"),
+    ],
+)
+def test_samples_given_directly_meet_the_same_limits(samples, rate_hz, message) -> None:
+    from musicdance.audio.analysis import analyze_signal
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(MusicDanceError, match=message):
+            analyze_signal(samples, sr_hz=rate_hz, path="pcm")

@@ -233,6 +233,7 @@ def analyze_signal(
         ``Analysis``.
     """
     y = np.asarray(y, dtype=np.float32)
+    _check_signal(y, sr_hz, path)
     if y.ndim == 2:
         y = y.mean(axis=1)
     if sr_hz != ANALYSIS_SR:
@@ -246,6 +247,23 @@ def analyze_signal(
         feats = compute_features(y, sr_hz=sr_hz, hop_length=HOP_LENGTH)
     return _analyze_features(feats, duration_s=len(y) / sr_hz, path=path, info=info,
                              on_stage=on_stage, timings=timings)
+
+
+def _check_signal(y: np.ndarray, sr_hz: int, path: str | None) -> None:
+    """The limits ``load_audio`` applies to files, for samples given directly."""
+    from musicdance.audio import load as _load
+
+    if not _load.MIN_SAMPLE_RATE_HZ <= sr_hz <= _load.MAX_SAMPLE_RATE_HZ:
+        raise MusicDanceError(
+            f"sample rate {sr_hz} Hz is outside the {_load.MIN_SAMPLE_RATE_HZ} to "
+            f"{_load.MAX_SAMPLE_RATE_HZ} Hz that can be analysed", path=path,
+        )
+    if len(y) / sr_hz > _load.MAX_SONG_S:
+        raise MusicDanceError(
+            f"the signal is {len(y) / sr_hz / 60:.1f} minutes long; the limit is "
+            f"{_load.MAX_SONG_S / 60:g} minutes", path=path,
+        )
+    _load._check_block(y, path)
 
 
 def _analyze_features(
