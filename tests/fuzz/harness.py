@@ -342,7 +342,9 @@ def mutate_glb(data: bytes, rng: random.Random, *, as_gltf: bool = False) -> tup
                     packed = np.array([value], "<f4").tobytes()
                 blob = blob[:at] + packed + blob[at + 4 :]
         elif op == 5:  # many extra empty nodes
-            document.setdefault("nodes", []).extend({} for _ in range(rng.choice([10, 20000])))
+            nodes = document.get("nodes")
+            if isinstance(nodes, list):
+                nodes.extend({} for _ in range(rng.choice([10, 20000])))
         elif op == 6:  # a declared count far beyond the buffer
             accessors = document.get("accessors")
             if isinstance(accessors, list) and accessors and isinstance(accessors[0], dict):
@@ -631,7 +633,11 @@ def run_campaign(
             tracemalloc.reset_peak()
             signal.setitimer(signal.ITIMER_REAL, limit_s)
             try:
-                path = make_input(random.Random(input_seed), case)
+                try:
+                    path = make_input(random.Random(input_seed), case)
+                except Exception as error:  # noqa: BLE001 - a mutator bug, not a reader bug
+                    print(f"  mutator failed on seed {input_seed}: {_describe(error)}")
+                    continue
                 outcome, detail = "read", ""
                 for k, check in enumerate(checks):
                     found, why = check(path)
