@@ -154,3 +154,11 @@ def test_read_cost_grows_linearly_with_skeleton_depth(tmp_path: Path) -> None:
         write_bvh(_chain(depth), path)
         costs.append(count_lines(lambda p=path: read_bvh(p)))
     assert costs[1] <= 2.2 * costs[0], costs
+
+
+def test_error_lines_print_markup_in_names_literally(tmp_path: Path) -> None:
+    """A joint name such as "[/x]" is shown as written; it crashed rich's markup parser."""
+    path = tmp_path / "[red]markup[x].bvh"
+    path.write_text(GOOD.replace("JOINT Spine", "JOINT [/x]").replace("ROOT Hips", "ROOT [/x]"))
+    outcome, detail = check_cli_convert(path, ".glb")
+    assert outcome == "rejected", detail

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from mdtool.app import app, console, err_console, print_json, stage_progress
 from musicdance.defaults import GENERATED_BPM_RANGE
@@ -41,7 +42,9 @@ def analyze(
         )
     for warning in result.warnings:
         err_console.print(
-            f"[yellow]warning:[/yellow] {song}: {warning}", highlight=False, soft_wrap=True
+            f"[yellow]warning:[/yellow] {escape(f'{song}: {warning}')}",
+            highlight=False,
+            soft_wrap=True,
         )
     if json_out == "-":
         print_json(result.to_json())
