@@ -127,6 +127,7 @@ BVH_WORDS = [
     "7",
     "-3",
     "1000000",
+    "[/x]",  # rich markup in a name must not break the CLI's error line
 ]
 
 
