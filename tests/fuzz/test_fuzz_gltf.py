@@ -209,3 +209,49 @@ def test_truncated_glb_header_claims(tmp_path: Path, sources: list[bytes]) -> No
     path.write_bytes(bytes(data))
     outcome, detail = check_cli_convert(path, ".bvh")
     assert outcome == "rejected", detail
+
+
+_JSON = st.recursive(
+    st.none() | st.integers() | st.text(alphabet='ab"\\[]{},:é'),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(alphabet='k"\\[{'), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+def _depth(value) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+@settings(max_examples=200, derandomize=True, deadline=None, database=None)
+@given(document=_JSON, block=st.sampled_from([1, 2, 3, 7, 1 << 20]))
+def test_json_depth_is_counted_outside_strings_across_blocks(document, block) -> None:
+    """The pre-parse scan agrees with the parsed depth, strings full of brackets, quotes and
+    backslashes included, whatever the block boundaries."""
+    from musicdance.io import gltf_reader
+
+    text = json.dumps({"asset": {"version": "2.0"}, "x": document}, ensure_ascii=False)
+    expected = _depth(json.loads(text))
+    old_block, old_depth = gltf_reader._JSON_BLOCK, gltf_reader.MAX_JSON_DEPTH
+    try:
+        gltf_reader._JSON_BLOCK = block
+        gltf_reader.MAX_JSON_DEPTH = expected
+        gltf_reader._check_json_shape(text.encode("utf-8"))  # exactly at the limit: accepted
+        gltf_reader.MAX_JSON_DEPTH = expected - 1
+        with pytest.raises(MusicDanceError, match=f"nested {expected} levels"):
+            gltf_reader._check_json_shape(text.encode("utf-8"))
+    finally:
+        gltf_reader._JSON_BLOCK, gltf_reader.MAX_JSON_DEPTH = old_block, old_depth
+
+
+def test_json_scan_is_linear_for_long_escaped_strings() -> None:
+    """A 10 MB string of escapes is scanned without a backtracking stack (a regex took 730 MB)."""
+    from musicdance.io.gltf_reader import _check_json_shape
+
+    text = b'{"asset": {"version": "2.0"}, "u": "' + b"\\n" * 5_000_000 + b'"}'
+    assert peak_traced_bytes(lambda: _check_json_shape(text)) < 100e6

@@ -59,7 +59,8 @@ _DTYPES = {
 }
 _NUM_COMPONENTS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 _INTERPOLATIONS = ("LINEAR", "STEP", "CUBICSPLINE")
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BLOCK = 1 << 20  # bytes of JSON scanned at a time by _check_json_shape
+_JSON_SPECIAL = re.compile(rb'["\\\[\]{},]')
 _URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -346,17 +347,43 @@ def _parse_json(text: bytes, undecodable: str) -> dict:
 
 
 def _check_json_shape(text: bytes) -> None:
-    """Bound JSON nesting depth and value count before any object is built (linear, C speed)."""
-    skeleton = np.frombuffer(_JSON_STRING.sub(b'""', text), dtype=np.uint8)
-    opens = (skeleton == ord("[")) | (skeleton == ord("{"))
-    closes = (skeleton == ord("]")) | (skeleton == ord("}"))
-    if opens.any():
-        depth = int(np.cumsum(opens.astype(np.int64) - closes).max())
-        if depth > MAX_JSON_DEPTH:
-            raise MusicDanceError(
-                f"JSON is nested {depth} levels deep, more than the {MAX_JSON_DEPTH} allowed"
-            )
-    values = int(opens.sum() + (skeleton == ord(",")).sum())
+    """Bound JSON nesting depth and value count before any object is built.
+
+    One pass over the raw bytes in blocks (numpy, linear time, memory bounded by the block):
+    quotes not escaped by an odd run of backslashes open and close strings; brackets and commas
+    outside strings give the depth and the number of values.
+    """
+    depth = deepest = values = 0
+    in_string = False
+    backslashes = 0  # run of backslashes at the end of the previous block
+    for start in range(0, len(text), _JSON_BLOCK):
+        if not _JSON_SPECIAL.search(text, start, start + _JSON_BLOCK):
+            backslashes = 0  # a block of plain characters (inside a long string, say)
+            continue
+        chars = np.frombuffer(
+            text, np.uint8, count=min(_JSON_BLOCK, len(text) - start), offset=start
+        )
+        index = np.arange(len(chars))
+        is_backslash = chars == ord("\\")
+        last_other = np.maximum.accumulate(np.where(is_backslash, -1, index))
+        run = np.empty(len(chars), dtype=np.int64)  # backslashes right before each byte
+        run[0] = backslashes
+        run[1:] = index[:-1] - last_other[:-1] + np.where(last_other[:-1] < 0, backslashes, 0)
+        quotes = (chars == ord('"')) & (run % 2 == 0)
+        outside = (np.cumsum(quotes) + in_string) % 2 == 0
+        opens = ((chars == ord("[")) | (chars == ord("{"))) & outside
+        closes = ((chars == ord("]")) | (chars == ord("}"))) & outside
+        level = depth + np.cumsum(opens.astype(np.int64) - closes)
+        deepest = max(deepest, int(level.max()))
+        depth = int(level[-1])
+        values += int(opens.sum() + ((chars == ord(",")) & outside).sum())
+        in_string = not outside[-1]
+        tail = int(last_other[-1])
+        backslashes = backslashes + len(chars) if tail < 0 else len(chars) - 1 - tail
+    if deepest > MAX_JSON_DEPTH:
+        raise MusicDanceError(
+            f"JSON is nested {deepest} levels deep, more than the {MAX_JSON_DEPTH} allowed"
+        )
     if values > MAX_JSON_VALUES:
         raise MusicDanceError(f"JSON holds over {MAX_JSON_VALUES:,} values, more than allowed")
 
