@@ -441,7 +441,7 @@ BAD_FILES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "missing_bin": (lambda d: _gltf_with_bin(d, Path.unlink), "'split.bin' not found"),
     "truncated_bin": (
         lambda d: _gltf_with_bin(d, lambda p: p.write_bytes(p.read_bytes()[:100])),
-        "buffer 0 is truncated",
+        r"buffers\[0\] is truncated",
     ),
     "missing_file": (lambda d: d / "nowhere.glb", "cannot read file"),
 }

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from mdtool.app import app, console, err_console, print_json, stage_progress
 from musicdance.defaults import GENERATED_BPM_RANGE
@@ -26,6 +27,9 @@ def analyze(
     max_duration: float = typer.Option(
         None, "--max-duration", help="Analyse only the first seconds.", min=1.0
     ),
+    max_song_min: float = typer.Option(
+        120.0, "--max-song-min", help="Refuse songs longer than this (minutes).", min=0.1
+    ),
 ) -> None:
     """Tempo, meter, beats, sections and 2-8 bar phrases of a song."""
     from musicdance.audio.analysis import STAGES
@@ -33,10 +37,14 @@ def analyze(
 
     quiet = json_out == "-"
     with stage_progress("analyse", STAGES, enabled=not quiet) as on_stage:
-        result = run_analysis(song, on_stage=on_stage, max_duration_s=max_duration)
+        result = run_analysis(
+            song, on_stage=on_stage, max_duration_s=max_duration, max_song_s=max_song_min * 60.0
+        )
     for warning in result.warnings:
         err_console.print(
-            f"[yellow]warning:[/yellow] {song}: {warning}", highlight=False, soft_wrap=True
+            f"[yellow]warning:[/yellow] {escape(f'{song}: {warning}')}",
+            highlight=False,
+            soft_wrap=True,
         )
     if json_out == "-":
         print_json(result.to_json())

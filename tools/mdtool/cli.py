@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sys
 
+from rich.markup import escape
+
 from mdtool import (
     analysis_commands,  # noqa: F401
     choreo_commands,  # noqa: F401
@@ -29,7 +31,10 @@ def main(argv: list[str] | None = None) -> None:
     except MusicDanceError as error:
         if state.debug:
             raise
-        err_console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        # escaped: file names and joint names may hold rich markup such as "[/x]"
+        err_console.print(
+            f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True
+        )
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
@@ -38,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         if state.debug:
             raise
         err_console.print(
-            f"[red]internal error:[/red] {type(error).__name__}: {error} "
+            f"[red]internal error:[/red] {type(error).__name__}: {escape(str(error))} "
             "(run with --debug for details)",
             highlight=False,
             soft_wrap=True,

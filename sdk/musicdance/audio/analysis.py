@@ -187,7 +187,7 @@ def _round(values, nd: int) -> list[float]:
 
 def analyze(
     path: str | os.PathLike[str], *, on_stage: Callable[[str], None] | None = None,
-    max_duration_s: float | None = None,
+    max_duration_s: float | None = None, max_song_s: float | None = None,
 ) -> Analysis:
     """Decode and analyse an audio file.
 
@@ -195,17 +195,20 @@ def analyze(
         path: wav, mp3, ogg, flac (m4a/aac with ffmpeg).
         on_stage: called with each stage name as it starts (progress display).
         max_duration_s: analyse only the first seconds.
+        max_song_s: refuse longer songs before decoding (None: ``load.MAX_SONG_S``, 2 hours).
 
     Returns:
         ``Analysis``.
 
     Raises:
-        MusicDanceError: the file cannot be decoded.
+        MusicDanceError: the file cannot be decoded or is beyond the limits of ``load_audio``.
     """
     if on_stage:
         on_stage("decode")
     t0 = time.perf_counter()
-    y, info = load_audio(path, sr_hz=ANALYSIS_SR, max_duration_s=max_duration_s)
+    y, info = load_audio(
+        path, sr_hz=ANALYSIS_SR, max_duration_s=max_duration_s, max_song_s=max_song_s
+    )
     decode_s = time.perf_counter() - t0
     timings: dict[str, float] = {"decode": decode_s}
     duration_s = len(y) / ANALYSIS_SR
@@ -230,6 +233,7 @@ def analyze_signal(
         ``Analysis``.
     """
     y = np.asarray(y, dtype=np.float32)
+    _check_signal(y, sr_hz, path)
     if y.ndim == 2:
         y = y.mean(axis=1)
     if sr_hz != ANALYSIS_SR:
@@ -243,6 +247,23 @@ def analyze_signal(
         feats = compute_features(y, sr_hz=sr_hz, hop_length=HOP_LENGTH)
     return _analyze_features(feats, duration_s=len(y) / sr_hz, path=path, info=info,
                              on_stage=on_stage, timings=timings)
+
+
+def _check_signal(y: np.ndarray, sr_hz: int, path: str | None) -> None:
+    """The limits ``load_audio`` applies to files, for samples given directly."""
+    from musicdance.audio import load as _load
+
+    if not _load.MIN_SAMPLE_RATE_HZ <= sr_hz <= _load.MAX_SAMPLE_RATE_HZ:
+        raise MusicDanceError(
+            f"sample rate {sr_hz} Hz is outside the {_load.MIN_SAMPLE_RATE_HZ} to "
+            f"{_load.MAX_SAMPLE_RATE_HZ} Hz that can be analysed", path=path,
+        )
+    if len(y) / sr_hz > _load.MAX_SONG_S:
+        raise MusicDanceError(
+            f"the signal is {len(y) / sr_hz / 60:.1f} minutes long; the limit is "
+            f"{_load.MAX_SONG_S / 60:g} minutes", path=path,
+        )
+    _load._check_block(y, path)
 
 
 def _analyze_features(

@@ -13,7 +13,10 @@ start on downbeats and the matrices stay small (about 100 x 100 for a 4-minute s
 5. k-means in that embedding for k chosen by the eigen-gap; runs of one cluster are sections,
    and sections of the same cluster share a label (chorus 1 and chorus 2 get the same letter).
 
-Everything is numpy (``numpy.linalg.eigh`` and a small seeded k-means).
+Everything is numpy (``numpy.linalg.eigh`` and a small seeded k-means). The matrices are
+``n_bars x n_bars``, so songs longer than ``MAX_STRUCTURE_BARS`` bars are segmented in windows of
+at most that many bars whose clusters are then matched across windows (k-means over the
+clusters' mean features): memory stays linear in the song's length beyond the cap.
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Segmentation", "bar_features", "segment_bars", "refine_boundaries", "kmeans"]
+__all__ = [
+    "MAX_STRUCTURE_BARS", "Segmentation", "bar_features", "segment_bars", "refine_boundaries",
+    "kmeans",
+]
+
+#: Most bars segmented in one piece (an ``n x n`` affinity matrix of 8 bytes per entry, about
+#: 8 MB at 1024 bars; a 4-minute song has about 100 bars, a 60-minute one at 120 BPM 1800).
+MAX_STRUCTURE_BARS = 1024
 
 
 @dataclass
@@ -122,6 +132,11 @@ def segment_bars(
         ``Segmentation``. Fewer than 4 bars give one section.
     """
     n = len(feats)
+    if n > MAX_STRUCTURE_BARS:
+        return _segment_windows(
+            feats, max_sections=max_sections, min_bars=min_bars, n_stack=n_stack,
+            min_labels=min_labels, seed=seed,
+        )
     if n < 4:
         return _from_labels(np.zeros(n, dtype=int), feats, min_bars)
     stacked = np.concatenate(
@@ -158,6 +173,38 @@ def segment_bars(
     emb = evecs[:, :k] / np.maximum(np.linalg.norm(evecs[:, :k], axis=1, keepdims=True), 1e-9)
     labels, _ = kmeans(emb, k, seed=seed)
     return _from_labels(labels, feats, min_bars)
+
+
+def _segment_windows(
+    feats: np.ndarray, *, max_sections: int, min_bars: int, n_stack: int, min_labels: int,
+    seed: int,
+) -> Segmentation:
+    """``segment_bars`` over windows of at most ``MAX_STRUCTURE_BARS`` bars, labels unified.
+
+    Each window's clusters are described by their mean bar features; k-means over those
+    descriptions, with k the median number of labels the windows found, gives the
+    song-wide labels. Memory is ``O(MAX_STRUCTURE_BARS^2 + n_bars)``.
+    """
+    n = len(feats)
+    n_windows = -(-n // MAX_STRUCTURE_BARS)
+    bounds = np.linspace(0, n, n_windows + 1).round().astype(int)
+    local = np.empty(n, dtype=int)
+    means = []
+    counts = []
+    for w, (s, e) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        part = segment_bars(
+            feats[s:e], max_sections=max_sections, min_bars=min_bars, n_stack=n_stack,
+            min_labels=min_labels, seed=seed + w,
+        )
+        found = np.unique(part.bar_labels)
+        counts.append(len(found))
+        for label in found:
+            local[s:e][part.bar_labels == label] = len(means)
+            means.append(feats[s:e][part.bar_labels == label].mean(axis=0))
+    means = np.asarray(means)
+    k = int(min(max_sections, max(round(float(np.median(counts))), min_labels, 1), len(means)))
+    cluster_of, _ = kmeans(means, k, seed=seed)
+    return _from_labels(cluster_of[local], feats, min_bars)
 
 
 def refine_boundaries(

@@ -14,6 +14,7 @@ metres with rotations as xyzw quaternions (see ``musicdance.motion``).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,16 @@ UNIT_SCALES_M = {
 }
 TYPICAL_HEIGHT_M = 1.7
 MAX_BVH_BYTES = 2 * 1024**3
+#: Largest magnitude of any number in a BVH file (offsets, positions, degrees), in file units.
+MAX_ABS_VALUE = 1e7
+#: Accepted ``Frame Time`` range in seconds (10,000 fps down to 0.1 fps).
+FRAME_TIME_RANGE_S = (1e-4, 10.0)
+#: Most joints in one skeleton, and most joint-frames (frames x joints, about 60 bytes each in
+#: memory once read) in one motion.
+MAX_JOINTS = 10_000
+MAX_JOINT_FRAMES = 20_000_000
 _VALID_CHANNELS = set(ROTATION_CHANNELS) | set(POSITION_CHANNELS)
+_MOTION_LINE = re.compile(r"^[ \t]*MOTION\b", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,9 @@ def _read_text(path: str | os.PathLike[str]) -> str:
 
 def _split_sections(text: str, path) -> tuple[str, str, str]:
     start = text.find("HIERARCHY")
-    split = text.find("MOTION", max(start, 0))
+    # MOTION starts a line; a joint name may contain the word, so the first match is not enough
+    found = _MOTION_LINE.search(text, max(start, 0))
+    split = found.end() - len("MOTION") if found else text.find("MOTION", max(start, 0))
     if start < 0 or split < 0:
         raise MusicDanceError("not a BVH file (no HIERARCHY and MOTION sections)", path)
     return text[start + len("HIERARCHY") : split], "MOTION", text[split + len("MOTION") :]
@@ -124,6 +136,13 @@ def _read_bvh_raw(path: str | os.PathLike[str]) -> tuple[BvhHeader, np.ndarray]:
     skeleton = _parse_hierarchy(hierarchy, path)
     num_frames, frame_time, data_text = _parse_motion_header(motion_text, path)
     num_channels = sum(len(c) for c in skeleton.channels)
+    if num_frames * skeleton.num_joints > MAX_JOINT_FRAMES:
+        raise MusicDanceError(
+            f"{num_frames} frames x {skeleton.num_joints} joints is more than the "
+            f"{MAX_JOINT_FRAMES:,} joint-frames one motion may hold (musicdance.io.bvh."
+            "MAX_JOINT_FRAMES)",
+            path,
+        )
     values = _parse_motion_block(data_text, num_frames, num_channels, path)
     return BvhHeader(skeleton, num_frames, frame_time), values
 
@@ -148,7 +167,7 @@ def _parse_hierarchy(hierarchy: str, path) -> Skeleton:
     channels: list[tuple[str, ...]] = []
     end_sites: dict[int, np.ndarray] = {}
     stack: list[int] = []  # joint index per open brace; -2 marks an end site
-    pending_parent = -1
+    pending: int | None = None  # what the next '{' opens (a joint index or -2)
     tokens = _tokens(hierarchy)
 
     def take(what: str) -> str:
@@ -159,27 +178,49 @@ def _parse_hierarchy(hierarchy: str, path) -> Skeleton:
 
     def take_floats(count: int, what: str) -> list[float]:
         try:
-            return [float(take(what)) for _ in range(count)]
+            numbers = [float(take(what)) for _ in range(count)]
         except ValueError:
             raise MusicDanceError(f"bad number in {what}", path) from None
+        if not all(abs(x) <= MAX_ABS_VALUE for x in numbers):  # also false for NaN
+            raise MusicDanceError(
+                f"{what} value {_first_bad(numbers)} is not a number within +-{MAX_ABS_VALUE:g}",
+                path,
+            )
+        return numbers
 
     for token in tokens:
+        if pending is not None and token != "{":
+            raise MusicDanceError(f"expected '{{' but found {token!r} in HIERARCHY", path)
         if token in ("ROOT", "JOINT"):
             if token == "ROOT" and names:
                 raise MusicDanceError("more than one ROOT (only one skeleton per file)", path)
+            if token == "JOINT" and not names:
+                raise MusicDanceError("JOINT before ROOT", path)
+            if token == "JOINT" and (not stack or stack[-1] < 0):
+                where = "inside an End Site" if stack else "outside the ROOT's braces"
+                raise MusicDanceError(f"JOINT {take('a joint name')!r} {where}", path)
             name = take("a joint name") or f"joint{len(names)}"
             if name in names:
                 raise MusicDanceError(f"joint name {name!r} appears twice", path)
+            if len(names) >= MAX_JOINTS:
+                raise MusicDanceError(
+                    f"more than {MAX_JOINTS:,} joints (musicdance.io.bvh.MAX_JOINTS)", path
+                )
             names.append(name)
             parents.append(stack[-1] if stack else -1)
             offsets.append([0.0, 0.0, 0.0])
             channels.append(())
-            pending_parent = len(names) - 1
+            pending = len(names) - 1
         elif token == "End":
             take("'Site'")
-            pending_parent = -2
+            if not stack or stack[-1] < 0:
+                raise MusicDanceError("End Site outside a joint", path)
+            pending = -2
         elif token == "{":
-            stack.append(pending_parent)
+            if pending is None:
+                raise MusicDanceError("'{' without a ROOT, JOINT or End Site before it", path)
+            stack.append(pending)
+            pending = None
         elif token == "}":
             if not stack:
                 raise MusicDanceError("unbalanced '}' in HIERARCHY", path)
@@ -195,24 +236,42 @@ def _parse_hierarchy(hierarchy: str, path) -> Skeleton:
         elif token == "CHANNELS":
             if not stack or stack[-1] < 0:
                 raise MusicDanceError("CHANNELS outside a joint", path)
-            try:
-                count = int(take("channel count"))
-            except ValueError:
-                raise MusicDanceError("bad CHANNELS count", path) from None
-            names_here = tuple(take("channel name") for _ in range(count))
-            unknown = [c for c in names_here if c not in _VALID_CHANNELS]
-            if unknown:
+            joint = names[stack[-1]]
+            word = take("channel count")
+            if not word.isdigit() or int(word) > 6:
                 raise MusicDanceError(
-                    f"unknown channel {unknown[0]!r} on joint {names[stack[-1]]}", path
+                    f"CHANNELS count {word!r} on joint {joint} is not a whole number from 0 to 6",
+                    path,
                 )
-            channels[stack[-1]] = names_here
+            names_here = tuple(take("channel name") for _ in range(int(word)))
+            channels[stack[-1]] = _checked_channels(names_here, joint, path)
         else:
             raise MusicDanceError(f"unexpected word {token!r} in HIERARCHY", path)
-    if stack:
+    if stack or pending is not None:
         raise MusicDanceError("HIERARCHY has an unclosed '{'", path)
     if not names:
         raise MusicDanceError("HIERARCHY has no joints", path)
     return Skeleton(tuple(names), np.array(parents), np.array(offsets), tuple(channels), end_sites)
+
+
+def _checked_channels(names: tuple[str, ...], joint: str, path) -> tuple[str, ...]:
+    """``names`` if they are known channels, each axis at most once per kind (no ``YXY``)."""
+    unknown = [c for c in names if c not in _VALID_CHANNELS]
+    if unknown:
+        raise MusicDanceError(f"unknown channel {unknown[0]!r} on joint {joint}", path)
+    if len(set(names)) != len(names):
+        order = "".join(c[0] for c in names if c in ROTATION_CHANNELS)
+        kind = f"rotation order {order!r}" if len(set(order)) < len(order) else "channels"
+        raise MusicDanceError(
+            f"joint {joint} repeats an axis ({kind}: {' '.join(names)}); each axis may appear "
+            "once per kind",
+            path,
+        )
+    return names
+
+
+def _first_bad(numbers: list[float]) -> float:
+    return next(x for x in numbers if not abs(x) <= MAX_ABS_VALUE)
 
 
 def _parse_motion_header(motion_text: str, path) -> tuple[int, float, str]:
@@ -228,8 +287,12 @@ def _parse_motion_header(motion_text: str, path) -> tuple[int, float, str]:
         raise MusicDanceError("bad 'Frames:' or 'Frame Time:' value", path) from None
     if num_frames <= 0:
         raise MusicDanceError(f"'Frames: {num_frames}': the file holds no motion", path)
-    if not (np.isfinite(frame_time) and frame_time > 0):
-        raise MusicDanceError(f"'Frame Time: {frame_time}' must be a positive number", path)
+    low, high = FRAME_TIME_RANGE_S
+    if not low <= frame_time <= high:  # also false for NaN
+        raise MusicDanceError(
+            f"'Frame Time: {frame_time}' must be a number of seconds from {low:g} to {high:g}",
+            path,
+        )
     return num_frames, frame_time, lines[2] if len(lines) > 2 else ""
 
 
@@ -252,6 +315,10 @@ def _parse_motion_block(data_text: str, num_frames: int, num_channels: int, path
     if np.any(bad):
         frame = int(np.argwhere(bad)[0][0])
         raise MusicDanceError(f"frame {frame} has NaN or infinite values", path)
+    large = np.abs(values) > MAX_ABS_VALUE
+    if np.any(large):
+        frame = int(np.argwhere(large)[0][0])
+        raise MusicDanceError(f"frame {frame} has a value beyond +-{MAX_ABS_VALUE:g}", path)
     return values
 
 
@@ -346,19 +413,65 @@ def write_bvh(motion: Motion, path: str | os.PathLike[str], *, unit: str = "cm")
         raise MusicDanceError(f"cannot write invalid motion: {problems[0]}", path)
     per_unit = 1.0 / UNIT_SCALES_M[unit]
     skeleton = motion.skeleton
+    frame_time = _writable_frame_time(motion, path)
+    _check_writable_skeleton(skeleton, motion.num_frames, per_unit, path)
     channels = [_writable_channels(skeleton, j, motion) for j in range(skeleton.num_joints)]
     hierarchy = _format_hierarchy(skeleton, channels, per_unit)
     values = _channel_values(motion, channels, per_unit)
+    if not np.all(np.abs(values) <= MAX_ABS_VALUE):
+        raise MusicDanceError(
+            f"cannot write BVH: a position or angle is beyond +-{MAX_ABS_VALUE:g} {unit} or "
+            "degrees (the reader's limit)",
+            path,
+        )
     with atomic_write(path, "w") as handle:
         handle.write(hierarchy)
-        handle.write(f"MOTION\nFrames: {motion.num_frames}\nFrame Time: {1.0 / motion.fps:.8f}\n")
+        handle.write(f"MOTION\nFrames: {motion.num_frames}\nFrame Time: {frame_time}\n")
         np.savetxt(handle, values, fmt="%.6f", delimiter=" ")
+
+
+def _writable_frame_time(motion: Motion, path) -> str:
+    """``Frame Time`` as written, refusing a frame rate the reader would reject."""
+    low, high = FRAME_TIME_RANGE_S
+    text = f"{1.0 / motion.fps:.8f}" if np.isfinite(motion.fps) and motion.fps > 0 else "0"
+    if not low <= float(text) <= high:
+        raise MusicDanceError(
+            f"cannot write BVH at {motion.fps:g} fps: the frame time must be {low:g} to {high:g} s",
+            path,
+        )
+    return text
+
+
+def _check_writable_skeleton(skeleton: Skeleton, num_frames: int, per_unit: float, path) -> None:
+    """Refuse joint names, sizes and offsets that ``read_bvh`` would not read back."""
+    if num_frames < 1:
+        raise MusicDanceError("cannot write BVH: the motion has no frames", path)
+    if skeleton.num_joints > MAX_JOINTS or num_frames * skeleton.num_joints > MAX_JOINT_FRAMES:
+        raise MusicDanceError(
+            f"cannot write BVH: {num_frames} frames x {skeleton.num_joints} joints is beyond "
+            f"the reader's limits ({MAX_JOINTS:,} joints, {MAX_JOINT_FRAMES:,} joint-frames)",
+            path,
+        )
+    for name in skeleton.names:
+        if not name or " ".join(name.split()) != name or "{" in name or "}" in name:
+            raise MusicDanceError(
+                f"cannot write BVH: joint name {name!r} is empty, holds braces or other "
+                "whitespace than single spaces",
+                path,
+            )
+    lengths = [skeleton.offsets_m, *skeleton.end_sites_m.values()]
+    if not all(np.all(np.abs(np.asarray(v) * per_unit) <= MAX_ABS_VALUE) for v in lengths):
+        raise MusicDanceError(
+            f"cannot write BVH: a skeleton offset is not finite or beyond +-{MAX_ABS_VALUE:g} "
+            "file units",
+            path,
+        )
 
 
 def _writable_channels(skeleton: Skeleton, joint: int, motion: Motion) -> tuple[str, ...]:
     existing = skeleton.channels[joint]
     rotations = tuple(c for c in existing if c in ROTATION_CHANNELS)
-    if len(rotations) != 3:
+    if len({c[0] for c in rotations}) != 3:
         rotations = ("Zrotation", "Xrotation", "Yrotation")
     positions = tuple(c for c in existing if c in POSITION_CHANNELS)
     needs_positions = joint == 0 or motion.local_translations_m is not None and positions
@@ -370,26 +483,31 @@ def _writable_channels(skeleton: Skeleton, joint: int, motion: Motion) -> tuple[
 
 
 def _format_hierarchy(skeleton: Skeleton, channels: list[tuple[str, ...]], per_unit: float) -> str:
+    """The HIERARCHY section, written without recursion (skeletons may be thousands deep)."""
     lines = ["HIERARCHY"]
-
-    def emit(j: int, depth: int) -> None:
+    children: list[list[int]] = [[] for _ in range(skeleton.num_joints)]
+    for j in range(1, skeleton.num_joints):
+        children[int(skeleton.parents[j])].append(j)
+    stack: list[tuple[int, int, bool]] = [(0, 0, False)]  # (joint, depth, closing)
+    while stack:
+        j, depth, closing = stack.pop()
         pad = "\t" * depth
+        if closing:
+            if j in skeleton.end_sites_m:
+                ex, ey, ez = np.asarray(skeleton.end_sites_m[j]) * per_unit
+                lines.extend(_end_site_lines(pad, ex, ey, ez))
+            elif not children[j]:
+                lines.extend(_end_site_lines(pad, 0.0, 0.0, 0.0))
+            lines.append(f"{pad}}}")
+            continue
         keyword = "ROOT" if j == 0 else "JOINT"
         ox, oy, oz = skeleton.offsets_m[j] * per_unit
         lines.append(f"{pad}{keyword} {skeleton.names[j]}")
         lines.append(f"{pad}{{")
         lines.append(f"{pad}\tOFFSET {ox:.6f} {oy:.6f} {oz:.6f}")
         lines.append(f"{pad}\tCHANNELS {len(channels[j])} {' '.join(channels[j])}")
-        for child in skeleton.children(j):
-            emit(child, depth + 1)
-        if j in skeleton.end_sites_m:
-            ex, ey, ez = np.asarray(skeleton.end_sites_m[j]) * per_unit
-            lines.extend(_end_site_lines(pad, ex, ey, ez))
-        elif not skeleton.children(j):
-            lines.extend(_end_site_lines(pad, 0.0, 0.0, 0.0))
-        lines.append(f"{pad}}}")
-
-    emit(0, 0)
+        stack.append((j, depth, True))
+        stack.extend((child, depth + 1, False) for child in reversed(children[j]))
     return "\n".join(lines) + "\n"
 
 

@@ -41,6 +41,7 @@ from musicdance import __version__
 from musicdance.atomic import atomic_write
 from musicdance.errors import MusicDanceError
 from musicdance.io.gltf_format import CHUNK_BIN, CHUNK_JSON, EXTRAS_KEY, GLB_MAGIC
+from musicdance.io.gltf_reader import MAX_DURATION_S, MAX_FPS, MAX_JOINT_FRAMES
 from musicdance.motion.motion import Motion
 from musicdance.motion.quat import quat_normalize, quat_unroll
 from musicdance.motion.skeleton import Skeleton
@@ -110,6 +111,7 @@ def _check_exportable(
     lengths = [skeleton.offsets_m, *skeleton.end_sites_m.values()]
     if not all(np.all(np.isfinite(values)) for values in lengths):
         raise MusicDanceError("cannot export motion: non-finite skeleton offset", path)
+    _check_readable(motion, path)
     if extras is None:
         return
     if not isinstance(extras, dict):
@@ -118,6 +120,29 @@ def _check_exportable(
         json.dumps(extras, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise MusicDanceError(f"extras are not valid JSON: {exc}", path) from None
+
+
+def _check_readable(motion: Motion, path: str | os.PathLike[str]) -> None:
+    """Refuse what ``read_gltf`` would reject: frame rate, length, sizes and distances."""
+    fps = motion.fps
+    if not (np.isfinite(fps) and 0 < fps <= MAX_FPS):
+        raise MusicDanceError(f"cannot export motion at {fps:g} fps (up to {MAX_FPS:g})", path)
+    if (motion.num_frames - 1) / fps > MAX_DURATION_S:
+        raise MusicDanceError(
+            f"cannot export a motion longer than {MAX_DURATION_S:g} s (the reader's limit)", path
+        )
+    if motion.num_frames * motion.skeleton.num_joints > MAX_JOINT_FRAMES:
+        raise MusicDanceError(
+            f"cannot export {motion.num_frames} frames x {motion.skeleton.num_joints} joints "
+            f"(the reader's limit is {MAX_JOINT_FRAMES:,} joint-frames)",
+            path,
+        )
+    skeleton = motion.skeleton
+    distances = [skeleton.offsets_m, *skeleton.end_sites_m.values(), motion.root_positions_m]
+    if motion.local_translations_m is not None:
+        distances.append(motion.local_translations_m)
+    if not all(np.all(np.abs(values) <= 1e7) for values in distances):
+        raise MusicDanceError("cannot export motion: a distance beyond 1e7 m", path)
 
 
 class _BufferBuilder:
