@@ -14,7 +14,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from musicdance.atomic import atomic_write
 from musicdance.choreo.slots import Slot
 from musicdance.errors import MusicDanceError
@@ -243,7 +242,10 @@ def _slot(raw: dict, position: int, where: str) -> Slot:
         raise _Damage(
             f"{where}beat_times_s needs 2 to {MAX_BEATS_PER_SLOT} beats, has {len(beats)}"
         )
-    beat_times = [_number({"beat": b}, "beat", f"{where}beat_times_s ") for b in beats]
+    beat_times = [
+        _number({f"beat_times_s[{k}]": b}, f"beat_times_s[{k}]", where)
+        for k, b in enumerate(beats)
+    ]
     index = _integer(raw, "index", where)
     if index != position:
         raise _Damage(f"{where}index is {index}; slots must be numbered 0, 1, 2, ... in order")
