@@ -203,13 +203,13 @@ def _timeline_from_checked(data: dict) -> Timeline:
     song = _get(data, "song", "")
     if not isinstance(song, dict):
         raise _Damage(f"song must be an object, got {_kind(song)}")
-    song = dict(song)
-    song["duration_s"] = _number(song, "duration_s", "song.")
+    song = dict(song)  # checked, kept as written (a round trip changes nothing)
+    _number(song, "duration_s", "song.")
     for key in ("tempo_bpm", "meter"):
         if key in song:
-            song[key] = _number(song, key, "song.")
+            _number(song, key, "song.")
     if "path" in song and song["path"] is not None:
-        song["path"] = _text(song, "path", "song.")
+        _text(song, "path", "song.")
     raw_slots = _get(data, "slots", "")
     if not isinstance(raw_slots, list):
         raise _Damage(f"slots must be an array, got {_kind(raw_slots)}")
