@@ -53,6 +53,7 @@ __all__ = [
     "create_library",
     "decode_motion_file",
     "encode_motion_file",
+    "folder_damage",
     "open_library",
 ]
 
@@ -537,10 +538,42 @@ def building_folder(destination: Path, *, replace_existing: bool = False) -> Ite
         raise
 
 
-def create_library(path: str | os.PathLike[str]) -> PhraseLibrary:
-    """Create an empty library in ``path`` (made if missing); an existing library raises."""
+def folder_damage(path: str | os.PathLike[str]) -> str | None:
+    """Why a library folder is damaged beyond what SQLite can tell (None: it is not): its
+    database is missing or empty (0 bytes) while ``motions/`` holds motion files, so the
+    phrases' annotations are gone and the folder must not be taken for a new library."""
     path = Path(path)
-    if (path / DB_NAME).exists():
+    folder = path / MOTION_DIR
+    motions = sum(1 for _ in folder.glob("*.npz")) if folder.is_dir() else 0
+    if not motions:
+        return None
+    db = path / DB_NAME
+    if not db.exists():
+        state = "is missing"
+    elif db.is_file() and db.stat().st_size == 0:
+        state = "is empty (0 bytes)"
+    else:
+        return None
+    return f"{DB_NAME} {state} but {MOTION_DIR}/ holds {motions} motion file(s)"
+
+
+def _refuse_damaged(path: Path) -> None:
+    why = folder_damage(path)
+    if why:
+        raise MusicDanceError(
+            f"the library is damaged: {why}; nothing was changed. Restore {DB_NAME} from a "
+            "backup (the phrases' annotations live only there), or salvage what is readable "
+            "with 'mdtool library repair NEW_FOLDER'",
+            path,
+        )
+
+
+def create_library(path: str | os.PathLike[str]) -> PhraseLibrary:
+    """Create an empty library in ``path`` (made if missing); an existing library raises, and
+    so does a damaged one (:func:`folder_damage`)."""
+    path = Path(path)
+    _refuse_damaged(path)
+    if (path / DB_NAME).exists() and (path / DB_NAME).stat().st_size > 0:
         raise MusicDanceError("a phrase library already exists here", path)
     if path.exists() and not path.is_dir():
         raise MusicDanceError("not a folder", path)
@@ -558,6 +591,7 @@ def open_library(path: str | os.PathLike[str], *, create: bool = False) -> Phras
     Older schemas are migrated (in one transaction) when the folder is writable.
     """
     path = Path(path)
+    _refuse_damaged(path)
     if not (path / DB_NAME).is_file():
         if create:
             return create_library(path)
