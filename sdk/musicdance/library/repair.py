@@ -67,14 +67,14 @@ def _rows(connection: sqlite3.Connection) -> tuple[list[tuple], int]:
     query = f"SELECT {', '.join(_COLUMNS)} FROM phrases"
     try:
         return connection.execute(query + " ORDER BY id").fetchall(), 0
-    except sqlite3.DatabaseError:
+    except (sqlite3.DatabaseError, UnicodeDecodeError):
         pass
     rows, unreadable, rowid, last_found = [], 0, 0, 0
     while rowid - last_found < _SCAN_GAP and rowid < _SCAN_MAX:
         rowid += 1
         try:
             row = connection.execute(query + " WHERE rowid = ?", (rowid,)).fetchone()
-        except sqlite3.DatabaseError:
+        except (sqlite3.DatabaseError, UnicodeDecodeError):
             unreadable += 1
             continue
         if row is not None:
@@ -87,7 +87,7 @@ def _tags(connection: sqlite3.Connection, ids: list[str]) -> dict[str, list[str]
     found: dict[str, list[str]] = {}
     try:
         pairs = connection.execute("SELECT phrase_id, tag FROM tags ORDER BY tag").fetchall()
-    except sqlite3.DatabaseError:
+    except (sqlite3.DatabaseError, UnicodeDecodeError):
         pairs = []
         for phrase_id in ids:
             try:
@@ -95,7 +95,7 @@ def _tags(connection: sqlite3.Connection, ids: list[str]) -> dict[str, list[str]
                     "SELECT phrase_id, tag FROM tags WHERE phrase_id = ? ORDER BY tag",
                     (phrase_id,),
                 ).fetchall()
-            except sqlite3.DatabaseError:
+            except (sqlite3.DatabaseError, UnicodeDecodeError):
                 continue
     for phrase_id, tag in pairs:
         found.setdefault(phrase_id, []).append(tag)
@@ -127,7 +127,7 @@ def repair_library(
         try:
             rows, report.unreadable_rows = _rows(connection)
             tags = _tags(connection, [r[0] for r in rows if isinstance(r[0], str)])
-        except sqlite3.DatabaseError as error:  # not even the schema can be read
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as error:  # not even the schema
             report.lost["(database)"] = f"unreadable: {error}"
         finally:
             connection.close()

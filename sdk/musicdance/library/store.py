@@ -153,10 +153,11 @@ class PhraseLibrary:
             raise MusicDanceError(
                 f"library database error ({text}); nothing was changed", self.db_path
             ) from None
-        except sqlite3.DatabaseError as error:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as error:  # bad text is damage too
             raise MusicDanceError(
-                f"library database is damaged ({error}); nothing was changed. Restore "
-                f"{DB_NAME} from a backup or rebuild the library",
+                f"library database is damaged ({str(error)[:200]}); nothing was changed. Restore "
+                f"{DB_NAME} from a backup, or salvage what is readable with 'mdtool library "
+                "repair NEW_FOLDER'",
                 self.db_path,
             ) from None
         except PermissionError as error:
@@ -210,7 +211,18 @@ class PhraseLibrary:
         tags_by_id: dict[str, list[str]] = {}
         for phrase_id, tag in tag_rows:
             tags_by_id.setdefault(phrase_id, []).append(tag)
-        return [_info_from_row(row, tags_by_id.get(row[0], [])) for row in rows]
+        infos = []
+        for row in rows:
+            try:
+                infos.append(_info_from_row(row, tags_by_id.get(row[0], [])))
+            except (ValueError, TypeError, OverflowError) as error:
+                raise MusicDanceError(
+                    f"library database is damaged: the row of phrase {str(row[0])[:80]!r} has "
+                    f"invalid values ({type(error).__name__}); nothing was changed. Salvage the "
+                    "other phrases with 'mdtool library repair NEW_FOLDER'",
+                    self.db_path,
+                ) from None
+        return infos
 
     def table(self):
         """The choice columns of every phrase as arrays (``musicdance.library.table``): one
