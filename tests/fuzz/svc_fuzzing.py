@@ -113,7 +113,10 @@ def _at(value, path):
 def mutate_json(data, rng: random.Random, rounds: int | None = None):
     """A structurally mutated deep copy of ``data`` (keys removed, wrong types, extreme and
     non-finite numbers, lists repeated or emptied, deep nesting)."""
-    data = copy.deepcopy(data)
+    try:
+        data = copy.deepcopy(data)
+    except RecursionError:  # already nested too deep to copy: mutate the top level only
+        return {"wrapped": rng.choice(_ODD_VALUES)}
     for _ in range(rounds or rng.choice((1, 1, 1, 2, 3))):
         paths = list(_paths(data))
         path = rng.choice(paths[1:] or paths)
@@ -143,8 +146,10 @@ def mutate_json(data, rng: random.Random, rounds: int | None = None):
             parent[rng.choice(("extra", "__proto__", "slots", "fps"))] = rng.choice(_ODD_VALUES)
         elif op == 8 and isinstance(value, int | float) and not isinstance(value, bool):
             parent[key] = rng.choice((float("nan"), float("inf"), -float("inf")))
+        elif isinstance(value, str):
+            parent[key] = len(value)
         else:
-            parent[key] = str(value)[:50] if not isinstance(value, str) else len(value)
+            parent[key] = type(value).__name__
     return data
 
 

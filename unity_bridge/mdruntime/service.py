@@ -642,11 +642,13 @@ def _raise_open_file_limit(wanted: int) -> None:
 
 def confine_temporary_files(work_dir: str | os.PathLike[str]) -> None:
     """Make every temporary file of this process (and of programs it starts) go to
-    ``work_dir``: ``TMPDIR`` and ``tempfile.tempdir`` point there, Python writes no bytecode
-    caches, and audioread looks for its decoders now (its probing runs tools that write
-    temporary files) rather than during a request."""
+    ``work_dir``: ``TMPDIR``, ``XDG_CACHE_HOME`` (onnxruntime's session files) and
+    ``tempfile.tempdir`` point there, Python writes no bytecode caches, and audioread looks for
+    its decoders now (its probing runs tools that write temporary files) rather than during a
+    request."""
     folder = str(Path(work_dir).resolve())
     os.environ["TMPDIR"] = folder
+    os.environ["XDG_CACHE_HOME"] = folder  # onnxruntime keeps its telemetry database there
     tempfile.tempdir = folder
     sys.dont_write_bytecode = True
     try:

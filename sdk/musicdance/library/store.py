@@ -139,7 +139,7 @@ class PhraseLibrary:
         try:
             yield
         except sqlite3.OperationalError as error:
-            text = str(error)
+            text = " ".join(str(error).split())[:300]  # SQLite may quote schema text: one line
             if "readonly" in text or "unable to open" in text or "read-only" in text:
                 raise MusicDanceError(
                     f"library is read-only ({text}); nothing was changed", self.path
@@ -155,7 +155,8 @@ class PhraseLibrary:
             ) from None
         except (sqlite3.DatabaseError, UnicodeDecodeError) as error:  # bad text is damage too
             raise MusicDanceError(
-                f"library database is damaged ({str(error)[:200]}); nothing was changed. Restore "
+                f"library database is damaged ({' '.join(str(error).split())[:200]}); nothing "
+                "was changed. Restore "
                 f"{DB_NAME} from a backup, or salvage what is readable with 'mdtool library "
                 "repair NEW_FOLDER'",
                 self.db_path,

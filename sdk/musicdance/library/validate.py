@@ -144,11 +144,12 @@ def database_integrity(db_path, *, max_lines: int = 10) -> list[str]:
             connection.close()
     except sqlite3.DatabaseError as error:  # not even the check can run
         raise MusicDanceError(
-            f"library database is damaged ({error}); nothing was changed. Restore it from a "
+            f"library database is damaged ({' '.join(str(error).split())[:200]}); nothing was "
+            "changed. Restore it from a "
             "backup, or salvage what is readable with 'mdtool library repair NEW_FOLDER'",
             db_path,
         ) from None
-    return [] if lines == ["ok"] else lines
+    return [] if lines == ["ok"] else [" ".join(line.split())[:300] for line in lines]
 
 
 def validate_library(library: PhraseLibrary, ids: list[str] | None = None) -> list[Finding]:
