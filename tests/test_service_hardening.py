@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -221,6 +222,30 @@ def _created_paths(log: str, cwd: Path) -> set[Path]:
     return found
 
 
+def _stop_traced(process: subprocess.Popen) -> None:
+    """Stop the server strace runs (strace exits with it), then strace itself if need be."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    try:
+        pids = [int(p) for p in children.read_text().split()]
+    except OSError:
+        pids = []
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.kill()
+        process.wait()
+
+
 def _stamp(path: Path):
     try:
         stat = path.stat()
@@ -269,11 +294,7 @@ def test_no_file_is_created_outside_the_work_folder(song, tmp_path):
         status, body = served.json("POST", "/v1/choreograph", m4a, timeout=300)
         assert status == 422, body
     finally:
-        if served is not None:
-            served.stop()
-        else:
-            process.kill()
-            process.wait()
+        _stop_traced(process)  # SIGTERM to strace would detach it and leave the server running
         log.close()
     created = _created_paths(trace.read_text(), cwd)
     assert created, "strace saw nothing: the trace is not working"
