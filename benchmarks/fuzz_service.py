@@ -232,10 +232,11 @@ def main() -> None:
             peak_kb = _peak_kb(served.process.pid)
         finally:
             served.stop()
-        # onnxruntime keeps a 51-byte session id in $TMPDIR/.ses (the work folder): not a leak
+        # onnxruntime keeps a session id ($TMPDIR/.ses) and a telemetry database
+        # ($XDG_CACHE_HOME/Microsoft), both pointed at the work folder: its own files, not leaks
         leftovers = sorted(
             f"{p.name} ({p.stat().st_size} bytes: {p.read_bytes()[:40]!r})" if p.is_file()
-            else f"{p.name}/" for p in work.iterdir() if p.name != ".ses"
+            else f"{p.name}/" for p in work.iterdir() if p.name not in (".ses", "Microsoft")
         ) if work.exists() else []  # fmt: skip
     summary = tally.summary()
     report = {"seed": args.seed, "seconds": args.seconds, "requests": summary, "kinds": kinds,

@@ -162,7 +162,7 @@ def validate_library(library: PhraseLibrary, ids: list[str] | None = None) -> li
         Finding("-", "error", "database", f"integrity check failed: {line}") for line in problems
     ]
     files = library.motion_files()
-    for phrase_id in ids if ids is not None else sorted(files):
+    for phrase_id in ids if ids is not None else sorted(files, key=str):  # a damaged id may be NULL
         try:
             phrase = library.get(phrase_id)
         except MusicDanceError as error:
