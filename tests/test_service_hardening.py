@@ -222,6 +222,16 @@ def _created_paths(log: str, cwd: Path) -> set[Path]:
     return found
 
 
+def _default_bundle_fits() -> bool:
+    """Whether ``bundles/default`` was made for the starter library (then the traced server
+    loads it, and onnxruntime with it)."""
+    from musicdance.bundle import open_default_bundle
+    from musicdance.library import open_library
+
+    bundle, _ = open_default_bundle(open_library(STARTER), REPO / "bundles" / "default")
+    return bundle is not None
+
+
 def _stop_traced(process: subprocess.Popen) -> None:
     """Stop the server strace runs (strace exits with it), then strace itself if need be."""
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
@@ -264,7 +274,7 @@ def test_no_file_is_created_outside_the_work_folder(song, tmp_path):
                "trace=open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2,link,symlink",
                sys.executable, "-m", "mdtool.cli", "serve", "--port", "0", "--library",
                str(STARTER), "--work-dir", str(work), "--no-preload"]  # fmt: skip
-    if (REPO / "bundles" / "default").is_dir():  # onnxruntime writes $TMPDIR/.ses
+    if _default_bundle_fits():  # onnxruntime writes $TMPDIR/.ses and ~/.cache files
         command += ["--bundle", str(REPO / "bundles" / "default")]
     before = {p: _stamp(p) for p in STARTER.resolve().rglob("*")}
     log = open(tmp_path / "serve.log", "w+")  # noqa: SIM115 - closed below
