@@ -4,7 +4,8 @@ Packages by layer, lowest first; a package imports only from its own or lower la
 by ``tests/test_sdk_policy.py`` against :data:`LAYERS`):
 
 0. foundations: ``errors``, ``atomic`` (atomic writes, output sets), ``jsonguard`` (JSON bounds
-   before parsing), ``defaults`` (shared defaults, no numpy), ``formats`` (versioned JSON documents), ``serving`` (the service's policy),
+   before parsing), ``defaults`` (shared defaults, no numpy), ``formats`` (versioned JSON
+   documents), ``serving`` (the service's policy),
    ``model_config`` (the networks' configuration, torch-free);
 1. ``audio`` (music analysis, per-slot model input, song generator), ``motion`` (skeletons,
    quaternions, kinematics, retargeting), ``decode`` (greedy and Viterbi decoding on arrays);
