@@ -27,6 +27,8 @@ test: venv
 	npm ci --no-audit --no-fund --loglevel=error
 	# mono compiles and runs the Unity package's engine-independent C# tests (skipped without it)
 	command -v mcs >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends mono-mcs) || echo "mono-mcs not installed: the C# tests will be skipped"
+	# strace watches the service write nothing outside its work folder (skipped without it)
+	command -v strace >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends strace) || echo "strace not installed: the service's file-creation test will be skipped"
 	$(BIN)/ruff check sdk tools unity_bridge tests benchmarks examples
 	$(BIN)/python -m pytest -q
 

@@ -38,6 +38,9 @@ def test_serve_defaults_come_from_the_service_config():
     assert options["request_timeout"] == defaults.request_timeout_s
     assert options["body_timeout"] == defaults.body_timeout_s
     assert options["workers"] == defaults.workers and options["queue"] == defaults.queue_limit
+    assert options["idle_timeout"] == defaults.idle_timeout_s
+    assert options["max_connections"] == defaults.limit_concurrency
+    assert options["max_frames"] == defaults.max_frames
 
 
 def test_the_runtime_uses_no_private_sdk_names():

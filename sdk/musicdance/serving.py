@@ -44,7 +44,15 @@ class ServiceConfig:
     queue_limit: int = 32
     max_song_s: float = 30 * 60.0
     max_pose_samples: int = 100_000
-    limit_concurrency: int = 256
+    #: open connections at most (more are answered 503 and closed at once)
+    limit_concurrency: int = 1024
+    #: a connection must send a whole request head within this (idle and slow clients)
+    idle_timeout_s: float = 10.0
+    #: frames one render may have (song length x fps): 30 minutes at 60 fps
+    max_frames: int = 108_000
+    #: JSON bodies: nesting depth and value count, checked before parsing
+    max_json_depth: int = 32
+    max_json_values: int = 500_000
 
     def public(self) -> dict:
         """The limits clients may want to know (no token, no host)."""

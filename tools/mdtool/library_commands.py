@@ -1,5 +1,5 @@
 """Phrase-library commands: ``mdtool library build-starter | import | list | show | tag | untag |
-set-status | remove | stats | validate | preview | transitions | index | export``."""
+set-status | remove | stats | validate | preview | transitions | index | export | repair``."""
 
 from __future__ import annotations
 
@@ -313,8 +313,24 @@ def validate(
 
     Exits with status 1 when any error is found (warnings alone exit 0).
     """
-    from musicdance.library.validate import validate_library
+    from musicdance.library.store import DB_NAME, folder_damage
+    from musicdance.library.validate import database_integrity, validate_library
 
+    readable = folder_damage(library) is None and (library / DB_NAME).is_file()
+    problems = database_integrity(library / DB_NAME) if readable else []
+    if problems:  # report SQLite's own findings before anything else reads the database
+        if as_json:
+            print_json({"library": str(library), "errors": len(problems),
+                        "findings": [{"phrase": "-", "level": "error", "check": "database",
+                                      "message": line} for line in problems]})  # fmt: skip
+        else:
+            for line in problems:
+                console.print(f"[red]error[/red] - database: integrity check failed: {line}")
+            console.print(
+                f"{library / DB_NAME} is damaged: restore it from a backup, or salvage what is "
+                f"readable with 'mdtool library repair NEW_FOLDER -L {library}'"
+            )
+        raise typer.Exit(code=1)
     lib = _open(library)
     findings = validate_library(lib, phrase_ids or None)
     errors = sum(f.level == "error" for f in findings)
@@ -510,3 +526,28 @@ def export(
         f"exported {report['phrases']} phrases to {destination} "
         f"({report['size_bytes'] / 1e6:.2f} MB)"
     )
+
+
+@library_app.command()
+def repair(
+    destination: Path = typer.Argument(..., help="New library folder for what is readable."),
+    library: Path = LIBRARY_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Salvage a damaged library: copy every readable phrase into a new library folder.
+
+    The damaged library is only read. Exits 1 when nothing could be recovered.
+    """
+    from musicdance.library.repair import repair_library
+
+    report = repair_library(library, destination)
+    if as_json:
+        print_json(report.to_json())
+        return
+    console.print(
+        f"recovered {len(report.recovered)} phrases into {destination}; lost "
+        f"{len(report.lost)}, {report.unreadable_rows} unreadable database rows, "
+        f"{len(report.orphan_files)} motion files without annotations"
+    )
+    for phrase_id, reason in sorted(report.lost.items()):
+        err_console.print(f"lost {phrase_id}: {reason}")

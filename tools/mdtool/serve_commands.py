@@ -69,6 +69,18 @@ def serve(
     queue: int = typer.Option(
         DEFAULTS.queue_limit, "--queue", min=0, help="Jobs that may wait (then 503)."
     ),
+    idle_timeout: float = typer.Option(
+        DEFAULTS.idle_timeout_s, "--idle-timeout", min=0.1,
+        help="Seconds a connection may take to send a request head (idle, slow clients).",
+    ),  # fmt: skip
+    max_connections: int = typer.Option(
+        DEFAULTS.limit_concurrency, "--max-connections", min=1,
+        help="Open connections at most (more get 503).",
+    ),  # fmt: skip
+    max_frames: int = typer.Option(
+        DEFAULTS.max_frames, "--max-frames", min=1,
+        help="Frames one dance may have (song length x fps); longer requests get 4xx.",
+    ),  # fmt: skip
     preload: bool = typer.Option(
         True, "--preload/--no-preload", help="Decode every phrase before serving."
     ),
@@ -88,7 +100,7 @@ def serve(
         err_console.print(f"wrote {write_openapi}")
         return
     try:
-        from mdruntime.service import WorkFolder, print_ready, serve
+        from mdruntime.service import WorkFolder, confine_temporary_files, print_ready, serve
     except ImportError as error:
         raise MusicDanceError(
             f"mdtool serve needs starlette and uvicorn ({error}); pip install starlette uvicorn"
@@ -100,11 +112,13 @@ def serve(
         host=host, port=port, token=token or None,
         max_upload_bytes=int(max_upload_mb * MIB), body_timeout_s=body_timeout,
         request_timeout_s=request_timeout, workers=workers, queue_limit=queue,
-        max_song_s=max_song_min * 60.0,
+        max_song_s=max_song_min * 60.0, idle_timeout_s=idle_timeout,
+        limit_concurrency=max_connections, max_frames=max_frames,
     )  # fmt: skip
     config.check_binding()  # before any work
     folder = WorkFolder.make(work_dir)
     try:
+        confine_temporary_files(folder.path)  # nothing written outside the work folder
         runtime = Runtime(
             library, bundle=bundle, default_bundle=not no_bundle,
             feature_weight=feature_weight, preload=preload, work_dir=folder.path,

@@ -23,13 +23,20 @@ def _json(schema: dict, description: str) -> dict:
 
 
 _ERRORS = {
-    "400": "malformed request: invalid JSON, a missing or mistyped field or query parameter",
+    "400": "malformed request: invalid JSON, a missing or mistyped field or query parameter, "
+    "or malformed HTTP (request line, headers, Content-Length), answered by the server itself "
+    "with the same envelope",
     "401": "missing or wrong token (only when the service was started with one)",
-    "408": "the body did not arrive within the body time limit (slow or stalled client)",
-    "413": "the body is larger than the limit",
+    "408": "the request head did not arrive within the idle time limit, or the body within the "
+    "body time limit (slow or stalled client)",
+    "413": "the body is larger than the limit, the JSON is nested deeper or holds more values "
+    "than the limits, or the song is longer than the service takes (read from its header, "
+    "before decoding)",
     "422": "well-formed but unusable: corrupt audio, a timeline from another library, an "
-    "out-of-range slot, an unknown phrase, inconsistent times",
-    "503": "the job queue is full; retry after the Retry-After seconds",
+    "out-of-range slot, an unknown phrase, inconsistent times, more frames (song length x fps) "
+    "than the service renders",
+    "503": "the job queue is full, or too many connections are open; retry after the "
+    "Retry-After seconds",
     "504": "the job took longer than the request time limit",
 }
 
@@ -315,6 +322,9 @@ def _schemas() -> dict[str, Any]:
     return {
         "Error": {
             "type": "object",
+            "description": "Every error answer, 4xx and 5xx, has this envelope: those of the "
+            "endpoints and those the server gives before any endpoint runs (malformed HTTP, "
+            "too many connections, a request head too slow to arrive).",
             "required": ["error"],
             "properties": {
                 "error": {

@@ -65,6 +65,7 @@ __all__ = [
     "Runtime",
     "Session",
     "parse_timeline",
+    "safe_song_name",
     "timeline_key",
 ]
 
@@ -77,6 +78,17 @@ def timeline_key(timeline: Timeline) -> str:
     """sha256 of the timeline's canonical JSON: equal timelines, equal keys."""
     text = json.dumps(timeline.to_json(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def safe_song_name(name: str | None) -> str | None:
+    """A client-given song name reduced to a safe base name: no folders (``/`` or ``\\``),
+    no leading dots, no control characters, at most 128 characters; None stays None and a
+    name with nothing left becomes ``"upload"``."""
+    if name is None:
+        return None
+    base = str(name).replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if c.isprintable()).strip().lstrip(".").strip()
+    return base[:128] or "upload"
 
 
 class _LRU:

@@ -38,14 +38,23 @@ from pathlib import Path
 import anyio
 import numpy as np
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mdruntime.audio_input import AUDIO_FORMATS
-from mdruntime.runtime import MAX_FPS, RUNTIME_API_VERSION, Runtime, parse_timeline, timeline_key
+from mdruntime.runtime import (
+    MAX_FPS,
+    RUNTIME_API_VERSION,
+    Runtime,
+    parse_timeline,
+    safe_song_name,
+    timeline_key,
+)
 from musicdance.choreo.choreographer import DECODERS
+from musicdance.choreo.timeline import timeline_problem
 from musicdance.errors import MusicDanceError
+from musicdance.jsonguard import check_json_shape
 from musicdance.serving import ServiceConfig, is_loopback
 
 __all__ = ["ServiceConfig", "ServiceError", "create_app", "is_loopback", "serve"]
@@ -123,10 +132,17 @@ def _reject_constant(name: str):
 
 
 async def _json_body(request: Request, config: ServiceConfig) -> dict:
+    """The request's JSON object: size, nesting depth and value count are checked before it
+    is parsed (``musicdance.jsonguard``); NaN and Infinity are refused."""
     data = await _read_body(request, config.max_json_bytes, config.body_timeout_s, "JSON body")
+    problem = check_json_shape(
+        data, max_depth=config.max_json_depth, max_values=config.max_json_values
+    )
+    if problem:
+        raise ServiceError(413, f"the JSON body is too large to process: {problem}")
     try:
         body = json.loads(data, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise ServiceError(400, f"the body is not valid JSON ({error})") from None
     if not isinstance(body, dict):
         raise ServiceError(400, "the body must be a JSON object")
@@ -149,9 +165,46 @@ def _field(body: dict, name: str, kind, *, default=None, required=True):
     return value
 
 
-def _timeline_of(body: dict):
-    data = _field(body, "timeline", dict)
-    return parse_timeline(data)
+def _timeline_of(body: dict, config: ServiceConfig):
+    """The body's timeline, refused (422) before any work when rendering it would pass the
+    service's frame limit (song length x fps)."""
+    timeline = parse_timeline(_field(body, "timeline", dict))
+    problem = timeline_problem(timeline, max_frames=config.max_frames)
+    if problem:
+        raise ServiceError(422, f"timeline refused: {problem}")
+    return timeline
+
+
+def _check_song_work(duration_s: float, fps: float, config: ServiceConfig) -> None:
+    """Refuse (413/422) a song longer than the service's limit, or whose dance at ``fps`` would
+    have more frames than ``config.max_frames``."""
+    if duration_s > config.max_song_s:
+        raise ServiceError(
+            413,
+            f"the song is {duration_s / 60:.1f} minutes long; this service takes songs up to "
+            f"{config.max_song_s / 60:g} minutes",
+        )
+    if duration_s * fps > config.max_frames:
+        raise ServiceError(
+            422,
+            f"{duration_s:.0f} s at {fps:g} fps is {duration_s * fps:.0f} frames; this service "
+            f"renders at most {config.max_frames} (lower fps)",
+        )
+
+
+def _declared_duration_s(data: bytes) -> float | None:
+    """The length an audio file's header declares (soundfile, no decoding), or None."""
+    import io
+
+    import soundfile as sf
+
+    try:
+        info = sf.info(io.BytesIO(data))
+    except Exception:  # noqa: BLE001 - any header soundfile cannot read: the decoder decides
+        return None
+    if info.samplerate <= 0 or info.frames <= 0:
+        return None
+    return float(info.frames) / float(info.samplerate)
 
 
 def _query(request: Request, name: str, parse, default):
@@ -240,6 +293,8 @@ def endpoint(auth: bool = True):
                 return _error(error.status, error.message, error.headers)
             except MusicDanceError as error:
                 return _error(422, str(error))
+            except ClientDisconnect:
+                return _error(400, "the client closed the connection before the body arrived")
 
         return run
 
@@ -292,7 +347,7 @@ async def choreograph(request: Request) -> Response:
         "decoder": _query(request, "decoder", _choice(DECODERS), "viterbi"),
         "reuse_sections": _query(request, "reuse_sections", _boolean, True),
     }
-    name = _query(request, "name", _short_text(256), None)
+    name = safe_song_name(_query(request, "name", _short_text(256), None))
     audio_format = _query(request, "format", _choice(tuple(AUDIO_FORMATS)), None)
     data = await _read_body(
         request, config.max_upload_bytes, config.body_timeout_s, "audio upload"
@@ -300,10 +355,15 @@ async def choreograph(request: Request) -> Response:
     if not data:
         raise ServiceError(400, "the body is empty: POST the audio file's bytes")
 
+    declared_s = _declared_duration_s(data)
+    if declared_s is not None:  # the caps apply before decoding
+        _check_song_work(declared_s, options["fps"], config)
+
     def job():
         analysis = runtime.analyze_bytes(
             data, name=name, audio_format=audio_format, max_duration_s=config.max_song_s
         )
+        _check_song_work(float(analysis.duration_s), options["fps"], config)
         return runtime.choreograph(analysis, **options)
 
     timeline = await state.jobs.run(job)
@@ -321,7 +381,7 @@ async def alternatives(request: Request) -> Response:
     state = _service(request)
     runtime = state.runtime
     body = await _json_body(request, state.config)
-    timeline = _timeline_of(body)
+    timeline = _timeline_of(body, state.config)
     slot = _field(body, "slot", int)
     top_k = _field(body, "top_k", int, default=10, required=False)
     if not 1 <= top_k <= 500:
@@ -338,7 +398,7 @@ async def alternatives(request: Request) -> Response:
 async def replace(request: Request) -> Response:
     state = _service(request)
     body = await _json_body(request, state.config)
-    timeline = _timeline_of(body)
+    timeline = _timeline_of(body, state.config)
     slot = _field(body, "slot", int)
     phrase_id = _field(body, "phrase_id", str)
     edited = await state.jobs.run(state.runtime.replace, timeline, slot, phrase_id)
@@ -348,7 +408,7 @@ async def replace(request: Request) -> Response:
 @endpoint()
 async def bake(request: Request) -> Response:
     state = _service(request)
-    timeline = _timeline_of(await _json_body(request, state.config))
+    timeline = _timeline_of(await _json_body(request, state.config), state.config)
     track = await state.jobs.run(state.runtime.pose_track, timeline)
     return Response(
         track.to_bytes(), media_type=POSE_TRACK_MEDIA_TYPE,
@@ -361,7 +421,7 @@ async def pose(request: Request) -> Response:
     state = _service(request)
     config = state.config
     body = await _json_body(request, config)
-    timeline = _timeline_of(body)
+    timeline = _timeline_of(body, state.config)
     times = _field(body, "times_s", list)
     if not 1 <= len(times) <= config.max_pose_samples:
         raise ServiceError(400, f"times_s needs 1 to {config.max_pose_samples} times")
@@ -390,7 +450,7 @@ async def pose(request: Request) -> Response:
 @endpoint()
 async def render_glb(request: Request) -> Response:
     state = _service(request)
-    timeline = _timeline_of(await _json_body(request, state.config))
+    timeline = _timeline_of(await _json_body(request, state.config), state.config)
     data = await state.jobs.run(state.runtime.glb_bytes, timeline)
     return Response(data, media_type=GLB_MEDIA_TYPE)
 
@@ -468,11 +528,12 @@ def serve(
     sock.listen(128)
     sock.set_inheritable(True)
     port = sock.getsockname()[1]
+    _raise_open_file_limit(config.limit_concurrency + 64)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(runtime, config), log_level=log_level, access_log=False, http="h11",
-            lifespan="off", timeout_keep_alive=5, limit_concurrency=config.limit_concurrency,
-            server_header=False, proxy_headers=False,
+            create_app(runtime, config), log_level=log_level, access_log=False,
+            http=_protocol_class(config), lifespan="off", timeout_keep_alive=5,
+            limit_concurrency=None, server_header=False, proxy_headers=False,
         )
     )  # fmt: skip
     if on_ready is not None:
@@ -481,6 +542,121 @@ def serve(
         server.run(sockets=[sock])
     finally:
         sock.close()
+
+
+def _envelope_bytes(status: int, message: str) -> bytes:
+    return json.dumps({"error": {"status": status, "message": message}}).encode()
+
+
+def _protocol_class(config: ServiceConfig):
+    """uvicorn's h11 protocol with the service's connection rules: what the server answers
+    before the app (a malformed request, too many connections, a client too slow to send its
+    request head) gets the JSON error envelope; a connection that has not sent a whole request
+    head within ``config.idle_timeout_s`` (idle, or trickling bytes) is closed; at most
+    ``config.limit_concurrency`` connections are open (more get 503 and are closed), so idle
+    clients cannot keep ``/v1/health`` from answering for longer than the idle timeout."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    idle_s = float(config.idle_timeout_s)
+    most = int(config.limit_concurrency)
+
+    class Protocol(H11Protocol):
+        _idle = None
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            if len(self.connections) > most:
+                self._answer(503, "the service has too many open connections; retry shortly")
+                return
+            self._arm()
+
+        def connection_lost(self, exc) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.cycle is not None and not self.cycle.response_complete:
+                self._disarm()  # a request is being served: the app's own limits apply
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()
+
+        def send_400_response(self, msg: str) -> None:
+            self._answer(400, "malformed HTTP request (request line, headers or Content-Length)")
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._idle = self.loop.call_later(idle_s, self._idle_expired)
+
+        def _disarm(self) -> None:
+            if self._idle is not None:
+                self._idle.cancel()
+                self._idle = None
+
+        def _idle_expired(self) -> None:
+            self._idle = None
+            if self.transport.is_closing():
+                return
+            if self.cycle is not None and not self.cycle.response_complete:
+                return
+            if self.conn.their_state is h11.IDLE and self.conn.our_state is h11.IDLE:
+                pending = bool(self.conn.trailing_data[0])
+                if pending:  # part of a request head: tell the client why
+                    self._answer(408, f"the request head did not arrive within {idle_s:g} s")
+                    return
+            self.transport.close()
+
+        def _answer(self, status: int, message: str) -> None:
+            """Write one JSON error response straight to the socket and close."""
+            body = _envelope_bytes(status, message)
+            reason = {400: b"Bad Request", 408: b"Request Timeout",
+                      503: b"Service Unavailable"}.get(status, b"Error")  # fmt: skip
+            head = (
+                b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+                b"content-length: %d\r\nconnection: close\r\n\r\n" % (status, reason, len(body))
+            )
+            self._disarm()
+            if not self.transport.is_closing():
+                self.transport.write(head + body)
+                self.transport.close()
+
+    return Protocol
+
+
+def _raise_open_file_limit(wanted: int) -> None:
+    """Raise this process's soft open-file limit towards ``wanted`` (within the hard limit)."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def confine_temporary_files(work_dir: str | os.PathLike[str]) -> None:
+    """Make every temporary file of this process (and of programs it starts) go to
+    ``work_dir``: ``TMPDIR``, ``XDG_CACHE_HOME`` (onnxruntime's session files) and
+    ``tempfile.tempdir`` point there, Python writes no bytecode caches, and audioread looks for
+    its decoders now (its probing runs tools that write temporary files) rather than during a
+    request."""
+    folder = str(Path(work_dir).resolve())
+    os.environ["TMPDIR"] = folder
+    os.environ["XDG_CACHE_HOME"] = folder  # onnxruntime keeps its telemetry database there
+    tempfile.tempdir = folder
+    sys.dont_write_bytecode = True
+    try:
+        import audioread
+
+        audioread.available_backends()
+    except Exception:  # noqa: BLE001 - no audioread or no backend: decoding says so later
+        pass
 
 
 @dataclass

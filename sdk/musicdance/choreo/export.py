@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from musicdance.atomic import atomic_outputs
 from musicdance.choreo.timeline import Timeline, write_timeline
 from musicdance.errors import MusicDanceError
 from musicdance.motion.motion import Motion
@@ -34,19 +35,28 @@ def export_dance(
     timeline: Timeline, motion: Motion, outputs: Mapping[str, str | os.PathLike[str]]
 ) -> None:
     """Write the dance in each format of ``outputs`` (``{format: path}``, formats from
-    :data:`DANCE_FORMATS`), each file atomically."""
+    :data:`DANCE_FORMATS`, all in one folder) as one set: staged together and moved into place
+    only when every file is written (``musicdance.atomic.atomic_outputs``), so a failure or a
+    kill leaves the previous set as it was."""
     unknown = [f for f in outputs if f not in DANCE_FORMATS]
     if unknown:
         raise MusicDanceError(
             f"unknown dance format {unknown[0]!r}: use {', '.join(DANCE_FORMATS)}"
         )
-    if "glb" in outputs:
-        from musicdance.io.gltf import write_glb
+    folders = {Path(path).parent.resolve() for path in outputs.values()}
+    if len(folders) != 1:
+        raise MusicDanceError("the files of one dance must be written to one folder")
+    with atomic_outputs(folders.pop()) as staged:
+        if "glb" in outputs:
+            from musicdance.io.gltf import write_glb
 
-        write_glb(motion, outputs["glb"], extras={TIMELINE_EXTRA: timeline.to_json()})
-    if "bvh" in outputs:
-        from musicdance.io.bvh import write_bvh
+            write_glb(
+                motion, staged.path(outputs["glb"]),
+                extras={TIMELINE_EXTRA: timeline.to_json()},
+            )  # fmt: skip
+        if "bvh" in outputs:
+            from musicdance.io.bvh import write_bvh
 
-        write_bvh(motion, outputs["bvh"])
-    if "json" in outputs:
-        write_timeline(timeline, outputs["json"])
+            write_bvh(motion, staged.path(outputs["bvh"]))
+        if "json" in outputs:
+            write_timeline(timeline, staged.path(outputs["json"]))

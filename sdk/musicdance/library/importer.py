@@ -433,6 +433,9 @@ def prepare_import(
             f"style must be a plain word (letters, digits, - or _), got {style!r}"
         )
     motion = load_motion(path, scale=scale)
+    problem = _take_problem(motion)
+    if problem:
+        raise MusicDanceError(f"cannot import this take: {problem}", path)
     try:
         canonical, mapping = retarget(motion, user_map)
         canonical, cleanup = clean_take(canonical, keep_placement=keep_placement)
@@ -457,6 +460,11 @@ def prepare_import(
         )
     except MusicDanceError as error:
         raise MusicDanceError(error.message, path) from None
+    except (np.linalg.LinAlgError, ValueError, ArithmeticError, IndexError, MemoryError) as error:
+        # numbers the checks above let through but the maths cannot use (a degenerate pose,
+        # a frame count too large to index): still the take's fault, named as such
+        detail = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        raise MusicDanceError(f"cannot import this take ({detail})", path) from None
     report = ImportReport(
         source=str(path),
         convention=mapping.convention,
@@ -468,6 +476,34 @@ def prepare_import(
         cleanup=cleanup.to_json(),
     )
     return phrases, report
+
+
+#: Bounds of a take that can be imported (longer or faster ones are refused up front).
+MAX_TAKE_S = 60 * 60.0
+MAX_TAKE_FPS = 1000.0
+MAX_ROOT_TRAVEL_M = 10_000.0
+
+
+def _take_problem(motion) -> str | None:
+    """What makes a loaded take unusable (None: nothing): frame rate, length, non-finite or
+    absurd numbers, fewer than two frames."""
+    fps = float(motion.fps)
+    if not (np.isfinite(fps) and 1.0 <= fps <= MAX_TAKE_FPS):
+        return f"frame rate {fps:g} fps is outside 1-{MAX_TAKE_FPS:g}"
+    if motion.num_frames < 2:
+        return "it has fewer than two frames"
+    if motion.num_frames / fps > MAX_TAKE_S:
+        minutes = motion.num_frames / fps / 60
+        return f"it lasts {minutes:.0f} minutes; the limit is {MAX_TAKE_S / 60:g}"
+    problems = motion.problems()
+    if problems:
+        return problems[0]
+    offsets = np.asarray(motion.skeleton.offsets_m, dtype=float)
+    if not np.all(np.isfinite(offsets)) or np.abs(offsets).max(initial=0.0) > MAX_ROOT_TRAVEL_M:
+        return "its skeleton offsets are not finite or implausibly large"
+    if np.abs(motion.root_positions_m).max(initial=0.0) > MAX_ROOT_TRAVEL_M:
+        return f"its root moves more than {MAX_ROOT_TRAVEL_M:g} m from the origin"
+    return None
 
 
 def import_motion_files(

@@ -53,6 +53,7 @@ __all__ = [
     "create_library",
     "decode_motion_file",
     "encode_motion_file",
+    "folder_damage",
     "open_library",
 ]
 
@@ -138,7 +139,7 @@ class PhraseLibrary:
         try:
             yield
         except sqlite3.OperationalError as error:
-            text = str(error)
+            text = " ".join(str(error).split())[:300]  # SQLite may quote schema text: one line
             if "readonly" in text or "unable to open" in text or "read-only" in text:
                 raise MusicDanceError(
                     f"library is read-only ({text}); nothing was changed", self.path
@@ -152,10 +153,12 @@ class PhraseLibrary:
             raise MusicDanceError(
                 f"library database error ({text}); nothing was changed", self.db_path
             ) from None
-        except sqlite3.DatabaseError as error:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as error:  # bad text is damage too
             raise MusicDanceError(
-                f"library database is damaged ({error}); nothing was changed. Restore "
-                f"{DB_NAME} from a backup or rebuild the library",
+                f"library database is damaged ({' '.join(str(error).split())[:200]}); nothing "
+                "was changed. Restore "
+                f"{DB_NAME} from a backup, or salvage what is readable with 'mdtool library "
+                "repair NEW_FOLDER'",
                 self.db_path,
             ) from None
         except PermissionError as error:
@@ -209,7 +212,18 @@ class PhraseLibrary:
         tags_by_id: dict[str, list[str]] = {}
         for phrase_id, tag in tag_rows:
             tags_by_id.setdefault(phrase_id, []).append(tag)
-        return [_info_from_row(row, tags_by_id.get(row[0], [])) for row in rows]
+        infos = []
+        for row in rows:
+            try:
+                infos.append(_info_from_row(row, tags_by_id.get(row[0], [])))
+            except (ValueError, TypeError, OverflowError) as error:
+                raise MusicDanceError(
+                    f"library database is damaged: the row of phrase {str(row[0])[:80]!r} has "
+                    f"invalid values ({type(error).__name__}); nothing was changed. Salvage the "
+                    "other phrases with 'mdtool library repair NEW_FOLDER'",
+                    self.db_path,
+                ) from None
+        return infos
 
     def table(self):
         """The choice columns of every phrase as arrays (``musicdance.library.table``): one
@@ -537,10 +551,42 @@ def building_folder(destination: Path, *, replace_existing: bool = False) -> Ite
         raise
 
 
-def create_library(path: str | os.PathLike[str]) -> PhraseLibrary:
-    """Create an empty library in ``path`` (made if missing); an existing library raises."""
+def folder_damage(path: str | os.PathLike[str]) -> str | None:
+    """Why a library folder is damaged beyond what SQLite can tell (None: it is not): its
+    database is missing or empty (0 bytes) while ``motions/`` holds motion files, so the
+    phrases' annotations are gone and the folder must not be taken for a new library."""
     path = Path(path)
-    if (path / DB_NAME).exists():
+    folder = path / MOTION_DIR
+    motions = sum(1 for _ in folder.glob("*.npz")) if folder.is_dir() else 0
+    if not motions:
+        return None
+    db = path / DB_NAME
+    if not db.exists():
+        state = "is missing"
+    elif db.is_file() and db.stat().st_size == 0:
+        state = "is empty (0 bytes)"
+    else:
+        return None
+    return f"{DB_NAME} {state} but {MOTION_DIR}/ holds {motions} motion file(s)"
+
+
+def _refuse_damaged(path: Path) -> None:
+    why = folder_damage(path)
+    if why:
+        raise MusicDanceError(
+            f"the library is damaged: {why}; nothing was changed. Restore {DB_NAME} from a "
+            "backup (the phrases' annotations live only there), or salvage what is readable "
+            "with 'mdtool library repair NEW_FOLDER'",
+            path,
+        )
+
+
+def create_library(path: str | os.PathLike[str]) -> PhraseLibrary:
+    """Create an empty library in ``path`` (made if missing); an existing library raises, and
+    so does a damaged one (:func:`folder_damage`)."""
+    path = Path(path)
+    _refuse_damaged(path)
+    if (path / DB_NAME).exists() and (path / DB_NAME).stat().st_size > 0:
         raise MusicDanceError("a phrase library already exists here", path)
     if path.exists() and not path.is_dir():
         raise MusicDanceError("not a folder", path)
@@ -558,6 +604,7 @@ def open_library(path: str | os.PathLike[str], *, create: bool = False) -> Phras
     Older schemas are migrated (in one transaction) when the folder is writable.
     """
     path = Path(path)
+    _refuse_damaged(path)
     if not (path / DB_NAME).is_file():
         if create:
             return create_library(path)

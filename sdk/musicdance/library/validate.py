@@ -30,7 +30,7 @@ from musicdance.library.store import MOTION_DIR, PhraseLibrary
 from musicdance.motion.analysis import foot_skating_mps
 from musicdance.motion.canonical import canonical_skeleton
 
-__all__ = ["LIMITS", "Finding", "validate_library", "validate_phrase"]
+__all__ = ["LIMITS", "Finding", "database_integrity", "validate_library", "validate_phrase"]
 
 #: Thresholds: (warning, error) where both apply; units in the names.
 LIMITS = {
@@ -126,18 +126,43 @@ def _sustained(angles: np.ndarray, fps: float, duration_s: float = 0.1) -> np.nd
     return minimum_filter1d(angles, width, axis=0, mode="nearest").max(axis=0)
 
 
+def database_integrity(db_path, *, max_lines: int = 10) -> list[str]:
+    """SQLite's ``PRAGMA integrity_check`` on a library database, opened read-only: the
+    problems it lists (at most ``max_lines``), empty when the database is sound;
+    ``MusicDanceError`` when the file is not a database at all."""
+    from pathlib import Path
+
+    uri = f"file:{Path(db_path).resolve().as_posix()}?mode=ro"
+    try:
+        connection = sqlite3.connect(uri, uri=True, timeout=30.0)
+        try:
+            lines = [
+                str(r[0])
+                for r in connection.execute(f"PRAGMA integrity_check({int(max_lines)})")
+            ]
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as error:  # not even the check can run
+        raise MusicDanceError(
+            f"library database is damaged ({' '.join(str(error).split())[:200]}); nothing was "
+            "changed. Restore it from a "
+            "backup, or salvage what is readable with 'mdtool library repair NEW_FOLDER'",
+            db_path,
+        ) from None
+    return [] if lines == ["ok"] else [" ".join(line.split())[:300] for line in lines]
+
+
 def validate_library(library: PhraseLibrary, ids: list[str] | None = None) -> list[Finding]:
     """Check the database and every phrase (or those in ``ids``)."""
-    found = []
     try:
-        with sqlite3.connect(library.db_path) as connection:
-            result = connection.execute("PRAGMA integrity_check").fetchone()[0]
-    except sqlite3.DatabaseError as error:
-        result = str(error)
-    if result != "ok":
-        found.append(Finding("-", "error", "database", f"integrity check failed: {result}"))
+        problems = database_integrity(library.db_path)
+    except MusicDanceError as error:
+        problems = [error.message]
+    found = [
+        Finding("-", "error", "database", f"integrity check failed: {line}") for line in problems
+    ]
     files = library.motion_files()
-    for phrase_id in ids if ids is not None else sorted(files):
+    for phrase_id in ids if ids is not None else sorted(files, key=str):  # a damaged id may be NULL
         try:
             phrase = library.get(phrase_id)
         except MusicDanceError as error:
