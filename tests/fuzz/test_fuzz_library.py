@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from library_support import sample_phrases
-from svc_fuzzing import Tally, copy_tree, damage_library, fuzz_library_one, library_seed
+
+from fuzz.svc_fuzzing import Tally, copy_tree, damage_library, fuzz_library_one, library_seed
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fuzz_service import _song_bytes, judge, make_request, send  # noqa: E402
 from service_support import start_service  # noqa: E402
-from svc_fuzzing import Tally  # noqa: E402
+
+from fuzz.svc_fuzzing import Tally  # noqa: E402
 
 STARTER = REPO / "phrase_library"
 

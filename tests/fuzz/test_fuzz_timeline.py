@@ -11,8 +11,8 @@ import pytest
 from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from svc_fuzzing import Tally, dumps_any, fuzz_timeline_one, mutate_json, mutate_text
 
+from fuzz.svc_fuzzing import Tally, dumps_any, fuzz_timeline_one, mutate_json, mutate_text
 from musicdance.audio.analysis import analyze
 from musicdance.audio.synth import synth_song, write_song
 from musicdance.choreo.choreographer import choreograph
