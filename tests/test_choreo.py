@@ -13,7 +13,7 @@ from conftest import REPO
 from gltf_validator import assert_valid
 from library_support import mdtool, mdtool_process, one_line_error
 
-from musicdance.audio.analysis import analyze
+from musicdance.audio.analysis import analyze, analyze_signal
 from musicdance.audio.synth import synth_song, write_song
 from musicdance.bundle import open_bundle
 from musicdance.choreo.choreographer import alternatives, choreograph, move_of, replace_phrase
@@ -153,6 +153,32 @@ def test_structure_consistency_and_diversity(timeline, library):
     assert figures["distinct_moves"] == len({move_of(i) for i in ids})
     assert 0 < figures["phrase_entropy"] <= 1
     assert figures["back_to_back_repeats"] == 0.0  # the decoder avoids phrases twice in a row
+
+
+def _window_repeats(timeline: Timeline) -> list[tuple[int, int]]:
+    """Slots whose move was danced in the previous three, apart from repeated sections and
+    the mirrored second eight of a music phrase."""
+    ids, slots, first = timeline.phrase_ids(), timeline.slots, repeats_of(timeline.slots)
+    moves = [move_of(i) for i in ids]
+    found = []
+    for t in range(len(ids)):
+        earlier = [s for s in range(max(t - 3, 0), t) if moves[s] == moves[t]]
+        twin = (
+            earlier == [t - 1]
+            and slots[t - 1].music_phrase == slots[t].music_phrase
+            and ids[t - 1] != ids[t]
+        )
+        if first[t] < 0 and earlier and not twin:
+            found.append((earlier[0], t))
+    return found
+
+
+def test_moves_vary_across_the_song(timeline, library):
+    assert _window_repeats(timeline) == []
+    y, _ = synth_song("hiphop", bpm=96.0, seed=5, duration_s=150.0)
+    long = choreograph(analyze_signal(y, sr_hz=22050), library, style="hiphop", seed=1)
+    assert _window_repeats(long) == []
+    assert diversity(long)["distinct_moves"] >= 8, long.phrase_ids()
 
 
 def test_alternatives_and_replace(timeline, library):

@@ -5,7 +5,9 @@ Constraints (``DANCE-NOTES.md``):
   the music best);
 - meter: 3/4 music takes 3/4 phrases while the library has any;
 - no phrase twice in a row unless the music repeats itself there, and a new music phrase
-  prefers a new move (variety);
+  prefers a new move (variety); after decoding, no move comes back within ``MOVE_WINDOW``
+  slots (eights) except by the structure rules below, and a move already danced is taken
+  again only when it fits clearly better (``REUSE_PENALTY`` per earlier use);
 - inside one music phrase, the second eight prefers the mirror of the first (symmetry);
 - repeated sections reuse the dance of their first occurrence, slot by slot (switchable);
 - energy follows the music: the emission model compares intensity and phrase energy.
@@ -50,6 +52,10 @@ SAME_MOVE_PENALTY = 0.3
 MIRROR_BONUS = 4.0
 _VARIANT_SUFFIXES = ("-mirror", "-calm", "-medium", "-full")
 JITTER = 0.15
+#: A move is not danced again within this many slots (eights), structure rules aside.
+MOVE_WINDOW = 3
+#: Score factor per earlier use of a move in the song (variety across the whole dance).
+REUSE_PENALTY = 0.6
 DECODERS = ("viterbi", "greedy", "eq6")
 TRANSITIONS = ("sparse", "dense")
 #: States pushed along their listed edges per Viterbi step (all of a style up to this many).
@@ -181,6 +187,8 @@ def choreograph(
                 allowed[tied] = False
                 allowed[tied, path[first[tied]]] = True
             path[tied] = path[first[tied]]  # first occurrences are never tied themselves
+    first_of = repeats_of(slots) if reuse_sections else np.full(len(slots), -1)
+    path = vary_moves(path, jittered, steps, table.ids.tolist(), slots, first_of)
     choices = _choices(path, emission, steps, table.ids, top_k)
     clock.lap("decoding")
     return Timeline(
@@ -282,6 +290,81 @@ def _infos_of(library, table: PhraseTable) -> list[PhraseInfo]:
     return [by_id[p] for p in table.ids.tolist()]
 
 
+def _transition_row(steps, t: int, source: int, num: int) -> np.ndarray:
+    """``M(source -> j)`` into slot ``t`` for every j, ``[K]``, from dense ``[N - 1, K, K]``
+    steps or ``SparseSteps``."""
+    if isinstance(steps, np.ndarray):
+        return steps[t - 1, source]
+    row = np.full(num, float(steps.floor[source]))
+    a, b = int(steps.indptr[source]), int(steps.indptr[source + 1])
+    row[steps.targets[a:b]] = steps.weights[int(steps.kind[t - 1])][a:b]
+    return row
+
+
+def _transition_column(steps, t: int, target: int, num: int) -> np.ndarray:
+    """``M(i -> target)`` into slot ``t`` for every i, ``[K]`` (dense or ``SparseSteps``)."""
+    if isinstance(steps, np.ndarray):
+        return steps[t - 1, :, target]
+    column = np.asarray(steps.floor, dtype=float).copy()
+    sources = np.repeat(np.arange(num), np.diff(steps.indptr))
+    listed = steps.targets == target
+    column[sources[listed]] = steps.weights[int(steps.kind[t - 1])][listed]
+    return column
+
+
+def vary_moves(
+    path: np.ndarray,
+    emission: np.ndarray,
+    steps,
+    ids: list[str],
+    slots: list[Slot],
+    first_of: np.ndarray,
+) -> np.ndarray:
+    """The decoded ``path [N]`` revised slot by slot for variety (DANCE-NOTES: a song shows
+    many moves; repeats come from the music's structure, not from the decoder).
+
+    Each slot keeps the phrase maximising ``emission * M(previous -> phrase) [* M(phrase ->
+    next) when the next slot is tied]``, times ``REUSE_PENALTY`` per earlier use of its move,
+    among the phrases whose move was not danced in the last ``MOVE_WINDOW`` slots. Exempt: the
+    mirror twin of the previous slot's phrase in the same music phrase (the mirrored second
+    eight), and slots that repeat an earlier section (``first_of >= 0``), which copy it.
+    ``steps``: dense ``[N - 1, K, K]`` or ``SparseSteps``; ``ids``: the K phrase ids.
+    """
+    path = np.asarray(path).copy()
+    num = len(ids)
+    moves = np.array([move_of(i) for i in ids])
+    index = {phrase_id: k for k, phrase_id in enumerate(ids)}
+    twins = np.array([
+        index.get(i[: -len("-mirror")] if i.endswith("-mirror") else f"{i}-mirror", -1)
+        for i in ids
+    ])  # fmt: skip
+    uses: dict[str, int] = {}
+    for t in range(len(path)):
+        if first_of[t] >= 0:
+            path[t] = path[first_of[t]]
+        else:
+            score = np.asarray(emission[t], dtype=float).copy()
+            if t > 0:
+                score = score * _transition_row(steps, t, int(path[t - 1]), num)
+            if t + 1 < len(path) and 0 <= first_of[t + 1] < t:
+                target = int(path[first_of[t + 1]])
+                score = score * _transition_column(steps, t + 1, target, num)
+            score = score * REUSE_PENALTY ** np.array([uses.get(m, 0) for m in moves])
+            recent = {moves[path[s]] for s in range(max(t - MOVE_WINDOW, 0), t)}
+            allowed = ~np.isin(moves, list(recent))
+            before = {moves[path[s]] for s in range(max(t - MOVE_WINDOW, 0), t - 1)}
+            same_phrase = t > 0 and slots[t].music_phrase == slots[t - 1].music_phrase
+            twin = twins[path[t - 1]] if t > 0 else -1
+            if same_phrase and twin >= 0 and moves[twin] not in before:
+                allowed[twin] = True
+                score[twin] /= REUSE_PENALTY ** uses.get(moves[twin], 0)
+            if np.any(allowed & (score > 0)):
+                path[t] = int(np.argmax(np.where(allowed, score, -1.0)))
+            # else: keep the decoder's choice (a library with too few moves for the window)
+        uses[moves[path[t]]] = uses.get(moves[path[t]], 0) + 1
+    return path
+
+
 def candidate_infos(library: PhraseLibrary, style: str | None) -> list[PhraseInfo]:
     infos = library.infos(styles=[style] if style else ())
     if not infos:
@@ -365,8 +448,7 @@ def _choices(path: np.ndarray, emission: np.ndarray, steps, ids, top_k: int) -> 
                 phrase_id=ids[k],
                 score=float(emission[t, k]),
                 alternatives=[
-                    {"phrase_id": ids[j], "score": round(float(emission[t, j]), 6)}
-                    for j in ranking
+                    {"phrase_id": ids[j], "score": round(float(emission[t, j]), 6)} for j in ranking
                 ],
                 transition_prior=prior,
             )
@@ -439,4 +521,3 @@ def replace_phrase(
     score = float(FeatureScorer().score([timeline.slots[slot]], [info])[0, 0])
     choices[slot] = Choice(phrase_id, score, choices[slot].alternatives, None)
     return Timeline(**{**timeline.__dict__, "choices": choices})
-
