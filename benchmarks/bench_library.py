@@ -7,8 +7,14 @@ Prints (or writes as Markdown with ``--markdown FILE``):
 - ``validate`` results on the starter library;
 - the "looks like dance" table: per starter style and for real dance takes retargeted onto the
   1.7 m canonical figure, mean and 95th-percentile hand and foot speed, root travel per
-  second, root bounce and the higher hand's height above the hips.
-``--previews DIR`` also draws one gallery PNG per style (two phrases each) for the docs.
+  second, root bounce and the higher hand's height above the hips;
+- the "moves like people" table: per style and per real take (resampled to 30 fps), the 99th
+  percentile over frames of the largest joint acceleration and speed, the largest distance a
+  joint moves in one frame, and the hips' yaw range per phrase (real takes cut into eights by
+  the importer) with its spread across phrases.
+``--previews DIR`` also draws one contact sheet PNG per style (six moves each) and a turntable
+GIF of each style's best move (the full-energy phrase whose figures sit closest to the real
+takes' medians) for the docs.
 
     python benchmarks/bench_library.py [--markdown docs/bench.md] [--previews docs/images]
 """
@@ -28,12 +34,13 @@ from musicdance.io.files import load_motion
 from musicdance.library import open_library
 from musicdance.library.importer import import_motion_files
 from musicdance.library.phrase import ANKLES, HANDS
-from musicdance.library.preview import render_gallery
+from musicdance.library.preview import render_animation, render_gallery
 from musicdance.library.procedural.build import build_starter_library
-from musicdance.library.quality import phrase_quality
+from musicdance.library.quality import hip_yaw_range_deg, phrase_quality
 from musicdance.library.validate import validate_library
 from musicdance.motion import concatenate
-from musicdance.motion.analysis import dance_statistics
+from musicdance.motion.analysis import dance_statistics, peak_joint_motion
+from musicdance.motion.motion import resample
 from musicdance.motion.retarget import retarget
 
 SHARED_BVH = Path(__file__).resolve().parents[2] / "shared" / "data" / "bvh"
@@ -49,14 +56,16 @@ STAT_COLUMNS = {
     "hand_height_p95_m": "hand above hips p95 m",
 }
 GALLERY = {
-    "hiphop": ("hiphop-step-touch-full", "hiphop-rock-medium"),
-    "house": ("house-skate-full", "house-knee-loft-medium"),
-    "pop": ("pop-step-clap-full", "pop-hip-wave-medium"),
-    "jazz": ("jazz-kick-turn-full", "jazz-layout-medium"),
-    "popping": ("popping-fresno-full", "popping-robot-medium"),
-    "locking": ("locking-point-lock-full", "locking-scoobot-medium"),
-    "waltz": ("waltz-box-full", "waltz-natural-turn-medium"),
+    "hiphop": ("step-touch", "running-man", "body-roll", "spin", "drop-pose", "fill"),
+    "house": ("jack-taps", "skate", "heel-toe", "half-turn", "jack-drop", "fill"),
+    "pop": ("step-clap", "hip-wave", "quarter-walk", "pose-hits", "body-wave", "fill"),
+    "jazz": ("chasse", "kick-turn", "pas-de-bourree", "pirouette", "contraction", "fill"),
+    "popping": ("fresno", "robot", "dime-walk", "robot-turn", "neck-drop", "fill"),
+    "locking": ("point-lock", "scoobot", "which-a-way", "spin", "knee-drop", "fill"),
+    "waltz": ("box", "natural-turn", "twinkle", "hesitation", "spin-turn", "open-pose"),
 }
+#: Real takes whose figures bound the "moves like people" targets (issue 12).
+SHARP_KEYS = ("acceleration_p99_mps2", "speed_p99_mps", "max_step_m")
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -151,12 +160,104 @@ def looks_like_dance(by_style: dict[str, list[dict]]) -> str:
     return _table(["motion", *STAT_COLUMNS.values()], rows)
 
 
-def draw_previews(library, folder: Path) -> list[Path]:
+def _peaks(positions: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame: the largest joint step (m), speed (m/s) and acceleration (m/s^2)."""
+    step = np.linalg.norm(np.diff(positions, axis=0), axis=-1).max(axis=1)
+    acceleration = np.linalg.norm(np.diff(positions, 2, axis=0), axis=-1).max(axis=1) * fps**2
+    return step, step * fps, acceleration
+
+
+def moves_like_people(library, by_style: dict[str, list[dict]], work: Path) -> tuple[str, dict]:
+    """Sharpness and hip turn per style (frames of all its phrases pooled) and per real take."""
+    rows, figures = [], {}
+    pooled: dict[str, list] = defaultdict(list)
+    for info in library.infos():
+        motion = library.get(info.id).motion
+        pooled[info.style].append(_peaks(motion.global_positions(), motion.fps))
+    for style in sorted(pooled):
+        step = np.concatenate([p[0] for p in pooled[style]])
+        speed = np.concatenate([p[1] for p in pooled[style]])
+        acceleration = np.concatenate([p[2] for p in pooled[style]])
+        yaw = np.array([q["hip_yaw_range_deg"] for q in by_style[style]])
+        skating = max(q["foot_skating_mps"] for q in by_style[style])
+        figures[f"starter {style}"] = {
+            "acceleration_p99_mps2": float(np.percentile(acceleration, 99)),
+            "speed_p99_mps": float(np.percentile(speed, 99)),
+            "max_step_m": float(step.max()),
+            "yaw": yaw,
+            "skating_cm_s": 100 * skating,
+        }
+    takes = sorted(SHARED_BVH.glob("*.bvh")) + sorted(SHARED_BVH.glob("cmu05/*.bvh"))
+    for path in takes:
+        motion = resample(retarget(load_motion(path))[0], 30.0)
+        peaks = peak_joint_motion(motion.global_positions(), motion.fps)
+        cut = open_library(work / f"real-{path.stem}", create=True)
+        try:
+            import_motion_files(cut, [path], style="real", bpm=None)
+            yaw = np.array([hip_yaw_range_deg(cut.get(i).motion) for i in cut.ids()])
+        except Exception:  # noqa: BLE001 - a take without a detectable rhythm: no phrases
+            yaw = np.zeros(0)
+        figures[f"real {path.stem}"] = {**peaks, "yaw": yaw, "skating_cm_s": float("nan")}
+    for name, f in figures.items():
+        yaw = f["yaw"]
+        yaw_text = (
+            [f"{yaw.min():.0f} / {np.median(yaw):.0f} / {yaw.max():.0f}", f"{yaw.std():.0f}"]
+            if len(yaw) else ["-", "-"]
+        )  # fmt: skip
+        skate = "-" if np.isnan(f["skating_cm_s"]) else f"{f['skating_cm_s']:.3f}"
+        rows.append([name, f"{f['acceleration_p99_mps2']:.0f}", f"{f['speed_p99_mps']:.2f}",
+                     f"{f['max_step_m']:.3f}", *yaw_text, skate])  # fmt: skip
+    headers = ["motion", "p99 peak joint acc. m/s^2", "p99 peak joint speed m/s",
+               "max joint step per frame m", "hip yaw range per phrase deg (min / median / max)",
+               "its std across phrases deg", "worst skating cm/s"]  # fmt: skip
+    real = {n: f for n, f in figures.items() if n.startswith("real ")}
+    main_takes = [f for n, f in real.items() if not n.startswith("real cmu-iclone_005_")
+                  or n == "real cmu-iclone_005_02"]  # fmt: skip
+    ranges = []
+    for label, group in (("the takes in shared/data/bvh", main_takes), ("all takes", list(
+            real.values()))):  # fmt: skip
+        acc = [f["acceleration_p99_mps2"] for f in group]
+        speed = [f["speed_p99_mps"] for f in group]
+        yaw = np.concatenate([f["yaw"] for f in group])
+        ranges.append(
+            f"Real, {label} ({len(group)}): p99 acceleration {min(acc):.0f}-{max(acc):.0f} m/s^2, "
+            f"speed {min(speed):.1f}-{max(speed):.1f} m/s, hip yaw range per phrase "
+            f"{yaw.min():.0f}-{yaw.max():.0f} deg "
+            f"(median {np.median(yaw):.0f}, std {yaw.std():.0f})."
+        )
+    return _table(headers, rows) + "\n\n" + "\n".join(ranges), figures
+
+
+def best_moves(library, by_style_ids: dict[str, list[str]], figures: dict) -> dict[str, str]:
+    """Per style, the full-energy phrase whose sharpness and hand speed sit closest (in log
+    ratio) to the medians of the real takes."""
+    real = [f for n, f in figures.items() if n.startswith("real ")]
+    target = {k: float(np.median([f[k] for f in real])) for k in SHARP_KEYS[:2]}
+    best = {}
+    for style, ids in by_style_ids.items():
+        scored = []
+        for phrase_id in ids:
+            if not phrase_id.endswith("-full"):
+                continue
+            motion = library.get(phrase_id).motion
+            peaks = peak_joint_motion(motion.global_positions(), motion.fps)
+            yaw = hip_yaw_range_deg(motion)
+            gap = sum(abs(np.log(peaks[k] / target[k])) for k in target)
+            scored.append((gap - 0.2 * min(yaw, 90.0) / 90.0, phrase_id))
+        best[style] = min(scored)[1]
+    return best
+
+
+def draw_previews(library, folder: Path, best: dict[str, str]) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for style, ids in GALLERY.items():
+    for style, moves in GALLERY.items():
         path = folder / f"library-{style}.png"
-        render_gallery([library.get(i) for i in ids], path)
+        render_gallery([library.get(f"{style}-{m}-full") for m in moves], path, dpi=55)
+        written.append(path)
+    for style, phrase_id in best.items():
+        path = folder / f"library-{style}-best.gif"
+        render_animation(library.get(phrase_id), path, fps=10.0, size_px=200, turntable_deg=360)
         written.append(path)
     return written
 
@@ -179,12 +280,22 @@ def main() -> None:
         print(validate_text, flush=True)
         dance_text = looks_like_dance(by_style)
         print(dance_text, flush=True)
+        people_text, figures = moves_like_people(library, by_style, work)
+        print(people_text, flush=True)
         if args.previews:
-            for path in draw_previews(library, args.previews):
-                print(f"wrote {path}")
+            ids = defaultdict(list)
+            for info in library.infos():
+                ids[info.style].append(info.id)
+            best = best_moves(library, ids, figures)
+            print("best moves: " + ", ".join(best.values()), flush=True)
+            for path in draw_previews(library, args.previews, best):
+                print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
     if args.markdown:
         args.markdown.write_text(
-            "\n\n".join([build_text, import_text, quality_text, validate_text, dance_text]) + "\n",
+            "\n\n".join(
+                [build_text, import_text, quality_text, validate_text, dance_text, people_text]
+            )
+            + "\n",
             encoding="utf-8",
         )
 

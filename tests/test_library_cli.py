@@ -98,6 +98,17 @@ def test_preview_png_and_gif(waltz_library, tmp_path):
                         waltz_library)  # fmt: skip
         assert result.returncode == 0, result.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and gif.read_bytes()[:6] == b"GIF89a"
+    turning = tmp_path / "turntable.gif"
+    result = mdtool("library", "preview", "waltz-twinkle-full", "-o", turning, "--turntable",
+                    "360", "--library", waltz_library)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    from PIL import Image
+
+    with Image.open(turning) as image:  # the camera moves: first and middle frames differ
+        first = np.asarray(image.convert("L")).copy()
+        image.seek(image.n_frames // 2)
+        middle = np.asarray(image.convert("L"))
+    assert image.n_frames > 10 and np.abs(first.astype(int) - middle).sum() > 0
     line = one_line_error(
         mdtool(
             "library",

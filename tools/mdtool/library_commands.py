@@ -360,13 +360,16 @@ def validate(
 def preview(
     phrase_id: str = typer.Argument(..., metavar="ID", help="Phrase id."),
     output: Path = typer.Option(..., "--output", "-o", help="FILE.png (sheet) or FILE.gif."),
+    turntable: float = typer.Option(
+        0.0, "--turntable", help="GIF: the camera circles the dancer by this many degrees."
+    ),
     library: Path = LIBRARY_OPTION,
 ) -> None:
     """Draw a stick-figure contact sheet (PNG, one pose per count) or animation (GIF)."""
     from musicdance.library.preview import render_preview
 
     phrase = _open(library).get(phrase_id)
-    render_preview(phrase, output)
+    render_preview(phrase, output, turntable_deg=turntable)
     console.print(f"wrote {output}")
 
 

@@ -131,9 +131,18 @@ def render_gallery(
 
 
 def render_animation(
-    phrase: Phrase, path: str | os.PathLike[str], *, fps: float = 15.0, size_px: int = 240
+    phrase: Phrase,
+    path: str | os.PathLike[str],
+    *,
+    fps: float = 15.0,
+    size_px: int = 240,
+    turntable_deg: float = 0.0,
 ) -> None:
-    """A GIF of the phrase (front view) at ``fps`` frames per second."""
+    """A GIF of the phrase (front view) at ``fps`` frames per second.
+
+    turntable_deg: the camera circles the dancer by this many degrees over the clip (0: a
+    fixed front view; 360: a full turntable), so turns, twists and depth read too.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -151,6 +160,10 @@ def render_animation(
     def draw(frame: int) -> None:
         ax.clear()
         pose = positions[frame] - np.array([centre[0], 0.0, centre[2]])
+        if turntable_deg:
+            a = np.radians(turntable_deg * frame / max(phrase.motion.num_frames - 1, 1))
+            x, z = pose[:, 0].copy(), pose[:, 2].copy()
+            pose[:, 0], pose[:, 2] = np.cos(a) * x - np.sin(a) * z, np.sin(a) * x + np.cos(a) * z
         _draw_pose(ax, pose, parents, colours, (0, 1), phrase.contacts[frame])
         ax.set_xlim(-1.1, 1.1)
         ax.set_ylim(-0.05, 2.3)
@@ -170,8 +183,11 @@ def render_animation(
             tmp.unlink()
 
 
-def render_preview(phrase: Phrase, path: str | os.PathLike[str]) -> None:
-    """A contact sheet for ``.png``, an animation for ``.gif``."""
+def render_preview(
+    phrase: Phrase, path: str | os.PathLike[str], *, turntable_deg: float = 0.0
+) -> None:
+    """A contact sheet for ``.png``, an animation for ``.gif`` (``turntable_deg``: see
+    ``render_animation``)."""
     suffix = Path(path).suffix.lower()
     if suffix not in PREVIEW_SUFFIXES:
         raise MusicDanceError(
@@ -180,7 +196,7 @@ def render_preview(phrase: Phrase, path: str | os.PathLike[str]) -> None:
     if suffix == ".png":
         render_contact_sheet(phrase, path)
     else:
-        render_animation(phrase, path)
+        render_animation(phrase, path, turntable_deg=turntable_deg)
 
 
 def _save(fig, path: str | os.PathLike[str], fmt: str, dpi: int = 80) -> None:
