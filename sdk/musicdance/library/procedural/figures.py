@@ -87,7 +87,7 @@ def walk(
     at: float,
     path: list[tuple[int, float, float]],
     every: float = 1.0,
-    swing: float = 0.5,
+    swing: float = 0.8,
     lift: float = 1.0,
     heading: float = 0.0,
 ) -> Feet:
@@ -214,10 +214,12 @@ def turn(
     start_heading: float = 0.0,
     per_beat: float = 2.0,
     spread: float = 0.0,
+    pause: bool = True,
 ) -> Feet:
     """A stepping turn of ``degrees`` over ``counts`` beats from ``at``: the feet step round
     the body, alternating, ``per_beat`` steps a beat, each landing turned further (the
-    planted foot never twists on the floor). ``spread``: extra stance width, metres."""  # fmt: skip
+    planted foot never twists on the floor). ``spread``: extra stance width, metres.
+    ``pause``: the body pauses as each foot lands; ``False``: one steady spin."""  # fmt: skip
 
     def feet(e):
         n = max(int(round(counts * per_beat)), 2)
@@ -230,8 +232,12 @@ def turn(
             to = place(foot, side_of(foot) * spread, 0.0, heading)
             yaw = heading + side_of(foot) * TURNOUT_DEG
             steps.append(_step(foot, land, to, e, swing=0.75 * counts / n, lift=0.8, yaw=yaw))
-        # The body turns steadily from the first lift to the last landing.
-        keys.append((at + counts - 0.1 * counts / n, start_heading + degrees))
+            # The body turns while the foot swings and pauses as it lands (still on the
+            # counts, like every other step).
+            if pause or k + 1 == n:
+                keys.append((land - 0.1 * counts / n, heading))
+            if pause and k + 1 < n:
+                keys.append((land + 0.2 * counts / n, heading))
         return steps, keys
 
     return feet
@@ -258,7 +264,7 @@ def box(
             to = place(foot, dx, dz, heading)
             lift = 0.9 if k % 3 != 2 else 0.6
             steps.append(_step(foot, at + k + swing, to, e, swing=swing, lift=lift))
-            keys.append((at + k + swing, heading))
+            keys += [(at + k + swing - 0.1, heading), (at + k + swing + 0.15, heading)]
         return steps, keys
 
     return feet

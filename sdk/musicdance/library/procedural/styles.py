@@ -1323,8 +1323,8 @@ JAZZ = {
     "pirouette": Figure(
         "Prepare on 1-2, a full turn to the right on 3-5 on a high level, then a lunge line.",
         feet=(
-            walk(0, [(R, 0.0, -0.15), (R, 0.0, 0.0)]),
-            turn(2, 3, -360.0, per_beat=2.0),
+            walk(0, [(R, 0.0, -0.15), (R, 0.0, 0.0)], swing=0.5),
+            turn(2, 3, -360.0, per_beat=2.0, pause=False),
             lunge(5, L, 0.3, 0.0, 2.0),
         ),
         arms="low_front frame chest chest t_side v_up/t_side low_diag",
@@ -1408,11 +1408,11 @@ JAZZ = {
     "half-turn": Figure(
         "Step-ball-change, a half turn to the left on 3-4, lines to the back, turn home.",
         feet=(
-            walk(0, [(R, -0.15, 0.1), (L, 0.0, 0.0)]),
-            turn(2, 2, 180.0),
+            walk(0, [(R, -0.15, 0.1), (L, 0.0, 0.0)], swing=0.5),
+            turn(2, 2, 180.0, pause=False),
             walk(4, [(R, 0.0, 0.0)], heading=180.0),
-            turn(5, 2, -180.0, first=R, start_heading=180.0),
-            walk(7, [(L, 0.0, 0.0)]),
+            turn(5, 2, -180.0, first=R, start_heading=180.0, pause=False),
+            walk(7, [(L, 0.0, 0.0)], swing=0.5),
         ),
         arms="low_diag t_side chest v_up t_side frame|v_up low_diag",
         torso=[(1.0, (-6.0, 10.0, 0.0)), (3.0, (-4.0, 0, 0)), (5.0, (-12.0, 0.0, 10.0)), (8.0, Z)],
@@ -1443,8 +1443,8 @@ POPPING = {
     "dime-walk": Figure(
         "Dime-stop walk forward with a hit on every step, then back; chest pops on 2 and 4.",
         feet=(
-            walk(0, [(R, 0.0, 0.25), (L, 0.0, 0.5), (R, 0.0, 0.75), (L, 0.0, 0.75)], swing=0.35),
-            walk(4, [(R, 0.0, 0.5), (L, 0.0, 0.25), (R, 0.0, 0.0), (L, 0.0, 0.0)], swing=0.35),
+            walk(0, [(R, 0.0, 0.25), (L, 0.0, 0.5), (R, 0.0, 0.75), (L, 0.0, 0.75)], swing=0.6),
+            walk(4, [(R, 0.0, 0.5), (L, 0.0, 0.25), (R, 0.0, 0.0), (L, 0.0, 0.0)], swing=0.6),
         ),
         arms="pop_bent/rest chest rest/pop_bent chest flex/pop_bent pop_bent/flex lock flex",
         torso=alternate((12.0, 0.0, 0.0), (-8.0, 0.0, 0.0), start=2.0, stop=7.0, every=1.0),
@@ -1567,14 +1567,14 @@ LOCKING = {
         torso=alternate((-4.0, 15.0, 0.0), (-4.0, -15.0, 0.0), stop=7.0),
     ),
     "which-a-way": Figure(
-        "Which-a-way: a quarter turn to the left with a point, back, then to the right.",
+        "Which-a-way: a quarter turn to the left with a point, back with a lock, then right.",
         feet=(
-            turn(0, 1, 90.0, per_beat=2.0),
-            turn(2, 1, -90.0, first=R, start_heading=90.0, per_beat=2.0),
-            turn(4, 1, -90.0, per_beat=2.0),
-            turn(6, 1, 90.0, first=L, start_heading=-90.0, per_beat=2.0),
+            turn(0, 2, 90.0, per_beat=1.0),
+            turn(2, 2, -90.0, first=R, start_heading=90.0, per_beat=1.0),
+            turn(4, 2, -90.0, per_beat=1.0),
+            turn(6, 2, 90.0, first=L, start_heading=-90.0, per_beat=1.0),
         ),
-        arms="point_side/hip . lock . hip/point_side . lock",
+        arms="point_side/hip point_diag/hip lock chest hip/point_side hip/point_diag lock",
         head=[
             (1.0, (0.0, 20.0, 0.0)),
             (2.0, (0.0, 20.0, 0.0)),
@@ -1590,9 +1590,9 @@ LOCKING = {
         "Scoobot kick, a half turn to the right, lock facing the back, turn home with a point.",
         feet=(
             kick(0, R, 0.28, 0.3),
-            turn(2, 2, -180.0),
-            turn(5, 2, 180.0, start_heading=-180.0),
-            walk(7, [(R, -0.15, 0.0)]),
+            turn(2, 2, -180.0, pause=False),
+            turn(5, 2, 180.0, start_heading=-180.0, pause=False),
+            walk(7, [(R, -0.15, 0.0)], swing=0.5),
         ),
         arms="swing_high/swing_back swing_back/swing_high chest lock lock point_diag/hip "
         "point_front|punch_up/hip",
@@ -1777,14 +1777,9 @@ WALTZ = {
     "chasse": Figure(
         "Waltz chasse: forward, side-close-side (2-and-3) travelling left, and back.",
         feet=(
-            walk(0, [(L, 0.0, 0.2)], swing=0.8, lift=1.1),
-            walk(1, [(R, 0.2, 0.2), (L, 0.4, 0.2), (R, 0.4, 0.2)], every=0.67, lift=1.0),
-            walk(
-                3,
-                [(L, 0.4, 0.0), (R, 0.2, 0.0), (L, 0.0, 0.0), (R, 0.0, 0.0)],
-                every=0.74,
-                lift=1.0,
-            ),
+            walk(0, [(L, 0.0, 0.2), (R, 0.2, 0.2)], swing=0.8, lift=1.1),
+            walk(2, [(L, 0.4, 0.2), (R, 0.4, 0.2)], every=0.5, lift=1.0),
+            walk(3, [(L, 0.2, 0.0), (R, 0.0, 0.0), (L, 0.0, 0.0)], swing=0.8, lift=1.0),
         ),
         arms="frame/frame_hold . t_side/frame frame/frame_hold",
         arms_start=0.5,
