@@ -10,8 +10,8 @@ Prints (or writes as Markdown with ``--markdown FILE``):
   second, root bounce and the higher hand's height above the hips;
 - the "moves like people" table: per style and per real take (resampled to 30 fps), the 99th
   percentile over frames of the largest joint acceleration and speed, the largest distance a
-  joint moves in one frame, and the hips' yaw range per phrase (real takes cut into eights by
-  the importer) with its spread across phrases.
+  joint moves in one frame, and the hips' yaw range per phrase (real takes cut into 4-s
+  windows, one eight at 120 BPM) with its spread across phrases.
 ``--previews DIR`` also draws one contact sheet PNG per style (six moves each) and a turntable
 GIF of each style's best move (the full-energy phrase whose figures sit closest to the real
 takes' medians) for the docs.
@@ -40,7 +40,7 @@ from musicdance.library.quality import hip_yaw_range_deg, phrase_quality
 from musicdance.library.validate import validate_library
 from musicdance.motion import concatenate
 from musicdance.motion.analysis import dance_statistics, peak_joint_motion
-from musicdance.motion.motion import resample
+from musicdance.motion.motion import resample, slice_frames
 from musicdance.motion.retarget import retarget
 
 SHARED_BVH = Path(__file__).resolve().parents[2] / "shared" / "data" / "bvh"
@@ -64,7 +64,9 @@ GALLERY = {
     "locking": ("point-lock", "scoobot", "which-a-way", "spin", "knee-drop", "fill"),
     "waltz": ("box", "natural-turn", "twinkle", "hesitation", "spin-turn", "open-pose"),
 }
-#: Real takes whose figures bound the "moves like people" targets (issue 12).
+#: Length of the windows the real takes are cut into for their hip yaw range: one eight at
+#: 120 BPM (the starter phrases last 3.8-5.5 s).
+EIGHT_S = 4.0
 SHARP_KEYS = ("acceleration_p99_mps2", "speed_p99_mps", "max_step_m")
 
 
@@ -191,12 +193,13 @@ def moves_like_people(library, by_style: dict[str, list[dict]], work: Path) -> t
     for path in takes:
         motion = resample(retarget(load_motion(path))[0], 30.0)
         peaks = peak_joint_motion(motion.global_positions(), motion.fps)
-        cut = open_library(work / f"real-{path.stem}", create=True)
-        try:
-            import_motion_files(cut, [path], style="real", bpm=None)
-            yaw = np.array([hip_yaw_range_deg(cut.get(i).motion) for i in cut.ids()])
-        except Exception:  # noqa: BLE001 - a take without a detectable rhythm: no phrases
-            yaw = np.zeros(0)
+        # Consecutive windows of one eight at 120 BPM (4 s): the importer refuses takes
+        # without a steady beat, and a fixed window measures every take alike.
+        window = int(round(EIGHT_S * motion.fps))
+        yaw = np.array([
+            hip_yaw_range_deg(slice_frames(motion, start, start + window))
+            for start in range(0, motion.num_frames - window + 1, window)
+        ])  # fmt: skip
         figures[f"real {path.stem}"] = {**peaks, "yaw": yaw, "skating_cm_s": float("nan")}
     for name, f in figures.items():
         yaw = f["yaw"]
