@@ -216,13 +216,24 @@ def test_move_names():
 
 def test_cli_choreograph_edit_evaluate(song, tmp_path):
     out = tmp_path / "out"
-    result = mdtool("choreograph", song, "-o", out, "--seed", "2", "--library", STARTER, "--json")
+    result = mdtool("choreograph", song, "-o", out, "--seed", "2", "--library", STARTER,
+                    "--name", "night_out", "--json")  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     glb, timeline_path = Path(summary["outputs"]["glb"]), Path(summary["outputs"]["json"])
+    assert (glb.name, timeline_path.name) == ("night_out.glb", "night_out.timeline.json")
     assert_valid(glb)
     document = pygltflib.GLTF2().load(str(glb))
+    assert [a.name for a in document.animations] == [document.scenes[0].name] == ["night_out"]
     extras = document.scenes[0].extras
+    markers = document.animations[0].extras["mdtool_markers"]
+    slots = extras["mdtool_timeline"]["slots"]
+    assert [m["phrase_id"] for m in markers] == [s["phrase_id"] for s in slots]
+    assert [m["start_s"] for m in markers] == pytest.approx([s["start_s"] for s in slots])
+    ends, starts = [m["end_s"] for m in markers[:-1]], [m["start_s"] for m in markers[1:]]
+    assert ends == pytest.approx(starts)
+    fps = extras["mdtool_timeline"]["fps"]
+    assert all(m["start_frame"] == round(m["start_s"] * fps) for m in markers)
     assert extras["mdtool_timeline"]["schema"] == "mdtool.timeline"
     times = [a for a in document.accessors if a.max and len(a.max) == 1]
     assert max(a.max[0] for a in times) == pytest.approx(summary["duration_s"], abs=1 / 30)

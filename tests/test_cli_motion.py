@@ -6,9 +6,11 @@ import json
 
 import pytest
 from conftest import EXAMPLES
+from gltf_validator import assert_valid
 from library_support import mdtool, mdtool_process
 
 from musicdance.io.bvh import read_bvh
+from musicdance.io.gltf import read_gltf
 
 
 def test_help_lists_the_commands():
@@ -84,3 +86,21 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_usage_error_exits_2():
     assert mdtool_process("convert").returncode == 2  # a real process: its exit code
     assert mdtool("info", "a.bvh", "--no-such-option").returncode == 2
+
+
+def test_convert_names_the_clip_and_can_leave_out_the_mesh(tmp_path):
+    out = tmp_path / "demo.glb"
+    result = mdtool("convert", EXAMPLES / "demo_dance.bvh", out, "--name", "Demo Clip",
+                    "--mesh", "none")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert_valid(out)
+    raw = out.read_bytes()
+    length = int.from_bytes(raw[12:16], "little")
+    document = json.loads(raw[20 : 20 + length])
+    assert document["animations"][0]["name"] == "Demo Clip"
+    assert document["scenes"][0]["name"] == "Demo Clip"
+    assert "meshes" not in document
+    assert read_gltf(out).num_frames == read_bvh(EXAMPLES / "demo_dance.bvh").num_frames
+    bad = mdtool("convert", EXAMPLES / "demo_dance.bvh", tmp_path / "x.glb", "--mesh", "box")
+    assert bad.returncode != 0 and "--mesh" in bad.stderr
+    assert not (tmp_path / "x.glb").exists()

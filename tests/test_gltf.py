@@ -517,3 +517,31 @@ def test_shared_bvh_retargeted_converts_to_valid_glb(tmp_path: Path, shared_bvh:
     assert back.skeleton.names == motion.skeleton.names  # Unity HumanBodyBones names survive
     assert_same_motion(back, motion)
     assert_valid(path)
+
+
+def test_clip_and_scene_are_named_after_the_file_or_the_name_given(tmp_path: Path) -> None:
+    """Two dances imported into one engine project must not both be called ``motion``."""
+    motion = dancing_motion()
+    write_glb(motion, tmp_path / "salsa_night.glb")
+    write_glb(motion, tmp_path / "other.glb", name="Hero Dance")
+    for path, expected in ((tmp_path / "salsa_night.glb", "salsa_night"),
+                           (tmp_path / "other.glb", "Hero Dance")):  # fmt: skip
+        document, _ = glb_parts(path)
+        assert [a["name"] for a in document["animations"]] == [expected]
+        assert [s["name"] for s in document["scenes"]] == [expected]
+
+
+def test_glb_without_mesh_is_valid_and_keeps_the_motion(tmp_path: Path) -> None:
+    motion = dancing_motion()
+    path = tmp_path / "bones.glb"
+    write_glb(motion, path, mesh=False)
+    document, _ = glb_parts(path)
+    for key in ("meshes", "skins", "materials"):
+        assert not document.get(key), key
+    assert len(document["nodes"]) == motion.skeleton.num_joints
+    assert document["scenes"][0]["nodes"] == [0]
+    assert_valid(path)
+    assert_same_motion(read_gltf(path), motion)
+    with_mesh = tmp_path / "figure.glb"
+    write_glb(motion, with_mesh)
+    assert path.stat().st_size < with_mesh.stat().st_size

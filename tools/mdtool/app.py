@@ -38,6 +38,27 @@ FEATURE_WEIGHT_OPTION = typer.Option(
 )  # fmt: skip
 
 
+#: ``--mesh`` choices of the commands that write a .glb: {choice: include the figure}.
+MESH_CHOICES = {"mannequin": True, "none": False}
+
+
+def mesh_choice(mesh: str) -> bool:
+    """Whether ``--mesh`` asks for the mannequin figure; a bad choice is a usage error."""
+    if mesh not in MESH_CHOICES:
+        raise typer.BadParameter(f"--mesh takes {' or '.join(MESH_CHOICES)}, got {mesh!r}")
+    return MESH_CHOICES[mesh]
+
+
+def root_motion_choice(mode: str) -> str:
+    """``--root-motion`` checked before any work; a bad choice is a usage error."""
+    from musicdance.motion.rootmotion import ROOT_MOTION_MODES
+
+    if mode not in ROOT_MOTION_MODES:
+        modes = ", ".join(ROOT_MOTION_MODES)
+        raise typer.BadParameter(f"--root-motion takes {modes}, got {mode!r}")
+    return mode
+
+
 def check_bundle_choice(bundle: Any, no_bundle: bool) -> None:
     """``--bundle`` and ``--no-bundle`` exclude each other."""
     if bundle is not None and no_bundle:

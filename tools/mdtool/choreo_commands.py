@@ -15,7 +15,9 @@ from mdtool.app import (
     app,
     check_bundle_choice,
     console,
+    mesh_choice,
     print_json,
+    root_motion_choice,
     stage_progress,
 )
 from mdtool.library_commands import DEFAULT_LIBRARY
@@ -42,6 +44,18 @@ def choreograph(
     library: Path = typer.Option(DEFAULT_LIBRARY, "--library", "-L", help="Phrase library."),
     fps: float = typer.Option(30.0, "--fps", min=1.0, max=240.0, help="Animation frame rate."),
     formats: str = typer.Option("glb,bvh,json", "--format", help="Comma list: glb, bvh, json."),
+    name: str = typer.Option(
+        None, "--name", help="Output name: file stem and clip/scene name (default: song stem)."
+    ),
+    mesh: str = typer.Option(
+        "mannequin", "--mesh", help="In a .glb: mannequin (a skinned preview figure) or none."
+    ),
+    root_motion: str = typer.Option(
+        "hips",
+        "--root-motion",
+        help="hips (as captured), root-bone (a Root bone on the floor "
+        "carries travel and yaw) or in-place (curve kept in the .glb extras).",
+    ),
     decoder: str = typer.Option(
         "viterbi", "--decoder",
         help="viterbi: global path over the scorer's mix with the choreography constraints and "
@@ -66,6 +80,9 @@ def choreograph(
     from musicdance.library import open_library
 
     chosen_formats = _formats(formats)
+    with_mesh = mesh_choice(mesh)
+    root_motion_choice(root_motion)
+    stem = name or song.stem
     check_bundle_choice(bundle, no_bundle)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -91,8 +108,9 @@ def choreograph(
         timings["render"] = time.perf_counter() - t0
         step("export")
         t0 = time.perf_counter()
-        outputs = dance_outputs(output, song.stem, chosen_formats)
-        export_dance(timeline, motion, outputs)
+        outputs = dance_outputs(output, stem, chosen_formats)
+        export_dance(timeline, motion, outputs, name=stem, mesh=with_mesh,
+                     root_motion=root_motion)  # fmt: skip
         timings["export"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
     summary = {

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mdtool.app import app, console, err_console, print_json
+from mdtool.app import app, console, err_console, mesh_choice, print_json, root_motion_choice
 
 
 @app.command()
@@ -72,6 +72,18 @@ def convert(
         help="With --retarget: keep the take's facing, position and floor height as captured.",
     ),
     fps: float = typer.Option(None, "--fps", help="Resample to this frame rate."),
+    name: str = typer.Option(
+        None, "--name", help="Clip and scene name in a .glb (default: the output file stem)."
+    ),
+    mesh: str = typer.Option(
+        "mannequin", "--mesh", help="In a .glb: mannequin (a skinned preview figure) or none."
+    ),
+    root_motion: str = typer.Option(
+        "hips",
+        "--root-motion",
+        help="hips (as captured), root-bone (a Root bone on the floor "
+        "carries travel and yaw) or in-place (curve kept in the .glb extras).",
+    ),
     scale: float = typer.Option(None, "--scale", help="Metres per BVH unit (default: detect)."),
     as_json: bool = typer.Option(False, "--json", help="Print what was done as JSON."),
 ) -> None:
@@ -87,6 +99,8 @@ def convert(
     from musicdance.motion.retarget import load_mapping_file
     from musicdance.motion.retarget import retarget as retarget_motion
 
+    with_mesh = mesh_choice(mesh)
+    root_motion_choice(root_motion)
     if keep_placement and not (retarget or mapping is not None):
         raise typer.BadParameter("--keep-placement applies to --retarget")
     motion = load_motion(source, scale=scale)
@@ -101,7 +115,7 @@ def convert(
         report["unmapped_canonical_joints"] = joint_map.unmapped_canonical
     if fps is not None:
         motion = resample(motion, fps)
-    save_motion(motion, target)
+    save_motion(motion, target, name=name, mesh=with_mesh, root_motion=root_motion)
     report.update(frames=motion.num_frames, fps=motion.fps, joints=motion.skeleton.num_joints)
     if as_json:
         print_json(report)

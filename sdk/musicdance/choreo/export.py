@@ -13,12 +13,43 @@ from musicdance.choreo.timeline import Timeline, write_timeline
 from musicdance.errors import MusicDanceError
 from musicdance.motion.motion import Motion
 
-__all__ = ["DANCE_FORMATS", "TIMELINE_EXTRA", "dance_outputs", "export_dance"]
+__all__ = [
+    "DANCE_FORMATS",
+    "MARKERS_EXTRA",
+    "ROOT_MOTION_EXTRA",
+    "TIMELINE_EXTRA",
+    "dance_outputs",
+    "export_dance",
+    "slot_markers",
+]
 
 #: What a dance can be written as: ``glb`` (timeline embedded), ``bvh``, ``json`` (the timeline).
 DANCE_FORMATS = ("glb", "bvh", "json")
 #: Key of the timeline JSON in the ``.glb`` scene's extras.
 TIMELINE_EXTRA = "mdtool_timeline"
+#: Key of the slot markers (:func:`slot_markers`) in the ``.glb`` animation's extras.
+MARKERS_EXTRA = "mdtool_markers"
+#: Key of the removed root-motion curve (``--root-motion in-place``) in the animation's extras.
+ROOT_MOTION_EXTRA = "mdtool_root_motion"
+
+
+def slot_markers(timeline: Timeline) -> list[dict]:
+    """One marker per slot, in time order: ``slot``, ``name`` (``slot N: phrase``),
+    ``start_s``/``end_s`` (seconds from the clip start), ``start_frame``/``end_frame`` (on the
+    timeline's frame grid, rounded), ``phrase_id`` and the music ``section``."""
+    markers = []
+    for slot, choice in zip(timeline.slots, timeline.choices, strict=True):
+        markers.append({
+            "slot": slot.index,
+            "name": f"slot {slot.index}: {choice.phrase_id}",
+            "start_s": round(float(slot.start_s), 6),
+            "end_s": round(float(slot.end_s), 6),
+            "start_frame": int(round(slot.start_s * timeline.fps)),
+            "end_frame": int(round(slot.end_s * timeline.fps)),
+            "phrase_id": choice.phrase_id,
+            "section": slot.section_label,
+        })  # fmt: skip
+    return markers
 
 
 def dance_outputs(folder: str | os.PathLike[str], stem: str, formats: Iterable[str]) -> dict:
@@ -32,17 +63,32 @@ def dance_outputs(folder: str | os.PathLike[str], stem: str, formats: Iterable[s
 
 
 def export_dance(
-    timeline: Timeline, motion: Motion, outputs: Mapping[str, str | os.PathLike[str]]
+    timeline: Timeline,
+    motion: Motion,
+    outputs: Mapping[str, str | os.PathLike[str]],
+    *,
+    name: str | None = None,
+    mesh: bool = True,
+    root_motion: str = "hips",
 ) -> None:
     """Write the dance in each format of ``outputs`` (``{format: path}``, formats from
     :data:`DANCE_FORMATS`, all in one folder) as one set: staged together and moved into place
     only when every file is written (``musicdance.atomic.atomic_outputs``), so a failure or a
-    kill leaves the previous set as it was."""
+    kill leaves the previous set as it was. ``name``: the .glb's clip and
+    scene name (default its file stem); ``mesh``: include the mannequin figure in the .glb;
+    ``root_motion``: one of ``musicdance.motion.rootmotion.ROOT_MOTION_MODES`` (``in-place``
+    stores the removed curve in the .glb animation's extras)."""
+    from musicdance.motion.rootmotion import apply_root_motion
+
     unknown = [f for f in outputs if f not in DANCE_FORMATS]
     if unknown:
         raise MusicDanceError(
             f"unknown dance format {unknown[0]!r}: use {', '.join(DANCE_FORMATS)}"
         )
+    try:
+        motion, curve = apply_root_motion(motion, root_motion)
+    except ValueError as error:
+        raise MusicDanceError(str(error)) from None
     folders = {Path(path).parent.resolve() for path in outputs.values()}
     if len(folders) != 1:
         raise MusicDanceError("the files of one dance must be written to one folder")
@@ -50,10 +96,12 @@ def export_dance(
         if "glb" in outputs:
             from musicdance.io.gltf import write_glb
 
-            write_glb(
-                motion, staged.path(outputs["glb"]),
-                extras={TIMELINE_EXTRA: timeline.to_json()},
-            )  # fmt: skip
+            extras = {TIMELINE_EXTRA: timeline.to_json()}
+            markers: dict = {MARKERS_EXTRA: slot_markers(timeline)}
+            if curve is not None:
+                markers[ROOT_MOTION_EXTRA] = curve.to_json()
+            write_glb(motion, staged.path(outputs["glb"]), extras=extras, name=name, mesh=mesh,
+                      animation_extras=markers)  # fmt: skip
         if "bvh" in outputs:
             from musicdance.io.bvh import write_bvh
 

@@ -39,9 +39,25 @@ def load_motion(path: str | os.PathLike[str], *, scale: float | None = None) -> 
 
 
 def save_motion(
-    motion: Motion, path: str | os.PathLike[str], *, extras: dict | None = None
+    motion: Motion,
+    path: str | os.PathLike[str],
+    *,
+    extras: dict | None = None,
+    name: str | None = None,
+    mesh: bool = True,
+    root_motion: str = "hips",
 ) -> None:
-    """Write ``motion`` as BVH (centimetres) or GLB, atomically. ``extras`` goes into a GLB."""
+    """Write ``motion`` as BVH (centimetres) or GLB, atomically. ``extras``, ``name`` (clip and
+    scene name, default the file stem) and ``mesh`` (the mannequin figure) apply to a GLB.
+    ``root_motion``: ``hips``, ``root-bone`` or ``in-place`` (musicdance.motion.rootmotion;
+    in a GLB the removed curve goes in the animation's extras ``mdtool_root_motion``)."""
+    from musicdance.motion.rootmotion import apply_root_motion
+
+    try:
+        motion, curve = apply_root_motion(motion, root_motion)
+    except ValueError as error:
+        raise MusicDanceError(str(error), path) from None
+    curve_extras = None if curve is None else {"mdtool_root_motion": curve.to_json()}
     suffix = _suffix(path)
     if suffix == ".bvh":
         from musicdance.io.bvh import write_bvh
@@ -50,6 +66,7 @@ def save_motion(
     elif suffix == ".glb":
         from musicdance.io.gltf import write_glb
 
-        write_glb(motion, path, extras=extras)
+        write_glb(motion, path, extras=extras, name=name, mesh=mesh,
+                  animation_extras=curve_extras)  # fmt: skip
     else:
         raise MusicDanceError("writing .gltf is not supported; write .glb instead", path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,24 +66,41 @@ _COMPONENT_TYPES = {np.dtype("<f4"): 5126, np.dtype("<u2"): 5123}
 
 
 def write_glb(
-    motion: Motion, path: str | os.PathLike[str], *, extras: dict[str, Any] | None = None
+    motion: Motion,
+    path: str | os.PathLike[str],
+    *,
+    extras: dict[str, Any] | None = None,
+    name: str | None = None,
+    mesh: bool = True,
+    animation_extras: dict[str, Any] | None = None,
 ) -> None:
-    """Write ``motion`` as a binary glTF (.glb) file with a skinned figure and one animation.
+    """Write ``motion`` as a binary glTF (.glb) file with one animation and, with ``mesh``, a
+    skinned mannequin figure (without it: the joint nodes only).
 
     extras: a JSON-serialisable dict stored verbatim as the scene's ``extras``.
+    name: the animation's (clip's) and the scene's name; default the file stem, so two dances
+    imported into one engine project do not collide.
+    animation_extras: a JSON-serialisable dict stored as the animation's ``extras`` (engines
+    that import glTF extras, e.g. Godot 4 and Blender, attach it to the clip).
     Raises ``MusicDanceError`` (and writes nothing) for motions with no frames, NaN or
     non-unit quaternions, or extras that are not a JSON object.
     """
     _check_exportable(motion, extras, path)
+    _check_exportable(motion, animation_extras, path)
     buffer = _BufferBuilder()
     skeleton = motion.skeleton
     gltf = GLTF2(asset=Asset(generator=f"mdtool {__version__}"))
-    gltf.nodes = _joint_nodes(skeleton) + [Node(name="figure", mesh=0, skin=0)]
-    gltf.skins = [_skin(skeleton, buffer)]
-    gltf.meshes = [_figure_mesh(skeleton, buffer)]
-    gltf.materials = [_figure_material()]
-    gltf.animations = [_animation(motion, buffer)]
-    gltf.scenes = [Scene(name="motion", nodes=[0, skeleton.num_joints])]
+    clip = name if name else Path(path).stem
+    gltf.nodes = _joint_nodes(skeleton)
+    roots = [0]
+    if mesh:
+        gltf.nodes.append(Node(name="figure", mesh=0, skin=0))
+        roots.append(skeleton.num_joints)
+        gltf.skins = [_skin(skeleton, buffer)]
+        gltf.meshes = [_figure_mesh(skeleton, buffer)]
+        gltf.materials = [_figure_material()]
+    gltf.animations = [_animation(motion, buffer, clip)]
+    gltf.scenes = [Scene(name=clip, nodes=roots)]
     gltf.scene = 0
     blob = buffer.blob()
     gltf.buffers = [Buffer(byteLength=len(blob))]
@@ -93,6 +111,8 @@ def write_glb(
     document["asset"]["extras"] = {EXTRAS_KEY: _musicdance_extras(motion)}
     if extras:
         document["scenes"][0]["extras"] = extras
+    if animation_extras:
+        document["animations"][0]["extras"] = animation_extras
     data = _pack_glb(document, blob)
     with atomic_write(path, "wb") as handle:
         handle.write(data)
@@ -295,7 +315,7 @@ def _tapered_boxes(heads: np.ndarray, tails: np.ndarray) -> tuple[np.ndarray, np
     return positions, vertex_normals
 
 
-def _animation(motion: Motion, buffer: _BufferBuilder) -> Animation:
+def _animation(motion: Motion, buffer: _BufferBuilder, name: str) -> Animation:
     """LINEAR channels: rotation of every joint, translation of the root and moving joints."""
     times = (np.arange(motion.num_frames) / motion.fps).astype("<f4")
     time_accessor = buffer.add(times, "SCALAR", bounds=True)
@@ -312,7 +332,7 @@ def _animation(motion: Motion, buffer: _BufferBuilder) -> Animation:
         samplers.append(sampler)
         target = AnimationChannelTarget(node=node, path=target_path)
         channels.append(AnimationChannel(sampler=len(samplers) - 1, target=target))
-    return Animation(name="motion", samplers=samplers, channels=channels)
+    return Animation(name=name, samplers=samplers, channels=channels)
 
 
 def _moving_joints(motion: Motion) -> list[int]:
