@@ -409,7 +409,9 @@ class Runtime:
         handle, staged = tempfile.mkstemp(suffix=".glb", dir=self.work_dir)
         os.close(handle)
         try:
-            export_dance(timeline, motion, {"glb": staged})
+            # Named as `mdtool choreograph` names it (the song's stem), not after the temp file.
+            name = Path(str(timeline.song.get("path") or "dance")).stem or "dance"
+            export_dance(timeline, motion, {"glb": staged}, name=name)
             return Path(staged).read_bytes()
         finally:
             with contextlib.suppress(OSError):
