@@ -96,3 +96,22 @@ def test_convert_root_bone_to_bvh_and_in_place_to_glb(tmp_path: Path) -> None:
     assert "mdtool_root_motion" in document["animations"][0]["extras"]
     bad = mdtool("convert", source, tmp_path / "x.glb", "--root-motion", "feet")
     assert bad.returncode != 0 and "--root-motion" in bad.stderr
+
+
+def test_convert_writes_bvh_in_metres_or_centimetres(tmp_path: Path) -> None:
+    from library_support import mdtool
+
+    source = EXAMPLES / "demo_dance.bvh"
+    original = read_bvh(source).global_positions()
+    heights = {}
+    for units in ("m", "cm"):
+        out = tmp_path / f"{units}.bvh"
+        result = mdtool("convert", source, out, "--units", units)
+        assert result.returncode == 0, result.stderr
+        offsets = read_bvh(out, scale=1.0).skeleton.offsets_m  # raw file units
+        heights[units] = np.abs(offsets).max()
+        back = read_bvh(out, scale={"m": 1.0, "cm": 0.01}[units])
+        assert np.abs(back.global_positions() - original).max() < 1e-4
+    assert heights["cm"] == pytest.approx(100 * heights["m"], rel=1e-4)
+    bad = mdtool("convert", source, tmp_path / "x.bvh", "--units", "ft")
+    assert bad.returncode != 0 and "--units" in bad.stderr

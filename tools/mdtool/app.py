@@ -59,6 +59,13 @@ def root_motion_choice(mode: str) -> str:
     return mode
 
 
+def units_choice(units: str) -> str:
+    """``--units`` (the length unit of a written .bvh): ``cm`` or ``m``."""
+    if units not in ("cm", "m"):
+        raise typer.BadParameter(f"--units takes cm or m, got {units!r}")
+    return units
+
+
 def check_bundle_choice(bundle: Any, no_bundle: bool) -> None:
     """``--bundle`` and ``--no-bundle`` exclude each other."""
     if bundle is not None and no_bundle:

@@ -19,6 +19,7 @@ from mdtool.app import (
     print_json,
     root_motion_choice,
     stage_progress,
+    units_choice,
 )
 from mdtool.library_commands import DEFAULT_LIBRARY
 from musicdance.defaults import DEFAULT_BUNDLE
@@ -50,6 +51,7 @@ def choreograph(
     mesh: str = typer.Option(
         "mannequin", "--mesh", help="In a .glb: mannequin (a skinned preview figure) or none."
     ),
+    units: str = typer.Option("cm", "--units", help="Length unit of a .bvh: cm (default) or m."),
     root_motion: str = typer.Option(
         "hips",
         "--root-motion",
@@ -82,6 +84,7 @@ def choreograph(
     chosen_formats = _formats(formats)
     with_mesh = mesh_choice(mesh)
     root_motion_choice(root_motion)
+    units_choice(units)
     stem = name or song.stem
     check_bundle_choice(bundle, no_bundle)
     timings: dict[str, float] = {}
@@ -110,7 +113,7 @@ def choreograph(
         t0 = time.perf_counter()
         outputs = dance_outputs(output, stem, chosen_formats)
         export_dance(timeline, motion, outputs, name=stem, mesh=with_mesh,
-                     root_motion=root_motion)  # fmt: skip
+                     root_motion=root_motion, bvh_unit=units_choice(units))  # fmt: skip
         timings["export"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
     summary = {

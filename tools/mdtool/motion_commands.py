@@ -7,7 +7,15 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mdtool.app import app, console, err_console, mesh_choice, print_json, root_motion_choice
+from mdtool.app import (
+    app,
+    console,
+    err_console,
+    mesh_choice,
+    print_json,
+    root_motion_choice,
+    units_choice,
+)
 
 
 @app.command()
@@ -78,6 +86,7 @@ def convert(
     mesh: str = typer.Option(
         "mannequin", "--mesh", help="In a .glb: mannequin (a skinned preview figure) or none."
     ),
+    units: str = typer.Option("cm", "--units", help="Length unit of a .bvh: cm (default) or m."),
     root_motion: str = typer.Option(
         "hips",
         "--root-motion",
@@ -101,6 +110,7 @@ def convert(
 
     with_mesh = mesh_choice(mesh)
     root_motion_choice(root_motion)
+    units_choice(units)
     if keep_placement and not (retarget or mapping is not None):
         raise typer.BadParameter("--keep-placement applies to --retarget")
     motion = load_motion(source, scale=scale)
@@ -115,7 +125,8 @@ def convert(
         report["unmapped_canonical_joints"] = joint_map.unmapped_canonical
     if fps is not None:
         motion = resample(motion, fps)
-    save_motion(motion, target, name=name, mesh=with_mesh, root_motion=root_motion)
+    save_motion(motion, target, name=name, mesh=with_mesh, root_motion=root_motion,
+                bvh_unit=units_choice(units))  # fmt: skip
     report.update(frames=motion.num_frames, fps=motion.fps, joints=motion.skeleton.num_joints)
     if as_json:
         print_json(report)

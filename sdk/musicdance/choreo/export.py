@@ -70,6 +70,7 @@ def export_dance(
     name: str | None = None,
     mesh: bool = True,
     root_motion: str = "hips",
+    bvh_unit: str = "cm",
 ) -> None:
     """Write the dance in each format of ``outputs`` (``{format: path}``, formats from
     :data:`DANCE_FORMATS`, all in one folder) as one set: staged together and moved into place
@@ -77,7 +78,7 @@ def export_dance(
     kill leaves the previous set as it was. ``name``: the .glb's clip and
     scene name (default its file stem); ``mesh``: include the mannequin figure in the .glb;
     ``root_motion``: one of ``musicdance.motion.rootmotion.ROOT_MOTION_MODES`` (``in-place``
-    stores the removed curve in the .glb animation's extras)."""
+    stores the removed curve in the .glb animation's extras); ``bvh_unit``: ``cm`` or ``m``."""
     from musicdance.motion.rootmotion import apply_root_motion
 
     unknown = [f for f in outputs if f not in DANCE_FORMATS]
@@ -105,6 +106,6 @@ def export_dance(
         if "bvh" in outputs:
             from musicdance.io.bvh import write_bvh
 
-            write_bvh(motion, staged.path(outputs["bvh"]))
+            write_bvh(motion, staged.path(outputs["bvh"]), unit=bvh_unit)
         if "json" in outputs:
             write_timeline(timeline, staged.path(outputs["json"]))

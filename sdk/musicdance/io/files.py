@@ -46,6 +46,7 @@ def save_motion(
     name: str | None = None,
     mesh: bool = True,
     root_motion: str = "hips",
+    bvh_unit: str = "cm",
 ) -> None:
     """Write ``motion`` as BVH (centimetres) or GLB, atomically. ``extras``, ``name`` (clip and
     scene name, default the file stem) and ``mesh`` (the mannequin figure) apply to a GLB.
@@ -62,7 +63,7 @@ def save_motion(
     if suffix == ".bvh":
         from musicdance.io.bvh import write_bvh
 
-        write_bvh(motion, path)
+        write_bvh(motion, path, unit=bvh_unit)
     elif suffix == ".glb":
         from musicdance.io.gltf import write_glb
 
