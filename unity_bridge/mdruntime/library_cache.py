@@ -29,7 +29,7 @@ MAX_CACHED_PHRASES = 512
 MAX_CACHED_INFOS = 4096
 
 
-class _Bounded:
+class LRUCache:
     """A thread-safe least-recently-used map of at most ``size`` items."""
 
     def __init__(self, size: int) -> None:
@@ -39,10 +39,10 @@ class _Bounded:
 
     def get(self, key):
         with self._lock:
-            value = self._items.get(key)
-            if value is not None:
+            if key in self._items:
                 self._items.move_to_end(key)
-            return value
+                return self._items[key]
+        return None
 
     def put(self, key, value):
         with self._lock:
@@ -70,8 +70,8 @@ class CachedLibrary:
         self.path = library.path
         self._table = library.table()
         self._ids = self._table.ids.tolist()  # ordered by id, like every PhraseLibrary answer
-        self._phrases = _Bounded(max_phrases)
-        self._infos = _Bounded(max_infos)
+        self._phrases = LRUCache(max_phrases)
+        self._infos = LRUCache(max_infos)
         self._graphs: dict[int, object] = {}
         self._lock = threading.Lock()
 

@@ -25,15 +25,13 @@ import json
 import os
 import tempfile
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from mdruntime.audio_input import AUDIO_FORMATS, sniff_audio_format
-from mdruntime.library_cache import CachedLibrary
+from mdruntime.library_cache import CachedLibrary, LRUCache
 from mdruntime.pose import POSE_TRACK_VERSION, Pose, PoseSampler, PoseTrack
 from musicdance import __version__ as MDTOOL_VERSION
 from musicdance.audio.analysis import Analysis, analyze, analyze_signal
@@ -89,33 +87,6 @@ def safe_song_name(name: str | None) -> str | None:
     base = str(name).replace("\\", "/").rsplit("/", 1)[-1]
     base = "".join(c for c in base if c.isprintable()).strip().lstrip(".").strip()
     return base[:128] or "upload"
-
-
-class _LRU:
-    """A small thread-safe least-recently-used map."""
-
-    def __init__(self, size: int) -> None:
-        self.size = max(int(size), 1)
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
-    def put(self, key, value):
-        with self._lock:
-            value = self._items.setdefault(key, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class _Rendered:
@@ -184,10 +155,10 @@ class Runtime:
         self.scorer_note = None if why_not is None else f"{why_not}; scoring with the features"
         self.feature_weight = float(feature_weight)
         self.work_dir = Path(work_dir) if work_dir is not None else Path(tempfile.gettempdir())
-        self._rendered = _LRU(cache_size)
-        self._edit_states = _LRU(edit_cache_size)  # timeline key -> Rendered with its state
-        self._edited_from = _LRU(256)  # key of a replace's result -> key of its source
-        self._analyses = _LRU(max(cache_size, 4))
+        self._rendered = LRUCache(cache_size)
+        self._edit_states = LRUCache(edit_cache_size)  # timeline key -> Rendered with its state
+        self._edited_from = LRUCache(256)  # key of a replace's result -> key of its source
+        self._analyses = LRUCache(max(cache_size, 4))
         self._inflight: dict[str, threading.Lock] = {}
         self._inflight_lock = threading.Lock()
         if preload:

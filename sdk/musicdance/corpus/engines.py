@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -17,6 +16,7 @@ from musicdance.audio.model_input import span_inputs
 from musicdance.choreo.slots import slot_spans
 from musicdance.corpus.sources import SongSource
 from musicdance.errors import MusicDanceError
+from musicdance.raycluster import ray_session
 
 ENGINES = ("process", "ray")
 #: Tasks in flight per worker (bounded so that a 10k-song corpus does not queue 10k results).
@@ -135,19 +135,7 @@ def _run_processes(tasks: list[dict], workers: int) -> Iterator[tuple[dict, tupl
 
 
 def _run_ray(tasks: list[dict], workers: int) -> Iterator[tuple[dict, tuple]]:
-    try:
-        import ray
-    except ImportError:
-        raise MusicDanceError(
-            "--engine ray needs Ray: pip install 'ray>=2.9' (or use the default process engine)"
-        ) from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-        if not os.environ.get("RAY_ADDRESS"):
-            options["num_cpus"] = workers
-        ray.init(**options)
-    try:
+    with ray_session(workers, "the default process engine") as ray:
         remote = ray.remote(num_cpus=1, max_retries=1)(analyse_song)
         queue = list(reversed(tasks))
         running: dict = {}
@@ -166,6 +154,3 @@ def _run_ray(tasks: list[dict], workers: int) -> Iterator[tuple[dict, tuple]]:
                     record["error"] = f"Ray task failed: {type(error).__name__}: {error}"
                     result = (record, None)
                 yield task, result
-    finally:
-        if started_here:
-            ray.shutdown()

@@ -35,7 +35,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -43,6 +42,7 @@ from musicdance.errors import MusicDanceError
 from musicdance.library.phrase import FEATURE_JOINTS
 from musicdance.library.table import PhraseTable
 from musicdance.library.transitions import TransitionWeights, pair_costs
+from musicdance.raycluster import ray_session
 
 __all__ = [
     "BACKENDS",
@@ -345,24 +345,9 @@ def _candidates_local(tasks: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def _candidates_ray(tasks: list[dict], workers: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    try:
-        import ray
-    except ImportError:
-        raise MusicDanceError(
-            "--engine ray needs Ray: pip install 'ray>=2.9' (or use the local engine)"
-        ) from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-        if not os.environ.get("RAY_ADDRESS"):
-            options["num_cpus"] = workers
-        ray.init(**options)
-    try:
+    with ray_session(workers, "the local engine") as ray:
         remote = ray.remote(num_cpus=1, max_retries=1)(_shard_knn)
         return ray.get([remote.remote(task) for task in tasks])
-    finally:
-        if started_here:
-            ray.shutdown()
 
 
 def build_graph(
