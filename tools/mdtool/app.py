@@ -40,6 +40,16 @@ FEATURE_WEIGHT_OPTION = typer.Option(
 
 #: ``--mesh`` choices of the commands that write a .glb: {choice: include the figure}.
 MESH_CHOICES = {"mannequin": True, "none": False}
+MESH_OPTION = typer.Option(
+    "mannequin", "--mesh", help="In a .glb: mannequin (a skinned preview figure) or none."
+)
+UNITS_OPTION = typer.Option("cm", "--units", help="Length unit of a .bvh: cm (default) or m.")
+ROOT_MOTION_OPTION = typer.Option(
+    "hips",
+    "--root-motion",
+    help="hips (as captured), root-bone (a Root bone on the floor "
+    "carries travel and yaw) or in-place (curve kept in the .glb extras).",
+)
 
 
 def mesh_choice(mesh: str) -> bool:

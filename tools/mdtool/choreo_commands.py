@@ -11,7 +11,10 @@ from rich.table import Table
 from mdtool.app import (
     BUNDLE_OPTION,
     FEATURE_WEIGHT_OPTION,
+    MESH_OPTION,
     NO_BUNDLE_OPTION,
+    ROOT_MOTION_OPTION,
+    UNITS_OPTION,
     app,
     check_bundle_choice,
     console,
@@ -48,16 +51,9 @@ def choreograph(
     name: str = typer.Option(
         None, "--name", help="Output name: file stem and clip/scene name (default: song stem)."
     ),
-    mesh: str = typer.Option(
-        "mannequin", "--mesh", help="In a .glb: mannequin (a skinned preview figure) or none."
-    ),
-    units: str = typer.Option("cm", "--units", help="Length unit of a .bvh: cm (default) or m."),
-    root_motion: str = typer.Option(
-        "hips",
-        "--root-motion",
-        help="hips (as captured), root-bone (a Root bone on the floor "
-        "carries travel and yaw) or in-place (curve kept in the .glb extras).",
-    ),
+    mesh: str = MESH_OPTION,
+    units: str = UNITS_OPTION,
+    root_motion: str = ROOT_MOTION_OPTION,
     decoder: str = typer.Option(
         "viterbi", "--decoder",
         help="viterbi: global path over the scorer's mix with the choreography constraints and "

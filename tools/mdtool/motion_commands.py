@@ -8,6 +8,9 @@ import typer
 from rich.table import Table
 
 from mdtool.app import (
+    MESH_OPTION,
+    ROOT_MOTION_OPTION,
+    UNITS_OPTION,
     app,
     console,
     err_console,
@@ -83,16 +86,9 @@ def convert(
     name: str = typer.Option(
         None, "--name", help="Clip and scene name in a .glb (default: the output file stem)."
     ),
-    mesh: str = typer.Option(
-        "mannequin", "--mesh", help="In a .glb: mannequin (a skinned preview figure) or none."
-    ),
-    units: str = typer.Option("cm", "--units", help="Length unit of a .bvh: cm (default) or m."),
-    root_motion: str = typer.Option(
-        "hips",
-        "--root-motion",
-        help="hips (as captured), root-bone (a Root bone on the floor "
-        "carries travel and yaw) or in-place (curve kept in the .glb extras).",
-    ),
+    mesh: str = MESH_OPTION,
+    units: str = UNITS_OPTION,
+    root_motion: str = ROOT_MOTION_OPTION,
     scale: float = typer.Option(None, "--scale", help="Metres per BVH unit (default: detect)."),
     as_json: bool = typer.Option(False, "--json", help="Print what was done as JSON."),
 ) -> None:
