@@ -43,19 +43,30 @@ def build_starter(
     force: bool = typer.Option(False, "--force", help="Replace a library already in the folder."),
     seed: int = typer.Option(0, "--seed", help="Seed of the variations (same seed, same library)."),
     style: list[str] = typer.Option(None, "--style", help="Only these styles (repeatable)."),
+    data: Path = typer.Option(
+        Path("../shared/data"),
+        "--data",
+        help="Folder with the CMU takes the contemporary style is cut from (bvh/cmu05/...); "
+        "without it the contemporary phrases already built are kept.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Build the procedural starter library (7 styles x 4 moves x 3 energies, mirrored)."""
+    """Build the starter library: 7 procedural styles x 4 moves x 3 energies, mirrored, and
+    the contemporary style cut from real capture (CMU subject 5)."""
     from musicdance.library.procedural.build import build_starter_library
 
     started = time.perf_counter()
-    built = build_starter_library(library, force=force, seed=seed, styles=style or None)
+    notes: list[str] = []
+    built = build_starter_library(
+        library, force=force, seed=seed, styles=style or None, data_dir=data, notes=notes
+    )
     report = {
         "library": str(library),
         "phrases": len(built),
         "styles": built.stats()["styles"],
         "seconds": round(time.perf_counter() - started, 2),
         "size_bytes": _folder_size_bytes(library),
+        "notes": notes,
     }
     if as_json:
         print_json(report)
@@ -64,6 +75,8 @@ def build_starter(
         f"built {report['phrases']} phrases in {library} ({report['size_bytes'] / 1e6:.1f} MB, "
         f"{report['seconds']:.1f} s): " + ", ".join(f"{s} {n}" for s, n in report["styles"].items())
     )
+    for note in notes:
+        console.print(note)
 
 
 _TEMPO_SOURCES = {"given": "given", "motion": "from the motion", "music": "from the music"}

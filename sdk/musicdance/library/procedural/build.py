@@ -1,8 +1,12 @@
-"""Build the starter phrase library: every move of every style at three energies, mirrored.
+"""Build the starter phrase library: every move of every procedural style at three energies,
+mirrored, and the ``contemporary`` style cut from real capture
+(``musicdance.library.contemporary``).
 
 Deterministic: each phrase draws its variations (accent poses, exact tempo) from a generator
 seeded with ``(seed, style, move, energy)``, so the same seed always gives the same library,
-and building a subset gives the same phrases as the full build.
+and building a subset gives the same phrases as the full build. The contemporary phrases are
+rebuilt from the CMU takes when their data folder is there, and otherwise copied from the
+library already built (the committed ``phrase_library/``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from musicdance.errors import MusicDanceError
+from musicdance.library.contemporary import (
+    CONTEMPORARY_STYLE,
+    contemporary_phrases,
+    takes_present,
+)
 from musicdance.library.phrase import Phrase, make_phrase, mirror_phrase
 from musicdance.library.procedural.routine import perform
 from musicdance.library.procedural.styles import STYLES, Energy
@@ -87,20 +96,76 @@ def starter_phrases(
                     yield mirror_phrase(phrase, f"{phrase.id}-mirror")
 
 
+#: The library shipped with the repository, where committed contemporary phrases are kept.
+SHIPPED_LIBRARY = Path(__file__).resolve().parents[4] / "phrase_library"
+
+
+def _committed_contemporary(folders: list[Path]) -> tuple[list[Phrase], Path | None]:
+    """The contemporary phrases of the first of ``folders`` that holds a library with some."""
+    for folder in folders:
+        if not (folder / "library.sqlite").is_file():
+            continue
+        library = open_library(folder)
+        ids = [i.id for i in library.infos(styles=[CONTEMPORARY_STYLE])]
+        if ids:
+            return [library.get(i) for i in ids], folder
+    return [], None
+
+
+def captured_phrases(
+    path: Path, data_dir: str | os.PathLike[str] | None
+) -> tuple[list[Phrase], str]:
+    """The contemporary phrases for a starter build into ``path``, and where they came from:
+    rebuilt from the CMU takes in ``data_dir`` when they are all there, else copied from the
+    library in ``path`` or the shipped ``phrase_library/``."""
+    if data_dir is not None and takes_present(data_dir):
+        phrases, results = contemporary_phrases(data_dir)
+        kept = sum(not r.reasons for r in results)
+        return phrases, (
+            f"contemporary: built from {data_dir} ({kept} of {len(results)} phrases cut passed "
+            f"curation; {len(phrases)} with their mirror images)"
+        )
+    phrases, folder = _committed_contemporary([path, SHIPPED_LIBRARY])
+    where = "no data folder given" if data_dir is None else f"{data_dir} not found"
+    if folder is None:
+        return [], f"contemporary: left out ({where}, and no built library holds its phrases)"
+    return phrases, f"contemporary: kept the {len(phrases)} phrases of {folder} ({where})"
+
+
 def build_starter_library(
-    path: str | os.PathLike[str], *, force: bool = False, seed: int = 0, **subset
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    seed: int = 0,
+    data_dir: str | os.PathLike[str] | None = None,
+    notes: list[str] | None = None,
+    **subset,
 ) -> PhraseLibrary:
     """Write the starter library into ``path`` (a new folder, or an existing one with
     ``force``: it is replaced only once the new library is complete).
 
-    ``subset``: ``styles``, ``moves``, ``energies``, ``mirrored`` as for ``starter_phrases``.
+    ``subset``: ``styles``, ``moves``, ``energies``, ``mirrored`` as for ``starter_phrases``;
+    ``styles`` may name ``contemporary``, which is included when no subset is asked for.
+    data_dir: the shared data folder (``../shared/data``) holding the CMU takes; see
+    ``captured_phrases``. notes: receives one line saying where the contemporary phrases
+    came from.
     """
     path = Path(path)
     if path.exists() and any(path.iterdir()) and not force:
         raise MusicDanceError(
             "folder is not empty; pass --force to replace the library in it", path
         )
-    phrases = list(starter_phrases(seed=seed, **subset))
+    styles = subset.pop("styles", None)
+    with_captured = (styles is None and not subset) or (
+        styles is not None and CONTEMPORARY_STYLE in styles
+    )
+    procedural = None if styles is None else [s for s in styles if s != CONTEMPORARY_STYLE]
+    phrases = list(starter_phrases(seed=seed, styles=procedural, **subset))
+    if with_captured:
+        captured, note = captured_phrases(path, data_dir)
+        phrases += captured
+        if notes is not None:
+            notes.append(note)
     with building_folder(path, replace_existing=force) as staging:
         create_library(staging).add(phrases)
     return open_library(path)
