@@ -42,6 +42,8 @@ from musicdance.motion.quat import quat_inv, quat_mul, quat_mul_vec3, quat_norma
 __all__ = [
     "CMU_ACKNOWLEDGEMENT",
     "CMU_LICENCE",
+    "CMU_NOTICE",
+    "CMU_NOTICE_NAME",
     "CONTEMPORARY_STYLE",
     "CONTEMPORARY_TAKES",
     "CURATION_LIMITS",
@@ -53,6 +55,7 @@ __all__ = [
     "rejection_reasons",
     "takes_present",
     "untwist_legs",
+    "write_cmu_notice",
 ]
 
 CONTEMPORARY_STYLE = "contemporary"
@@ -64,6 +67,37 @@ CMU_LICENCE = (
     "CMU Graphics Lab Motion Capture Database (mocap.cs.cmu.edu): free to use in products; "
     "the data itself may not be resold (see LICENSE-CMU.md)"
 )
+
+
+#: Written beside the phrases (``write_cmu_notice``) wherever a library holds them.
+CMU_NOTICE_NAME = "LICENSE-CMU.md"
+CMU_NOTICE = f"""# Motion capture from the CMU Graphics Lab Motion Capture Database
+
+The `contemporary` phrases of this library (ids `contemporary-005_*`, source `mocap:...
+(CMU subject 5)`) are cut from takes of subject 5 (modern dance and ballet, takes 02-20) of the
+CMU Graphics Lab Motion Capture Database, <http://mocap.cs.cmu.edu>, in the conversion to the
+iClone `CC_Base` rig published in DragonForgedTheArtist/IClone-CMU-Mocap (commit 79529f9,
+`All_BVH/subjects/005/`). mdtool retargeted them onto its canonical skeleton, resampled them to
+30 fps, trimmed, cut and mirrored them (`musicdance.library.contemporary`).
+
+## Terms
+
+The CMU data is free to use, including in commercially sold products such as games and apps
+that contain these phrases or dances made from them. The data itself may not be resold, even
+in converted form: do not sell or redistribute these phrases (or this library) as a motion
+capture or animation data product of their own.
+
+## Acknowledgement
+
+{CMU_ACKNOWLEDGEMENT}
+"""
+
+
+def write_cmu_notice(folder: str | os.PathLike[str]) -> Path:
+    """Write ``CMU_NOTICE`` as ``LICENSE-CMU.md`` into a library folder; returns its path."""
+    path = Path(folder) / CMU_NOTICE_NAME
+    path.write_text(CMU_NOTICE, encoding="utf-8")
+    return path
 
 
 @dataclass(frozen=True)

@@ -497,7 +497,8 @@ class PhraseLibrary:
         statuses: Iterable[str] = (),
     ) -> PhraseLibrary:
         """Copy the matching phrases into a new library folder (built beside it, then renamed
-        into place, so a failure leaves no half library)."""
+        into place, so a failure leaves no half library), with the library's ``LICENSE*``
+        notices."""
         destination = Path(destination)
         if (destination / DB_NAME).exists() or (
             destination.exists() and any(destination.iterdir())
@@ -508,6 +509,9 @@ class PhraseLibrary:
             raise MusicDanceError("no phrase matches the export filters", self.path)
         with building_folder(destination) as staging:
             create_library(staging).add(self.get(info.id) for info in infos)
+            for notice in self.path.glob("LICENSE*"):  # licence notices travel with phrases
+                if notice.is_file():
+                    shutil.copyfile(notice, staging / notice.name)
         return open_library(destination)
 
 

@@ -22,6 +22,7 @@ from musicdance.library.contemporary import (
     CONTEMPORARY_STYLE,
     contemporary_phrases,
     takes_present,
+    write_cmu_notice,
 )
 from musicdance.library.phrase import Phrase, make_phrase, mirror_phrase
 from musicdance.library.procedural.routine import perform
@@ -168,4 +169,6 @@ def build_starter_library(
             notes.append(note)
     with building_folder(path, replace_existing=force) as staging:
         create_library(staging).add(phrases)
+        if any(p.info.style == CONTEMPORARY_STYLE for p in phrases):
+            write_cmu_notice(staging)
     return open_library(path)

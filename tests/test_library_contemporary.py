@@ -1,0 +1,188 @@
+"""The starter library's real-capture style: contemporary phrases cut from CMU subject 5.
+
+The recipe's pieces are tested on real procedural motion with known defects put in; the
+whole recipe on the CMU takes in ``../shared/data`` (skipped where they are absent), against
+the phrases committed in ``phrase_library/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from conftest import REPO, SHARED_DATA
+from library_support import mdtool, sample_phrases
+
+from musicdance.library import open_library
+from musicdance.library.contemporary import (
+    CMU_ACKNOWLEDGEMENT,
+    CMU_NOTICE_NAME,
+    CONTEMPORARY_STYLE,
+    CURATION_LIMITS,
+    contemporary_phrases,
+    prepare_take,
+    rejection_reasons,
+    takes_present,
+    untwist_legs,
+)
+from musicdance.library.phrase import make_phrase
+from musicdance.library.procedural.build import build_starter_library
+from musicdance.library.quality import knee_wrong_way_deg
+from musicdance.library.validate import validate_phrase
+from musicdance.motion.canonical import CANONICAL_JOINTS
+from musicdance.motion.motion import concatenate, slice_frames
+from musicdance.motion.quat import quat_angle, quat_mul, quat_mul_vec3
+
+SHIPPED = REPO / "phrase_library"
+needs_takes = pytest.mark.skipif(
+    not takes_present(SHARED_DATA), reason="the CMU takes are not in ../shared/data"
+)
+_J = {name: i for i, name in enumerate(CANONICAL_JOINTS)}
+
+
+@pytest.fixture(scope="module")
+def recipe():
+    return contemporary_phrases(SHARED_DATA)
+
+
+def _phrase():
+    return sample_phrases(style="pop", move="step-clap", energy="full", mirrored=False)[0]
+
+
+def _twisted(motion, degrees: float):
+    """``motion`` with the left thigh turned about its bone and the shin compensated, as the
+    retargeter leaves a CC_Base rig: same positions, knee hinge off its axis."""
+    half = np.radians(degrees) / 2
+    turn = np.array([0.0, np.sin(half), 0.0, np.cos(half)])
+    inverse = turn * np.array([-1.0, -1.0, -1.0, 1.0])
+    rotations = motion.rotations.copy()
+    thigh, shin = _J["LeftUpperLeg"], _J["LeftLowerLeg"]
+    rotations[:, thigh] = quat_mul(rotations[:, thigh], turn)
+    rotations[:, shin] = quat_mul(inverse, rotations[:, shin])
+    return replace(motion, rotations=rotations)
+
+
+def _knee_azimuth_deg(motion) -> float:
+    """Where the left shin points in the thigh's frame when the knee is bent: 0 is backwards
+    (local -Z, the canonical hinge), 90 sideways."""
+    positions, rotations = motion.global_transforms()
+    inverse = rotations[:, _J["LeftUpperLeg"]] * np.array([-1.0, -1.0, -1.0, 1.0])
+    shin = quat_mul_vec3(inverse, positions[:, _J["LeftFoot"]] - positions[:, _J["LeftLowerLeg"]])
+    bent = np.hypot(shin[:, 0], shin[:, 2]) > 0.1 * np.linalg.norm(shin, axis=-1)
+    return float(np.degrees(np.median(np.arctan2(shin[bent, 0], -shin[bent, 2]))))
+
+
+def test_untwist_legs_restores_the_knee_hinge_and_keeps_every_position():
+    motion = _phrase().motion
+    twisted = _twisted(motion, 110.0)
+    assert np.abs(twisted.global_positions() - motion.global_positions()).max() < 1e-9
+    assert abs(_knee_azimuth_deg(twisted) - _knee_azimuth_deg(motion)) > 100.0
+    fixed, done = untwist_legs(twisted)
+    assert done["left_thigh_deg"] == pytest.approx(-110.0, abs=2.0)
+    assert abs(done["right_thigh_deg"]) < 2.0
+    assert np.abs(fixed.global_positions() - motion.global_positions()).max() < 1e-9
+    assert abs(_knee_azimuth_deg(fixed)) < 5.0
+    assert knee_wrong_way_deg(fixed).max() == knee_wrong_way_deg(motion).max()
+    thigh = _J["LeftUpperLeg"]
+    assert np.degrees(quat_angle(fixed.rotations[:, thigh], motion.rotations[:, thigh])).max() < 2.0
+
+
+def test_prepare_take_trims_still_ends_and_puts_the_feet_on_the_floor():
+    motion = _phrase().motion
+    still_start = concatenate([slice_frames(motion, 0, 1)] * 90)  # 3 s standing
+    still_end = concatenate([slice_frames(motion, motion.num_frames - 1)] * 60)
+    take = concatenate([still_start, motion, still_end])
+    lifted = replace(take, root_positions_m=take.root_positions_m + np.array([0.0, 0.2, 0.0]))
+    prepared, done = prepare_take(lifted)
+    assert 2.0 < done["trimmed_start_s"] <= 3.0 and 1.0 < done["trimmed_end_s"] <= 2.0
+    assert done["floor_shift_m"] == pytest.approx(-0.2, abs=0.01)
+    assert prepared.num_frames < take.num_frames - 90
+    heights = prepared.root_positions_m[:, 1] - motion.root_positions_m[0, 1]
+    assert abs(np.percentile(heights, 50)) < 0.05
+
+
+def test_curation_rejects_broken_phrases_with_their_figures():
+    phrase = _phrase()
+    assert rejection_reasons(phrase) == []
+    # A one-frame jump (a marker swap): the root pops 0.3 m sideways for a single frame.
+    root = phrase.motion.root_positions_m.copy()
+    root[40, 0] += 0.3
+    popped = make_phrase(replace(phrase.motion, root_positions_m=root),
+                         phrase_id="popped", style="pop",
+                         count_frames=np.array(phrase.info.count_frames),
+                         tempo_bpm=phrase.info.tempo_bpm, energy=phrase.info.energy,
+                         contacts=phrase.contacts)  # fmt: skip
+    reasons = rejection_reasons(popped)
+    assert any("one-frame jump of 0.3" in r for r in reasons), reasons
+    # Half an eight is not an eight.
+    counts = np.array(phrase.info.count_frames)
+    short = make_phrase(slice_frames(phrase.motion, 0, int(counts[4])), phrase_id="short",
+                        style="pop", count_frames=counts[:4], tempo_bpm=phrase.info.tempo_bpm,
+                        energy=phrase.info.energy)  # fmt: skip
+    assert any("only 4 counts" in r for r in rejection_reasons(short))
+    # Standing still.
+    frozen = concatenate([slice_frames(phrase.motion, 0, 1)] * phrase.motion.num_frames)
+    still = make_phrase(frozen, phrase_id="still", style="pop", count_frames=counts,
+                        tempo_bpm=phrase.info.tempo_bpm, energy=0.0)  # fmt: skip
+    assert any("hardly moves" in r for r in rejection_reasons(still))
+
+
+@needs_takes
+def test_the_recipe_keeps_only_clean_eights(recipe):
+    phrases, results = recipe
+    kept = [r for r in results if not r.reasons]
+    assert len(kept) >= 5 and len(phrases) == 2 * len(kept)
+    assert any(r.reasons for r in results)  # the broken takes are caught
+    for phrase in phrases:
+        info = phrase.info
+        assert info.style == CONTEMPORARY_STYLE and info.num_counts == 8
+        assert info.status == "approved" and "cmu" in info.tags
+        assert "LICENSE-CMU.md" in info.licence
+        assert not [f for f in validate_phrase(phrase) if f.level == "error"]
+    for result in kept:
+        assert result.figures["pose_break_m"] <= CURATION_LIMITS["pose_break_m"]
+        assert result.figures["foot_skating_mps"] <= CURATION_LIMITS["foot_skating_mps"]
+
+
+@needs_takes
+def test_the_committed_phrases_are_what_the_recipe_builds(recipe):
+    """``phrase_library/`` must be rebuilt (``mdtool library build-starter --force``) whenever
+    the recipe or the importer changes."""
+    phrases, _ = recipe
+    shipped = open_library(SHIPPED)
+    committed = {i.id: i for i in shipped.infos(styles=[CONTEMPORARY_STYLE])}
+    assert sorted(committed) == sorted(p.id for p in phrases)
+    for phrase in phrases:
+        info = committed[phrase.id]
+        assert info.count_frames == phrase.info.count_frames
+        assert info.tempo_bpm == pytest.approx(phrase.info.tempo_bpm)
+        stored = shipped.get(phrase.id).motion.global_positions()
+        assert np.abs(stored - phrase.motion.global_positions()).max() < 1e-3
+
+
+def test_the_notice_sits_beside_the_phrases():
+    notice = (SHIPPED / CMU_NOTICE_NAME).read_text(encoding="utf-8")
+    assert CMU_ACKNOWLEDGEMENT in notice and "may not be resold" in notice
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert CMU_ACKNOWLEDGEMENT in readme and "may not resell the data" in readme
+
+
+def test_without_the_data_the_build_keeps_the_committed_phrases(tmp_path):
+    notes: list[str] = []
+    built = build_starter_library(
+        tmp_path / "lib", styles=["contemporary"], data_dir=tmp_path / "absent", notes=notes
+    )
+    committed = open_library(SHIPPED).infos(styles=[CONTEMPORARY_STYLE])
+    assert built.ids() == sorted(i.id for i in committed)
+    assert "kept the" in notes[0] and "not found" in notes[0]
+    assert (tmp_path / "lib" / CMU_NOTICE_NAME).is_file()
+    exported = built.export(tmp_path / "subset", ids=built.ids()[:2])
+    assert len(exported) == 2 and (tmp_path / "subset" / CMU_NOTICE_NAME).is_file()
+
+
+def test_build_starter_cli_says_where_the_contemporary_phrases_came_from(tmp_path):
+    result = mdtool("library", "build-starter", "--library", tmp_path / "lib", "--style",
+                    "contemporary", "--data", tmp_path / "absent", "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert '"contemporary: kept the' in result.stdout
