@@ -135,9 +135,9 @@ CONTEMPORARY_TAKES: tuple[Take, ...] = (
     Take("bvh/cmu05/cmu-iclone_005_14.bvh", 115.0, "quick steps and turns"),
     Take("bvh/cmu05/cmu-iclone_005_15.bvh", 89.0, "steps and a turn"),
     Take("bvh/cmu05/cmu-iclone_005_16.bvh", 120.0, "coupe dessous, jete en tourant"),
-    Take("bvh/cmu05/cmu-iclone_005_17.bvh", 123.0, "coupe dessous, grand jete en tourant"),
+    Take("bvh/cmu05/cmu-iclone_005_17.bvh", 110.0, "coupe dessous, grand jete en tourant"),
     Take("bvh/cmu05/cmu-iclone_005_19.bvh", 76.0, "steps and turns"),
-    Take("bvh/cmu05/cmu-iclone_005_20.bvh", 95.0, "steps, pauses between moves"),
+    Take("bvh/cmu05/cmu-iclone_005_20.bvh", 127.0, "steps, pauses between moves"),
 )  # fmt: skip
 
 #: Curation thresholds (units in the names). A phrase over any is rejected.
