@@ -51,7 +51,7 @@ def build_starter(
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Build the starter library: 7 procedural styles x 4 moves x 3 energies, mirrored, and
+    """Build the starter library: 7 procedural styles x 12 moves x 3 energies, mirrored, and
     the contemporary style cut from real capture (CMU subject 5)."""
     from musicdance.library.procedural.build import build_starter_library
 
