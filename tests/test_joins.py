@@ -13,9 +13,12 @@ from musicdance.choreo.choreographer import choreograph
 from musicdance.choreo.render import (
     JOIN_SEARCH_BEATS,
     RenderOptions,
+    _joined_peaks,
     continuations,
     cut_times,
     find_cut,
+    frame_at,
+    join_halflife_s,
     render_dance,
 )
 from musicdance.choreo.timeline import Choice, Timeline
@@ -66,9 +69,18 @@ def test_cuts_search_within_one_beat_and_counts_stay_on_the_beats(analysis, star
     beat_s = 60.0 / analysis.tempo_bpm
     shifts = np.array([j.time_s - j.boundary_s for j in rendered.joins])
     assert np.all(np.abs(shifts) <= JOIN_SEARCH_BEATS * beat_s + 1.5 / timeline.fps)
-    for join in rendered.joins:  # a moved cut is a better match than the boundary
-        assert join.cost <= join.boundary_cost + 1e-9
+    pieces = rendered.state.pieces
+    for k, join in enumerate(rendered.joins):
         assert join.halflife_s >= 0.18 - 1e-9
+        if join.cost <= join.boundary_cost + 1e-9:
+            continue
+        # a moved cut that matches worse than the boundary was taken for a softer join: its
+        # measured peak is lower than the boundary's (same half-lives as the render's trials)
+        fps = timeline.fps
+        cut, boundary = frame_at(join.time_s, fps), frame_at(join.boundary_s, fps)
+        peaks = _joined_peaks(pieces[k], pieces[k + 1], [cut, boundary],
+                              [join.halflife_s, join_halflife_s(join.boundary_cost)])  # fmt: skip
+        assert peaks[0] < peaks[1]
     # cut_times (what evaluate uses) gives the render's cuts without rendering
     assert [j.time_s for j in cut_times(timeline, starter)] == [j.time_s for j in rendered.joins]
     # counts stay on the beats: the rendered dance is the same with the search off, away from

@@ -63,6 +63,10 @@ JOIN_TRIAL_CUTS = 3
 JOIN_PEAK_COST = 0.5
 JOIN_PEAK_REF_MPS2 = 100.0
 JOIN_PEAK_WINDOW_S = 0.4
+#: A trial whose peak exceeds ``JOIN_PEAK_SHARE`` of the sharpest moment inside the two phrases
+#: (``_Piece.peak_mps2``, their slots' frames) is taken only when every trial does (then the
+#: least sharp one): a join should never be the sharpest moment of the dance.
+JOIN_PEAK_SHARE = 0.85
 
 
 def join_halflife_s(cost: float, halflife_s: float = JOIN_HALFLIFE_S) -> float:
@@ -170,6 +174,7 @@ class _Piece:
     stop: int  # nominal stop frame (the slot's end)
     beat_frames: float  # length of the slot's first beat, in output frames
     features: np.ndarray  # pose_features of every frame of motion, [num_frames, F]
+    peak_mps2: float = float("inf")  # largest joint acceleration over frames first:stop
 
     @property
     def hi(self) -> int:
@@ -250,17 +255,24 @@ def _features(piece: _Piece, start: int, stop: int) -> np.ndarray:
     return piece.features[frames]
 
 
-def _all_features(motions: list[Motion]) -> list[np.ndarray]:
-    """``pose_features`` of every frame of each motion, ``[T_i, F]``, from one
+def _all_features(
+    motions: list[Motion], spans: list[tuple[int, int]]
+) -> list[tuple[np.ndarray, float]]:
+    """``pose_features`` of every frame of each motion, ``[T_i, F]``, and the largest joint
+    acceleration (m/s^2) over its frames ``spans[i]`` (start, stop), from one
     forward-kinematics pass over all of them (the cut search reads them at every join)."""
     if not motions:
         return []
     positions, rotations = concatenate(motions).global_transforms()
     edges = np.cumsum([0, *(m.num_frames for m in motions)])
-    return [
-        pose_features(positions[a:b], rotations[a:b, 0], m.fps, np.arange(m.num_frames))
-        for m, a, b in zip(motions, edges[:-1], edges[1:], strict=True)
-    ]
+    found = []
+    for m, a, b, (start, stop) in zip(motions, edges[:-1], edges[1:], spans, strict=True):
+        features = pose_features(positions[a:b], rotations[a:b, 0], m.fps, np.arange(m.num_frames))
+        inside = positions[a + max(start, 0) : a + min(stop, m.num_frames)]
+        steps = np.diff(inside, 2, axis=0)
+        peak = float(np.linalg.norm(steps, axis=-1).max() * m.fps**2) if len(steps) else np.inf
+        found.append((features, peak))
+    return found
 
 
 def _joined_peaks(
@@ -295,8 +307,10 @@ def find_cut(
 ) -> Join:
     """The output frame where ``after`` should take over from ``before``: within
     ``JOIN_SEARCH_BEATS`` of the boundary, where both are defined, the lowest
-    ``pose_velocity_cost`` plus ``JOIN_SHIFT_COST`` per beat moved; the join's half-life
-    from ``join_halflife_s`` (base ``halflife_s``)."""
+    ``pose_velocity_cost`` plus ``JOIN_SHIFT_COST`` per beat moved and, for the trial cuts, the
+    measured peak of the joined frames (one above ``JOIN_PEAK_SHARE`` of the two phrases' own
+    sharpest moment only when every trial is); the join's half-life from ``join_halflife_s``
+    (base ``halflife_s``)."""
     fps = after.motion.fps
     boundary = after.first
     beat = after.beat_frames
@@ -316,11 +330,13 @@ def find_cut(
             [int(candidates[k]) for k in trials],
             [join_halflife_s(float(cost[k]), halflife_s) for k in trials],
         )
+        limit = JOIN_PEAK_SHARE * max(before.peak_mps2, after.peak_mps2)
         scored = [
-            total[k] + JOIN_PEAK_COST * p / JOIN_PEAK_REF_MPS2
+            (p > limit, p if p > limit else 0.0,
+             total[k] + JOIN_PEAK_COST * p / JOIN_PEAK_REF_MPS2)
             for k, p in zip(trials, peaks, strict=True)
-        ]
-        best = trials[int(np.argmin(scored))]
+        ]  # fmt: skip
+        best = trials[min(range(len(trials)), key=scored.__getitem__)]
     else:
         best = int(np.argmin(total))
     return Join(
@@ -462,12 +478,16 @@ def _warp_pieces(
         motion = warp_slot(phrase, slot, fps, margin_frames=margins, source=source)
         if motion is not None:
             warped.append((slot, motion, margins, beat))
-    features = _all_features([motion for _, motion, _, _ in warped])
+    spans = []
+    for slot, _, margins, _ in warped:
+        first, stop = frame_at(slot.start_s, fps), frame_at(slot.end_s, fps)
+        spans.append((margins[0], margins[0] + stop - first))
+    features = _all_features([motion for _, motion, _, _ in warped], spans)
     pieces = []
-    for (slot, motion, margins, beat), piece_features in zip(warped, features, strict=True):
+    for (slot, motion, margins, beat), (piece_features, peak) in zip(warped, features, strict=True):
         first, stop = frame_at(slot.start_s, fps), frame_at(slot.end_s, fps)
         pieces.append(
-            _Piece(slot.index, motion, first - margins[0], first, stop, beat, piece_features)
+            _Piece(slot.index, motion, first - margins[0], first, stop, beat, piece_features, peak)
         )
     return pieces
 
