@@ -83,7 +83,7 @@ def test_two_process_coascent_is_deterministic_and_equals_one_process(
     corpus, finetune_checkpoint, tmp_path
 ):
     common = dict(
-        init=finetune_checkpoint, rounds=2, epochs_per_round=1, tau=0.01, max_batches=1,
+        init=finetune_checkpoint, rounds=2, epochs_per_round=1, tau=1e-3, max_batches=1,
         balance=True, seed=5,
     )  # fmt: skip
     two = loops.coascent(corpus, tmp_path / "two.pt", batch_size=BATCH, processes=2, **common)
