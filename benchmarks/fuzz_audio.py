@@ -10,22 +10,20 @@ warning counts as uncaught. Each input gets 20 s (an alarm); see ``tests/fuzz/ha
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from fuzz.harness import (  # noqa: E402
     audio_corpus,
+    campaign_main,
     check_audio_file,
+    every_nth,
     mutate_audio,
-    print_tally,
-    run_campaign,
 )
 
 
@@ -48,16 +46,9 @@ def check_cli_analyze(path: Path):
     return ("rejected", "") if ok else ("cli", f"exit {code}: {text[:300]}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--inputs", type=int, default=None, help="stop after this many inputs")
-    parser.add_argument("--cli-every", type=int, default=25, help="run the CLI on every Nth input")
-    args = parser.parse_args()
+def audio_campaign(args):
     with tempfile.TemporaryDirectory(prefix="mdfuzz-corpus-") as folder:
         sources = [(p.suffix, p.read_bytes()) for p in audio_corpus(Path(folder))]
-    counter = {"n": 0}
 
     def make_input(rng, folder: Path) -> Path:
         suffix, data = rng.choice(sources)
@@ -65,23 +56,11 @@ def main() -> None:
         path.write_bytes(mutate_audio(data, suffix, rng))
         return path
 
-    def cli(path: Path):
-        counter["n"] += 1
-        return check_cli_analyze(path) if counter["n"] % args.cli_every == 0 else ("read", "")
-
-    start = time.monotonic()
-    tally = run_campaign(
-        "audio",
-        make_input,
-        [check_audio_file, cli],
-        seconds=args.seconds,
-        max_inputs=args.inputs,
-        seed=args.seed,
-        report_every=100,
-    )
-    print_tally("audio fuzz", tally, time.monotonic() - start)
-    sys.exit(1 if tally.failures else 0)
+    cli = every_nth(lambda path, n: check_cli_analyze(path), args.cli_every)
+    return make_input, [check_audio_file, cli]
 
 
 if __name__ == "__main__":
-    main()
+    campaign_main(
+        __doc__, "audio fuzz", audio_campaign, name="audio", cli_every=25, report_every=100
+    )

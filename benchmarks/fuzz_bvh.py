@@ -9,59 +9,37 @@ gets 20 s (an alarm); see ``tests/fuzz/harness.py``.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from fuzz.harness import (  # noqa: E402
     bvh_corpus,
+    campaign_main,
     check_cli_convert,
     check_motion_file,
+    every_nth,
     mutate_bvh,
-    print_tally,
-    run_campaign,
     small_bvh_text,
 )
 
 from musicdance.io.bvh import read_bvh  # noqa: E402
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--inputs", type=int, default=None, help="stop after this many inputs")
-    parser.add_argument("--cli-every", type=int, default=50, help="run the CLI on every Nth input")
-    args = parser.parse_args()
+def bvh_campaign(args):
     sources = [small_bvh_text(p) for p in bvh_corpus()]
-    counter = {"n": 0}
 
     def make_input(rng, folder: Path) -> Path:
         path = folder / "fuzz.bvh"
         path.write_bytes(mutate_bvh(rng.choice(sources), rng))
         return path
 
-    def cli(path: Path):
-        counter["n"] += 1
-        if counter["n"] % args.cli_every:
-            return "read", ""
-        return check_cli_convert(path, ".glb" if counter["n"] % 2 else ".bvh")
+    def cli(path: Path, n: int):
+        return check_cli_convert(path, ".glb" if n % 2 else ".bvh")
 
-    start = time.monotonic()
-    tally = run_campaign(
-        "bvh",
-        make_input,
-        [lambda p: check_motion_file(p, read_bvh), cli],
-        seconds=args.seconds,
-        max_inputs=args.inputs,
-        seed=args.seed,
-    )
-    print_tally("BVH fuzz", tally, time.monotonic() - start)
-    sys.exit(1 if tally.failures else 0)
+    return make_input, [lambda p: check_motion_file(p, read_bvh), every_nth(cli, args.cli_every)]
 
 
 if __name__ == "__main__":
-    main()
+    campaign_main(__doc__, "BVH fuzz", bvh_campaign, name="bvh", cli_every=50)

@@ -679,6 +679,51 @@ def print_tally(name: str, tally: Tally, seconds: float) -> None:
             print(f"  {outcome}: {detail}")
 
 
+def campaign_main(
+    doc: str,
+    title: str,
+    make_checks: Callable[[Any], tuple[Callable, list[Callable[[Path], tuple[str, str]]]]],
+    *,
+    name: str,
+    cli_every: int,
+    report_every: int = 500,
+) -> None:
+    """The command line of a ``benchmarks/fuzz_*.py`` run: parse ``--seconds --seed --inputs
+    --cli-every``, run the campaign that ``make_checks(args)`` describes (``make_input`` and the
+    checks), print the tally and exit 1 if any input failed."""
+    import argparse
+    import sys
+    import time
+
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--inputs", type=int, default=None, help="stop after this many inputs")
+    parser.add_argument(
+        "--cli-every", type=int, default=cli_every, help="run the CLI on every Nth input"
+    )
+    args = parser.parse_args()
+    make_input, checks = make_checks(args)
+    start = time.monotonic()
+    tally = run_campaign(
+        name, make_input, checks, seconds=args.seconds, max_inputs=args.inputs, seed=args.seed,
+        report_every=report_every,
+    )  # fmt: skip
+    print_tally(title, tally, time.monotonic() - start)
+    sys.exit(1 if tally.failures else 0)
+
+
+def every_nth(check: Callable[[Path, int], tuple[str, str]], every: int) -> Callable:
+    """A check that runs ``check(path, n)`` on every ``every``-th input only (the CLI is slow)."""
+    counter = {"n": 0}
+
+    def sometimes(path: Path) -> tuple[str, str]:
+        counter["n"] += 1
+        return check(path, counter["n"]) if counter["n"] % every == 0 else ("read", "")
+
+    return sometimes
+
+
 # ---------------------------------------------------------------------------------------------
 # Audio
 
