@@ -328,3 +328,20 @@ def test_cli_export_bundle_and_every_network(checkpoint, bundle_dir, onnx_export
     assert set(graphs) == {"encoder", "predictor", "spectrogram_decoder", "melody_decoder",
                            "rhythm_decoder", "probabilities"}  # fmt: skip
     assert all(g["max_abs_diff"] <= 1e-4 for g in graphs.values())
+
+
+def test_re_exporting_the_bundle_keeps_its_companions(checkpoint, bundle_dir, tmp_path):
+    """Retraining the predictor must not drop the style, rhythm or conducting models."""
+    from musicdance.companions import find_companion, register_companion, write_companion
+
+    target = _copy(bundle_dir, tmp_path)
+    (target / "extra").mkdir()
+    np.save(target / "extra" / "table.npy", np.eye(2))
+    shutil.copy(target / "probabilities.onnx", target / "extra" / "model.onnx")
+    manifest = {"name": "extra", "task": "test", "graphs": {"main": "model.onnx"}}
+    write_companion(target / "extra", {**manifest, "data": ["table.npy"]})
+    register_companion(target, "extra")
+    bundle_export.export_bundle(checkpoint, target, library=LIBRARY, force=True)
+    kept = find_companion("extra", target, task="test")
+    np.testing.assert_array_equal(np.load(kept.file("table.npy")), np.eye(2))
+    assert open_bundle(target).manifest["companions"]["extra"]["manifest"] == "extra/manifest.json"

@@ -7,7 +7,7 @@ by ``tests/test_sdk_policy.py`` against :data:`LAYERS`):
    before parsing), ``defaults`` (shared defaults, no numpy), ``formats`` (versioned JSON
    documents), ``serving`` (the service's policy),
    ``model_config`` (the networks' configuration, torch-free), ``raycluster`` (a Ray session for
-   ``--engine ray``);
+   ``--engine ray``), ``companions`` (ONNX models that ship inside a bundle folder);
 1. ``audio`` (music analysis, per-slot model input, song generator), ``motion`` (skeletons,
    quaternions, kinematics, retargeting), ``decode`` (greedy and Viterbi decoding on arrays);
 2. ``synthesis`` (time warping, inertialized joins, foot locking), ``io`` (BVH and glTF files);
@@ -29,7 +29,7 @@ __all__ = ["LAYERS", "MusicDanceError", "__version__"]
 #: Layer of each top-level module or package (see above).
 LAYERS = {
     "errors": 0, "atomic": 0, "jsonguard": 0, "defaults": 0, "formats": 0, "serving": 0,
-    "model_config": 0, "raycluster": 0,
+    "model_config": 0, "raycluster": 0, "companions": 0,
     "audio": 1, "motion": 1, "decode": 1,
     "synthesis": 2, "io": 2,
     "library": 3,

@@ -18,7 +18,6 @@ given a library, a bundle made for another library. torch is never imported.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from musicdance.audio.model_input import check_feature_parameters
+from musicdance.companions import file_sha256, onnx_session
 from musicdance.defaults import DEFAULT_BUNDLE
 from musicdance.errors import MusicDanceError
 from musicdance.formats import read_format_json
@@ -51,15 +51,6 @@ MANIFEST_NAME = "manifest.json"
 PROBABILITIES = "probabilities"
 _REQUIRED = ("format", "features", "model", "num_classes", "library", "graphs", "transition",
              "files")  # fmt: skip
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_manifest(folder: str | os.PathLike[str], manifest: dict[str, Any]) -> Path:
@@ -123,7 +114,7 @@ class Bundle:
     def session(self):
         """The onnxruntime session of the probabilities graph (CPU)."""
         if self._session is None:
-            self._session = _session(
+            self._session = onnx_session(
                 self.path / self.manifest["graphs"][PROBABILITIES], self.threads
             )
         return self._session
@@ -254,19 +245,6 @@ def _load_transition(path: Path, k: int) -> np.ndarray:
     if not np.isfinite(matrix).all() or matrix.min() < 0:
         raise MusicDanceError("transition matrix has negative or non-finite values", path)
     return matrix.astype(np.float64)
-
-
-def _session(path: Path, threads: int):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = int(threads)
-    options.log_severity_level = 3
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as error:  # onnxruntime raises its own exception types
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise MusicDanceError(f"onnxruntime cannot load the graph: {first}", path) from error
 
 
 def _check_graph(bundle: Bundle, k: int) -> None:

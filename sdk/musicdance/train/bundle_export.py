@@ -36,6 +36,7 @@ import torch
 from musicdance.atomic import atomic_write
 from musicdance.audio.model_input import feature_parameters
 from musicdance.bundle import BUNDLE_FORMAT, MANIFEST_NAME, file_sha256, open_bundle, write_manifest
+from musicdance.companions import carry_companions
 from musicdance.errors import MusicDanceError
 from musicdance.library.fingerprint import library_fingerprint
 from musicdance.train import export
@@ -336,12 +337,16 @@ def export_bundle(
             },
             "float16_rounding": _rounding_record(checks, checkpoint),
         }
+        if target.is_dir():  # style, rhythm, conducting models travel with the bundle
+            companions = carry_companions(target, staging)
+            if companions:
+                manifest["companions"] = companions
         write_manifest(staging, manifest)
         open_bundle(staging, library=opened)  # the same checks the runtime makes
         _swap_in(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    files = {p.name: p.stat().st_size for p in sorted(target.iterdir())}
+    files = {p.name: p.stat().st_size for p in sorted(target.iterdir()) if p.is_file()}
     return {
         "bundle": str(target),
         "checkpoint": str(checkpoint),
