@@ -15,6 +15,7 @@ from mdtool import (
     analysis_commands,  # noqa: F401
     choreo_commands,  # noqa: F401
     library_commands,  # noqa: F401
+    live_commands,  # noqa: F401
     motion_commands,  # noqa: F401  (registers commands)
     serve_commands,  # noqa: F401
     train_commands,  # noqa: F401

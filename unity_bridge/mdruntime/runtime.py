@@ -38,6 +38,7 @@ from musicdance.audio.analysis import Analysis, analyze, analyze_signal
 from musicdance.bundle import choose_bundle
 from musicdance.choreo import choreographer
 from musicdance.choreo.export import export_dance
+from musicdance.choreo.live import LiveChoreographer, LiveSession
 from musicdance.choreo.onnx_scorer import scorer_for
 from musicdance.choreo.render import Rendered, frame_at, render_dance, source_count_frames
 from musicdance.choreo.rerender import rerender
@@ -160,6 +161,7 @@ class Runtime:
         self._edited_from = LRUCache(256)  # key of a replace's result -> key of its source
         self._analyses = LRUCache(max(cache_size, 4))
         self._inflight: dict[str, threading.Lock] = {}
+        self._live = LRUCache(4)  # (style, fps, look-ahead) -> LiveChoreographer
         self._inflight_lock = threading.Lock()
         if preload:
             self.library.preload()
@@ -191,6 +193,23 @@ class Runtime:
             "scorer": "onnx" if self.bundle is not None else "feature",
             "scorer_note": self.scorer_note,
         }
+
+    # -- live choreography ---------------------------------------------------------------------
+
+    def live(
+        self, *, sr_hz: int = 48_000, style: str | None = None, seed: int = 0,
+        fps: float = 30.0, lookahead_s: float = 0.1, record: bool = False,
+    ) -> LiveSession:  # fmt: skip
+        """A live session: feed PCM chunks of a stream at ``sr_hz`` with ``push`` and get the
+        poses up to the audio received plus ``lookahead_s`` (``musicdance.choreo.live``)."""
+        key = (style, float(fps), float(lookahead_s))
+        with self._inflight_lock:
+            owner = self._live.get(key)
+            if owner is None:
+                owner = LiveChoreographer(self.library, style=style, fps=fps,
+                                          lookahead_s=lookahead_s)  # fmt: skip
+                self._live.put(key, owner)
+        return owner.session(sr_hz, seed=seed, record=record)
 
     # -- analysis --------------------------------------------------------------------------------
 

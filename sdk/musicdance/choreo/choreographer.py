@@ -333,11 +333,7 @@ def vary_moves(
     path = np.asarray(path).copy()
     num = len(ids)
     moves = np.array([move_of(i) for i in ids])
-    index = {phrase_id: k for k, phrase_id in enumerate(ids)}
-    twins = np.array([
-        index.get(i[: -len("-mirror")] if i.endswith("-mirror") else f"{i}-mirror", -1)
-        for i in ids
-    ])  # fmt: skip
+    twins = twin_index(ids)
     uses: dict[str, int] = {}
     for t in range(len(path)):
         if first_of[t] >= 0:
@@ -349,20 +345,52 @@ def vary_moves(
             if t + 1 < len(path) and 0 <= first_of[t + 1] < t:
                 target = int(path[first_of[t + 1]])
                 score = score * _transition_column(steps, t + 1, target, num)
-            score = score * REUSE_PENALTY ** np.array([uses.get(m, 0) for m in moves])
-            recent = {moves[path[s]] for s in range(max(t - MOVE_WINDOW, 0), t)}
-            allowed = ~np.isin(moves, list(recent))
-            before = {moves[path[s]] for s in range(max(t - MOVE_WINDOW, 0), t - 1)}
             same_phrase = t > 0 and slots[t].music_phrase == slots[t - 1].music_phrase
-            twin = twins[path[t - 1]] if t > 0 else -1
-            if same_phrase and twin >= 0 and moves[twin] not in before:
-                allowed[twin] = True
-                score[twin] /= REUSE_PENALTY ** uses.get(moves[twin], 0)
-            if np.any(allowed & (score > 0)):
-                path[t] = int(np.argmax(np.where(allowed, score, -1.0)))
+            choice = vary_step(score, moves, twins, path[max(t - MOVE_WINDOW, 0) : t], uses,
+                               same_phrase=same_phrase)  # fmt: skip
+            if choice >= 0:
+                path[t] = choice
             # else: keep the decoder's choice (a library with too few moves for the window)
         uses[moves[path[t]]] = uses.get(moves[path[t]], 0) + 1
     return path
+
+
+def twin_index(ids: list[str]) -> np.ndarray:
+    """For each phrase id, the index of its mirrored twin in ``ids`` (``ID`` <-> ``ID-mirror``),
+    or -1."""
+    index = {phrase_id: k for k, phrase_id in enumerate(ids)}
+    return np.array(
+        [index.get(i[: -len("-mirror")] if i.endswith("-mirror") else f"{i}-mirror", -1)
+         for i in ids], dtype=np.int64,
+    )  # fmt: skip
+
+
+def vary_step(
+    score: np.ndarray,
+    moves: np.ndarray,
+    twins: np.ndarray,
+    recent: np.ndarray,
+    uses: dict[str, int],
+    *,
+    same_phrase: bool,
+) -> int:
+    """One slot of ``vary_moves``: the phrase maximising ``score [K]`` (emission times the
+    transition factors) times ``REUSE_PENALTY`` per earlier use of its move, among phrases whose
+    move is not one of the ``recent`` phrases' (the last ``MOVE_WINDOW`` slots, oldest first);
+    the mirror twin of the last one is allowed in the same music phrase. -1 when nothing is
+    allowed."""
+    score = score * REUSE_PENALTY ** np.array([uses.get(m, 0) for m in moves])
+    recent = np.asarray(recent, dtype=np.int64)
+    allowed = ~np.isin(moves, list({moves[p] for p in recent}))
+    if same_phrase and len(recent):
+        twin = twins[recent[-1]]
+        before = {moves[p] for p in recent[:-1]}
+        if twin >= 0 and moves[twin] not in before:
+            allowed[twin] = True
+            score[twin] /= REUSE_PENALTY ** uses.get(moves[twin], 0)
+    if not np.any(allowed & (score > 0)):
+        return -1
+    return int(np.argmax(np.where(allowed, score, -1.0)))
 
 
 def candidate_infos(library: PhraseLibrary, style: str | None) -> list[PhraseInfo]:

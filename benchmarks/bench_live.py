@@ -1,0 +1,208 @@
+"""Live choreography benchmark: latency, beat lock, tempo changes, live against offline, memory.
+
+1. Generated songs (every genre, two seeds, full length; exact beats known): the live session
+   fed 20 ms chunks as fast as it can. Per song: latency of ``push`` (wall clock and CPU time,
+   p50/p99/max), real-time factor, beat lock (seconds from the start until the declared beats
+   reach F >= 0.8 over the next 10 s), F-measure of all declared beats, and the live dance
+   against the offline dance of the same song, style and seed (feature scorer for both): BAS
+   margin over its half-beat control (after lock) and the worst-join ratio.
+2. Real songs (``../shared/data/music``): the same, with the offline analysis' beats as the
+   reference (not ground truth).
+3. Tempo changes: two generated songs of different tempi back to back; seconds from the change
+   until the declared beats reach F >= 0.8 over the next 10 s.
+4. Memory over a long stream (``--minutes``, default 60): a real song looped, no recording;
+   Python heap (tracemalloc) and RSS after each tenth of the stream.
+
+    python benchmarks/bench_live.py [--minutes 60] [--quick] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")  # one core
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from musicdance.audio.analysis import analyze, analyze_signal  # noqa: E402
+from musicdance.audio.load import load_audio  # noqa: E402
+from musicdance.audio.synth import GENRES, synth_song  # noqa: E402
+from musicdance.choreo.choreographer import choreograph  # noqa: E402
+from musicdance.choreo.live import LiveChoreographer  # noqa: E402
+from musicdance.choreo.render import cut_times, render_timeline  # noqa: E402
+from musicdance.evaluate.live import beat_lock_s, live_figures  # noqa: E402
+from musicdance.library import open_library  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+MUSIC = REPO.parent / "shared" / "data" / "music"
+CHUNK_S = 0.02
+
+
+def feed(owner: LiveChoreographer, y: np.ndarray, sr_hz: int, *, seed: int, record: bool):
+    session = owner.session(sr_hz, seed=seed, record=record)
+    chunk = int(round(CHUNK_S * sr_hz))
+    started = time.perf_counter()
+    for i in range(0, len(y), chunk):
+        session.push(y[i : i + chunk])
+    return session, time.perf_counter() - started
+
+
+def one_song(owner, library, y, sr_hz, reference_beats, analysis, *, seed=0) -> dict:
+    session, elapsed = feed(owner, y, sr_hz, seed=seed, record=True)
+    record = session.timeline()
+    timeline = choreograph(analysis, library, style=session.style, seed=seed, fps=owner.fps)
+    offline = render_timeline(timeline, library)
+    cuts = [c["start_s"] for c in record["choices"] if not c["idle"]]
+    figures = live_figures(
+        session.motion(), np.array(session.declared_beats_s), cuts, reference_beats,
+        offline_motion=offline, offline_cuts_s=[j.time_s for j in cut_times(timeline, library)],
+        locked_at_s=session.locked_at_s,
+    )  # fmt: skip
+    return {
+        "duration_s": round(len(y) / sr_hz, 1),
+        "style": session.style,
+        "tempo_bpm": record["tempo_bpm"],
+        "meter": record["meter"],
+        "latency_ms": record["latency_ms"],
+        "realtime_factor": round(len(y) / sr_hz / elapsed, 1),
+        **figures,
+    }
+
+
+def generated(owner, library, quick: bool) -> dict:
+    rows = {}
+    seeds = (1,) if quick else (1, 2)
+    for genre in GENRES:
+        for seed in seeds:
+            y, truth = synth_song(genre, seed=seed, duration_s=60 if quick else None)
+            analysis = analyze_signal(y, sr_hz=truth.sr_hz)
+            row = one_song(owner, library, y, truth.sr_hz, np.array(truth.beat_times_s), analysis)
+            row["true_bpm"], row["true_meter"] = round(truth.bpm, 2), truth.meter
+            name = f"{genre}-{seed} ({truth.bpm:.0f}/{truth.meter})"
+            rows[name] = row
+            print_row(name, row)
+    return rows
+
+
+def real(owner, library, quick: bool) -> dict:
+    rows = {}
+    for path in sorted(MUSIC.glob("*.*")):
+        y, _ = load_audio(path, max_duration_s=60 if quick else None)
+        analysis = analyze(path, max_duration_s=60 if quick else None)
+        row = one_song(owner, library, y, 22050, np.asarray(analysis.beat_times_s), analysis)
+        row["offline_bpm"] = round(analysis.tempo_bpm, 2)
+        rows[path.name] = row
+        print_row(path.name, row)
+    return rows
+
+
+def tempo_changes(owner) -> dict:
+    rows = {}
+    for (g1, b1), (g2, b2) in [(("pop", 100), ("house", 128)), (("house", 124), ("hiphop", 90)),
+                               (("funk", 110), ("funk", 96))]:  # fmt: skip
+        y1, t1 = synth_song(g1, bpm=b1, seed=3, duration_s=30)
+        y2, t2 = synth_song(g2, bpm=b2, seed=4, duration_s=30)
+        offset = len(y1) / t1.sr_hz
+        reference = np.concatenate([t1.beat_times_s, np.array(t2.beat_times_s) + offset])
+        session, _ = feed(owner, np.concatenate([y1, y2]), t1.sr_hz, seed=0, record=True)
+        declared = np.array(session.declared_beats_s)
+        relock = beat_lock_s(declared, reference, after_s=offset)
+        name = f"{g1} {b1} -> {g2} {b2} BPM"
+        rows[name] = {"relock_s": relock, "tempo_after_bpm": session.timeline()["tempo_bpm"]}
+        print(f"{name:<32} re-locked after {relock} s (tempo now {rows[name]['tempo_after_bpm']})")
+    return rows
+
+
+def memory(owner, minutes: float) -> dict:
+    path = sorted(MUSIC.glob("*.ogg"))[0]
+    y, _ = load_audio(path)
+    total = int(minutes * 60 * 22050)
+    session = owner.session(22050, seed=0, record=False)
+    chunk = int(CHUNK_S * 22050)
+    tracemalloc.start()
+    marks = []
+    step = total // 10
+    fed = 0
+    while fed < total:
+        start = fed % len(y)
+        part = y[start : start + chunk]
+        session.push(part)
+        fed += len(part)
+        if fed // step > len(marks):
+            heap, _peak = tracemalloc.get_traced_memory()
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            marks.append({"minute": round(fed / 22050 / 60, 1), "heap_mb": round(heap / 2**20, 2),
+                          "max_rss_mb": round(rss, 1)})  # fmt: skip
+            print(f"  {marks[-1]['minute']:6.1f} min: heap {marks[-1]['heap_mb']:7.2f} MB, "
+                  f"max RSS {marks[-1]['max_rss_mb']:.1f} MB")  # fmt: skip
+    tracemalloc.stop()
+    growth = marks[-1]["heap_mb"] - marks[1]["heap_mb"] if len(marks) > 1 else 0.0
+    return {"song": path.name, "minutes": minutes, "marks": marks,
+            "heap_growth_after_first_tenth_mb": round(growth, 2)}  # fmt: skip
+
+
+def print_row(name: str, row: dict) -> None:
+    lat = row["latency_ms"]
+    live, offline = row["live"], row["offline"]
+    print(
+        f"{name:<28} {row['style']:<8} {row['tempo_bpm']:6.1f} BPM  lock {row['beat_lock_s']} s  "
+        f"F {row['beat_f_measure']:.2f}  p99 {lat['p99']:.2f} ms (cpu {lat['cpu_p99']:.2f})  "
+        f"{row['realtime_factor']:5.0f}x  BAS margin {live['bas_margin']:.3f}/"
+        f"{offline['bas_margin']:.3f}  worst join {live['worst_join_ratio']:.2f}/"
+        f"{offline['worst_join_ratio']:.2f}"
+    )
+
+
+def summary(rows: dict) -> dict:
+    values = list(rows.values())
+    locks = [r["beat_lock_s"] for r in values]
+    ratios = [r["bas_margin_ratio"] for r in values if r["bas_margin_ratio"] is not None]
+    return {
+        "songs": len(values),
+        "locked_within_4s": sum(1 for v in locks if v is not None and v <= 4.0),
+        "worst_lock_s": max((v for v in locks if v is not None), default=None),
+        "never_locked": sum(1 for v in locks if v is None),
+        "p99_latency_ms_max": max(r["latency_ms"]["p99"] for r in values),
+        "cpu_p99_latency_ms_max": max(r["latency_ms"]["cpu_p99"] for r in values),
+        "realtime_factor_min": min(r["realtime_factor"] for r in values),
+        "bas_margin_ratio_min": min(ratios) if ratios else None,
+        "bas_margin_ratio_median": float(np.median(ratios)) if ratios else None,
+        "live_worst_join_max": max(r["live"]["worst_join_ratio"] for r in values),
+        "offline_worst_join_max": max(r["offline"]["worst_join_ratio"] for r in values),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--quick", action="store_true", help="one seed, 60-s songs")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    library = open_library(REPO / "phrase_library")
+    owner = LiveChoreographer(library)
+    print("1. generated songs (exact beats); live/offline")
+    gen = generated(owner, library, args.quick)
+    print("2. real songs (offline analysis beats as the reference)")
+    rel = real(owner, library, args.quick)
+    print("3. tempo changes")
+    changes = tempo_changes(owner)
+    print(f"4. memory over {args.minutes:g} minutes")
+    mem = memory(owner, args.minutes)
+    result = {"generated": gen, "generated_summary": summary(gen), "real": rel,
+              "real_summary": summary(rel), "tempo_changes": changes, "memory": mem}  # fmt: skip
+    print(json.dumps({k: v for k, v in result.items() if k.endswith("summary")}, indent=1))
+    print(f"heap growth after the first tenth: {mem['heap_growth_after_first_tenth_mb']} MB")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1, default=float) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,613 @@
+"""Live choreography: dance to music that is still playing.
+
+A :class:`LiveSession` takes PCM chunks as they arrive and returns the poses for every output
+frame up to the audio received plus a look-ahead. It runs the same pieces as the offline path,
+one eight at a time:
+
+- analysis: :class:`musicdance.audio.online.OnlineAnalyzer` (streaming onset strength, causal
+  tempo, beat phase, meter and bar starts, lock);
+- choice: when an eight starts, the phrase for the *next* eight is chosen with the same scorer
+  (``FeatureScorer`` on slots built from what has been heard: tempo, meter, loudness and onset
+  density of the last eight), the library's transition graph with the repeat and mirror factors
+  (the second eight of each sixteen counts as the same music phrase, so its mirror twin is
+  favoured) and ``vary_step`` (no move again within ``MOVE_WINDOW`` eights), with the seeded
+  jitter of the offline decoder;
+- motion: a beat clock ``B`` (beats, continuous) advances at the tracked tempo and is pulled
+  towards the tracked phase (``CLOCK_GAIN``); a phrase maps ``B`` to its own frames through its
+  counts, so a tempo or phase change re-warps the phrase from where it is instead of cutting
+  it; each new phrase is placed on the floor where the dancer stands and joined with
+  inertialization (the offset decays as a critically damped spring, as ``inertialize``).
+
+Before the pulse is locked (and the meter known: two bars) the dancer grooves on the calmest
+groove of the style, on the clock of the tracker's tentative tempo (100 BPM until there is
+one). A chosen phrase is decoded on a background thread while the eight before it plays.
+Memory is bounded unless the session records what it produced (``record=True``, for files):
+the buffers are capped and the phrases kept are at most the style's.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from musicdance.audio.online import BeatState, OnlineAnalyzer
+from musicdance.audio.phrases import onset_peaks
+from musicdance.choreo.choreographer import (
+    JITTER,
+    MOVE_WINDOW,
+    _transition_row,
+    best_style_of,
+    candidate_rows,
+    library_graph,
+    move_of,
+    sparse_steps,
+    twin_index,
+    vary_step,
+)
+from musicdance.choreo.render import JOIN_HALFLIFE_S, join_halflife_s, source_count_frames
+from musicdance.choreo.scoring import FeatureScorer, score_table
+from musicdance.choreo.slots import Slot
+from musicdance.errors import MusicDanceError
+from musicdance.library.phrase import pose_features
+from musicdance.library.table import table_of
+from musicdance.library.transitions import pose_velocity_cost
+from musicdance.motion.motion import Motion
+from musicdance.motion.quat import (
+    quat_from_rotvec,
+    quat_inv,
+    quat_mul,
+    quat_normalize,
+    quat_slerp,
+    quat_to_rotvec,
+    quat_unroll,
+)
+from musicdance.synthesis.blend import align_root, decay_spring, heading
+
+__all__ = [
+    "LIVE_EXTRA",
+    "LiveChoice",
+    "LiveChoreographer",
+    "LiveFrames",
+    "LiveSession",
+    "live_outputs",
+    "write_live",
+]
+
+#: Phase correction of the beat clock, in beats per second per beat of error (at most
+#: ``CLOCK_MAX_RATE`` beats per second), so a phase jump is absorbed within about half a second.
+CLOCK_GAIN = 3.0
+CLOCK_MAX_RATE = 0.6
+IDLE_BPM = 100.0
+#: Past eights kept to normalise loudness and onset density as the offline scorer does.
+HISTORY_SLOTS = 32
+
+
+@dataclass
+class LiveChoice:
+    """A phrase the live session chose: for eight ``eight`` (count 1 at ``start_s``, predicted
+    when chosen), chosen at ``decided_at_s`` of audio received."""
+
+    eight: int
+    phrase_id: str
+    start_s: float
+    decided_at_s: float
+    tempo_bpm: float
+    meter: int
+    beat_times_s: list[float]
+    idle: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "eight": self.eight,
+            "phrase_id": self.phrase_id,
+            "start_s": round(self.start_s, 4),
+            "decided_at_s": round(self.decided_at_s, 4),
+            "tempo_bpm": round(self.tempo_bpm, 2),
+            "meter": self.meter,
+            "beat_times_s": [round(t, 4) for t in self.beat_times_s],
+            "idle": self.idle,
+        }
+
+
+@dataclass
+class LiveFrames:
+    """Output frames: ``times_s [n]``, ``root_positions_m [n, 3]``, ``rotations [n, J, 4]``
+    (local, xyzw), and ``beats_s``: the beats the tracker declared in this push (each once, at
+    most ``lookahead_s`` ahead of the audio received; for beat events in a game)."""
+
+    times_s: np.ndarray
+    root_positions_m: np.ndarray
+    rotations: np.ndarray
+    beats_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.times_s)
+
+
+@dataclass
+class _Segment:
+    """One phrase being danced: its motion placed on the floor, its counts (source frames, the
+    end appended) and the clock value ``b0`` of its count 1."""
+
+    phrase_id: str
+    motion: Motion
+    knots: np.ndarray
+    b0: float
+    counts: int
+    join_s: float = 0.0
+    rot_offset: np.ndarray | None = None
+    rot_velocity: np.ndarray | None = None
+    root_offset: np.ndarray | None = None
+    root_velocity: np.ndarray | None = None
+    halflife_s: float = JOIN_HALFLIFE_S
+    unrolled: np.ndarray | None = None  # rotations [T, J, 4] made continuous for slerp
+
+    def pose(self, clock: float) -> tuple[np.ndarray, np.ndarray]:
+        """Root position [3] and local rotations [J, 4] at clock value ``clock``."""
+        if self.unrolled is None:
+            self.unrolled = quat_unroll(self.motion.rotations, axis=0)
+        position = self.source_s(clock) * self.motion.fps
+        lo = int(position)
+        hi = min(lo + 1, self.motion.num_frames - 1)
+        alpha = position - lo
+        rotation = quat_slerp(self.unrolled[lo], self.unrolled[hi], alpha)
+        roots = self.motion.root_positions_m
+        return roots[lo] * (1 - alpha) + roots[hi] * alpha, rotation
+
+    def source_s(self, clock: float) -> float:
+        """Phrase time (s) at clock value ``clock``: counts on beats, held after its end."""
+        c = clock - self.b0
+        k = self.knots
+        if c <= 0:
+            frame = k[0] + c * (k[1] - k[0])
+        elif c >= len(k) - 1:
+            frame = k[-1] + (c - len(k) + 1) * (k[-1] - k[-2])
+        else:
+            frame = float(np.interp(c, np.arange(len(k)), k))
+        return float(np.clip(frame, 0.0, self.motion.num_frames - 1)) / self.motion.fps
+
+
+class LiveChoreographer:
+    """What live sessions share for one library: its phrase table, transition graph, scorer.
+
+    Args:
+        library: a ``PhraseLibrary`` (or the runtime's cached library).
+        style: dance style; None chooses it from the music at lock.
+        fps: output frame rate. lookahead_s: frames are returned up to this far past the audio
+            received.
+        scorer: the emission model (default ``FeatureScorer``; see ``docs/live.md`` for why
+            not the bundle).
+    """
+
+    def __init__(
+        self, library, *, style: str | None = None, fps: float = 30.0,
+        lookahead_s: float = 0.1, scorer=None,
+    ) -> None:  # fmt: skip
+        self.library = library
+        self.table = table_of(library)
+        self.rows = candidate_rows(library, self.table, style)
+        self.style = style
+        self.fps = float(fps)
+        self.lookahead_s = float(lookahead_s)
+        self.scorer = scorer or FeatureScorer()
+        self.graph = library_graph(library, self.table)
+        self._phrases: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._loader: ThreadPoolExecutor | None = None
+
+    def session(self, sr_hz: int, *, seed: int = 0, record: bool = False) -> LiveSession:
+        """A new live session for a stream at ``sr_hz``; ``seed`` seeds the choice jitter;
+        ``record`` keeps every frame and choice (for files; memory grows with the stream)."""
+        return LiveSession(self, sr_hz, seed=seed, record=record)
+
+    def phrase(self, phrase_id: str):
+        """The phrase with its motion (decoded once; kept for later sessions)."""
+        with self._lock:
+            known = self._phrases.get(phrase_id)
+        if known is None:
+            known = self.library.get(phrase_id)
+            with self._lock:
+                known = self._phrases.setdefault(phrase_id, known)
+        return known
+
+    def prefetch(self, phrase_id: str) -> None:
+        """Decode ``phrase_id`` on a background thread (a choice is made one eight before it
+        is danced, so the decoding is off the audio path)."""
+        with self._lock:
+            if phrase_id in self._phrases:
+                return
+            if self._loader is None:
+                self._loader = ThreadPoolExecutor(1, thread_name_prefix="mdtool-live-load")
+        self._loader.submit(self.phrase, phrase_id)
+
+
+class LiveSession:
+    """One stream being danced to (see the module docs). Not thread-safe: one feeder."""
+
+    def __init__(
+        self, owner: LiveChoreographer, sr_hz: int, *, seed: int = 0, record: bool = False
+    ) -> None:
+        self.owner = owner
+        self.analyzer = OnlineAnalyzer(sr_hz)
+        self.fps = owner.fps
+        self.record = record
+        self.seed = int(seed)
+        self.rng = np.random.default_rng(self.seed)
+        self.style = owner.style
+        self.rows = owner.rows
+        self.ids: list[str] = owner.table.ids[self.rows].tolist()
+        self.choices: deque[LiveChoice] = deque(maxlen=None if record else 64)
+        # seconds per push: wall clock, and CPU time of this thread (what the work costs when
+        # other processes share the cores)
+        self.latencies_s: deque[float] = deque(maxlen=None if record else 4096)
+        self.cpu_latencies_s: deque[float] = deque(maxlen=None if record else 4096)
+        self.locked_at_s: float | None = None
+        self.declared_beats_s: deque[float] = deque(maxlen=None if record else 1024)
+        self._declared_until = 0.0
+        self._frames: list[LiveFrames] = []
+        self._next_frame = 0
+        self._clock = 0.0  # beat clock B
+        self._segment: _Segment | None = None
+        self._next_segment_b: float | None = None
+        self._pending: tuple[int, LiveChoice] | None = None
+        self._eight = 0
+        self._history: deque[Slot] = deque(maxlen=HISTORY_SLOTS)
+        self._loudness_db: deque[float] = deque(maxlen=HISTORY_SLOTS)
+        self._path: list[int] = []
+        self._uses: dict[str, int] = {}
+        self._previous = deque(maxlen=2)  # last two output poses (root [3], rotations [J, 4])
+        self._setup_candidates()
+
+    # -- public ------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> BeatState:
+        return self.analyzer.state
+
+    def push(self, samples) -> LiveFrames:
+        """Feed one PCM chunk; returns the new output frames (up to the audio received plus
+        the look-ahead). The time it took is added to ``latencies_s``."""
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        state = self.analyzer.push(samples)
+        if state.locked and self.locked_at_s is None:
+            self.locked_at_s = state.time_s
+        until = state.time_s + self.owner.lookahead_s
+        frames = self._produce(until)
+        frames.beats_s = self._declare_beats(until)
+        self.latencies_s.append(time.perf_counter() - started)
+        self.cpu_latencies_s.append(time.thread_time() - started_cpu)
+        if self.record and len(frames):
+            self._frames.append(frames)
+        return frames
+
+    def _declare_beats(self, until_s: float) -> np.ndarray:
+        """Beats of the current grid up to ``until_s`` not declared yet (none before the
+        tracker has a tempo; never two closer than half a beat)."""
+        state = self.state
+        since, self._declared_until = self._declared_until, until_s
+        if state.tempo_bpm <= 0:
+            return np.zeros(0)
+        last = self.declared_beats_s[-1] if self.declared_beats_s else -np.inf
+        beats = state.beats_after(max(last + 0.5 * state.period_s, since), 8)
+        beats = beats[beats <= until_s]
+        self.declared_beats_s.extend(beats.tolist())
+        return beats
+
+    def motion(self) -> Motion:
+        """Everything produced so far as one ``Motion`` (``record=True`` sessions)."""
+        if not self.record:
+            raise MusicDanceError("this live session does not record its frames")
+        skeleton = self._skeleton
+        if not self._frames:
+            raise MusicDanceError("the live session has produced no frames yet")
+        return Motion(
+            skeleton,
+            self.fps,
+            np.concatenate([f.root_positions_m for f in self._frames]),
+            np.concatenate([f.rotations for f in self._frames]),
+        )
+
+    def timeline(self) -> dict:
+        """The phrases chosen, when and for when, with the tracker's figures and the latency of
+        ``push`` in milliseconds (wall clock and CPU time)."""
+        lat = np.array(self.latencies_s) * 1000 if self.latencies_s else np.zeros(1)
+        cpu = np.array(self.cpu_latencies_s) * 1000 if self.cpu_latencies_s else np.zeros(1)
+        return {
+            "format": "mdtool-live/1",
+            "style": self.style,
+            "fps": self.fps,
+            "seed": self.seed,
+            "library": str(getattr(self.owner.library, "path", "")),
+            "locked_at_s": self.locked_at_s,
+            "tempo_bpm": round(self.state.tempo_bpm, 2),
+            "meter": self.state.meter,
+            "latency_ms": {
+                "p50": round(float(np.percentile(lat, 50)), 3),
+                "p99": round(float(np.percentile(lat, 99)), 3),
+                "max": round(float(lat.max()), 3),
+                "chunks": len(self.latencies_s),
+                "cpu_p50": round(float(np.percentile(cpu, 50)), 3),
+                "cpu_p99": round(float(np.percentile(cpu, 99)), 3),
+            },
+            "choices": [c.to_json() for c in self.choices],
+        }
+
+    # -- choosing phrases ---------------------------------------------------------------------
+
+    def _setup_candidates(self) -> None:
+        table = self.owner.table.take(self.rows)
+        self._table = table
+        self._moves = np.array([move_of(i) for i in self.ids])
+        self._twins = twin_index(self.ids)
+        self._graph = self.owner.graph.subgraph(self.rows)
+        # the idle groove: the calmest groove (a move named "...groove"), else the calmest
+        # phrase that is not a fill
+        energy = np.asarray(table.energy, dtype=float)
+        groove = np.array(["groove" in m for m in self._moves])
+        fill = np.array(["fill" in m for m in self._moves])
+        rank = energy + np.where(groove, 0.0, 2.0) + np.where(fill, 4.0, 0.0)
+        self._idle_id = self.ids[int(np.argmin(rank))]
+        self._skeleton = self.owner.phrase(self._idle_id).motion.skeleton
+
+    def _slot_now(self, beats_s: np.ndarray, state: BeatState) -> Slot:
+        """A slot for the next eight from what was heard over the last eight."""
+        analyzer = self.analyzer
+        span_frames = int(round(len(beats_s) * state.period_s * analyzer.fps))
+        rms = analyzer.rms.last(span_frames)
+        loud = 20 * np.log10(max(float(np.sqrt(np.mean(rms**2))) if len(rms) else 0.0, 1e-6))
+        self._loudness_db.append(loud)
+        low, high = min(self._loudness_db), max(self._loudness_db)
+        energy = (loud - low) / (high - low) if high - low > 3.0 else 0.6
+        env = analyzer.onset.last(span_frames)
+        density = len(onset_peaks(env, fps=analyzer.fps)) / max(len(env) / analyzer.fps, 1e-6)
+        eight = self._eight
+        return Slot(
+            index=eight,
+            start_s=float(beats_s[0]),
+            end_s=float(beats_s[-1] + state.period_s),
+            beat_times_s=[float(t) for t in beats_s],
+            meter=state.meter,
+            music_phrase=eight // 2,
+            section_label="live",
+            position_in_section=eight,
+            position_in_phrase=eight % 2,
+            tempo_bpm=state.tempo_bpm,
+            energy=float(energy),
+            onset_density_per_s=float(density),
+        )
+
+    def _choose(self, slot: Slot) -> str:
+        """The phrase for ``slot``: the scorer over the recent slots (for the same
+        normalisation as offline), the transition prior from the last phrase, variety."""
+        self._history.append(slot)
+        history = list(self._history)
+        emission = score_table(self.owner.scorer, history, self._table, self.owner.library)
+        row = emission[-1]
+        if self.style is None:
+            self.style = best_style_of(row[None], self._table)
+            keep = np.flatnonzero(self._table.style == self.style)
+            self.rows = self.rows[keep]
+            self.ids = [self.ids[k] for k in keep]
+            self._setup_candidates()
+            row = row[keep]
+        score = row * np.exp(JITTER * self.rng.standard_normal(len(row)))
+        if self._path:
+            previous = history[-2] if len(history) > 1 else slot
+            steps = sparse_steps([previous, slot], self._graph)
+            score = score * _transition_row(steps, 1, self._path[-1], len(self.ids))
+        choice = vary_step(
+            score, self._moves, self._twins, np.array(self._path[-MOVE_WINDOW:], dtype=np.int64),
+            self._uses, same_phrase=slot.position_in_phrase == 1 and bool(self._path),
+        )  # fmt: skip
+        if choice < 0:
+            choice = int(np.argmax(score))
+        self._path.append(choice)
+        if len(self._path) > 4 * MOVE_WINDOW:
+            del self._path[: -MOVE_WINDOW]
+        move = self._moves[choice]
+        self._uses[move] = self._uses.get(move, 0) + 1
+        return self.ids[choice]
+
+    # -- the clock and the frames ------------------------------------------------------------
+
+    def _cycle(self) -> int:
+        return 6 if self.state.meter == 3 else 8
+
+    def _advance_clock(self, t: float, dt: float) -> None:
+        """Move the beat clock to frame time ``t``: one frame at the tracked tempo, then part of
+        the remaining phase error (so that, locked, ``B(t)`` equals the beat grid at ``t``)."""
+        state = self.state
+        if state.tempo_bpm <= 0:
+            self._clock += dt * IDLE_BPM / 60.0
+            return
+        predicted = self._clock + dt * state.tempo_bpm / 60.0
+        grid = (t - state.beat_s) / state.period_s
+        error = (grid - predicted + 0.5) % 1.0 - 0.5
+        self._clock = predicted + dt * float(
+            np.clip(CLOCK_GAIN * error, -CLOCK_MAX_RATE, CLOCK_MAX_RATE)
+        )
+
+    def _maybe_schedule(self, t: float) -> None:
+        """Groove on the idle phrase when no phrase is playing; once locked, choose the phrase
+        for the next eight as soon as the previous choice has started (one eight ahead)."""
+        state = self.state
+        segment = self._segment
+        starting = self._pending is not None and self._clock >= self._pending[0]
+        if not starting and (segment is None or self._clock >= segment.b0 + segment.counts):
+            start = self._clock if segment is None else segment.b0 + segment.counts
+            self._start(self._idle_id, start, t, idle=True)
+        if not (state.locked and state.meter_known) or self._pending is not None:
+            return
+        if self._next_segment_b is None:
+            # the first phrase starts on a bar start at least one beat ahead
+            ahead = ((state.downbeat_s - t) / state.period_s) % state.meter
+            ahead = ahead if ahead >= 1.0 else ahead + state.meter
+            self._next_segment_b = round(self._clock + ahead)
+        cycle = self._cycle()
+        first = t + (self._next_segment_b - self._clock - 0.5) * state.period_s
+        beats = state.beats_after(first, cycle)
+        slot = self._slot_now(beats, state)
+        choice = LiveChoice(
+            eight=self._eight, phrase_id=self._choose(slot), start_s=float(beats[0]),
+            decided_at_s=state.time_s, tempo_bpm=state.tempo_bpm, meter=state.meter,
+            beat_times_s=[float(b) for b in beats],
+        )  # fmt: skip
+        self.owner.prefetch(choice.phrase_id)
+        self._pending = (int(self._next_segment_b), choice)
+        self._eight += 1
+
+    def _start(self, phrase_id: str, b0: float, t: float, *, idle: bool = False) -> None:
+        phrase = self.owner.phrase(phrase_id)
+        counts = self._cycle()
+        knots = source_count_frames(phrase.info, counts)
+        segment = _Segment(phrase_id, phrase.motion, knots, float(b0), counts, join_s=t)
+        s0 = segment.source_s(self._clock)
+        if self._previous:
+            root, rotations = self._previous[-1]
+            frame = int(round(s0 * phrase.motion.fps))
+            segment.motion = align_root(
+                phrase.motion, root, float(heading(rotations[0])), frame=frame
+            )
+            self._join(segment, t)
+        self._segment = segment
+        if idle:
+            self.choices.append(LiveChoice(
+                eight=-1, phrase_id=phrase_id, start_s=t, decided_at_s=self.state.time_s,
+                tempo_bpm=self.state.tempo_bpm, meter=self.state.meter, beat_times_s=[],
+                idle=True,
+            ))  # fmt: skip
+
+    def _join(self, segment: _Segment, t: float) -> None:
+        """Inertialization offsets that continue the last output frames into ``segment``."""
+        dt = 1.0 / self.fps
+        (root_a, rot_a), (root_b, rot_b) = (
+            self._previous if len(self._previous) == 2 else (self._previous[-1],) * 2
+        )
+        prev_rot_velocity = quat_to_rotvec(quat_mul(rot_b, quat_inv(rot_a))) / dt
+        prev_root_velocity = (root_b - root_a) / dt
+        new_root, new_rot = self._source_pose(segment, self._clock)
+        rate = max(self.state.tempo_bpm, IDLE_BPM if self.state.tempo_bpm <= 0 else 0) / 60.0
+        next_root, next_rot = self._source_pose(segment, self._clock + rate * dt)
+        # where the output would be at this frame had it gone on at its velocity
+        prev_next_rot = quat_mul(quat_from_rotvec(prev_rot_velocity * dt), rot_b)
+        prev_next_root = root_b + prev_root_velocity * dt
+        segment.rot_offset = quat_to_rotvec(quat_mul(prev_next_rot, quat_inv(new_rot)))
+        segment.rot_velocity = prev_rot_velocity - quat_to_rotvec(
+            quat_mul(next_rot, quat_inv(new_rot))
+        ) / dt
+        segment.root_offset = prev_next_root - new_root
+        segment.root_velocity = prev_root_velocity - (next_root - new_root) / dt
+        segment.halflife_s = self._halflife(
+            (root_a, rot_a), (root_b, rot_b), (new_root, new_rot), (next_root, next_rot)
+        )
+
+    def _halflife(self, a, b, c, d) -> float:
+        """``join_halflife_s`` of the pose-and-velocity gap between the last output frames and
+        the new phrase's first two frames (the offline render's rule)."""
+        motion = Motion(
+            self._skeleton, self.fps,
+            np.stack([a[0], b[0], c[0], d[0]]), np.stack([a[1], b[1], c[1], d[1]]),
+        )  # fmt: skip
+        positions, rotations = motion.global_transforms()
+        before = pose_features(positions[:2], rotations[:2, 0], self.fps, np.array([1]))
+        after = pose_features(positions[2:], rotations[2:, 0], self.fps, np.array([0]))
+        return join_halflife_s(float(pose_velocity_cost(before[0], after[0])))
+
+    def _source_pose(self, segment: _Segment, clock: float) -> tuple[np.ndarray, np.ndarray]:
+        return segment.pose(clock)
+
+    def _produce(self, until_s: float) -> LiveFrames:
+        times, roots, rotations = [], [], []
+        dt = 1.0 / self.fps
+        while self._next_frame / self.fps <= until_s:
+            t = self._next_frame / self.fps
+            if self._next_frame > 0:
+                self._advance_clock(t, dt)
+            self._maybe_schedule(t)
+            if self._pending is not None and self._clock >= self._pending[0]:
+                b0, choice = self._pending
+                self._pending = None
+                self.choices.append(replace(choice, start_s=t))
+                self._start(choice.phrase_id, b0, t)
+                self._next_segment_b = b0 + self._cycle()
+            root, rot = self._pose_at(t)
+            self._previous.append((root, rot))
+            times.append(t)
+            roots.append(root)
+            rotations.append(rot)
+            self._next_frame += 1
+        if not times:
+            joints = self._skeleton.num_joints
+            return LiveFrames(np.zeros(0), np.zeros((0, 3)), np.zeros((0, joints, 4)))
+        return LiveFrames(np.array(times), np.array(roots), np.array(rotations))
+
+    def _pose_at(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        segment = self._segment
+        root, rot = self._source_pose(segment, self._clock)
+        if segment.rot_offset is not None:
+            elapsed = t - segment.join_s
+            if elapsed > 8 * segment.halflife_s:
+                segment.rot_offset = None
+            else:
+                times = np.array([elapsed])
+                rot_offset = decay_spring(
+                    segment.rot_offset, segment.rot_velocity, segment.halflife_s, times
+                )[0]
+                root_offset = decay_spring(
+                    segment.root_offset, segment.root_velocity, segment.halflife_s, times
+                )[0]
+                rot = quat_normalize(quat_mul(quat_from_rotvec(rot_offset), rot))
+                root = root + root_offset
+        return root, rot
+
+
+
+#: Key of the live session's record (``LiveSession.timeline``) in the ``.glb`` scene's extras.
+LIVE_EXTRA = "mdtool_live"
+LIVE_FORMATS = ("glb", "bvh", "json")
+
+
+def live_outputs(folder, stem: str, formats) -> dict:
+    """``{format: path}`` of a live run: ``STEM.glb``, ``STEM.bvh``, ``STEM.live.json``."""
+    from pathlib import Path
+
+    names = {"glb": f"{stem}.glb", "bvh": f"{stem}.bvh", "json": f"{stem}.live.json"}
+    unknown = [f for f in formats if f not in names]
+    if unknown:
+        raise MusicDanceError(f"unknown live format {unknown[0]!r}: use {', '.join(names)}")
+    return {fmt: Path(folder) / names[fmt] for fmt in formats}
+
+
+def write_live(session: LiveSession, outputs: dict, *, report: dict | None = None) -> None:
+    """Write what a recording session produced as one atomic set (``atomic_outputs``): the
+    motion as .glb (the record in its scene extras) and .bvh, and the record as JSON
+    (``report`` entries are added to it)."""
+    import json
+    from pathlib import Path
+
+    from musicdance.atomic import atomic_outputs
+
+    motion = session.motion()
+    record = {**session.timeline(), **(report or {})}
+    folders = {Path(path).parent.resolve() for path in outputs.values()}
+    if len(folders) != 1:
+        raise MusicDanceError("the files of one live run must be written to one folder")
+    with atomic_outputs(folders.pop()) as staged:
+        if "glb" in outputs:
+            from musicdance.io.gltf import write_glb
+
+            write_glb(motion, staged.path(outputs["glb"]), extras={LIVE_EXTRA: record},
+                      name=Path(outputs["glb"]).stem)  # fmt: skip
+        if "bvh" in outputs:
+            from musicdance.io.bvh import write_bvh
+
+            write_bvh(motion, staged.path(outputs["bvh"]))
+        if "json" in outputs:
+            with open(staged.path(outputs["json"]), "w", encoding="utf-8") as handle:
+                json.dump(record, handle, indent=1)
+                handle.write("\n")
