@@ -29,7 +29,6 @@ from musicdance.library.contemporary import (
     CONTEMPORARY_TAKES,
     contemporary_phrases,
     prepare_take,
-    untwist_legs,
 )
 from musicdance.motion.motion import Motion
 
@@ -91,7 +90,7 @@ def curation() -> None:
     skating = []
     for take in CONTEMPORARY_TAKES:
         canonical, _ = retarget(load_motion(DATA / take.path))
-        motion, _ = prepare_take(untwist_legs(canonical)[0])
+        motion, _ = prepare_take(canonical)
         skating.append(foot_skating_cm_s(motion))
     print(f"source takes' foot skating (same code as the dances): mean {np.mean(skating):.2f}, "
           f"min {np.min(skating):.2f}, max {np.max(skating):.2f} cm/s")

@@ -24,15 +24,12 @@ from musicdance.library.contemporary import (
     prepare_take,
     rejection_reasons,
     takes_present,
-    untwist_legs,
 )
 from musicdance.library.phrase import make_phrase
 from musicdance.library.procedural.build import build_starter_library
-from musicdance.library.quality import knee_wrong_way_deg
 from musicdance.library.validate import validate_phrase
 from musicdance.motion.canonical import CANONICAL_JOINTS
 from musicdance.motion.motion import concatenate, slice_frames
-from musicdance.motion.quat import quat_angle, quat_mul, quat_mul_vec3
 
 SHIPPED = REPO / "phrase_library"
 needs_takes = pytest.mark.skipif(
@@ -48,44 +45,6 @@ def recipe():
 
 def _phrase():
     return sample_phrases(style="pop", move="step-clap", energy="full", mirrored=False)[0]
-
-
-def _twisted(motion, degrees: float):
-    """``motion`` with the left thigh turned about its bone and the shin compensated, as the
-    retargeter leaves a CC_Base rig: same positions, knee hinge off its axis."""
-    half = np.radians(degrees) / 2
-    turn = np.array([0.0, np.sin(half), 0.0, np.cos(half)])
-    inverse = turn * np.array([-1.0, -1.0, -1.0, 1.0])
-    rotations = motion.rotations.copy()
-    thigh, shin = _J["LeftUpperLeg"], _J["LeftLowerLeg"]
-    rotations[:, thigh] = quat_mul(rotations[:, thigh], turn)
-    rotations[:, shin] = quat_mul(inverse, rotations[:, shin])
-    return replace(motion, rotations=rotations)
-
-
-def _knee_azimuth_deg(motion) -> float:
-    """Where the left shin points in the thigh's frame when the knee is bent: 0 is backwards
-    (local -Z, the canonical hinge), 90 sideways."""
-    positions, rotations = motion.global_transforms()
-    inverse = rotations[:, _J["LeftUpperLeg"]] * np.array([-1.0, -1.0, -1.0, 1.0])
-    shin = quat_mul_vec3(inverse, positions[:, _J["LeftFoot"]] - positions[:, _J["LeftLowerLeg"]])
-    bent = np.hypot(shin[:, 0], shin[:, 2]) > 0.1 * np.linalg.norm(shin, axis=-1)
-    return float(np.degrees(np.median(np.arctan2(shin[bent, 0], -shin[bent, 2]))))
-
-
-def test_untwist_legs_restores_the_knee_hinge_and_keeps_every_position():
-    motion = _phrase().motion
-    twisted = _twisted(motion, 110.0)
-    assert np.abs(twisted.global_positions() - motion.global_positions()).max() < 1e-9
-    assert abs(_knee_azimuth_deg(twisted) - _knee_azimuth_deg(motion)) > 100.0
-    fixed, done = untwist_legs(twisted)
-    assert done["left_thigh_deg"] == pytest.approx(-110.0, abs=2.0)
-    assert abs(done["right_thigh_deg"]) < 2.0
-    assert np.abs(fixed.global_positions() - motion.global_positions()).max() < 1e-9
-    assert abs(_knee_azimuth_deg(fixed)) < 5.0
-    assert knee_wrong_way_deg(fixed).max() == knee_wrong_way_deg(motion).max()
-    thigh = _J["LeftUpperLeg"]
-    assert np.degrees(quat_angle(fixed.rotations[:, thigh], motion.rotations[:, thigh])).max() < 2.0
 
 
 def test_prepare_take_trims_still_ends_and_puts_the_feet_on_the_floor():

@@ -6,8 +6,9 @@ is a recipe, applied the same way every time:
 
 1. each take is read and retargeted by the library importer's own path
    (``musicdance.library.importer``), its still stretches before and after the dance are
-   trimmed (the dancer stands for up to 4 s before starting), its feet are put on the floor,
-   and the thighs and shins get the canonical rig's twist (``untwist_legs``);
+   trimmed (the dancer stands for up to 4 s before starting) and its feet are put on the floor
+   (the ``CC_Base`` legs, which point up at rest, get their twist about the bone from the
+   retargeter: ``musicdance.motion.retarget``);
 2. it is cut into eights at the tempo written in ``CONTEMPORARY_TAKES`` (the takes have no
    music; each tempo was chosen from the take's kinematic beats and its preview);
 3. every phrase is validated (``musicdance.library.validate``) and curated by the rules in
@@ -37,7 +38,6 @@ from musicdance.library.validate import validate_phrase
 from musicdance.motion.analysis import foot_skating_mps, joint_speeds_mps
 from musicdance.motion.canonical import CANONICAL_JOINTS, canonical_skeleton
 from musicdance.motion.motion import Motion, resample, slice_frames
-from musicdance.motion.quat import quat_inv, quat_mul, quat_mul_vec3, quat_normalize
 
 __all__ = [
     "CMU_ACKNOWLEDGEMENT",
@@ -54,7 +54,6 @@ __all__ = [
     "prepare_take",
     "rejection_reasons",
     "takes_present",
-    "untwist_legs",
     "write_cmu_notice",
 ]
 
@@ -218,53 +217,6 @@ def prepare_take(motion: Motion) -> tuple[Motion, dict[str, float]]:
     return replace(motion, root_positions_m=root), done
 
 
-def _twist_about_y(angle_rad: float) -> np.ndarray:
-    return np.array([0.0, np.sin(angle_rad / 2), 0.0, np.cos(angle_rad / 2)])
-
-
-def _circular_mean(angles_rad: np.ndarray) -> float:
-    return float(np.arctan2(np.sin(angles_rad).mean(), np.cos(angles_rad).mean()))
-
-
-def untwist_legs(motion: Motion, min_bend_deg: float = 20.0) -> tuple[Motion, dict[str, float]]:
-    """Give the thighs and shins of a canonical-skeleton motion the twist of the canonical rig.
-
-    The retargeter aligns a bone by the shortest rotation between its rest directions; where
-    the source rig's rest bone points the opposite way (the CC_Base legs point up at rest)
-    that rotation's twist is arbitrary, and the CMU takes come out with the thighs twisted by
-    about 110 degrees: the knee bends sideways in the thigh's frame (the knee-direction check
-    then fails, and a skinned character would show it). Per leg this turns the thigh about
-    its bone so that the knee bends towards its local -Z (mean over the frames bent more than
-    ``min_bend_deg``), and the shin about its bone so that the knee rotation has no mean twist;
-    children are compensated, so every joint position is unchanged. Returns the motion and
-    the corrections in degrees.
-    """
-    rotations = motion.rotations.copy()
-    done = {}
-    for side in ("Left", "Right"):
-        thigh, shin, foot = (
-            CANONICAL_JOINTS.index(f"{side}{name}") for name in ("UpperLeg", "LowerLeg", "Foot")
-        )
-        positions, global_rotations = replace(motion, rotations=rotations).global_transforms()
-        local = quat_mul_vec3(
-            quat_inv(global_rotations[:, thigh]), positions[:, foot] - positions[:, shin]
-        )
-        bend = np.degrees(np.arctan2(np.hypot(local[:, 0], local[:, 2]), -local[:, 1]))
-        bent = bend > min_bend_deg
-        azimuth = _circular_mean(np.arctan2(local[bent, 0], -local[bent, 2])) if bent.any() else 0.0
-        turn = _twist_about_y(-azimuth)
-        rotations[:, thigh] = quat_mul(rotations[:, thigh], turn)
-        rotations[:, shin] = quat_mul(quat_inv(turn), rotations[:, shin])
-        knee = quat_normalize(rotations[:, shin])
-        twist = _circular_mean(2.0 * np.arctan2(knee[:, 1], knee[:, 3]))
-        untwist = _twist_about_y(-twist)
-        rotations[:, shin] = quat_mul(rotations[:, shin], untwist)
-        rotations[:, foot] = quat_mul(quat_inv(untwist), rotations[:, foot])
-        done[f"{side.lower()}_thigh_deg"] = float(np.degrees(-azimuth))
-        done[f"{side.lower()}_shin_deg"] = float(np.degrees(-twist))
-    return replace(motion, rotations=rotations), done
-
-
 def curation_figures(phrase: Phrase) -> dict[str, float]:
     """The figures ``CURATION_LIMITS`` judge, measured on one phrase."""
     motion = phrase.motion
@@ -339,7 +291,7 @@ def contemporary_phrases(
             raise MusicDanceError("take of the contemporary recipe not found", path)
         try:
             canonical, _ = retarget(load_motion(path))
-            motion, _ = prepare_take(untwist_legs(canonical)[0])
+            motion, _ = prepare_take(canonical)
             cut, _ = phrases_from_take(
                 motion,
                 style=CONTEMPORARY_STYLE,
