@@ -23,13 +23,15 @@ from musicdance.library.contemporary import (
     contemporary_phrases,
     prepare_take,
     rejection_reasons,
+    repair_flicker,
     takes_present,
 )
 from musicdance.library.phrase import make_phrase
 from musicdance.library.procedural.build import build_starter_library
 from musicdance.library.validate import validate_phrase
 from musicdance.motion.canonical import CANONICAL_JOINTS
-from musicdance.motion.motion import concatenate, slice_frames
+from musicdance.motion.motion import concatenate, resample, slice_frames
+from musicdance.motion.quat import quat_mul
 
 SHIPPED = REPO / "phrase_library"
 needs_takes = pytest.mark.skipif(
@@ -59,6 +61,27 @@ def test_prepare_take_trims_still_ends_and_puts_the_feet_on_the_floor():
     assert prepared.num_frames < take.num_frames - 90
     heights = prepared.root_positions_m[:, 1] - motion.root_positions_m[0, 1]
     assert abs(np.percentile(heights, 50)) < 0.05
+
+
+def test_repair_flicker_mends_a_flipping_thigh_and_leaves_real_motion_alone():
+    """The CC_Base solve of CMU subject 5 flips a raised thigh by up to 178 degrees for a
+    few frames and back; the repair interpolates across the flicker. Real motion (a starter
+    phrase at 60 fps, fast moves included) has no rotation step that large: nothing changes."""
+    motion = resample(_phrase().motion, 60.0)
+    same, mended = repair_flicker(motion)
+    assert mended == 0 and np.array_equal(same.rotations, motion.rotations)
+    rotations = motion.rotations.copy()
+    thigh = _J["RightUpperLeg"]
+    flip = np.array([np.sin(np.radians(85.0)), 0.0, 0.0, np.cos(np.radians(85.0))])  # 170 deg
+    rotations[100:104, thigh] = quat_mul(rotations[100:104, thigh], flip)
+    flickering = replace(motion, rotations=rotations)
+    positions = motion.global_positions()
+    assert np.abs(flickering.global_positions() - positions).max() > 0.3  # the knee flies
+    mended_motion, mended = repair_flicker(flickering)
+    assert mended == 4
+    # back on the real path, up to interpolating 5 frames (83 ms) of real motion
+    assert np.abs(mended_motion.global_positions() - positions).max() < 0.03
+    assert np.array_equal(mended_motion.rotations[:100], flickering.rotations[:100])
 
 
 def test_curation_rejects_broken_phrases_with_their_figures():
