@@ -29,7 +29,7 @@ from musicdance.library.contemporary import (
     CONTEMPORARY_TAKES,
     contemporary_phrases,
     prepare_take,
-    untwist_legs,
+    repair_flicker,
 )
 from musicdance.motion.motion import Motion
 
@@ -91,10 +91,12 @@ def curation() -> None:
     skating = []
     for take in CONTEMPORARY_TAKES:
         canonical, _ = retarget(load_motion(DATA / take.path))
-        motion, _ = prepare_take(untwist_legs(canonical)[0])
+        motion, _ = prepare_take(repair_flicker(canonical)[0])
         skating.append(foot_skating_cm_s(motion))
-    print(f"source takes' foot skating (same code as the dances): mean {np.mean(skating):.2f}, "
-          f"min {np.min(skating):.2f}, max {np.max(skating):.2f} cm/s")
+    print(
+        f"source takes' foot skating (same code as the dances): mean {np.mean(skating):.2f}, "
+        f"min {np.min(skating):.2f}, max {np.max(skating):.2f} cm/s"
+    )
 
 
 def dances(library_path: Path) -> None:
@@ -123,8 +125,10 @@ def dances(library_path: Path) -> None:
         print(f"  {song.name:<26} {len(timeline.slots):3d} slots  "
               + "  ".join(f"{k}={v:.3f}" for k, v in row.items()) + f"  [{name}]")  # fmt: skip
     if rows:
-        print(f"  worst join ratio over the songs: {max(r['worst_ratio'] for r in rows):.3f}; "
-              f"median join / p99: {max(r['median_ratio_p99'] for r in rows):.3f} at most")
+        print(
+            f"  worst join ratio over the songs: {max(r['worst_ratio'] for r in rows):.3f}; "
+            f"median join / p99: {max(r['median_ratio_p99'] for r in rows):.3f} at most"
+        )
 
 
 def main() -> None:

@@ -10,7 +10,11 @@ Prints:
   the confidence, how many variants fall below the import threshold (refused, not guessed)
   and the largest deviation of an accepted variant from the original;
 - the import time of a 10-minute take (a real take looped) with the tempo from the motion.
-``--plot FILE`` also draws the kinematic-beat plot of the rhythmic takes with their beat grid.
+- where perfume_A's pulse is: per section of the take, its stops, the estimator's tempo and
+  confidence there, and how the stops lock to the take's tempo (why the 20-s windows that
+  start in its first 2 s are refused).
+``--plot FILE`` also draws the kinematic-beat plot of the rhythmic takes with their beat grid;
+``--sections-only`` prints only the perfume sections.
 
     python benchmarks/bench_mocap_import.py [--plot docs/images/tempo_real_takes.png]
 """
@@ -135,6 +139,74 @@ def bench_tempo() -> dict[str, tuple]:
     return plotted
 
 
+#: perfume_A_test's sections (s): standing, the first steps, the middle, the hip bounces and
+#: the end (read from its kinematic-beat salience).
+PERFUME_SECTIONS = ((0.0, 3.0), (3.0, 6.6), (6.6, 20.5), (20.5, 24.0), (24.0, 32.5))
+
+
+def phase_locking(times_s: np.ndarray, weights: np.ndarray, bpm: float) -> float:
+    """How well events lock to a beat grid of ``bpm`` (any phase): the length of the
+    weighted mean of their phases on the unit circle (1: all on one phase; chance for n
+    events about 1/sqrt(n))."""
+    if len(times_s) == 0:
+        return float("nan")
+    phases = np.exp(2j * np.pi * times_s * bpm / 60.0)
+    return float(abs((weights * phases).sum()) / weights.sum())
+
+
+def bench_sections(stem: str = "perfume_A_test", min_salience: float = 0.3) -> None:
+    """Where a take's pulse is: per section, the stops (kinematic-beat salience peaks over
+    ``min_salience``), the estimator on the section alone, the stops' phase locking to the
+    whole take's tempo and the best-locking tempo in 60-180 BPM, and the autocorrelation
+    peaks of the pulse between 0.17 and 2.3 s."""
+    from scipy.ndimage import gaussian_filter1d
+    from scipy.signal import find_peaks
+
+    from musicdance.motion.analysis import _autocorrelation, kinematic_beat_salience
+
+    fps = LIBRARY_FPS
+    positions = tempo_variants(canonical_take(SHARED_BVH / f"{stem}.bvh"))["original"]
+    whole = estimate_motion_tempo(positions, fps)
+    smoothed = gaussian_filter1d(positions, 0.03 * fps, axis=0, mode="nearest")
+    salience = kinematic_beat_salience(smoothed, fps, speed_sigma_s=0.0)
+    stops, _ = find_peaks(salience, height=min_salience, distance=4)
+    print(f"## Where the pulse of {stem} is (whole take: {whole.tempo_bpm:.1f} BPM)\n")
+    print(
+        "| section s | stops | estimator alone (conf) | locking to the take's beats / half beats "
+        "(chance) | best-locking tempo 60-180 | pulse autocorrelation peaks, lag s (value) |"
+    )
+    print("|---|--:|---|---|---|---|")  # fmt: skip
+    for lo, hi in PERFUME_SECTIONS:
+        a, b = int(lo * fps), int(hi * fps)
+        inside = stops[(stops >= a) & (stops < b)]
+        t, w = inside / fps, salience[inside]
+        alone = estimate_motion_tempo(positions[a:b], fps)
+        grid = np.arange(60.0, 180.5, 0.5)
+        locks = [phase_locking(t, w, bpm) for bpm in grid]
+        best = int(np.nanargmax(locks)) if len(inside) else 0
+        pulse = salience[a:b] - gaussian_filter1d(salience[a:b], fps, mode="nearest")
+        acf = _autocorrelation(pulse) if np.any(pulse) else np.zeros(b - a)
+        lags = np.arange(5, min(70, b - a - 1))
+        peaks = [k for k in lags if acf[k] >= acf[k - 1] and acf[k] >= acf[k + 1] and acf[k] > 0.1]
+        estimate = (
+            f"{alone.tempo_bpm:.1f} ({alone.confidence:.2f})" if np.isfinite(alone.tempo_bpm)
+            else "none"
+        )  # fmt: skip
+        locking = (
+            f"{phase_locking(t, w, whole.tempo_bpm):.2f} / "
+            f"{phase_locking(t, w, 2 * whole.tempo_bpm):.2f} ({1 / np.sqrt(len(inside)):.2f})"
+            if len(inside) else "-"
+        )  # fmt: skip
+        print(
+            f"| {lo:g}-{hi:g} | {len(inside)} | {estimate} | {locking} | "
+            + (f"{grid[best]:.1f} ({locks[best]:.2f})" if len(inside) else "-")
+            + " | "
+            + (", ".join(f"{k / fps:.2f} ({acf[k]:.2f})" for k in peaks) or "none")
+            + " |"
+        )
+    print()
+
+
 def bench_long_import(work: Path, minutes: float = 10.0) -> None:
     take = load_motion(SHARED_BVH / f"{LONG_TAKE}.bvh")
     loops = int(np.ceil(minutes * 60.0 / take.duration_s))
@@ -191,7 +263,11 @@ def plot_beats(plotted: dict[str, tuple], out: Path, seconds: float = 10.0) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plot", type=Path, help="Write the kinematic-beat plot (PNG).")
+    parser.add_argument("--sections-only", action="store_true", help="Only perfume's sections.")
     args = parser.parse_args()
+    bench_sections()
+    if args.sections_only:
+        return
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         bench_mapping(work)

@@ -184,3 +184,39 @@ def test_find_cut_searches_one_beat_either_side(analysis, starter, monkeypatch):
         shift = join.time_s * timeline.fps - after.first
         assert abs(shift) <= round(JOIN_SEARCH_BEATS * after.beat_frames)
         assert before.first < join.time_s * timeline.fps < after.stop
+
+
+def test_a_slot_shorter_than_its_phrase_plays_on_into_the_phrase_for_the_cut(analysis, captured):
+    """A slot holding fewer counts than its phrase stops mid-phrase: the phrase's own next frames
+    continue it, so the cut search may play past the slot's end (as into a next phrase of the
+    take) instead of joining from wherever the phrase is at count 5."""
+    from dataclasses import replace as dc_replace
+
+    from musicdance.choreo import render
+
+    ids = captured.ids()
+    last = ids[-1]  # the take's last phrase: nothing continues it
+    assert continuations(captured, captured.get(last))[1] is None
+    n = len(captured.get(last).info.count_frames) - 2  # counts the slot keeps
+    assert n >= 2
+    timeline = choreograph(analysis, captured, seed=0)
+    slots = list(timeline.slots)
+    k = next(i for i, s in enumerate(slots[:-1]) if s.num_counts >= 8)
+    # slot k split in two: its first n counts (the phrase cut short), then the rest
+    short = dc_replace(slots[k], beat_times_s=slots[k].beat_times_s[:n],
+                       end_s=slots[k].beat_times_s[n])  # fmt: skip
+    following = dc_replace(slots[k], start_s=short.end_s, beat_times_s=slots[k].beat_times_s[n:])
+    slots = [*slots[:k], short, following, *slots[k + 1 :]]
+    slots = [dc_replace(slot, index=i) for i, slot in enumerate(slots)]
+    choices = [*timeline.choices[:k], Choice(last, 0.0), Choice(ids[0], 0.0),
+               *timeline.choices[k + 1 :]]  # fmt: skip
+    edited = Timeline(**{**timeline.__dict__, "slots": slots, "choices": choices})
+    short, following = slots[k], slots[k + 1]
+    pieces = {p.slot: p for p in render._warp_pieces(edited, captured)}
+    piece = pieces[short.index]
+    reach = round(JOIN_SEARCH_BEATS * piece.beat_frames)
+    assert piece.hi >= piece.stop + reach  # played on past the slot's end
+    extra = piece.motion.global_positions()[piece.stop - piece.lo :]
+    assert np.abs(np.diff(extra, axis=0)).max() > 1e-3  # the phrase moving on, not a held pose
+    join = find_cut(piece, pieces[following.index])
+    assert piece.first < join.time_s * edited.fps <= piece.stop + reach

@@ -23,16 +23,15 @@ from musicdance.library.contemporary import (
     contemporary_phrases,
     prepare_take,
     rejection_reasons,
+    repair_flicker,
     takes_present,
-    untwist_legs,
 )
 from musicdance.library.phrase import make_phrase
 from musicdance.library.procedural.build import build_starter_library
-from musicdance.library.quality import knee_wrong_way_deg
 from musicdance.library.validate import validate_phrase
 from musicdance.motion.canonical import CANONICAL_JOINTS
-from musicdance.motion.motion import concatenate, slice_frames
-from musicdance.motion.quat import quat_angle, quat_mul, quat_mul_vec3
+from musicdance.motion.motion import concatenate, resample, slice_frames
+from musicdance.motion.quat import quat_mul
 
 SHIPPED = REPO / "phrase_library"
 needs_takes = pytest.mark.skipif(
@@ -50,44 +49,6 @@ def _phrase():
     return sample_phrases(style="pop", move="step-clap", energy="full", mirrored=False)[0]
 
 
-def _twisted(motion, degrees: float):
-    """``motion`` with the left thigh turned about its bone and the shin compensated, as the
-    retargeter leaves a CC_Base rig: same positions, knee hinge off its axis."""
-    half = np.radians(degrees) / 2
-    turn = np.array([0.0, np.sin(half), 0.0, np.cos(half)])
-    inverse = turn * np.array([-1.0, -1.0, -1.0, 1.0])
-    rotations = motion.rotations.copy()
-    thigh, shin = _J["LeftUpperLeg"], _J["LeftLowerLeg"]
-    rotations[:, thigh] = quat_mul(rotations[:, thigh], turn)
-    rotations[:, shin] = quat_mul(inverse, rotations[:, shin])
-    return replace(motion, rotations=rotations)
-
-
-def _knee_azimuth_deg(motion) -> float:
-    """Where the left shin points in the thigh's frame when the knee is bent: 0 is backwards
-    (local -Z, the canonical hinge), 90 sideways."""
-    positions, rotations = motion.global_transforms()
-    inverse = rotations[:, _J["LeftUpperLeg"]] * np.array([-1.0, -1.0, -1.0, 1.0])
-    shin = quat_mul_vec3(inverse, positions[:, _J["LeftFoot"]] - positions[:, _J["LeftLowerLeg"]])
-    bent = np.hypot(shin[:, 0], shin[:, 2]) > 0.1 * np.linalg.norm(shin, axis=-1)
-    return float(np.degrees(np.median(np.arctan2(shin[bent, 0], -shin[bent, 2]))))
-
-
-def test_untwist_legs_restores_the_knee_hinge_and_keeps_every_position():
-    motion = _phrase().motion
-    twisted = _twisted(motion, 110.0)
-    assert np.abs(twisted.global_positions() - motion.global_positions()).max() < 1e-9
-    assert abs(_knee_azimuth_deg(twisted) - _knee_azimuth_deg(motion)) > 100.0
-    fixed, done = untwist_legs(twisted)
-    assert done["left_thigh_deg"] == pytest.approx(-110.0, abs=2.0)
-    assert abs(done["right_thigh_deg"]) < 2.0
-    assert np.abs(fixed.global_positions() - motion.global_positions()).max() < 1e-9
-    assert abs(_knee_azimuth_deg(fixed)) < 5.0
-    assert knee_wrong_way_deg(fixed).max() == knee_wrong_way_deg(motion).max()
-    thigh = _J["LeftUpperLeg"]
-    assert np.degrees(quat_angle(fixed.rotations[:, thigh], motion.rotations[:, thigh])).max() < 2.0
-
-
 def test_prepare_take_trims_still_ends_and_puts_the_feet_on_the_floor():
     motion = _phrase().motion
     still_start = concatenate([slice_frames(motion, 0, 1)] * 90)  # 3 s standing
@@ -100,6 +61,27 @@ def test_prepare_take_trims_still_ends_and_puts_the_feet_on_the_floor():
     assert prepared.num_frames < take.num_frames - 90
     heights = prepared.root_positions_m[:, 1] - motion.root_positions_m[0, 1]
     assert abs(np.percentile(heights, 50)) < 0.05
+
+
+def test_repair_flicker_mends_a_flipping_thigh_and_leaves_real_motion_alone():
+    """The CC_Base solve of CMU subject 5 flips a raised thigh by up to 178 degrees for a
+    few frames and back; the repair interpolates across the flicker. Real motion (a starter
+    phrase at 60 fps, fast moves included) has no rotation step that large: nothing changes."""
+    motion = resample(_phrase().motion, 60.0)
+    same, mended = repair_flicker(motion)
+    assert mended == 0 and np.array_equal(same.rotations, motion.rotations)
+    rotations = motion.rotations.copy()
+    thigh = _J["RightUpperLeg"]
+    flip = np.array([np.sin(np.radians(85.0)), 0.0, 0.0, np.cos(np.radians(85.0))])  # 170 deg
+    rotations[100:104, thigh] = quat_mul(rotations[100:104, thigh], flip)
+    flickering = replace(motion, rotations=rotations)
+    positions = motion.global_positions()
+    assert np.abs(flickering.global_positions() - positions).max() > 0.3  # the knee flies
+    mended_motion, mended = repair_flicker(flickering)
+    assert mended == 4
+    # back on the real path, up to interpolating 5 frames (83 ms) of real motion
+    assert np.abs(mended_motion.global_positions() - positions).max() < 0.03
+    assert np.array_equal(mended_motion.rotations[:100], flickering.rotations[:100])
 
 
 def test_curation_rejects_broken_phrases_with_their_figures():

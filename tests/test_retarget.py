@@ -182,3 +182,98 @@ def test_bad_mapping_files(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(MusicDanceError, match=message):
         load_mapping_file(path)
+
+
+def _knee_bend(motion: Motion, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: which way the shin points in the thigh's frame, seen along the thigh
+    (degrees, 0 backwards = local -Z, 90 sideways), and the knee's bend in degrees."""
+    skeleton = motion.skeleton
+    thigh, shin, foot = (skeleton.index(f"{side}{n}") for n in ("UpperLeg", "LowerLeg", "Foot"))
+    positions, rotations = motion.global_transforms()
+    local = quat_mul_vec3(quat_inv(rotations[:, thigh]), positions[:, foot] - positions[:, shin])
+    bend = np.degrees(np.arctan2(np.hypot(local[:, 0], local[:, 2]), -local[:, 1]))
+    return np.degrees(np.arctan2(local[:, 0], -local[:, 2])), bend
+
+
+def _legs_up_rig(motion: Motion, flip: np.ndarray) -> Motion:
+    """``motion`` written on a rig whose legs point *up* at rest (as ``CC_Base``): each leg's
+    rest offsets turned by the half turn ``flip``, its rotations compensated, so every joint
+    lands where it did."""
+    skeleton = motion.skeleton
+    legs = [i for i, n in enumerate(skeleton.names) if "Leg" in n or "Foot" in n or "Toes" in n]
+    offsets = skeleton.offsets_m.copy()
+    for i in legs:
+        if skeleton.names[i].endswith("UpperLeg"):
+            continue  # the hip joint stays where it is; the bones below it turn
+        offsets[i] = quat_mul_vec3(flip, offsets[i])
+    end_sites = {
+        i: quat_mul_vec3(flip, v) if i in legs else v for i, v in skeleton.end_sites_m.items()
+    }
+    rig = Skeleton(skeleton.names, skeleton.parents, offsets, skeleton.channels, end_sites)
+    _, rotations = motion.global_transforms()
+    flipped = rotations.copy()
+    flipped[:, legs] = quat_mul(rotations[:, legs], quat_inv(flip))
+    local = flipped.copy()
+    local[:, 1:] = quat_inv_mul(flipped[:, skeleton.parents[1:]], flipped[:, 1:])
+    return Motion(rig, motion.fps, motion.root_positions_m, local)
+
+
+def test_legs_pointing_up_at_rest_keep_the_knee_hinge():
+    """The rest pose cannot say a bone's twist when the source bone points the other way
+    (``CC_Base`` legs point up at rest): the shortest rotation's twist is arbitrary. The
+    retargeter takes it from the motion (the knee bends backwards in the thigh's frame) and
+    carries it down the leg, so the canonical rotations come back."""
+    from library_support import sample_phrases
+
+    original = sample_phrases(style="pop", move="step-clap", energy="full", mirrored=False)[
+        0
+    ].motion
+    axis = np.array([np.sin(np.radians(70.0)), 0.0, np.cos(np.radians(70.0))])
+    flip = np.concatenate([axis, [0.0]])  # a half turn about a horizontal axis 70 deg off +Z
+    source = _legs_up_rig(original, flip)
+    assert np.abs(source.global_positions() - original.global_positions()).max() < 1e-9
+    rest = source.skeleton.rest_positions_m()
+    thigh, shin = source.skeleton.index("LeftUpperLeg"), source.skeleton.index("LeftLowerLeg")
+    assert (rest[shin] - rest[thigh])[1] > 0.4  # the rest leg points up
+
+    result, _ = retarget(source)
+    assert np.abs(result.global_positions() - original.global_positions()).max() < 1e-6
+    for side in ("Left", "Right"):
+        direction, bend = _knee_bend(result, side)
+        bent = bend > 20.0
+        assert bent.sum() > 10
+        assert abs(np.median(direction[bent])) < 5.0  # backwards, as in the canonical rig
+    for name in ("LeftUpperLeg", "LeftLowerLeg", "LeftFoot", "RightUpperLeg", "RightFoot"):
+        k = result.skeleton.index(name)
+        error = np.degrees(quat_angle(result.rotations[:, k], original.rotations[:, k]))
+        assert error.max() < 1.0, name
+
+
+def test_real_takes_bend_their_knees_and_elbows_the_canonical_way(shared_bvh):
+    """Every shared take (the CMU/iClone ``CC_Base`` takes with their legs up at rest, the
+    Rokoko rig with its right arm across the body) comes out with the knees bending backwards
+    and the elbows forwards in their bones' frames, and the knee without a mean twist."""
+    result, _ = retarget(read_bvh(shared_bvh))
+    skeleton = result.skeleton
+    positions, rotations = result.global_transforms()
+    for side in ("Left", "Right"):
+        direction, bend = _knee_bend(result, side)
+        bent = bend > 20.0
+        if bent.sum() >= 10:
+            assert abs(np.median(direction[bent])) < 20.0, side
+        thigh, shin = skeleton.index(f"{side}UpperLeg"), skeleton.index(f"{side}LowerLeg")
+        knee = quat_inv_mul(rotations[:, thigh], rotations[:, shin])
+        twist = np.degrees(2.0 * np.arctan2(knee[:, 1], knee[:, 3]))
+        assert abs(np.median((twist + 180.0) % 360.0 - 180.0)) < 15.0, side
+        upper, lower, hand = (
+            skeleton.index(f"{side}{n}") for n in ("UpperArm", "LowerArm", "Hand")
+        )
+        forearm = quat_mul_vec3(
+            quat_inv(rotations[:, upper]), positions[:, hand] - positions[:, lower]
+        )
+        elbow = np.degrees(
+            np.arctan2(np.hypot(forearm[:, 1], forearm[:, 2]), np.abs(forearm[:, 0]))
+        )
+        bent = elbow > 20.0
+        if bent.sum() >= 10:
+            assert np.median(forearm[bent, 2]) > 0.0, side

@@ -451,7 +451,8 @@ def _warp_pieces(
     """Every slot's phrase (or only the slots numbered in ``only``) warped onto its beats.
     A phrase that loops, or that another phrase leads into or continues (``continuations``),
     is played on from that side by ``JOIN_SEARCH_BEATS`` (plus two frames) for the cut
-    search."""
+    search; so is a phrase cut short by its slot (fewer counts than the phrase), into its own
+    next frames."""
     fps = timeline.fps
     infos = None
     sources: dict[str, tuple[Phrase, tuple[Motion, int], tuple[bool, bool]]] = {}
@@ -474,7 +475,10 @@ def _warp_pieces(
         phrase, source, sides = sources[phrase_id]
         beat = _beat_frames(slot, fps)
         reach = int(round(JOIN_SEARCH_BEATS * beat)) + 2
-        margins = (reach if sides[0] else 0, reach if sides[1] else 0)
+        # A slot shorter than its phrase stops mid-phrase: the phrase's own next frames
+        # continue it, so the cut may move past the slot's end as into a next phrase.
+        goes_on = sides[1] or slot.num_counts < len(phrase.info.count_frames)
+        margins = (reach if sides[0] else 0, reach if goes_on else 0)
         motion = warp_slot(phrase, slot, fps, margin_frames=margins, source=source)
         if motion is not None:
             warped.append((slot, motion, margins, beat))

@@ -5,9 +5,12 @@ from the CMU Graphics Lab Motion Capture Database, as found in ``../shared/data`
 is a recipe, applied the same way every time:
 
 1. each take is read and retargeted by the library importer's own path
-   (``musicdance.library.importer``), its still stretches before and after the dance are
-   trimmed (the dancer stands for up to 4 s before starting), its feet are put on the floor,
-   and the thighs and shins get the canonical rig's twist (``untwist_legs``);
+   (``musicdance.library.importer``), flickers of the capture's solve are mended
+   (``repair_flicker``: a raised thigh flipping by up to 178 degrees for a few frames and
+   back), its still stretches before and after the dance are
+   trimmed (the dancer stands for up to 4 s before starting) and its feet are put on the floor
+   (the ``CC_Base`` legs, which point up at rest, get their twist about the bone from the
+   retargeter: ``musicdance.motion.retarget``);
 2. it is cut into eights at the tempo written in ``CONTEMPORARY_TAKES`` (the takes have no
    music; each tempo was chosen from the take's kinematic beats and its preview);
 3. every phrase is validated (``musicdance.library.validate``) and curated by the rules in
@@ -37,7 +40,7 @@ from musicdance.library.validate import validate_phrase
 from musicdance.motion.analysis import foot_skating_mps, joint_speeds_mps
 from musicdance.motion.canonical import CANONICAL_JOINTS, canonical_skeleton
 from musicdance.motion.motion import Motion, resample, slice_frames
-from musicdance.motion.quat import quat_inv, quat_mul, quat_mul_vec3, quat_normalize
+from musicdance.motion.quat import quat_angle, quat_slerp
 
 __all__ = [
     "CMU_ACKNOWLEDGEMENT",
@@ -52,9 +55,9 @@ __all__ = [
     "contemporary_phrases",
     "curation_figures",
     "prepare_take",
+    "repair_flicker",
     "rejection_reasons",
     "takes_present",
-    "untwist_legs",
     "write_cmu_notice",
 ]
 
@@ -218,51 +221,80 @@ def prepare_take(motion: Motion) -> tuple[Motion, dict[str, float]]:
     return replace(motion, root_positions_m=root), done
 
 
-def _twist_about_y(angle_rad: float) -> np.ndarray:
-    return np.array([0.0, np.sin(angle_rad / 2), 0.0, np.cos(angle_rad / 2)])
+#: A joint's rotation turning faster than this between two frames is a flicker of the solve
+#: (degrees per second: 60 degrees in one 60-fps frame; a dancer's fastest joints turn
+#: about 1500 deg/s).
+FLICKER_DEG_PER_S = 3600.0
+#: ... when the rotation comes back (within ``FLICKER_RETURN_DEG_PER_S`` of where it left)
+#: within this many seconds; then the frames between are interpolated.
+FLICKER_MAX_S = 0.25
+FLICKER_RETURN_DEG_PER_S = 2400.0
+#: ... or when the joints it moves are back within this speed (m/s) of where they were.
+FLICKER_RETURN_MPS = 10.0
 
 
-def _circular_mean(angles_rad: np.ndarray) -> float:
-    return float(np.arctan2(np.sin(angles_rad).mean(), np.cos(angles_rad).mean()))
+def _descends(skeleton, k: int, j: int) -> bool:
+    """Whether joint ``k`` is ``j``'s child or further down."""
+    k = int(skeleton.parents[k])
+    while k >= 0:
+        if k == j:
+            return True
+        k = int(skeleton.parents[k])
+    return False
 
 
-def untwist_legs(motion: Motion, min_bend_deg: float = 20.0) -> tuple[Motion, dict[str, float]]:
-    """Give the thighs and shins of a canonical-skeleton motion the twist of the canonical rig.
+def repair_flicker(motion: Motion) -> tuple[Motion, int]:
+    """Mend one-to-few-frame flickers of the capture's solve (the ``CC_Base`` right thigh of
+    CMU subject 5 flips by up to 178 degrees for a few 60-fps frames while the leg is raised,
+    throwing the knee 0.3 m and back).
 
-    The retargeter aligns a bone by the shortest rotation between its rest directions; where
-    the source rig's rest bone points the opposite way (the CC_Base legs point up at rest)
-    that rotation's twist is arbitrary, and the CMU takes come out with the thighs twisted by
-    about 110 degrees: the knee bends sideways in the thigh's frame (the knee-direction check
-    then fails, and a skinned character would show it). Per leg this turns the thigh about
-    its bone so that the knee bends towards its local -Z (mean over the frames bent more than
-    ``min_bend_deg``), and the shin about its bone so that the knee rotation has no mean twist;
-    children are compensated, so every joint position is unchanged. Returns the motion and
-    the corrections in degrees.
+    Per joint, a frame whose local rotation turns more than ``FLICKER_DEG_PER_S`` from the
+    one before starts a flicker; it ends at the next such jump, within ``FLICKER_MAX_S``,
+    that lands within ``FLICKER_RETURN_DEG_PER_S`` times the elapsed time of the last good
+    frame, or puts the joints below back within ``FLICKER_RETURN_MPS`` of where they were
+    (a straight leg flips about its own axis without moving the foot), and the frames
+    between are interpolated (slerp) from the two. A jump that
+    does not come back is left alone (the curation still sees it). Returns the motion and the
+    number of joint-frames mended.
     """
     rotations = motion.rotations.copy()
-    done = {}
-    for side in ("Left", "Right"):
-        thigh, shin, foot = (
-            CANONICAL_JOINTS.index(f"{side}{name}") for name in ("UpperLeg", "LowerLeg", "Foot")
-        )
-        positions, global_rotations = replace(motion, rotations=rotations).global_transforms()
-        local = quat_mul_vec3(
-            quat_inv(global_rotations[:, thigh]), positions[:, foot] - positions[:, shin]
-        )
-        bend = np.degrees(np.arctan2(np.hypot(local[:, 0], local[:, 2]), -local[:, 1]))
-        bent = bend > min_bend_deg
-        azimuth = _circular_mean(np.arctan2(local[bent, 0], -local[bent, 2])) if bent.any() else 0.0
-        turn = _twist_about_y(-azimuth)
-        rotations[:, thigh] = quat_mul(rotations[:, thigh], turn)
-        rotations[:, shin] = quat_mul(quat_inv(turn), rotations[:, shin])
-        knee = quat_normalize(rotations[:, shin])
-        twist = _circular_mean(2.0 * np.arctan2(knee[:, 1], knee[:, 3]))
-        untwist = _twist_about_y(-twist)
-        rotations[:, shin] = quat_mul(rotations[:, shin], untwist)
-        rotations[:, foot] = quat_mul(quat_inv(untwist), rotations[:, foot])
-        done[f"{side.lower()}_thigh_deg"] = float(np.degrees(-azimuth))
-        done[f"{side.lower()}_shin_deg"] = float(np.degrees(-twist))
-    return replace(motion, rotations=rotations), done
+    frame_s = 1.0 / motion.fps
+    jump = np.radians(FLICKER_DEG_PER_S * frame_s)
+    back = np.radians(FLICKER_RETURN_DEG_PER_S * frame_s)
+    longest = max(1, int(round(FLICKER_MAX_S * motion.fps)))
+    mended = 0
+    positions = motion.global_positions()
+    skeleton = motion.skeleton
+    below = [[k for k in range(skeleton.num_joints) if _descends(skeleton, k, j)]
+             for j in range(skeleton.num_joints)]  # fmt: skip
+    for j in range(1, skeleton.num_joints):
+        q = rotations[:, j]
+        jumps = np.flatnonzero(quat_angle(q[1:], q[:-1]) > jump) + 1  # frames that jump
+        t = 0
+        for start in jumps:
+            if start <= t:
+                continue
+            good = start - 1
+            # the jump back: a later jump, soon, landing near where the rotation left
+            later = jumps[(jumps > start) & (jumps <= good + longest + 1)]
+            # back near in rotation, or (a straight limb flipping about itself) in position
+            moved = (
+                np.linalg.norm(positions[later][:, below[j]] - positions[good, below[j]],
+                               axis=-1).max(axis=1)
+                if below[j] else np.full(len(later), np.inf)
+            )  # fmt: skip
+            near = later[
+                (quat_angle(q[later], q[good]) <= back * (later - good))
+                | (moved <= FLICKER_RETURN_MPS * (later - good) * frame_s)
+            ]
+            if len(near) == 0:
+                continue
+            end = int(near[0])
+            inside = np.arange(good + 1, end)
+            q[inside] = quat_slerp(q[good], q[end], (inside - good) / (end - good))
+            mended += len(inside)
+            t = end
+    return (replace(motion, rotations=rotations) if mended else motion), mended
 
 
 def curation_figures(phrase: Phrase) -> dict[str, float]:
@@ -339,7 +371,7 @@ def contemporary_phrases(
             raise MusicDanceError("take of the contemporary recipe not found", path)
         try:
             canonical, _ = retarget(load_motion(path))
-            motion, _ = prepare_take(untwist_legs(canonical)[0])
+            motion, _ = prepare_take(repair_flicker(canonical)[0])
             cut, _ = phrases_from_take(
                 motion,
                 style=CONTEMPORARY_STYLE,

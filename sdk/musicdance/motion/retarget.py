@@ -11,6 +11,16 @@ Method (world-space transfer with rest-pose alignment):
    children) onto the source's rest bone directions (after ``C``). This is what lets a T-pose
    rig receive an A-pose rig's motion: at the source's rest frame the target shows the source's
    rest pose.
+   Twist about the bone: where a bone's rest direction points more than
+   ``AMBIGUOUS_REST_DEG`` away from the canonical one (the ``CC_Base`` legs point *up* at
+   rest; one arm of the Rokoko rig points the other way), the shortest rotation between two
+   nearly opposite directions has an arbitrary twist (it left the CMU/iClone thighs turned
+   about 110 degrees). Such a bone, and every bone below one aligned this way, takes its
+   parent's alignment plus the smallest swing onto the source bone, so its twist follows the
+   rest pose relative to its parent. Where that is still ambiguous (thighs pointing up from
+   hips whose thighs point down) and the bone is a hinge's upper bone, the twist comes from
+   the motion: the knee (elbow) must bend backwards (forwards) in the thigh's (upper arm's)
+   frame. Joint positions never change (a turn about a bone's own axis).
 4. Target global rotation ``G_t = C G_s C^-1 Q``; local rotations follow from the parents.
    The root trajectory is ``C`` applied to the source hips, scaled by the ratio of leg lengths.
 """
@@ -228,34 +238,162 @@ def detect_up_axis(motion: Motion, hips: int, head: int) -> np.ndarray:
     return up
 
 
+#: A bone whose rest direction differs from the canonical one by more than this (degrees) is
+#: not aligned on its own: the shortest rotation between nearly opposite directions has an
+#: arbitrary twist about the bone.
+AMBIGUOUS_REST_DEG = 120.0
+
+#: Hinge chains (upper, lower, end) and where the hinge bends the end in the upper bone's
+#: canonical frame: knees backwards (-Z), elbows forwards (+Z) in the T-pose facing +Z.
+_HINGES = {
+    f"{side}{upper}": (f"{side}{lower}", f"{side}{end}", bend)
+    for side in ("Left", "Right")
+    for upper, lower, end, bend in (
+        ("UpperLeg", "LowerLeg", "Foot", (0.0, 0.0, -1.0)),
+        ("UpperArm", "LowerArm", "Hand", (0.0, 0.0, 1.0)),
+    )
+}
+#: Frames whose hinge is bent more than this (degrees) say where it bends.
+_MIN_BEND_DEG = 20.0
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle between unit vectors, degrees."""
+    return float(np.degrees(np.arccos(np.clip(a @ b, -1.0, 1.0))))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+def _twist(axis: np.ndarray, angle_rad: float) -> np.ndarray:
+    """Rotation by ``angle_rad`` about the unit ``axis``, xyzw."""
+    return np.concatenate([axis * np.sin(angle_rad / 2), [np.cos(angle_rad / 2)]])
+
+
+def _hinge_bend_twist_rad(
+    upper_rot: np.ndarray,
+    positions: np.ndarray,
+    mid: int,
+    end: int,
+    axis: np.ndarray,
+    bend_dir: np.ndarray,
+) -> float | None:
+    """How far (radians, about the unit bone ``axis``) the hinge below a bone bends away from
+    ``bend_dir`` in the bone's frame, over the frames bent more than ``_MIN_BEND_DEG``.
+
+    ``upper_rot [T, 4]``: the bone's global rotations; ``positions [T, J, 3]``. None when the
+    hinge never bends."""
+    lower = quat_mul_vec3(quat_inv(upper_rot), positions[:, end] - positions[:, mid])
+    along = lower @ axis
+    perp = lower - along[:, None] * axis
+    bent = np.degrees(np.arctan2(np.linalg.norm(perp, axis=-1), along)) > _MIN_BEND_DEG
+    if not bent.any():
+        return None
+    mean = (perp[bent] / np.linalg.norm(perp[bent], axis=-1, keepdims=True)).mean(axis=0)
+    return float(np.arctan2(np.cross(bend_dir, mean) @ axis, bend_dir @ mean))
+
+
 def _rest_alignment(
-    target: Skeleton, source: Skeleton, mapping: dict[str, str], world: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Per mapped canonical joint: the rotation taking its rest bones onto the source's."""
+    target: Skeleton,
+    source: Skeleton,
+    mapping: dict[str, str],
+    world: np.ndarray,
+    conjugated: np.ndarray | None = None,
+    positions: np.ndarray | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Per mapped canonical joint: the rotation taking its rest bones onto the source's.
+
+    A bone's own shortest rotation is used when its rest direction is within
+    ``AMBIGUOUS_REST_DEG`` of the source's and its parent kept its own; otherwise the bone
+    takes its parent's alignment and the smallest swing from there, so its twist follows the
+    parent's (the rest pose relative to the parent). A hinge's upper bone that is ambiguous,
+    or below an ambiguous bone in its chain (the ``CC_Base`` thighs point up at rest; the
+    Rokoko right arm points across the body), takes its twist from the motion: the hinge
+    (knee, elbow) must bend the canonical way, and an ambiguous bone above it follows it
+    (``conjugated [T, J, 4]``: the source's ``C G_s C^-1`` per canonical joint,
+    ``positions [T, J, 3]``: its positions after ``C``). Returns the alignment and,
+    per joint not aligned on its own, how it was aligned (``"parent"``, ``"motion"``,
+    ``"child"`` or ``"ambiguous"``).
+    """
     target_rest = target.rest_positions_m()
     source_rest = quat_mul_vec3(world, source.rest_positions_m())
     alignment: dict[str, np.ndarray] = {}
+    how: dict[str, str] = {}
+    suspect: set[str] = set()  # ambiguous on its own, or below one in its chain
     for k, name in enumerate(target.names):
         if name not in mapping:
             continue
         j = source.index(mapping[name])
         children = _mapped_descendants(target, k, mapping)
-        if not children:  # a leaf (head, hand, toes): keep the parent's alignment
-            parent = target.parents[k]
-            while parent >= 0 and target.names[parent] not in alignment:
-                parent = target.parents[parent]
-            alignment[name] = alignment[target.names[parent]] if parent >= 0 else quat_identity()
+        if not children:  # a leaf (head, hand, toes): its parent's, below
             continue
         target_dirs = np.array([target_rest[c] - target_rest[k] for c in children])
         source_dirs = np.array(
             [source_rest[source.index(mapping[target.names[c]])] - source_rest[j] for c in children]
         )
-        if len(children) == 1:
-            alignment[name] = quat_between(target_dirs[0], source_dirs[0])
-        else:
+        if len(children) > 1:
             rotation, _ = Rotation.align_vectors(source_dirs, target_dirs)
             alignment[name] = rotation.as_quat()
-    return alignment
+            continue
+        t_dir, s_dir = _unit(target_dirs[0]), _unit(source_dirs[0])
+        parent = _aligned_ancestor(target, k, alignment)
+        ambiguous = _angle_deg(t_dir, s_dir) > AMBIGUOUS_REST_DEG
+        if not ambiguous and (parent is None or parent not in how):
+            alignment[name] = quat_between(t_dir, s_dir)
+            continue
+        if ambiguous or parent in suspect:
+            suspect.add(name)
+        base = alignment[parent] if parent is not None else quat_identity()
+        carried = quat_mul_vec3(base, t_dir)
+        alignment[name] = quat_mul(quat_between(carried, s_dir), base)
+        how[name] = "ambiguous" if _angle_deg(carried, s_dir) > AMBIGUOUS_REST_DEG else "parent"
+        hinge = _HINGES.get(name)
+        if hinge is None or name not in suspect or conjugated is None or positions is None:
+            continue
+        mid, end = target.index(hinge[0]), target.index(hinge[1])
+        if hinge[0] not in mapping or hinge[1] not in mapping:
+            continue
+        turn = _hinge_bend_twist_rad(
+            quat_mul(conjugated[:, k], alignment[name]),
+            positions,
+            mid,
+            end,
+            t_dir,
+            np.asarray(hinge[2]),
+        )
+        if turn is not None:
+            alignment[name] = quat_mul(alignment[name], _twist(t_dir, turn))
+            how[name] = "motion"
+    # An ambiguous bone above a hinge whose twist came from the motion (the Rokoko right
+    # clavicle above its upper arm) takes its child's twist plus the smallest swing.
+    for k in reversed(range(target.num_joints)):
+        name = target.names[k]
+        children = _mapped_descendants(target, k, mapping) if name in alignment else []
+        if name in suspect and how.get(name) != "motion" and len(children) == 1:
+            child = target.names[children[0]]
+            if how.get(child) == "motion":
+                t_dir = _unit(target_rest[children[0]] - target_rest[k])
+                s_dir = _unit(
+                    source_rest[source.index(mapping[child])]
+                    - source_rest[source.index(mapping[name])]
+                )
+                carried = quat_mul_vec3(alignment[child], t_dir)
+                alignment[name] = quat_mul(quat_between(carried, s_dir), alignment[child])
+                how[name] = "child"
+    for k, name in enumerate(target.names):
+        if name in mapping and name not in alignment:
+            parent = _aligned_ancestor(target, k, alignment)
+            alignment[name] = alignment[parent] if parent is not None else quat_identity()
+    return alignment, how
+
+
+def _aligned_ancestor(target: Skeleton, joint: int, alignment: dict) -> str | None:
+    """The nearest ancestor of ``joint`` that has an alignment."""
+    parent = target.parents[joint]
+    while parent >= 0 and target.names[parent] not in alignment:
+        parent = target.parents[parent]
+    return target.names[parent] if parent >= 0 else None
 
 
 def _mapped_descendants(skeleton: Skeleton, joint: int, mapping: dict[str, str]) -> list[int]:
@@ -298,16 +436,21 @@ def retarget(motion: Motion, user_map: dict[str, str] | None = None) -> tuple[Mo
                       else motion.local_translations_m[::step])  # fmt: skip
     up = detect_up_axis(strided, src["Hips"], src["Head"])
     world = quat_between(up, np.array([0.0, 1.0, 0.0]))
-    alignment = _rest_alignment(target, source, names, world)
 
     source_pos, source_rot = motion.global_transforms()
     num_frames = motion.num_frames
+    # C G_s C^-1 per canonical joint (unmapped ones are filled from their parents below)
+    conjugated = np.tile(quat_identity(), (num_frames, target.num_joints, 1))
+    mapped_pos = np.zeros((num_frames, target.num_joints, 3))
+    for k, name in enumerate(target.names):
+        if name in src:
+            conjugated[:, k] = quat_mul(world, quat_mul(source_rot[:, src[name]], quat_inv(world)))
+            mapped_pos[:, k] = quat_mul_vec3(world, source_pos[:, src[name]])
+    alignment, _ = _rest_alignment(target, source, names, world, conjugated, mapped_pos)
     global_rot = np.empty((num_frames, target.num_joints, 4))
     for k, name in enumerate(target.names):
         if name in src:
-            # C G_s C^-1 Q
-            g = quat_mul(world, quat_mul(source_rot[:, src[name]], quat_inv(world)))
-            global_rot[:, k] = quat_mul(g, alignment[name])
+            global_rot[:, k] = quat_mul(conjugated[:, k], alignment[name])  # C G_s C^-1 Q
         else:
             global_rot[:, k] = global_rot[:, target.parents[k]]
     local = np.empty_like(global_rot)
