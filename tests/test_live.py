@@ -266,3 +266,109 @@ def test_the_runtime_live_session_imports_no_torch_or_librosa():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=REPO, timeout=600)  # fmt: skip
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# The service's WebSocket
+
+
+def test_the_service_streams_live_poses_over_a_websocket():
+    from service_support import start_service
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    from mdruntime.live_socket import unpack_frames
+
+    y, truth = _song("house", 124, duration_s=20.0)
+    served = start_service("--library", STARTER, "--no-bundle", "--token", "s3cret",
+                           "--host", "127.0.0.1")  # fmt: skip
+    url = f"ws://127.0.0.1:{served.port}/v1/live"
+    auth = {"Authorization": "Bearer s3cret"}
+    try:
+        with pytest.raises(InvalidStatus):  # the token rule holds for the handshake too
+            connect(f"{url}?sr_hz=22050").close()
+        with connect(f"{url}?sr_hz=22050&format=s16&style=house&seed=1",
+                     additional_headers=auth) as socket:  # fmt: skip
+            ready = json.loads(socket.recv())
+            assert ready["type"] == "ready" and len(ready["joints"]) == len(ready["parents"])
+            pcm = np.round(y * 32767).astype("<i2")
+            times, beats, choices = [], [], []
+            for i in range(0, len(pcm), 441):
+                socket.send(pcm[i : i + 441].tobytes())
+                while isinstance(message := socket.recv(), str):
+                    choices.append(json.loads(message))
+                frames = unpack_frames(message)
+                times.extend(frames["times_s"].tolist())
+                beats.extend(frames["beats_s"].tolist())
+            socket.send(json.dumps({"type": "end"}))
+            while (summary := json.loads(socket.recv()))["type"] != "summary":
+                choices.append(summary)
+        assert np.allclose(np.diff(times), 1 / 30, atol=1e-5)
+        assert abs(times[-1] - (len(y) / truth.sr_hz + 0.1)) < 1 / 30
+        assert frames["rotations"].shape[1] == len(ready["joints"])
+        assert beat_f_measure(np.array(beats), np.array(truth.beat_times_s)) >= 0.8
+        assert [c["phrase_id"] for c in choices] == [
+            c["phrase_id"] for c in summary["choices"]
+        ] and summary["locked_at_s"] < 4.0
+        # the same stream and seed through the SDK: the same phrases
+        session = LiveChoreographer(open_library(STARTER), style="house").session(22050, seed=1)
+        _feed(session, pcm, 441)
+        assert [c.phrase_id for c in session.choices] == [c["phrase_id"] for c in choices]
+        with connect(f"{url}?sr_hz=5", additional_headers=auth) as socket:
+            error = json.loads(socket.recv())
+            assert error["type"] == "error" and "sr_hz" in error["message"]
+        with connect(f"{url}?sr_hz=22050&channels=2", additional_headers=auth) as socket:
+            socket.recv()
+            socket.send(b"\0\0\0")  # not whole stereo f32 frames
+            assert "whole f32 frames" in json.loads(socket.recv())["message"]
+    finally:
+        served.stop()
+
+
+@pytest.mark.skipif(
+    __import__("shutil").which("mcs") is None, reason="mono is not installed (mono-mcs)"
+)
+def test_the_unity_live_client_plays_what_the_sdk_session_dances(tmp_path):
+    """The package's C# LiveClient (compiled with mcs, run under mono) streams a song to the
+    real service over a WebSocket; the poses it samples back from its LiveFrameBuffer at each
+    frame time equal the SDK session's on the same stream and seed (float32 transport)."""
+    from service_support import start_service
+
+    package = REPO / "unity_bridge" / "unity" / "com.mdtool.dance"
+    exe = tmp_path / "LiveClientTests.exe"
+    sources = sorted((package / "Runtime" / "Core").glob("*.cs"))
+    built = subprocess.run(
+        ["mcs", "-warnaserror", f"-out:{exe}", *map(str, sources),
+         str(package / "Tests~" / "Core" / "LiveClientTests.cs")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
+    y, truth = _song("hiphop", 96, duration_s=15.0)
+    pcm = tmp_path / "song.f32"
+    y.astype("<f4").tofile(pcm)
+    served = start_service("--library", STARTER, "--no-bundle")
+    try:
+        run = subprocess.run(
+            ["mono", str(exe), f"http://127.0.0.1:{served.port}/".replace("http", "ws"),
+             str(pcm), "22050", "441", "hiphop", "5", str(tmp_path / "frames.f32"),
+             str(tmp_path / "summary.json")],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        served.stop()
+    assert run.returncode == 0, run.stdout + run.stderr
+    owner = LiveChoreographer(open_library(STARTER), style="hiphop")
+    session = owner.session(22050, seed=5, record=True)
+    _feed(session, y.astype("<f4"), 441)
+    motion = session.motion()
+    joints = motion.skeleton.num_joints
+    received = np.fromfile(tmp_path / "frames.f32", "<f4").reshape(-1, 4 + 4 * joints)
+    assert len(received) == motion.num_frames
+    np.testing.assert_allclose(received[:, 1:4], motion.root_positions_m, atol=1e-5)
+    rotations = received[:, 4:].reshape(-1, joints, 4)
+    gap = np.minimum(np.abs(rotations - motion.rotations), np.abs(rotations + motion.rotations))
+    assert gap.max() < 1e-5
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [c["phrase_id"] for c in summary["choices"]] == [
+        c.phrase_id for c in session.choices
+    ]

@@ -53,6 +53,8 @@ class ServiceConfig:
     #: JSON bodies: nesting depth and value count, checked before parsing
     max_json_depth: int = 32
     max_json_values: int = 500_000
+    #: open /v1/live WebSocket sessions at most (more are refused with close code 1013)
+    max_live_sessions: int = 16
 
     def public(self) -> dict:
         """The limits clients may want to know (no token, no host)."""

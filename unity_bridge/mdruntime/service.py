@@ -13,6 +13,7 @@ JSON API, version 1 (schema: :func:`mdruntime.openapi.openapi_schema`, published
     POST /v1/pose            {timeline, times_s} -> poses
     POST /v1/render.glb      {timeline} -> .glb
     GET  /openapi.json       the schema
+    WS   /v1/live            PCM chunks in, live poses out (``mdruntime.live_socket``)
 
 Safe by default: binds 127.0.0.1; any other address needs a token (``Authorization: Bearer``);
 uploads and JSON bodies are size-bounded and must arrive within ``body_timeout_s``; every job has
@@ -40,9 +41,10 @@ import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from mdruntime.audio_input import AUDIO_FORMATS
+from mdruntime.live_socket import live_socket
 from mdruntime.runtime import (
     MAX_FPS,
     RUNTIME_API_VERSION,
@@ -266,6 +268,7 @@ class _State:
     config: ServiceConfig
     jobs: _Jobs
     expected: bytes | None  # the Authorization header a request must send, or None
+    live_sessions: int = 0  # open /v1/live sockets
 
 
 def _service(request: Request) -> _State:
@@ -485,6 +488,7 @@ ROUTES = [
     Route("/v1/pose", pose, methods=["POST"]),
     Route("/v1/render.glb", render_glb, methods=["POST"]),
     Route("/openapi.json", openapi, methods=["GET"]),
+    WebSocketRoute("/v1/live", live_socket),
 ]
 
 
@@ -584,6 +588,10 @@ def _protocol_class(config: ServiceConfig):
             super().on_response_complete()
             if not self.transport.is_closing():
                 self._arm()
+
+        def handle_websocket_upgrade(self, event) -> None:
+            self._disarm()  # a WebSocket (/v1/live) has its own receive timeout
+            super().handle_websocket_upgrade(event)
 
         def send_400_response(self, msg: str) -> None:
             self._answer(400, "malformed HTTP request (request line, headers or Content-Length)")

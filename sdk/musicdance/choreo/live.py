@@ -242,6 +242,7 @@ class LiveSession:
         self.rows = owner.rows
         self.ids: list[str] = owner.table.ids[self.rows].tolist()
         self.choices: deque[LiveChoice] = deque(maxlen=None if record else 64)
+        self._choice_count = 0
         # seconds per push: wall clock, and CPU time of this thread (what the work costs when
         # other processes share the cores)
         self.latencies_s: deque[float] = deque(maxlen=None if record else 4096)
@@ -268,6 +269,17 @@ class LiveSession:
     @property
     def state(self) -> BeatState:
         return self.analyzer.state
+
+    @property
+    def skeleton(self):
+        """The skeleton of the output frames (the library's canonical skeleton)."""
+        return self._skeleton
+
+    @property
+    def choice_count(self) -> int:
+        """Phrases chosen so far, idle grooves included (``choices`` keeps only the last 64
+        unless the session records)."""
+        return self._choice_count
 
     def push(self, samples) -> LiveFrames:
         """Feed one PCM chunk; returns the new output frames (up to the audio received plus
@@ -481,6 +493,7 @@ class LiveSession:
                 tempo_bpm=self.state.tempo_bpm, meter=self.state.meter, beat_times_s=[],
                 idle=True,
             ))  # fmt: skip
+            self._choice_count += 1
 
     def _join(self, segment: _Segment, t: float) -> None:
         """Inertialization offsets that continue the last output frames into ``segment``."""
@@ -533,6 +546,7 @@ class LiveSession:
                 b0, choice = self._pending
                 self._pending = None
                 self.choices.append(replace(choice, start_s=t))
+                self._choice_count += 1
                 self._start(choice.phrase_id, b0, t)
                 self._next_segment_b = b0 + self._cycle()
             root, rot = self._pose_at(t)

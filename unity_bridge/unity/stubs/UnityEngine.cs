@@ -101,6 +101,16 @@ namespace UnityEngine
         public static float deltaTime { get { return 0f; } }
     }
 
+    public static class AudioSettings
+    {
+        public static int outputSampleRate { get { return 48000; } }
+    }
+
+    public static class Debug
+    {
+        public static void LogError(object message) { }
+    }
+
     [AttributeUsage(AttributeTargets.Field)]
     public sealed class TooltipAttribute : Attribute
     {
