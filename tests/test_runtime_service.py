@@ -78,9 +78,15 @@ def test_health_version_and_schema(server):
     assert published == schema, "docs/runtime-openapi.json is stale: mdtool serve --write-openapi"
     from mdruntime.service import create_app
 
-    routes = {(r.path, m) for r in create_app(runtime()).routes for m in r.methods if m != "HEAD"}
+    app_routes = create_app(runtime()).routes
+    http = [r for r in app_routes if getattr(r, "methods", None)]
+    routes = {(r.path, m) for r in http for m in r.methods if m != "HEAD"}
     documented = {(p, m.upper()) for p, item in schema["paths"].items() for m in item}
     assert routes == documented
+    # OpenAPI has no WebSockets: those are documented in docs/runtime.md
+    sockets = [r.path for r in app_routes if r not in http]
+    guide = (REPO / "docs" / "runtime.md").read_text()
+    assert sockets == ["/v1/live"] and all(f"`WS {p}" in guide for p in sockets)
 
 
 def test_choreograph_gives_the_runtime_timeline(server, song, served_timeline):
