@@ -30,7 +30,7 @@ from musicdance.motion.quat import quat_inv, quat_mul, quat_mul_vec3
 from musicdance.motion.rootmotion import RootCurve, readd_root_motion, root_curve
 from musicdance.synthesis.contacts import lock_feet
 
-__all__ = ["ANCHOR_WINDOW_S", "SWAY_M", "GroupRendered", "render_group"]
+__all__ = ["ANCHOR_WINDOW_S", "SWAY_M", "GroupRendered", "MemoLibrary", "render_group"]
 
 #: Travel and turning slower than this window are the formation's business, not the phrase's.
 ANCHOR_WINDOW_S = 2.0
@@ -40,6 +40,40 @@ SWAY_M = 0.3
 MARGIN_M = 0.05
 #: Frames around a moving spot that are re-pinned with it.
 PIN_PAD_S = 0.4
+
+
+class MemoLibrary:
+    """A phrase library whose phrases, infos and phrase continuations are read once (the
+    renders of one group read the same phrases); everything else is the library's."""
+
+    def __init__(self, library) -> None:
+        self._library = library
+        self._phrases: dict = {}
+        self._infos: dict = {}
+        self.continuation_cache: dict = {}  # read by render._warp_pieces
+        self.piece_cache: dict = {}
+        self.join_cache: dict = {}  # read by render._find_cuts
+
+    def __getattr__(self, name):
+        return getattr(self._library, name)
+
+    def __len__(self) -> int:
+        return len(self._library)
+
+    def get(self, phrase_id: str):
+        if phrase_id not in self._phrases:
+            self._phrases[phrase_id] = self._library.get(phrase_id)
+        return self._phrases[phrase_id]
+
+    def info(self, phrase_id: str):
+        return self.get(phrase_id).info
+
+    def infos(self, **query):
+        key = tuple(sorted((k, tuple(v) if isinstance(v, list | tuple) else v)
+                           for k, v in query.items()))  # fmt: skip
+        if key not in self._infos:
+            self._infos[key] = self._library.infos(**query)
+        return self._infos[key]
 
 
 @dataclass
@@ -76,6 +110,8 @@ def render_group(
     clock = time.perf_counter()
     timings: dict[str, float] = {}
     options = options or RenderOptions()
+    if not isinstance(library, MemoLibrary):
+        library = MemoLibrary(library)
     cache = renders if renders is not None else {}
     keys = [group.render_key(d) for d in range(group.num_dancers)]
     anchored: dict = {}
@@ -84,7 +120,9 @@ def render_group(
             continue
         full_key = (key, group.fps, group.audience_yaw_deg, options)
         if full_key not in cache:
-            motion = render_dance(group.dancer_timeline(d), library, options).motion
+            # the feet are pinned once, after anchoring (on the contacts of the joined dance)
+            loose = replace(options, plant_feet=False)
+            motion = render_dance(group.dancer_timeline(d), library, loose).motion
             cache[full_key] = _anchor(motion, group.audience_yaw_deg, options.plant_feet)
         anchored[key] = cache[full_key]
     timings["render"] = time.perf_counter() - clock
