@@ -33,9 +33,9 @@ from musicdance.synthesis.contacts import lock_feet
 __all__ = ["ANCHOR_WINDOW_S", "SWAY_M", "GroupRendered", "MemoLibrary", "render_group"]
 
 #: Travel and turning slower than this window are the formation's business, not the phrase's.
-ANCHOR_WINDOW_S = 2.0
+ANCHOR_WINDOW_S = 6.0
 #: Farthest the hips stray from the dancer's spot (half the gap kept between two spots).
-SWAY_M = 0.3
+SWAY_M = 0.35
 #: Paths are pushed apart to ``min_distance_m + MARGIN_M``.
 MARGIN_M = 0.05
 #: Frames around a moving spot that are re-pinned with it.

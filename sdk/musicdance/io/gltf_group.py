@@ -1,8 +1,9 @@
 """glTF export of a group: N characters in one .glb, animated by one clip.
 
 Layout: per character a named node (``dancer_01``, ...) holding its skeleton (joint nodes named
-as the joints, so humanoid retargeting maps them as for one dancer) and, with ``mesh``, a
-``figure`` node skinned to that skeleton (the mannequin mesh is stored once and shared). One
+as the joints, so humanoid retargeting maps them as for one dancer) and, with ``mesh``, a scene
+root ``dancer_01_figure`` skinned to that skeleton (the mannequin mesh is stored once and
+shared). One
 animation drives every character: engines import it as one clip, so the dancers cannot drift
 out of sync and one play call starts them all (per-character clips would need N clips started
 on the same frame). The scene's extras carry the caller's ``extras`` (the group timeline).
@@ -95,14 +96,13 @@ def write_group_glb(
         for node in _joint_nodes(skeleton):
             node.children = [base + c for c in (node.children or [])] or None
             nodes.append(node)
-        children = [base]
-        if mesh:
+        nodes.append(Node(name=label, children=[base]))
+        roots.append(len(nodes) - 1)
+        if mesh:  # a skinned mesh node is a scene root (parent transforms do not apply to it)
             gltf.skins.append(Skin(name=f"{label}_skeleton", joints=list(range(base, base + count)),
                                    skeleton=base, inverseBindMatrices=inverse))  # fmt: skip
             nodes.append(Node(name=f"{label}_figure", mesh=0, skin=character))
-            children.append(len(nodes) - 1)
-        nodes.append(Node(name=label, children=children))
-        roots.append(len(nodes) - 1)
+            roots.append(len(nodes) - 1)
     gltf.nodes = nodes
     gltf.animations = [_group_animation(motions, joint_bases, buffer, clip)]
     gltf.scenes = [Scene(name=clip, nodes=roots)]
