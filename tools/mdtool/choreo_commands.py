@@ -332,6 +332,11 @@ def evaluate(
     )
     from musicdance.io.files import load_motion
 
+    if timeline_path is not None and _is_group(timeline_path):
+        from mdtool.group_commands import evaluate_group_command
+
+        evaluate_group_command(motion_path, song, timeline_path, library, as_json)
+        return
     motion = load_motion(motion_path)
     analysis = analyze(song)
     report: dict = {"motion": str(motion_path), "song": str(song)}
@@ -370,6 +375,16 @@ def evaluate(
             f"ratio {j['worst_ratio']:.2f} (a join must stay below 1), median join / p99 "
             f"{j['median_ratio_p99']:.2f} (cut times: {report['cut_times']})"
         )
+
+
+def _is_group(path: Path) -> bool:
+    """Whether a timeline file is a group timeline (read as little as needed)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return b'"mdtool.group_timeline"' in head
 
 
 def _cut_times(timeline, library_path: Path | None) -> tuple[list[float], str]:

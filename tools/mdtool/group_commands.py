@@ -68,12 +68,13 @@ def choreograph_group_command(
         step("render")
         t0 = time.perf_counter()
         rendered = render_group(group, phrases)
+        motions = rendered.motions()
         timings["render"] = time.perf_counter() - t0
         timings.update({f"render/{k}": v for k, v in rendered.timings_s.items()})
         step("export")
         t0 = time.perf_counter()
         outputs = group_outputs(output, stem, formats, [d.name for d in group.dancers])
-        export_group(group, rendered.motions, outputs, name=stem, mesh=mesh,
+        export_group(group, motions, outputs, name=stem, mesh=mesh,
                      root_motion=root_motion, bvh_unit=bvh_unit)  # fmt: skip
         timings["export"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
@@ -84,7 +85,7 @@ def choreograph_group_command(
         "dancers": dancers,
         "lead": lead,
         "slots": len(group.base.slots),
-        "frames": rendered.motions[0].num_frames,
+        "frames": motions[0].num_frames,
         "fps": group.fps,
         "distinct_renders": rendered.distinct_renders,
         "min_distance_m": round(float(rendered.closest_m.min()), 4),
@@ -128,3 +129,70 @@ def choreograph_group_command(
     if profile:
         for key, seconds in timings.items():
             console.print(f"  {key:<22} {seconds:7.3f} s")
+
+
+def group_motion_paths(motion_path: Path, names: list[str]) -> list[Path]:
+    """The per-dancer ``.bvh`` files written beside a group's ``.glb`` (or given one of them):
+    ``STEM.DANCER.bvh``."""
+    from musicdance.errors import MusicDanceError
+
+    stem = motion_path.name.split(".")[0]
+    paths = [motion_path.parent / f"{stem}.{name}.bvh" for name in names]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise MusicDanceError(f"a group is evaluated on its dancers' .bvh files; {missing[0]} "
+                              "is missing (choreograph with --format including bvh)")  # fmt: skip
+    return paths
+
+
+def evaluate_group_command(motion_path: Path, song: Path, timeline_path: Path, library,
+                           as_json: bool) -> None:  # fmt: skip
+    """``mdtool evaluate`` on a group: the dancers' motions, the song and the group timeline."""
+    from musicdance.audio.analysis import analyze
+    from musicdance.choreo.group import read_group_timeline
+    from musicdance.choreo.group_render import MemoLibrary
+    from musicdance.choreo.render import cut_times
+    from musicdance.errors import MusicDanceError
+    from musicdance.evaluate.group import evaluate_group
+    from musicdance.io.files import load_motion
+    from musicdance.library import open_library
+
+    group = read_group_timeline(timeline_path)
+    paths = group_motion_paths(motion_path, [d.name for d in group.dancers])
+    motions = [load_motion(p) for p in paths]
+    analysis = analyze(song)
+    cuts, where = None, "slot boundaries"
+    try:
+        phrases = MemoLibrary(open_library(library or Path(group.base.library)))
+        known: dict = {}
+        cuts = []
+        for d in range(group.num_dancers):
+            key = group.render_key(d)
+            if key not in known:
+                known[key] = [j.time_s for j in cut_times(group.dancer_timeline(d), phrases)]
+            cuts.append(known[key])
+        where = "searched cuts"
+    except MusicDanceError:
+        if library is not None:
+            raise
+        cuts = None
+    report = {"timeline": str(timeline_path), "song": str(song), "cut_times": where}
+    report.update(evaluate_group(group, motions, analysis.beat_times_s, cut_times_s=cuts))
+    if as_json:
+        print_json(report)
+        return
+    table = Table(title=f"{timeline_path}: {group.num_dancers} dancers", show_header=False)
+    table.add_row("closest two hips (m)", f"{report['min_distance_m']:.3f}")
+    table.add_row(f"frames closer than {group.min_distance_m:g} m", str(report["frames_closer"]))
+    table.add_row("formation error mean / max (m)",
+                  f"{report['formation_error_m']['mean']:.3f} / "
+                  f"{report['formation_error_m']['max']:.3f}")  # fmt: skip
+    sync = report["synchrony_cm"]
+    if sync["frames"]:
+        table.add_row("unison pose gap mean / max (cm)", f"{sync['mean']:.2f} / {sync['max']:.2f}")
+    table.add_row("canon delay error, max (counts)", f"{report['canon']['max_error_counts']:.2f}")
+    worst = report["worst"]
+    table.add_row("worst BAS", f"{worst['beat_align']:.3f}")
+    table.add_row("worst foot skating (cm/s)", f"{worst['foot_skating_cm_s']:.3f}")
+    table.add_row("worst join ratio", f"{worst['worst_join_ratio']:.2f}")
+    console.print(table)

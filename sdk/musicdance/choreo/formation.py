@@ -23,6 +23,7 @@ from musicdance.errors import MusicDanceError
 __all__ = [
     "FORMATIONS",
     "MIN_DISTANCE_M",
+    "EXACT_BELOW_M",
     "SPACING_M",
     "assign_spots",
     "formation_spots",
@@ -160,19 +161,47 @@ def assign_spots(
     return order
 
 
-def min_distances_m(positions_m: np.ndarray, chunk: int = 256) -> np.ndarray:
+#: ``min_distances_m`` is exact below this distance (above it: a lower bound).
+EXACT_BELOW_M = 1.5
+
+
+def _candidate_pairs(block: np.ndarray, reach_m: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """For ``block [N, c, 2]`` (c frames), the pairs that may come within ``reach_m`` (by a
+    bound: centre distance minus both radii) and the smallest bound of the others."""
+    centre = block.mean(axis=1)
+    radius = np.linalg.norm(block - centre[:, None], axis=-1).max(axis=1)
+    bound = np.linalg.norm(centre[:, None] - centre[None], axis=-1) - radius[:, None] - radius
+    upper = np.triu(np.ones(bound.shape, dtype=bool), 1)
+    near = upper & (bound < reach_m)
+    rest = bound[upper & ~near]
+    first, second = np.nonzero(near)
+    return first, second, float(rest.min()) if rest.size else np.inf
+
+
+def min_distances_m(positions_m: np.ndarray, chunk: int = 64) -> np.ndarray:
     """``[T]`` smallest floor distance between two dancers at every frame, from hips
-    ``positions_m [N, T, 2]`` (x, z); ``inf`` for one dancer."""
+    ``positions_m [N, T, 2]`` (x, z), exact below ``EXACT_BELOW_M`` (a lower bound above it:
+    pairs that cannot come that close, by their blocks' centres and radii, are not measured);
+    ``inf`` for one dancer."""
     count, frames = positions_m.shape[:2]
     out = np.full(frames, np.inf)
     if count < 2:
         return out
-    upper = np.triu_indices(count, 1)
     for start in range(0, frames, chunk):
-        block = positions_m[:, start : start + chunk]  # [N, c, 2]
-        gaps = np.linalg.norm(block[upper[0]] - block[upper[1]], axis=-1)  # [pairs, c]
-        out[start : start + chunk] = gaps.min(axis=0)
+        block = positions_m[:, start : start + chunk]
+        first, second, rest = _candidate_pairs(block, EXACT_BELOW_M)
+        best = np.full(block.shape[1], rest)
+        if len(first):
+            gaps = np.linalg.norm(block[first] - block[second], axis=-1).min(axis=0)
+            best = np.minimum(best, gaps)
+        out[start : start + chunk] = best
     return out
+
+
+def _near_pairs(paths: np.ndarray, reach_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of dancers that may come within ``reach_m`` of each other at some frame."""
+    first, second, _ = _candidate_pairs(paths, reach_m)
+    return first, second
 
 
 def relax_paths(
@@ -184,27 +213,34 @@ def relax_paths(
 ) -> np.ndarray:
     """``centres_m [N, T, 2]`` pushed apart, frame by frame, until every pair is at least
     ``clearance_m`` apart, then smoothed along time so nobody jumps; frames flagged in
-    ``fixed [T]`` (the held formations, already far enough apart) do not move. Returns the
-    relaxed copy (unchanged where nothing was too close)."""
+    ``fixed [T]`` (the held formations, already far enough apart) do not move. Only pairs that
+    come near each other are looked at (re-found every 50 iterations). Returns the relaxed copy
+    (unchanged where nothing was too close)."""
     paths = np.array(centres_m, dtype=float, copy=True)
     count, frames = paths.shape[:2]
     if count < 2 or frames == 0:
         return paths
     free = np.ones(frames, dtype=bool) if fixed is None else ~np.asarray(fixed, dtype=bool)
-    upper = np.triu_indices(count, 1)
     kernel = np.array([0.25, 0.5, 0.25])
-    for _ in range(iterations):
-        delta = paths[upper[0]] - paths[upper[1]]  # [pairs, T, 2]
+    pairs = None
+    for step in range(iterations):
+        if step % 50 == 0:
+            pairs = _near_pairs(paths, 2.0 * clearance_m)
+            if not len(pairs[0]):
+                break
+        delta = paths[pairs[0]] - paths[pairs[1]]  # [pairs, T, 2]
         gap = np.linalg.norm(delta, axis=-1)
         short = (gap < clearance_m) & free[None]
         if not short.any():
-            break
+            if step % 50 == 0:
+                break
+            continue
         direction = np.where(gap[..., None] > 1e-9, delta / np.maximum(gap, 1e-9)[..., None],
                              np.array([1.0, 0.0]))  # fmt: skip
         push = np.where(short, (clearance_m - gap) * 0.55, 0.0)[..., None] * direction
         move = np.zeros_like(paths)
-        np.add.at(move, upper[0], push)
-        np.add.at(move, upper[1], -push)
+        np.add.at(move, pairs[0], push)
+        np.add.at(move, pairs[1], -push)
         paths += move * free[None, :, None]
         smooth = paths.copy()
         smooth[:, 1:-1] = (kernel[0] * paths[:, :-2] + kernel[1] * paths[:, 1:-1]

@@ -78,22 +78,38 @@ class MemoLibrary:
 
 @dataclass
 class GroupRendered:
-    """A rendered group: per dancer its ``motions`` (world placed), the hips on the floor
-    ``hips_m [N, T, 2]`` (x, z), the planned spots ``spots_m [N, T, 2]`` (before the sway),
-    the closest two hips per frame ``closest_m [T]`` and the number of distinct renders."""
+    """A rendered group. ``anchored``: per distinct dance (``keys[d]`` for dancer d) its
+    motion on the spot facing the audience and its contacts; ``spots_m [N, T, 2]``: each
+    dancer's spot (x, z) per frame (relaxed apart where needed); ``hips_m [N, T, 2]``: the hips
+    on the floor; ``closest_m [T]``: the closest two hips per frame. :meth:`motions` places
+    every dancer (built on first use: a crowd sampled by the runtime never needs them)."""
 
-    motions: list[Motion]
+    anchored: dict
+    keys: list
     hips_m: np.ndarray
     spots_m: np.ndarray
     closest_m: np.ndarray
-    distinct_renders: int
     timings_s: dict
     min_distance_m: float = 0.6
+    plant_feet: bool = True
+    _motions: list | None = None
+
+    @property
+    def distinct_renders(self) -> int:
+        return len(self.anchored)
 
     @property
     def frames_too_close(self) -> int:
         """Frames where two hips are closer than ``min_distance_m``."""
         return int(np.sum(self.closest_m < self.min_distance_m))
+
+    def motions(self) -> list[Motion]:
+        """Every dancer's motion in the world: its dance on its spots, feet pinned again where
+        the spot moves."""
+        if self._motions is None:
+            fps = next(iter(self.anchored.values()))[0].fps
+            self._motions = _placed(self.anchored, self.keys, self.spots_m, fps, self.plant_feet)
+        return self._motions
 
 
 def render_group(
@@ -104,7 +120,10 @@ def render_group(
     renders: dict | None = None,
 ) -> GroupRendered:
     """Every dancer of ``group`` rendered and placed (see the module docs). renders: a cache
-    ``{render_key: anchored motion}`` shared between calls (the runtime keeps one)."""
+    ``{dancer timeline sha256: anchored motion}`` shared between calls (the runtime keeps
+    one)."""
+    import hashlib
+    import json
     import time
 
     clock = time.perf_counter()
@@ -118,11 +137,14 @@ def render_group(
     for d, key in enumerate(keys):
         if key in anchored:
             continue
-        full_key = (key, group.fps, group.audience_yaw_deg, options)
+        timeline = group.dancer_timeline(d)
+        text = json.dumps([timeline.to_json(), group.audience_yaw_deg, repr(options)],
+                          sort_keys=True)  # fmt: skip
+        full_key = hashlib.sha256(text.encode()).hexdigest()
         if full_key not in cache:
             # the feet are pinned once, after anchoring (on the contacts of the joined dance)
             loose = replace(options, plant_feet=False)
-            motion = render_dance(group.dancer_timeline(d), library, loose).motion
+            motion = render_dance(timeline, library, loose).motion
             cache[full_key] = _anchor(motion, group.audience_yaw_deg, options.plant_feet)
         anchored[key] = cache[full_key]
     timings["render"] = time.perf_counter() - clock
@@ -139,12 +161,8 @@ def render_group(
         spots = hips - sway
         closest = min_distances_m(hips)
     timings["paths"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    motions = _placed(anchored, keys, spots, group.fps, options.plant_feet)
-    timings["place"] = time.perf_counter() - clock
-    return GroupRendered(
-        motions, hips, spots, closest, len(anchored), timings, group.min_distance_m
-    )
+    return GroupRendered(anchored, keys, hips, spots, closest, timings, group.min_distance_m,
+                         options.plant_feet)  # fmt: skip
 
 
 def _anchor(motion: Motion, audience_yaw_deg: float, plant: bool) -> tuple[Motion, np.ndarray]:
