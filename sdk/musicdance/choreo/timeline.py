@@ -243,7 +243,8 @@ def _slot(raw: dict, position: int, where: str) -> Slot:
             f"{where}beat_times_s needs 2 to {MAX_BEATS_PER_SLOT} beats, has {len(beats)}"
         )
     beat_times = [
-        _number({f"beat_times_s[{k}]": b}, f"beat_times_s[{k}]", where) for k, b in enumerate(beats)
+        _number({f"beat_times_s[{k}]": b}, f"beat_times_s[{k}]", where)
+        for k, b in enumerate(beats)
     ]
     index = _integer(raw, "index", where)
     if index != position:
