@@ -161,6 +161,8 @@ def assign_spots(
     return order
 
 
+#: Sideways share of the push between two dancers who are too close (``relax_paths``).
+SIDESTEP = 0.6
 #: ``min_distances_m`` is exact below this distance (above it: a lower bound).
 EXACT_BELOW_M = 1.5
 
@@ -237,6 +239,8 @@ def relax_paths(
             continue
         direction = np.where(gap[..., None] > 1e-9, delta / np.maximum(gap, 1e-9)[..., None],
                              np.array([1.0, 0.0]))  # fmt: skip
+        # a sideways share makes two dancers walking head-on step around each other
+        direction = direction + SIDESTEP * np.stack([-direction[..., 1], direction[..., 0]], -1)
         push = np.where(short, (clearance_m - gap) * 0.55, 0.0)[..., None] * direction
         move = np.zeros_like(paths)
         np.add.at(move, pairs[0], push)
