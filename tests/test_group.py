@@ -329,3 +329,31 @@ def test_runtime_samples_a_group_like_its_render(analysis):
     assert np.allclose(spots.reshape(-1, 2), rendered.spots_m[2], atol=1e-5)
     ranked = rt.group_alternatives(group, 1, 2, top_k=3)
     assert len(ranked) == 3
+
+
+def test_service_choreographs_bakes_and_samples_a_group(tmp_path):
+    from runtime_support import write_song_file
+    from service_support import start_service
+
+    song = write_song_file(tmp_path)
+    served = start_service("--library", STARTER, work_dir=tmp_path)
+    try:
+        status, body = served.json("POST", "/v1/group/choreograph?dancers=3&seed=2&lead=2",
+                                   song.read_bytes())  # fmt: skip
+        assert status == 200, body
+        group = GroupTimeline.from_json(body["group_timeline"])
+        assert group.num_dancers == 3 and group.dancers[1].lead
+        request = {"group_timeline": body["group_timeline"]}
+        status, bake = served.json("POST", "/v1/group/bake", request)
+        assert status == 200 and len(bake["dancers"]) == 3 and bake["min_distance_m"] >= 0.6
+        status, poses = served.json("POST", "/v1/group/pose", {**request, "times_s": [1.0, 2.5]})
+        assert status == 200 and np.asarray(poses["root_positions_m"]).shape == (3, 2, 3)
+        status, ranked = served.json("POST", "/v1/group/alternatives",
+                                     {**request, "dancer": 2, "slot": 1, "top_k": 2})  # fmt: skip
+        assert status == 200 and len(ranked["alternatives"]) == 2 and ranked["device"] in DEVICES
+        status, _, glb = served.request("POST", "/v1/group/render.glb", request)
+        assert status == 200 and glb[:4] == b"glTF"
+        status, error = served.json("POST", "/v1/group/choreograph?dancers=0", song.read_bytes())
+        assert status == 400 and "dancers" in error["error"]["message"]
+    finally:
+        served.stop()
