@@ -357,3 +357,36 @@ def test_service_choreographs_bakes_and_samples_a_group(tmp_path):
         assert status == 400 and "dancers" in error["error"]["message"]
     finally:
         served.stop()
+
+
+@pytest.mark.skipif(
+    __import__("shutil").which("mcs") is None or __import__("shutil").which("mono") is None,
+    reason="mono is not installed (apt-get install -y --no-install-recommends mono-mcs)",
+)
+def test_csharp_group_player_matches_the_python_runtime(analysis, tmp_path):
+    import subprocess
+
+    from runtime_support import runtime
+
+    rt = runtime()
+    group = rt.choreograph_group(analysis, 4, seed=5)
+    times = [0.0, 3.3, 17.25, 40.0]
+    pose = rt.sample_group(group, times)
+    (tmp_path / "group.timeline.json").write_text(json.dumps(group.to_json()))
+    (tmp_path / "group.bake.json").write_text(json.dumps(rt.group_bake(group)))
+    (tmp_path / "expected.json").write_text(json.dumps({
+        "times_s": times,
+        "root_positions_m": pose.root_positions_m.tolist(),
+        "rotations": pose.rotations.tolist(),
+    }))  # fmt: skip
+    package = REPO / "unity_bridge" / "unity" / "com.mdtool.dance"
+    exe = tmp_path / "GroupTests.exe"
+    sources = sorted((package / "Runtime" / "Core").glob("*.cs"))
+    built = subprocess.run(["mcs", "-warnaserror", f"-out:{exe}", *map(str, sources),
+                            str(package / "Tests~" / "Core" / "GroupTests.cs")],
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
+    run = subprocess.run(["mono", str(exe), str(tmp_path)], capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "5 passed, 0 failed", run.stdout
