@@ -290,6 +290,8 @@ def test_cli_choreographs_a_group(song, tmp_path):
     for dancer in figures["per_dancer"]:
         assert dancer["beat_align"] > dancer["beat_align_control"]
     assert figures["formation_error_m"]["max"] <= SWAY_M + 0.02  # bvh rounding
+    if figures["canon"]["measured_sections"]:
+        assert figures["canon"]["max_error_counts"] <= 0.5
 
 
 def test_cli_refuses_bad_group_options(song, tmp_path):

@@ -24,6 +24,9 @@ from musicdance.motion.motion import Motion
 from musicdance.motion.quat import quat_inv, quat_mul_vec3
 from musicdance.motion.rootmotion import root_curve
 
+#: Canon sections shorter than this many slots are not measured.
+MIN_CANON_SLOTS = 2
+
 __all__ = ["canon_offsets", "evaluate_group", "formation_error_m", "hips_m", "synchrony_cm"]
 
 
@@ -87,14 +90,16 @@ def synchrony_cm(group: GroupTimeline, motions: list[Motion]) -> dict:
 
 
 def canon_offsets(group: GroupTimeline, motions: list[Motion]) -> dict:
-    """Per canon section, each dancer's measured delay (counts) behind dancer ranks 0 against
-    the intended one: the lag in 0 to 3 counts that best matches the dancer's joint-speed
-    signal to the earliest dancer's. Returns the largest error (counts) and the sections."""
+    """Per canon section of at least ``MIN_CANON_SLOTS`` slots (a shorter one holds too few
+    moves to measure a lag on), each dancer's measured delay (counts) behind the earliest
+    dancer against the intended one: the lag in 0 to 3 counts that best matches the dancer's
+    joint-speed signal to the earliest dancer's. Returns the largest error (counts) and the
+    sections."""
     fps = group.fps
     sections = []
     worst = 0.0
     for section in group.sections:
-        if section.device != "canon":
+        if section.device != "canon" or section.stop_slot - section.first_slot < MIN_CANON_SLOTS:
             continue
         slots = group.base.slots[section.first_slot : section.stop_slot]
         beats = np.concatenate([s.beat_times_s for s in slots])
@@ -112,7 +117,8 @@ def canon_offsets(group: GroupTimeline, motions: list[Motion]) -> dict:
             measured.append({"dancer": group.dancers[d].name, "intended": intended,
                              "measured": round(float(counts), 3)})  # fmt: skip
         sections.append({"first_slot": section.first_slot, "dancers": measured})
-    return {"max_error_counts": round(worst, 3), "sections": sections}
+    return {"max_error_counts": round(worst, 3), "measured_sections": len(sections),
+            "sections": sections}  # fmt: skip
 
 
 def _speed_signal(motion: Motion, a: int, b: int) -> np.ndarray:
