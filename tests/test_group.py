@@ -189,7 +189,7 @@ def test_group_timeline_round_trips_and_single_timelines_stay_valid(group, tmp_p
     again = read_group_timeline(path)
     assert again.to_json() == group.to_json()
     again.validate(library)
-    with pytest.raises(MusicDanceError, match="not an mdtool timeline"):
+    with pytest.raises(MusicDanceError, match="this is a group timeline"):
         read_timeline(path)  # a group file is not mistaken for one dancer's
     solo = tmp_path / "solo.timeline.json"
     from musicdance.choreo.timeline import write_timeline
