@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -39,8 +38,6 @@ ANCHOR_WINDOW_S = 6.0
 SWAY_M = 0.35
 #: Paths are pushed apart to ``min_distance_m + MARGIN_M``.
 MARGIN_M = 0.05
-#: Share of travel progress per frame with 2, 1 or 0 feet on the floor (``_step_timed``).
-STEP_WEIGHTS = (0.1, 1.0, 1.5)
 #: Frames around a moving spot that are re-pinned with it.
 PIN_PAD_S = 0.4
 
@@ -156,9 +153,6 @@ def render_group(
     frames = first.num_frames
     sway = np.stack([anchored[key][0].root_positions_m[:, [0, 2]] for key in keys])  # [N, T, 2]
     spots = spot_paths(group, frames)
-    if options.plant_feet:
-        contacts = [anchored[key][1] for key in keys]
-        spots = _step_timed(spots, contacts, travel_windows(group, frames))
     hips = spots + sway
     limit = group.min_distance_m + MARGIN_M
     closest = min_distances_m(hips)
@@ -229,45 +223,6 @@ def spot_paths(group: GroupTimeline, frames: int) -> np.ndarray:
             before[:, None] + share[moving][None, :, None] * (after - before)[:, None]
         )
     return paths
-
-
-def travel_windows(group: GroupTimeline, frames: int) -> list[tuple[int, int]]:
-    """``(first, stop)`` frames of each formation change's travel (``spot_paths``)."""
-    windows = []
-    for s in range(1, len(group.sections)):
-        section = group.sections[s]
-        if not section.travel_counts:
-            continue
-        arrive_s = group.base.slots[section.first_slot].start_s
-        beats = group.base.slots[section.first_slot - 1].beat_times_s
-        period_s = (beats[-1] - beats[0]) / max(len(beats) - 1, 1)
-        leave_s = arrive_s - section.travel_counts * period_s
-        first = max(int(math.floor(leave_s * group.fps)), 0)
-        stop = min(int(math.ceil(arrive_s * group.fps)) + 1, frames)
-        if stop - first > 2:
-            windows.append((first, stop))
-    return windows
-
-
-def _step_timed(spots: np.ndarray, contacts: list[np.ndarray], windows) -> np.ndarray:
-    """The travel re-timed per dancer so the spot moves mostly while a foot is off the floor
-    (``STEP_WEIGHTS``: the share of progress per frame with 2, 1 or 0 feet down): travel then
-    lengthens the steps a dancer takes instead of dragging planted feet."""
-    out = spots.copy()
-    kernel = np.ones(5) / 5
-    for first, stop in windows:
-        for d in range(len(spots)):
-            path = spots[d, first:stop]
-            if np.allclose(path, path[0]):
-                continue
-            down = contacts[d][first:stop].sum(axis=1)
-            weight = np.convolve(np.asarray(STEP_WEIGHTS)[down], kernel, mode="same")
-            progress = np.concatenate([[0.0], np.cumsum(weight[1:])])
-            progress /= max(progress[-1], 1e-9)
-            linear = np.linspace(0.0, 1.0, stop - first)
-            out[d, first:stop] = np.stack([np.interp(progress, linear, path[:, c])
-                                           for c in range(2)], -1)  # fmt: skip
-    return out
 
 
 def _push_apart(hips: np.ndarray, close: np.ndarray, limit: float, fps: float) -> np.ndarray:
