@@ -117,31 +117,31 @@ def canon_offsets(group: GroupTimeline, motions: list[Motion]) -> dict:
             measured.append({"dancer": group.dancers[d].name, "intended": intended,
                              "measured": round(float(counts), 3)})  # fmt: skip
         sections.append({"first_slot": section.first_slot, "dancers": measured})
+    errors = np.array([abs(d["measured"] - d["intended"]) for s in sections
+                       for d in s["dancers"]])  # fmt: skip
     return {"max_error_counts": round(worst, 3), "measured_sections": len(sections),
-            "sections": sections}  # fmt: skip
+            "within_quarter_count": round(float(np.mean(errors <= 0.25)), 4)
+            if len(errors) else None, "sections": sections}  # fmt: skip
 
 
 def _speed_signal(motion: Motion, a: int, b: int) -> np.ndarray:
-    """Mean joint speed (heading-free) per frame over frames ``a:b``, zero-mean."""
+    """Joint velocities (heading-free, every joint and axis) per frame over frames ``a:b``,
+    ``[F, J * 3]``, zero-mean per channel."""
     poses = _local_poses(motion)[a : min(b, motion.num_frames)]
-    speed = np.linalg.norm(np.diff(poses, axis=0), axis=-1).mean(-1)
-    return speed - speed.mean() if len(speed) else speed
+    velocity = np.diff(poses, axis=0).reshape(max(len(poses) - 1, 0), -1)
+    return velocity - velocity.mean(axis=0) if len(velocity) else velocity
 
 
 def _best_lag(reference: np.ndarray, signal: np.ndarray, max_lag: int) -> int:
-    """The delay (frames, 0 to ``max_lag``) of ``signal`` behind ``reference`` that correlates
-    best over their common span."""
-    best, best_score = 0, -np.inf
+    """The delay (frames, 0 to ``max_lag``) of ``signal [F, C]`` behind ``reference`` with the
+    smallest mean squared difference over their common span."""
+    best, best_score = 0, np.inf
     length = min(len(reference), len(signal)) - max_lag
     if length < 8:
         return 0
     for lag in range(max_lag + 1):
-        x, y = reference[:length], signal[lag : lag + length]
-        score = float(
-            np.dot(x - x.mean(), y - y.mean())
-            / (np.linalg.norm(x - x.mean()) * np.linalg.norm(y - y.mean()) + 1e-12)
-        )
-        if score > best_score:
+        score = float(np.mean((reference[:length] - signal[lag : lag + length]) ** 2))
+        if score < best_score:
             best, best_score = lag, score
     return best
 
