@@ -131,6 +131,10 @@ def test_relax_paths_separates_dancers_who_would_collide():
 
 
 def test_group_devices_give_each_dancer_the_right_phrase(group, library):
+    _check_devices(group, library)
+
+
+def _check_devices(group, library):
     sections = group.sections
     assert sections[0].first_slot == 0 and sections[-1].stop_slot == len(group.base.slots)
     assert all(s.device in DEVICES for s in sections)
@@ -165,12 +169,13 @@ def test_group_devices_give_each_dancer_the_right_phrase(group, library):
 
 
 def test_the_group_term_steers_the_decoding(analysis, library, monkeypatch):
-    for wanted in ("mirror", "canon", "unison"):
+    for wanted in DEVICES:
         table = {role: {d: (1.0 if d == wanted else 1e-9) for d in DEVICES}
                  for role in group_module.ROLES}  # fmt: skip
         monkeypatch.setattr(group_module, "GROUP_TERM", table)
         decoded = choreograph_group(analysis, library, 4, seed=1)
         assert {s.device for s in decoded.sections} == {wanted}
+        _check_devices(decoded, library)
 
 
 def test_repeated_sections_repeat_device_and_phrases(group):
