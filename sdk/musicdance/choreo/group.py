@@ -97,6 +97,9 @@ GROUP_TERM = {
 #: Formation per role for ``--formation auto``.
 ROLE_FORMATION = {"intro": "line", "verse": "grid", "build": "circle", "chorus": "v",
                   "bridge": "circle", "outro": "line"}  # fmt: skip
+#: Above this many dancers (a crowd), ``--formation auto`` keeps one staggered grid: walks
+#: between formations of a crowd would be tens of metres long.
+CROWD_DANCERS = 16
 #: Factor on keeping the previous section's device across a boundary (variety).
 SAME_DEVICE_FACTOR = 0.6
 #: Contrast partners differ in energy by at most this much.
@@ -402,7 +405,9 @@ def plan_formations(
             names.append("file")
             spot_sets.append(np.asarray(formation[s % len(formation)], dtype=float))
         else:
-            name = ROLE_FORMATION[role] if formation == "auto" else formation
+            name = formation
+            if formation == "auto":  # a crowd holds its place on the floor
+                name = ROLE_FORMATION[role] if count <= CROWD_DANCERS else "grid"
             names.append(name)
             spot_sets.append(formation_spots(name, count))
     placed = []
