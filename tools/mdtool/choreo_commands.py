@@ -55,7 +55,8 @@ def choreograph(
     units: str = UNITS_OPTION,
     root_motion: str = ROOT_MOTION_OPTION,
     decoder: str = typer.Option(
-        "viterbi", "--decoder",
+        "viterbi",
+        "--decoder",
         help="viterbi: global path over the scorer's mix with the choreography constraints and "
         "a seeded jitter (default); greedy: the same scores slot by slot; eq6: the paper's "
         "eq. 6 exactly (model probabilities x the bundle's M, slot by slot, nothing else).",
@@ -66,10 +67,24 @@ def choreograph(
     reuse_sections: bool = typer.Option(
         True, "--reuse-sections/--no-reuse-sections", help="Repeated music, repeated dance."
     ),
+    dancers: int = typer.Option(
+        1, "--dancers", min=1, max=1000, help="Dancers: more than 1 choreographs a group."
+    ),
+    formation: str = typer.Option(
+        "auto",
+        "--formation",
+        help="Group formation: auto (per section from its role), line, v, circle, grid, or a "
+        "JSON file of spots (docs/group.md).",
+    ),  # fmt: skip
+    lead: int = typer.Option(1, "--lead", min=1, help="The group's lead dancer (1 to N)."),
+    audience_yaw_deg: float = typer.Option(
+        0.0, "--audience-yaw", help="Direction the group faces, degrees about +Y (0: +Z)."
+    ),
     profile: bool = typer.Option(False, "--profile", help="Print the time of each stage."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Choreograph a song: analyse it, choose phrases, render and export the dance."""
+    """Choreograph a song: analyse it, choose phrases, render and export the dance (with
+    --dancers N, a group: one timeline, one .glb with N characters and one .bvh per dancer)."""
     from musicdance.audio.analysis import analyze
     from musicdance.choreo.choreographer import choreograph as make_timeline
     from musicdance.choreo.export import dance_outputs, export_dance
@@ -83,6 +98,18 @@ def choreograph(
     units_choice(units)
     stem = name or song.stem
     check_bundle_choice(bundle, no_bundle)
+    if dancers > 1 or formation != "auto" or lead != 1:
+        from mdtool.group_commands import choreograph_group_command
+
+        choreograph_group_command(
+            song, output, stem, dancers=dancers, formation=formation, lead=lead,
+            audience_yaw_deg=audience_yaw_deg, style=style, seed=seed, library=library, fps=fps,
+            formats=chosen_formats, mesh=with_mesh, bvh_unit=units_choice(units),
+            root_motion=root_motion, bundle=bundle, no_bundle=no_bundle,
+            feature_weight=feature_weight, reuse_sections=reuse_sections, profile=profile,
+            as_json=as_json, choose_bundle=_choose_bundle,
+        )  # fmt: skip
+        return
     timings: dict[str, float] = {}
     started = time.perf_counter()
     phrases = open_library(library)
@@ -305,6 +332,11 @@ def evaluate(
     )
     from musicdance.io.files import load_motion
 
+    if timeline_path is not None and _is_group(timeline_path):
+        from mdtool.group_commands import evaluate_group_command
+
+        evaluate_group_command(motion_path, song, timeline_path, library, as_json)
+        return
     motion = load_motion(motion_path)
     analysis = analyze(song)
     report: dict = {"motion": str(motion_path), "song": str(song)}
@@ -343,6 +375,16 @@ def evaluate(
             f"ratio {j['worst_ratio']:.2f} (a join must stay below 1), median join / p99 "
             f"{j['median_ratio_p99']:.2f} (cut times: {report['cut_times']})"
         )
+
+
+def _is_group(path: Path) -> bool:
+    """Whether a timeline file is a group timeline (read as little as needed)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return b'"mdtool.group_timeline"' in head
 
 
 def _cut_times(timeline, library_path: Path | None) -> tuple[list[float], str]:

@@ -268,6 +268,7 @@ def openapi_schema() -> dict[str, Any]:
                     },
                 }
             },
+            **_group_paths(),
             "/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -458,3 +459,78 @@ def _schemas() -> dict[str, Any]:
             },
         },
     }
+
+def _group_paths() -> dict[str, Any]:
+    """The group endpoints (issue 23; the group timeline is documented in docs/group.md)."""
+    group_request = {
+        "type": "object",
+        "required": ["group_timeline"],
+        "properties": {
+            "group_timeline": {"type": "object", "description": "mdtool.group_timeline v1"}
+        },
+    }
+
+    def post(summary: str, body: dict, response: dict) -> dict:
+        return {"post": {"summary": summary, "requestBody": _json(body, "the request"),
+                         "responses": {"200": response, **_errors(*_TIMELINE_BODY)}}}  # fmt: skip
+
+    with_times = {
+        **group_request,
+        "required": ["group_timeline", "times_s"],
+        "properties": {
+            **group_request["properties"],
+            "times_s": {"type": "array", "items": {"type": "number"}},
+        },
+    }
+    with_slot = {
+        **group_request,
+        "required": ["group_timeline", "dancer", "slot"],
+        "properties": {
+            **group_request["properties"],
+            "dancer": {"type": "integer"},
+            "slot": {"type": "integer"},
+            "top_k": {"type": "integer"},
+        },
+    }
+    return {
+        "/v1/group/choreograph": {"post": {
+            "summary": "Choreograph a group: audio bytes in, group timeline out",
+            "parameters": [
+                _param("dancers", {"type": "integer", "minimum": 1, "maximum": 200,
+                                   "default": 4}, "number of dancers"),
+                _param("formation", {"type": "string",
+                                     "enum": ["auto", "line", "v", "circle", "grid"]},
+                       "formation (auto: per section from its role)"),
+                _param("lead", {"type": "integer", "minimum": 1, "default": 1}, "lead dancer"),
+                _param("audience_yaw_deg", {"type": "number", "default": 0},
+                       "direction the group faces (degrees about +Y, 0: +Z)"),
+                _param("style", {"type": "string"}, "dance style (default: best fit)"),
+                _param("seed", {"type": "integer", "minimum": 0, "default": 0}, "seed"),
+                _param("fps", {"type": "number", "minimum": 1, "maximum": 240, "default": 30},
+                       "frame rate of the rendered dance"),
+                _param("reuse_sections", {"type": "boolean", "default": True},
+                       "repeated music gets the same dance"),
+                _param("name", {"type": "string"}, "song name stored in the timeline"),
+                _param("format", {"type": "string",
+                                  "enum": ["wav", "mp3", "ogg", "flac", "aiff", "m4a"]},
+                       "override the format recognised from the bytes"),
+            ],
+            "requestBody": {"required": True, "content": {"application/octet-stream": {
+                "schema": {"type": "string", "contentMediaType": "audio/*"}}}},
+            "responses": {"200": _json({"type": "object", "properties": {
+                "group_timeline": {"type": "object"}, "key": {"type": "string"}}},
+                "the group timeline and its sha256"), **_errors(*_TIMELINE_BODY)},
+        }},
+        "/v1/group/bake": post(
+            "Distinct pose tracks (MDPT, base64) and every dancer's spot path", group_request,
+            _json({"type": "object"}, "tracks, dancers (track index, float32 [T, 2] spots)")),
+        "/v1/group/pose": post("Every dancer's pose at given times", with_times,
+                               _json({"type": "object"}, "poses [dancers, times, ...]")),
+        "/v1/group/alternatives": post(
+            "Phrases for one dancer's slot, and the section's device scores", with_slot,
+            _json({"type": "object"}, "ranked phrases and device scores")),
+        "/v1/group/render.glb": post(
+            "The group as one .glb (every dancer, one clip)", group_request,
+            {"description": "binary glTF",
+             "content": {"model/gltf-binary": {"schema": {"type": "string"}}}}),
+    }  # fmt: skip

@@ -31,6 +31,7 @@ __all__ = [
     "POSE_TRACK_SCHEMA",
     "POSE_TRACK_VERSION",
     "CrowdSampler",
+    "GroupSampler",
     "Pose",
     "PoseSampler",
     "PoseTrack",
@@ -275,3 +276,48 @@ class PoseSampler(CrowdSampler):
     def __init__(self, track: PoseTrack, *, dtype=np.float32) -> None:
         super().__init__([track], dtype=dtype)
         self.track = track
+
+
+class GroupSampler:
+    """Poses of a group's dancers: each dancer on its dance's pose track (dancers who dance
+    alike share one, ``track_of [N]``), moved onto its spot path ``spots_m [N, T, 2]`` (x, z
+    per frame at ``fps``), in one vectorised pass (a :class:`CrowdSampler` plus a gather).
+
+    The legs re-pinned while a spot travels (``GroupRendered.motions``, what the exported files
+    hold) are not part of the shared tracks: sampled dancers show the dance's own legs there.
+    """
+
+    def __init__(self, tracks: Sequence[PoseTrack], track_of, spots_m, fps: float,
+                 *, dtype=np.float32) -> None:  # fmt: skip
+        self.crowd = CrowdSampler(tracks, dtype=dtype)
+        self.track_of = np.asarray(track_of, dtype=np.int64)
+        self.spots_m = np.asarray(spots_m, dtype=dtype)
+        if self.spots_m.ndim != 3 or self.spots_m.shape[0] != len(self.track_of):
+            raise MusicDanceError("spots_m needs one [T, 2] path per dancer")
+        self.fps = float(fps)
+
+    @property
+    def num_dancers(self) -> int:
+        return len(self.track_of)
+
+    def sample(self, times_s) -> Pose:
+        """Every dancer at ``times_s`` (``[K]``: the same times for all, or ``[N, K]``);
+        returns poses ``[N, K, ...]``."""
+        times = np.asarray(times_s, dtype=float)
+        if times.ndim <= 1:
+            times = np.broadcast_to(times.reshape(1, -1), (self.num_dancers, times.size))
+        if times.shape[0] != self.num_dancers:
+            raise MusicDanceError(f"times need one row per dancer ({self.num_dancers})")
+        pose = self.crowd.sample(times, tracks=self.track_of)
+        frames = self.spots_m.shape[1]
+        position = np.clip(times * self.fps, 0.0, frames - 1.0)
+        low = np.minimum(np.floor(position).astype(np.int64), frames - 2) if frames > 1 else \
+            np.zeros(position.shape, dtype=np.int64)  # fmt: skip
+        alpha = (position - low)[..., None].astype(self.spots_m.dtype)
+        rows = np.arange(self.num_dancers).reshape(-1, *([1] * (times.ndim - 1)))
+        high = np.minimum(low + 1, frames - 1)
+        spot = self.spots_m[rows, low] * (1 - alpha) + self.spots_m[rows, high] * alpha
+        root = np.array(pose.root_positions_m, copy=True)
+        root[..., 0] += spot[..., 0]
+        root[..., 2] += spot[..., 1]
+        return Pose(root_positions_m=root, rotations=pose.rotations)

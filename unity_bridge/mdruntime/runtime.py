@@ -32,12 +32,14 @@ import numpy as np
 
 from mdruntime.audio_input import AUDIO_FORMATS, sniff_audio_format
 from mdruntime.library_cache import CachedLibrary, LRUCache
-from mdruntime.pose import POSE_TRACK_VERSION, Pose, PoseSampler, PoseTrack
+from mdruntime.pose import POSE_TRACK_VERSION, GroupSampler, Pose, PoseSampler, PoseTrack
 from musicdance import __version__ as MDTOOL_VERSION
 from musicdance.audio.analysis import Analysis, analyze, analyze_signal
 from musicdance.bundle import choose_bundle
 from musicdance.choreo import choreographer
-from musicdance.choreo.export import export_dance
+from musicdance.choreo.export import export_dance, export_group
+from musicdance.choreo.group import GROUP_SCHEMA, GROUP_VERSION, GroupTimeline, choreograph_group
+from musicdance.choreo.group_render import GroupRendered, MemoLibrary, render_group
 from musicdance.choreo.live import LiveChoreographer, LiveSession
 from musicdance.choreo.onnx_scorer import scorer_for
 from musicdance.choreo.render import Rendered, frame_at, render_dance, source_count_frames
@@ -63,6 +65,7 @@ __all__ = [
     "RUNTIME_API_VERSION",
     "Runtime",
     "Session",
+    "group_key",
     "parse_timeline",
     "safe_song_name",
     "timeline_key",
@@ -160,6 +163,9 @@ class Runtime:
         self._edit_states = LRUCache(edit_cache_size)  # timeline key -> Rendered with its state
         self._edited_from = LRUCache(256)  # key of a replace's result -> key of its source
         self._analyses = LRUCache(max(cache_size, 4))
+        self._groups = LRUCache(max(cache_size // 2, 2))  # group key -> _RenderedGroup
+        self._group_renders = _CacheDict(LRUCache(64))  # one group dancer's anchored dance
+        self._group_lock = threading.Lock()
         self._inflight: dict[str, threading.Lock] = {}
         self._live = LRUCache(4)  # (style, fps, look-ahead) -> LiveChoreographer
         self._inflight_lock = threading.Lock()
@@ -183,6 +189,7 @@ class Runtime:
             "mdtool": MDTOOL_VERSION,
             "runtime_api": RUNTIME_API_VERSION,
             "timeline": {"schema": TIMELINE_SCHEMA, "version": TIMELINE_VERSION},
+            "group_timeline": {"schema": GROUP_SCHEMA, "version": GROUP_VERSION},
             "pose_track": {"magic": "MDPT", "version": POSE_TRACK_VERSION},
             "library": {
                 "path": str(self.library.path),
@@ -392,6 +399,107 @@ class Runtime:
         """Poses at ``times_s`` (any shape: characters x times) on this timeline's dance."""
         return self.sampler(timeline).sample(times_s)
 
+    # -- groups ----------------------------------------------------------------------------------
+
+    def choreograph_group(
+        self,
+        analysis: Analysis,
+        dancers: int,
+        *,
+        formation="auto",
+        lead: int = 0,
+        audience_yaw_deg: float = 0.0,
+        style: str | None = None,
+        seed: int = 0,
+        fps: float = 30.0,
+        reuse_sections: bool = True,
+        top_k: int = 5,
+    ) -> GroupTimeline:
+        """The group timeline ``mdtool choreograph --dancers N`` makes for this analysis
+        (``lead`` counts from 0 here, from 1 on the command line)."""
+        if not (1.0 <= float(fps) <= MAX_FPS):
+            raise MusicDanceError(f"fps must be between 1 and {MAX_FPS:g}, got {fps}")
+        return choreograph_group(
+            analysis, self.library, int(dancers), formation=formation, lead=int(lead),
+            audience_yaw_deg=float(audience_yaw_deg), style=style, seed=int(seed),
+            fps=float(fps), reuse_sections=reuse_sections, top_k=top_k,
+            scorer=self.scorer_for(analysis),
+        )  # fmt: skip
+
+    def choreograph_group_bytes(self, data: bytes, dancers: int, *, name=None, **options):
+        return self.choreograph_group(self.analyze_bytes(data, name=name), dancers, **options)
+
+    def _group(self, group: GroupTimeline) -> _RenderedGroup:
+        key = group_key(group)
+        found = self._groups.get(key)
+        if found is None:
+            with self._group_lock:  # one group render at a time (they share the caches)
+                found = self._groups.get(key)
+                if found is None:
+                    group.validate(self.library)
+                    rendered = render_group(group, MemoLibrary(self.library),
+                                            renders=self._group_renders)  # fmt: skip
+                    found = self._groups.put(key, _RenderedGroup(rendered, key))
+        return found
+
+    def render_group(self, group: GroupTimeline) -> GroupRendered:
+        """The group rendered (cached): spots, closest distances, anchored dances; its
+        ``motions()`` are what ``mdtool choreograph --dancers N`` exports."""
+        return self._group(group).rendered
+
+    def group_sampler(self, group: GroupTimeline) -> GroupSampler:
+        """A :class:`GroupSampler` of every dancer (cached with the render)."""
+        return self._group(group).sampler
+
+    def sample_group(self, group: GroupTimeline, times_s) -> Pose:
+        """Every dancer's pose at ``times_s`` (``[K]`` or ``[N, K]``): ``[N, K, ...]``."""
+        return self.group_sampler(group).sample(times_s)
+
+    def group_bake(self, group: GroupTimeline) -> dict:
+        """What an engine needs to play the group: the distinct dances as MDPT pose tracks,
+        each dancer's track and its spot path (``float32 [T, 2]``, x and z per frame)."""
+        import base64
+
+        found = self._group(group)
+        spots = found.rendered.spots_m.astype("<f4")
+        return {
+            "group_key": group_key(group),
+            "fps": float(found.tracks[0].fps),
+            "frames": int(spots.shape[1]),
+            "tracks": [base64.b64encode(t.to_bytes()).decode("ascii") for t in found.tracks],
+            "dancers": [
+                {
+                    "name": d.name,
+                    "track": int(found.track_of[k]),
+                    "spots_m": base64.b64encode(spots[k].tobytes()).decode("ascii"),
+                }
+                for k, d in enumerate(group.dancers)
+            ],  # fmt: skip
+            "min_distance_m": round(float(found.rendered.closest_m.min()), 4),
+        }
+
+    def group_alternatives(self, group: GroupTimeline, dancer: int, slot: int, *,
+                           top_k: int = 10) -> list[dict]:  # fmt: skip
+        """Phrases for one dancer's ``slot``, ranked on that dancer's own timeline (the group
+        devices' alternatives are each section's ``device_scores``)."""
+        if not 0 <= int(dancer) < group.num_dancers:
+            raise MusicDanceError(f"dancer {dancer} does not exist (the group has "
+                                  f"{group.num_dancers})")  # fmt: skip
+        return self.alternatives(group.dancer_timeline(int(dancer)), slot, top_k=top_k)
+
+    def group_glb_bytes(self, group: GroupTimeline) -> bytes:
+        """The group's ``.glb`` (every dancer, the group timeline embedded), as bytes."""
+        motions = self.render_group(group).motions()
+        handle, staged = tempfile.mkstemp(suffix=".glb", dir=self.work_dir)
+        os.close(handle)
+        try:
+            name = Path(str(group.base.song.get("path") or "dance")).stem or "dance"
+            export_group(group, motions, {"glb": staged}, name=name)
+            return Path(staged).read_bytes()
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(staged)
+
     def glb_bytes(self, timeline: Timeline) -> bytes:
         """The ``.glb`` ``mdtool choreograph`` writes (timeline embedded), as bytes; staged in
         ``work_dir`` and removed."""
@@ -406,6 +514,41 @@ class Runtime:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(staged)
+
+
+class _CacheDict:
+    """The ``in`` / ``[]`` face of an :class:`LRUCache` (what ``render_group`` caches in)."""
+
+    def __init__(self, cache: LRUCache) -> None:
+        self.cache = cache
+
+    def __contains__(self, key) -> bool:
+        return self.cache.get(key) is not None
+
+    def __getitem__(self, key):
+        return self.cache.get(key)
+
+    def __setitem__(self, key, value) -> None:
+        self.cache.put(key, value)
+
+
+class _RenderedGroup:
+    """A rendered group, its distinct pose tracks and its sampler (built on demand)."""
+
+    def __init__(self, rendered: GroupRendered, key: str) -> None:
+        self.rendered = rendered
+        order = list(dict.fromkeys(rendered.keys))
+        self.track_of = np.array([order.index(k) for k in rendered.keys], dtype=np.int64)
+        self.tracks = [PoseTrack.from_motion(rendered.anchored[k][0], timeline_key=key)
+                       for k in order]  # fmt: skip
+        self.sampler = GroupSampler(self.tracks, self.track_of, rendered.spots_m,
+                                    self.tracks[0].fps)  # fmt: skip
+
+
+def group_key(group: GroupTimeline) -> str:
+    """sha256 of the group timeline's canonical JSON."""
+    text = json.dumps(group.to_json(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _with_slots(track: PoseTrack, timeline: Timeline, library) -> PoseTrack:

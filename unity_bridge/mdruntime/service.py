@@ -12,6 +12,11 @@ JSON API, version 1 (schema: :func:`mdruntime.openapi.openapi_schema`, published
     POST /v1/bake            {timeline} -> pose track (MDPT bytes, what engines sample)
     POST /v1/pose            {timeline, times_s} -> poses
     POST /v1/render.glb      {timeline} -> .glb
+    POST /v1/group/choreograph     audio bytes (?dancers=N&formation=&lead=) -> group timeline
+    POST /v1/group/bake            {group_timeline} -> distinct MDPT tracks + spot paths
+    POST /v1/group/pose            {group_timeline, times_s} -> every dancer's poses
+    POST /v1/group/alternatives    {group_timeline, dancer, slot} -> ranked phrases, devices
+    POST /v1/group/render.glb      {group_timeline} -> .glb with every dancer
     GET  /openapi.json       the schema
     WS   /v1/live            PCM chunks in, live poses out (``mdruntime.live_socket``)
 
@@ -49,6 +54,7 @@ from mdruntime.runtime import (
     MAX_FPS,
     RUNTIME_API_VERSION,
     Runtime,
+    group_key,
     parse_timeline,
     safe_song_name,
     timeline_key,
@@ -458,6 +464,145 @@ async def render_glb(request: Request) -> Response:
     return Response(data, media_type=GLB_MEDIA_TYPE)
 
 
+#: Most dancers one group request may ask for.
+MAX_GROUP_DANCERS = 200
+
+
+def _group_of(body: dict, config: ServiceConfig):
+    """The body's group timeline, refused (422) before any work when its render would pass
+    the frame limit or it has more than ``MAX_GROUP_DANCERS`` dancers."""
+    from musicdance.choreo.group import GroupTimeline
+
+    group = GroupTimeline.from_json(_field(body, "group_timeline", dict))
+    if group.num_dancers > MAX_GROUP_DANCERS:
+        raise ServiceError(422, f"a group has at most {MAX_GROUP_DANCERS} dancers here")
+    problem = timeline_problem(group.base, max_frames=config.max_frames)
+    if problem:
+        raise ServiceError(422, f"group timeline refused: {problem}")
+    return group
+
+
+@endpoint()
+async def group_choreograph(request: Request) -> Response:
+    from musicdance.choreo.formation import FORMATIONS
+
+    state = _service(request)
+    runtime, config = state.runtime, state.config
+    dancers = _query(request, "dancers", _bounded_int(1, MAX_GROUP_DANCERS), 4)
+    options = {
+        "style": _query(request, "style", _short_text(64), None),
+        "seed": _query(request, "seed", _seed, 0),
+        "fps": _query(request, "fps", _fps, 30.0),
+        "reuse_sections": _query(request, "reuse_sections", _boolean, True),
+        "formation": _query(request, "formation", _choice(FORMATIONS), "auto"),
+        "lead": _query(request, "lead", _bounded_int(1, MAX_GROUP_DANCERS), 1) - 1,
+        "audience_yaw_deg": _query(request, "audience_yaw_deg", _finite, 0.0),
+    }
+    if options["lead"] >= dancers:
+        raise ServiceError(400, f"lead must be 1 to {dancers}")
+    name = safe_song_name(_query(request, "name", _short_text(256), None))
+    audio_format = _query(request, "format", _choice(tuple(AUDIO_FORMATS)), None)
+    data = await _read_body(request, config.max_upload_bytes, config.body_timeout_s, "audio upload")
+    if not data:
+        raise ServiceError(400, "the body is empty: POST the audio file's bytes")
+    declared_s = _declared_duration_s(data)
+    if declared_s is not None:
+        _check_song_work(declared_s, options["fps"], config)
+
+    def job():
+        analysis = runtime.analyze_bytes(
+            data, name=name, audio_format=audio_format, max_duration_s=config.max_song_s
+        )
+        _check_song_work(float(analysis.duration_s), options["fps"], config)
+        return runtime.choreograph_group(analysis, dancers, **options)
+
+    group = await state.jobs.run(job)
+    return JSONResponse({"group_timeline": group.to_json(), "key": group_key(group)})
+
+
+@endpoint()
+async def group_bake(request: Request) -> Response:
+    state = _service(request)
+    group = _group_of(await _json_body(request, state.config), state.config)
+    return JSONResponse(await state.jobs.run(state.runtime.group_bake, group))
+
+
+@endpoint()
+async def group_pose(request: Request) -> Response:
+    state = _service(request)
+    config = state.config
+    body = await _json_body(request, config)
+    group = _group_of(body, config)
+    times = _field(body, "times_s", list)
+    if not 1 <= len(times) * group.num_dancers <= config.max_pose_samples:
+        raise ServiceError(400, f"times_s x dancers must be 1 to {config.max_pose_samples}")
+    if not all(
+        isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t) for t in times
+    ):
+        raise ServiceError(400, "times_s must be finite numbers (seconds)")
+
+    def job():
+        sampler = state.runtime.group_sampler(group)
+        return sampler, sampler.sample(np.asarray(times, dtype=float))
+
+    sampler, result = await state.jobs.run(job)
+    return JSONResponse(
+        {
+            "joints": list(sampler.crowd.joint_names),
+            "dancers": [d.name for d in group.dancers],
+            "times_s": times,
+            "root_positions_m": np.round(result.root_positions_m, 6).tolist(),
+            "rotations": np.round(result.rotations, 6).tolist(),
+        }
+    )
+
+
+@endpoint()
+async def group_alternatives(request: Request) -> Response:
+    state = _service(request)
+    body = await _json_body(request, state.config)
+    group = _group_of(body, state.config)
+    dancer = _field(body, "dancer", int)
+    slot = _field(body, "slot", int)
+    top_k = _field(body, "top_k", int, default=10, required=False)
+    if not 1 <= top_k <= 500:
+        raise ServiceError(400, "top_k must be between 1 and 500")
+    ranked = await state.jobs.run(
+        functools.partial(state.runtime.group_alternatives, top_k=top_k), group, dancer, slot
+    )
+    section = group.sections[int(group.section_of_slot()[slot])]  # the job checked the slot
+    return JSONResponse({"dancer": dancer, "slot": slot, "alternatives": ranked,
+                         "devices": section.device_scores, "device": section.device})  # fmt: skip
+
+
+@endpoint()
+async def group_render_glb(request: Request) -> Response:
+    state = _service(request)
+    group = _group_of(await _json_body(request, state.config), state.config)
+    data = await state.jobs.run(state.runtime.group_glb_bytes, group)
+    return Response(data, media_type=GLB_MEDIA_TYPE)
+
+
+def _bounded_int(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"must be an integer {low}-{high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be an integer {low}-{high}")
+        return value
+
+    return parse
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
 @endpoint(auth=False)
 async def openapi(request: Request) -> Response:
     from mdruntime.openapi import openapi_schema
@@ -487,6 +632,11 @@ ROUTES = [
     Route("/v1/bake", bake, methods=["POST"]),
     Route("/v1/pose", pose, methods=["POST"]),
     Route("/v1/render.glb", render_glb, methods=["POST"]),
+    Route("/v1/group/choreograph", group_choreograph, methods=["POST"]),
+    Route("/v1/group/bake", group_bake, methods=["POST"]),
+    Route("/v1/group/pose", group_pose, methods=["POST"]),
+    Route("/v1/group/alternatives", group_alternatives, methods=["POST"]),
+    Route("/v1/group/render.glb", group_render_glb, methods=["POST"]),
     Route("/openapi.json", openapi, methods=["GET"]),
     WebSocketRoute("/v1/live", live_socket),
 ]

@@ -20,6 +20,8 @@ __all__ = [
     "TIMELINE_EXTRA",
     "dance_outputs",
     "export_dance",
+    "export_group",
+    "group_outputs",
     "slot_markers",
 ]
 
@@ -109,3 +111,65 @@ def export_dance(
             write_bvh(motion, staged.path(outputs["bvh"]), unit=bvh_unit)
         if "json" in outputs:
             write_timeline(timeline, staged.path(outputs["json"]))
+
+
+def group_outputs(folder: str | os.PathLike[str], stem: str, formats: Iterable[str],
+                  dancer_names: list[str]) -> dict:  # fmt: skip
+    """``{format: path}`` for a group dance: ``STEM.glb`` (every dancer), ``STEM.timeline.json``
+    (the group timeline) and, for ``bvh``, a list of ``STEM.DANCER.bvh`` (one per dancer)."""
+    single = dance_outputs(folder, stem, formats)
+    if "bvh" in single:
+        single["bvh"] = [Path(folder) / f"{stem}.{name}.bvh" for name in dancer_names]
+    return single
+
+
+def export_group(
+    group,
+    motions: list[Motion],
+    outputs: Mapping,
+    *,
+    name: str | None = None,
+    mesh: bool = True,
+    root_motion: str = "hips",
+    bvh_unit: str = "cm",
+) -> None:
+    """Write a group dance (``musicdance.choreo.group.GroupTimeline`` and one world-placed
+    motion per dancer) as one set (see :func:`export_dance`): ``glb``, one file with every
+    dancer (``io.gltf_group``), the group timeline in the scene's extras; ``bvh``, a list of
+    paths, one per dancer; ``json``, the group timeline. ``root_motion``: ``hips`` or
+    ``root-bone`` (``in-place`` would stack every dancer on one spot)."""
+    from musicdance.choreo.group import write_group_timeline
+    from musicdance.motion.rootmotion import apply_root_motion
+
+    if root_motion == "in-place":
+        raise MusicDanceError("a group cannot be exported in place (the formation is the root "
+                              "motion): use --root-motion hips or root-bone")  # fmt: skip
+    unknown = [f for f in outputs if f not in DANCE_FORMATS]
+    if unknown:
+        raise MusicDanceError(
+            f"unknown dance format {unknown[0]!r}: use {', '.join(DANCE_FORMATS)}"
+        )
+    try:
+        motions = [apply_root_motion(m, root_motion)[0] for m in motions]
+    except ValueError as error:
+        raise MusicDanceError(str(error)) from None
+    paths = [p for v in outputs.values() for p in (v if isinstance(v, list) else [v])]
+    folders = {Path(path).parent.resolve() for path in paths}
+    if len(folders) != 1:
+        raise MusicDanceError("the files of one dance must be written to one folder")
+    names = [dancer.name for dancer in group.dancers]
+    with atomic_outputs(folders.pop()) as staged:
+        if "glb" in outputs:
+            from musicdance.io.gltf_group import write_group_glb
+
+            extras = {TIMELINE_EXTRA: group.to_json()}
+            markers = {MARKERS_EXTRA: slot_markers(group.base)}
+            write_group_glb(motions, names, staged.path(outputs["glb"]), extras=extras,
+                            name=name, mesh=mesh, animation_extras=markers)  # fmt: skip
+        if "bvh" in outputs:
+            from musicdance.io.bvh import write_bvh
+
+            for motion, path in zip(motions, outputs["bvh"], strict=True):
+                write_bvh(motion, staged.path(path), unit=bvh_unit)
+        if "json" in outputs:
+            write_group_timeline(group, staged.path(outputs["json"]))

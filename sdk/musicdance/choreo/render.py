@@ -358,7 +358,7 @@ def render_dance(
     options = options or RenderOptions()
     fps = timeline.fps
     pieces = _warp_pieces(timeline, library)
-    joins = [find_cut(a, b, options.search_joins, options.halflife_s) for a, b in pairwise(pieces)]
+    joins = _find_cuts(pieces, options, getattr(library, "join_cache", None))
     cuts = _cut_frames(pieces, joins, fps)
     placed = concatenate(_place_segments(pieces, cuts, options, _halflives(joins, options)))
     state = RenderState(
@@ -379,6 +379,21 @@ def render_dance(
         state.contacts = contacts_from_signals(state.heights_m, state.speeds_mps, FOOT_POINTS)
         state.body = lock_feet(placed, state.contacts, transforms=transforms)
     return Rendered(_finish(state.body, timeline), joins, state)
+
+
+def _find_cuts(pieces: list[_Piece], options: RenderOptions, shared: dict | None) -> list[Join]:
+    """``find_cut`` between consecutive pieces; with ``shared`` (pieces shared by a group's
+    renders), each pair of pieces is searched once."""
+    joins = []
+    for a, b in pairwise(pieces):
+        key = (id(a), id(b), options.search_joins, options.halflife_s)
+        if shared is not None and key in shared:
+            joins.append(shared[key][2])
+            continue
+        joins.append(find_cut(a, b, options.search_joins, options.halflife_s))
+        if shared is not None:
+            shared[key] = (a, b, joins[-1])  # the pieces are kept so their ids stay theirs
+    return joins
 
 
 def render_timeline(
@@ -457,14 +472,26 @@ def _warp_pieces(
     infos = None
     sources: dict[str, tuple[Phrase, tuple[Motion, int], tuple[bool, bool]]] = {}
     warped = []  # (slot, motion, margins, beat frames)
+    shared = getattr(library, "piece_cache", None)  # pieces shared by a group's renders
+    found: dict[int, _Piece] = {}
     for slot, phrase_id in zip(timeline.slots, timeline.phrase_ids(), strict=True):
         if only is not None and slot.index not in only:
+            continue
+        key = (slot.index, phrase_id, slot.start_s, slot.end_s, tuple(slot.beat_times_s), fps)
+        if shared is not None and key in shared:
+            found[len(warped) + len(found)] = shared[key]
             continue
         if phrase_id not in sources:
             phrase = library.get(phrase_id)
             if infos is None:
                 infos = library.infos()
-            before_id, after_id = continuations(library, phrase, infos)
+            known = getattr(library, "continuation_cache", None)  # shared by a group's renders
+            if known is not None and phrase_id in known:
+                before_id, after_id = known[phrase_id]
+            else:
+                before_id, after_id = continuations(library, phrase, infos)
+                if known is not None:
+                    known[phrase_id] = (before_id, after_id)
             neighbours = [
                 None if i is None else phrase.motion if i == phrase_id else library.get(i).motion
                 for i in (before_id, after_id)
@@ -482,6 +509,8 @@ def _warp_pieces(
         motion = warp_slot(phrase, slot, fps, margin_frames=margins, source=source)
         if motion is not None:
             warped.append((slot, motion, margins, beat))
+        elif shared is not None:
+            found[len(warped) + len(found)] = None
     spans = []
     for slot, _, margins, _ in warped:
         first, stop = frame_at(slot.start_s, fps), frame_at(slot.end_s, fps)
@@ -493,6 +522,15 @@ def _warp_pieces(
         pieces.append(
             _Piece(slot.index, motion, first - margins[0], first, stop, beat, piece_features, peak)
         )
+        if shared is not None:
+            slot_key = (slot.index, timeline.choices[slot.index].phrase_id, slot.start_s,
+                        slot.end_s, tuple(slot.beat_times_s), fps)  # fmt: skip
+            shared[slot_key] = pieces[-1]
+    if found:  # merge the shared pieces back in slot order (None: too short for a frame)
+        fresh = iter(pieces)
+        total = len(pieces) + len(found)
+        pieces = [found[k] if k in found else next(fresh) for k in range(total)]
+        pieces = [p for p in pieces if p is not None]
     return pieces
 
 

@@ -126,6 +126,12 @@ class Timeline:
     def from_json(cls, data: dict, path: str | os.PathLike[str] | None = None) -> Timeline:
         """A timeline from its parsed JSON; any damage (wrong types, missing keys, non-finite
         or inconsistent times, sizes beyond the bounds above) is one ``MusicDanceError``."""
+        if isinstance(data, dict) and data.get("schema") == "mdtool.group_timeline":
+            raise MusicDanceError(
+                "not an mdtool timeline: this is a group timeline (mdtool.group_timeline; "
+                "musicdance.choreo.group.read_group_timeline reads it)",
+                path,
+            )
         if not isinstance(data, dict) or data.get("schema") != TIMELINE_SCHEMA:
             raise MusicDanceError("not an mdtool timeline (schema field missing)", path)
         if data.get("version") != TIMELINE_VERSION:

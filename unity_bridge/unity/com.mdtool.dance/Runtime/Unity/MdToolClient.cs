@@ -118,6 +118,35 @@ namespace MdTool.Dance
             return Send("POST", "/v1/render.glb", Encoding.UTF8.GetBytes(body), "application/json", done, failed);
         }
 
+        /// <summary>Choreograph a group: the group timeline and its JSON.</summary>
+        public IEnumerator ChoreographGroup(byte[] audio, int dancers, string formation, int lead, ChoreographOptions options,
+                                            Action<GroupTimeline, string> done, Action<string> failed)
+        {
+            options = options ?? new ChoreographOptions();
+            var query = new StringBuilder("/v1/group/choreograph?dancers=").Append(dancers.ToString(CultureInfo.InvariantCulture));
+            query.Append("&lead=").Append(lead.ToString(CultureInfo.InvariantCulture));
+            query.Append("&formation=").Append(Uri.EscapeDataString(string.IsNullOrEmpty(formation) ? "auto" : formation));
+            query.Append("&seed=").Append(options.Seed.ToString(CultureInfo.InvariantCulture));
+            query.Append("&fps=").Append(options.Fps.ToString("R", CultureInfo.InvariantCulture));
+            query.Append("&reuse_sections=").Append(options.ReuseSections ? "true" : "false");
+            if (!string.IsNullOrEmpty(options.Style)) query.Append("&style=").Append(Uri.EscapeDataString(options.Style));
+            if (!string.IsNullOrEmpty(options.SongName)) query.Append("&name=").Append(Uri.EscapeDataString(options.SongName));
+            return Send("POST", query.ToString(), audio, "application/octet-stream", bytes =>
+            {
+                var d = JsonRead.Object(MiniJson.Parse(Encoding.UTF8.GetString(bytes)), "response");
+                object group = JsonRead.Field(d, "group_timeline", "response");
+                done(GroupTimeline.FromObject(group), MiniJson.Serialize(group));
+            }, failed);
+        }
+
+        /// <summary>A group's distinct dances and spot paths, ready for <see cref="GroupSampler"/>.</summary>
+        public IEnumerator BakeGroup(string groupTimelineJson, Action<GroupBake> done, Action<string> failed)
+        {
+            string body = "{\"group_timeline\": " + groupTimelineJson + "}";
+            return Send("POST", "/v1/group/bake", Encoding.UTF8.GetBytes(body), "application/json",
+                        bytes => done(GroupBake.Parse(Encoding.UTF8.GetString(bytes))), failed);
+        }
+
         static void TimelineResult(byte[] bytes, Action<DanceTimeline, string> done)
         {
             var d = JsonRead.Object(MiniJson.Parse(Encoding.UTF8.GetString(bytes)), "response");

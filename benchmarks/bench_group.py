@@ -1,0 +1,168 @@
+"""Group benchmark: the targets of issue 23.
+
+1. Cold: a generated 4-minute song choreographed and exported by a fresh ``mdtool
+   choreograph`` process, one dancer and ``--dancers 8`` (target: 8 dancers <= 2x one), wall
+   and CPU seconds (CPU is what a shared machine does not distort).
+2. Warm, through the runtime: the library loaded and the song analysed, a new group of 100
+   dancers (a crowd) choreographed, rendered and ready to sample (target <= 3 s); the
+   analysis' own time beside it.
+3. Distances: the closest two hips over every frame for 8 dancers in every formation and for
+   the crowd (target: zero frames closer than 0.6 m).
+4. Group pose sampling: 100 dancers, one call per 60 fps frame, poses per second on one core
+   (the runtime's target is 60,000 poses/s per core).
+
+    python benchmarks/bench_group.py [--skip-cold]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _child_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cold(song: Path, tmp: Path, repeats: int) -> dict:
+    """Wall and CPU seconds of fresh processes, one dancer and eight (best of ``repeats``)."""
+    figures: dict = {}
+    for dancers in (1, 8, 1, 8)[: 2 * repeats] if repeats > 1 else (1, 8):
+        command = [sys.executable, "-m", "mdtool.cli", "choreograph", str(song), "-o",
+                   str(tmp / f"out{dancers}"), "--library", str(REPO / "phrase_library"),
+                   "--json", "--dancers", str(dancers)]  # fmt: skip
+        cpu0, wall0 = _child_cpu_s(), time.perf_counter()
+        subprocess.run(command, capture_output=True, text=True, check=True)
+        wall, cpu = time.perf_counter() - wall0, _child_cpu_s() - cpu0
+        best = figures.setdefault(dancers, {"wall_s": wall, "cpu_s": cpu})
+        best["wall_s"], best["cpu_s"] = min(best["wall_s"], wall), min(best["cpu_s"], cpu)
+    return {
+        "one_dancer": {k: round(v, 3) for k, v in figures[1].items()},
+        "eight_dancers": {k: round(v, 3) for k, v in figures[8].items()},
+        "ratio_wall": round(figures[8]["wall_s"] / figures[1]["wall_s"], 3),
+        "ratio_cpu": round(figures[8]["cpu_s"] / figures[1]["cpu_s"], 3),
+    }
+
+
+def warm_crowd(song: Path, dancers: int) -> dict:
+    """The runtime's time for a new crowd once the library is loaded and the song analysed."""
+    from mdruntime import Runtime
+
+    runtime = Runtime(REPO / "phrase_library", preload=True)
+    t0 = time.perf_counter()
+    analysis = runtime.analyze_file(song)
+    analyse_s = time.perf_counter() - t0
+    first = runtime.choreograph_group(analysis, dancers, seed=0)
+    runtime.group_sampler(first).sample([1.0])  # warm-up: first group on this runtime
+    times, cpu = [], []
+    for seed in (1, 2):
+        start, cpu0 = time.perf_counter(), time.process_time()
+        group = runtime.choreograph_group(analysis, dancers, seed=seed)
+        sampler = runtime.group_sampler(group)
+        sampler.sample([10.0])
+        times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu0)
+    rendered = runtime.render_group(group)
+    return {
+        "dancers": dancers,
+        "analyse_s": round(analyse_s, 3),
+        "choreograph_render_ready_s": [round(t, 3) for t in times],
+        "choreograph_render_ready_cpu_s": [round(t, 3) for t in cpu],
+        "distinct_renders": rendered.distinct_renders,
+        "render_timings_s": {k: round(v, 3) for k, v in rendered.timings_s.items()},
+        "min_distance_m": round(float(rendered.closest_m.min()), 4),
+        "frames_closer_than_0_6_m": rendered.frames_too_close,
+        "frames": int(rendered.closest_m.size),
+        "sampler": sampler,
+    }
+
+
+def distances(song: Path) -> list[dict]:
+    """Closest hips for 8 dancers in every formation (the whole render, every frame)."""
+    from musicdance.audio.analysis import analyze
+    from musicdance.choreo.formation import FORMATIONS
+    from musicdance.choreo.group import choreograph_group
+    from musicdance.choreo.group_render import MemoLibrary, render_group
+    from musicdance.library import open_library
+
+    library = MemoLibrary(open_library(REPO / "phrase_library"))
+    analysis = analyze(song)
+    rows = []
+    for formation, dancers in [*((f, 8) for f in FORMATIONS), ("auto", 2), ("auto", 20)]:
+        group = choreograph_group(analysis, library, dancers, formation=formation, seed=3)
+        rendered = render_group(group, library)
+        rows.append({"formation": formation, "dancers": dancers,
+                     "min_distance_m": round(float(rendered.closest_m.min()), 4),
+                     "frames_closer_than_0_6_m": rendered.frames_too_close,
+                     "devices": sorted({s.device for s in group.sections})})  # fmt: skip
+    return rows
+
+
+def sampling(sampler, seconds: float = 2.0) -> dict:
+    """Poses per second: every dancer at one time per 60 fps frame."""
+    count = sampler.num_dancers
+    frames = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        sampler.sample(np.array([frames / 60.0]))
+        frames += 1
+    elapsed = time.perf_counter() - start
+    return {"dancers": count, "frames_per_s": round(frames / elapsed, 1),
+            "poses_per_s": round(frames * count / elapsed)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-cold", action="store_true")
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    from musicdance.audio.synth import synth_song, write_song
+
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        y, _ = synth_song("pop", bpm=118.0, seed=42, duration_s=240.0)
+        song = write_song(tmp / "four_minutes.mp3", y, sr_hz=22050)
+        report: dict = {}
+        if not args.skip_cold:
+            report["cold"] = cold(song, tmp, args.repeats)
+            print(json.dumps({"cold": report["cold"]}), flush=True)
+        crowd = warm_crowd(song, 100)
+        sampler = crowd.pop("sampler")
+        report["warm_crowd"] = crowd
+        print(json.dumps({"warm_crowd": crowd}), flush=True)
+        report["sampling"] = sampling(sampler)
+        print(json.dumps({"sampling": report["sampling"]}), flush=True)
+        report["distances"] = distances(song)
+        for row in report["distances"]:
+            print(json.dumps(row), flush=True)
+        worst = min(r["min_distance_m"] for r in report["distances"])
+        closer = sum(r["frames_closer_than_0_6_m"] for r in report["distances"])
+        print(json.dumps({"summary": {
+            "cold_ratio_wall": report.get("cold", {}).get("ratio_wall"),
+            "cold_ratio_cpu": report.get("cold", {}).get("ratio_cpu"),
+            "crowd_warm_s": min(crowd["choreograph_render_ready_s"]),
+            "crowd_warm_cpu_s": min(crowd["choreograph_render_ready_cpu_s"]),
+            "closest_any_m": min(worst, crowd["min_distance_m"]),
+            "frames_closer_total": closer + crowd["frames_closer_than_0_6_m"],
+            "group_poses_per_s": report["sampling"]["poses_per_s"],
+        }}), flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
