@@ -73,6 +73,7 @@ def one_song(owner, library, y, sr_hz, reference_beats, analysis, *, seed=0) -> 
         "meter": record["meter"],
         "latency_ms": record["latency_ms"],
         "realtime_factor": round(len(y) / sr_hz / elapsed, 1),
+        "realtime_factor_cpu": round(len(y) / sr_hz / sum(session.cpu_latencies_s), 1),
         **figures,
     }
 
@@ -155,7 +156,8 @@ def print_row(name: str, row: dict) -> None:
     print(
         f"{name:<28} {row['style']:<8} {row['tempo_bpm']:6.1f} BPM  lock {row['beat_lock_s']} s  "
         f"F {row['beat_f_measure']:.2f}  p99 {lat['p99']:.2f} ms (cpu {lat['cpu_p99']:.2f})  "
-        f"{row['realtime_factor']:5.0f}x  BAS margin {live['bas_margin']:.3f}/"
+        f"{row['realtime_factor']:5.0f}x (cpu {row['realtime_factor_cpu']:.0f}x)  "
+        f"BAS margin {live['bas_margin']:.3f}/"
         f"{offline['bas_margin']:.3f}  worst join {live['worst_join_ratio']:.2f}/"
         f"{offline['worst_join_ratio']:.2f}"
     )
@@ -173,6 +175,7 @@ def summary(rows: dict) -> dict:
         "p99_latency_ms_max": max(r["latency_ms"]["p99"] for r in values),
         "cpu_p99_latency_ms_max": max(r["latency_ms"]["cpu_p99"] for r in values),
         "realtime_factor_min": min(r["realtime_factor"] for r in values),
+        "realtime_factor_cpu_min": min(r["realtime_factor_cpu"] for r in values),
         "bas_margin_ratio_min": min(ratios) if ratios else None,
         "bas_margin_ratio_median": float(np.median(ratios)) if ratios else None,
         "live_worst_join_max": max(r["live"]["worst_join_ratio"] for r in values),
