@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from musicdance.motion.analysis import estimate_motion_tempo
 from musicdance.motion.canonical import CANONICAL_JOINTS
 from musicdance.motion.motion import sample, slice_frames
 from musicdance.motion.retarget import retarget
-from musicdance.rhythm.features import MEL_ROWS, RHYTHM_FPS
+from musicdance.rhythm.features import MEL_ROWS, RHYTHM_FPS, WINDOW_FRAMES
 from musicdance.rhythm.model import (
     _unit,
     load_mudar,
@@ -208,7 +209,11 @@ def timing_figures(model, pairs) -> dict:
             call()
             best = min(best, time.perf_counter() - t0)
         times[name] = best
-    times["windows"] = len(window_starts(audio.shape[1]))
+    times["windows"] = {
+        "embeddings": len(window_starts(audio.shape[1], WINDOW_FRAMES)),
+        "rhythm": len(window_starts(audio.shape[1])),
+    }
+    times["load_average"] = os.getloadavg()[0]
     return times
 
 
@@ -253,7 +258,9 @@ def main() -> None:
             print(f"  {lam:<12} {direction:<12} " + "  ".join(f"{k} {v:.3f}" for k, v in r.items()))
     t = report["onnx_seconds_4_min"]
     print(
-        f"ONNX per 4-minute song ({t['windows']} windows): audio encoder "
+        f"ONNX per 4-minute song ({t['windows']['embeddings']} embedding windows, "
+        f"{t['windows']['rhythm']} rhythm windows; load average {t['load_average']:.1f}): audio "
+        "encoder "
         f"{t['audio_encoder']:.3f} s, rhythm {t['rhythm']:.3f} s, motion encoder "
         f"{t['motion_encoder']:.3f} s (target <= 0.2 s each)"
     )

@@ -11,8 +11,9 @@ motion_encoder pose [6, W, J] (ST-GCN layout)           frames [W, C], embedding
 rhythm         hoof [W, HOOF_FEATURES], pose [W, J, 6]  rhythm [W] in [0, 1] (eq. 15, no audio)
 ============== ======================================== ==========================================
 
-Long inputs are cut into windows with a hop of half a window; rhythm curves are blended with
-triangular weights, embeddings averaged and renormalised.
+Long inputs are cut into windows: for rhythm curves with a hop of half a window, blended with
+triangular weights; for embeddings back to back (the last one ends at the end), averaged and
+renormalised.
 """
 
 from __future__ import annotations
@@ -199,7 +200,7 @@ class MudarModel:
 
     def motion_window_embeddings(self, pose: np.ndarray, starts: np.ndarray | None = None):
         """``[W, D]`` unit embeddings of windows of a ``[T, J, 6]`` pose stream."""
-        starts = window_starts(len(pose)) if starts is None else starts
+        starts = window_starts(len(pose), WINDOW_FRAMES) if starts is None else starts
         windows = _windows(pose, starts).transpose(0, 3, 1, 2)  # [B, 6, W, J]
         _, embedding = self._run("motion_encoder", {"pose": windows})
         return embedding
@@ -222,7 +223,7 @@ class MudarModel:
     # ----------------------------------------------------------------- audio
     def audio_window_embeddings(self, audio: np.ndarray, starts: np.ndarray | None = None):
         """``[W, D]`` unit embeddings of windows of an audio image ``[AUDIO_BANDS, T]``."""
-        starts = window_starts(audio.shape[1]) if starts is None else starts
+        starts = window_starts(audio.shape[1], WINDOW_FRAMES) if starts is None else starts
         windows = _windows(audio, starts, axis=1)[:, None]
         _, embedding = self._run("audio_encoder", {"audio": windows})
         return embedding

@@ -25,10 +25,11 @@ paper's curriculum (AVC for the first 70 % of the epochs, 35 of 50 in the paper,
 the total loss is eq. (20).
 
 Values the paper leaves out, chosen here (docs/rhythm.md): width C = 64, embedding D = 64,
-K = 2 transformer layers of 4 heads per modality, one injector attention layer of 4 heads,
-focal alpha = 0.5 and gamma = 2, triplet margin 0.2 on unit embeddings, eq. (16)
-alpha = 0.1, audio dropout p = 0.5, lambda_1 = lambda_2 = 1, Adam at 1e-3 (the paper's 1e-4
-is for batch 384 over 50 epochs on 64 GPUs; here a few hundred steps on one CPU core).
+K = 2 transformer layers of 4 heads per modality, one injector attention layer of 4 heads, the
+estimator 32 wide (f_a projected to it), focal alpha = 0.5 and gamma = 2, triplet margin 0.2
+on unit embeddings, eq. (16) alpha = 0.1, audio dropout p = 0.5, lambda_1 = lambda_2 = 1, Adam
+at 1e-3 (the paper's 1e-4 is for batch 384 over 50 epochs on 64 GPUs; here a few hundred steps
+on one CPU core), windows every 4 s.
 
 ``python -m musicdance.train.mudar`` rebuilds the shipped companion (seeded).
 """
@@ -96,17 +97,22 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
 
 
 class _Head(nn.Module):
-    """Positional embedding, K transformer layers, and the pooled unit embedding."""
+    """Positional embedding, K transformer layers, and the pooled unit embedding.
+
+    The time-pooled features are batch-normalised before the projection: without it every
+    window pools to nearly the same vector at initialisation (cosine 0.999), where the triplet
+    loss has no gradient and training stalls at the margin."""
 
     def __init__(self, dim: int, emb: int, layers: int, heads: int) -> None:
         super().__init__()
         self.position = nn.Parameter(torch.zeros(1, W, dim))
         self.layers = nn.Sequential(*[TransformerLayer(dim, heads) for _ in range(layers)])
+        self.pool_norm = nn.BatchNorm1d(dim)
         self.project = nn.Linear(dim, emb)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         frames = self.layers(x + self.position)
-        return frames, _unit(self.project(frames.mean(dim=1)))
+        return frames, _unit(self.project(self.pool_norm(frames.mean(dim=1))))
 
 
 class AudioEncoder(nn.Module):
@@ -207,7 +213,7 @@ class RhythmEstimator(nn.Module):
     """The explicit pathway: hoof [B, W, F], pose [B, W, J, 6] (f_a [B, W, C] optional) ->
     p^e [B, W] (eq. 15)."""
 
-    def __init__(self, joints: int, dim: int = 64, heads: int = 4) -> None:
+    def __init__(self, joints: int, dim: int = 32, heads: int = 4) -> None:
         super().__init__()
         self.hoof_in = nn.Linear(HOOF_FEATURES, dim)
         self.mot_conv = nn.Conv1d(dim, dim, 5, padding=2)
@@ -246,6 +252,7 @@ class Mudar(nn.Module):
         self.audio = AudioEncoder()
         self.motion = MotionEncoder(adjacency)
         self.rhythm = RhythmEstimator(len(adjacency))
+        self.audio_to_rhythm = nn.Linear(64, self.rhythm.dim)  # f_a at the estimator's width
 
 
 # ------------------------------------------------------------------------------- losses
@@ -281,7 +288,7 @@ def shift_allowed(shift_frames: int, bpm: float, fps: float = RHYTHM_FPS) -> boo
 class Windows:
     """Training windows (pair index, start frame) over a list of MudarPairs."""
 
-    def __init__(self, pairs, hop: int = 30) -> None:
+    def __init__(self, pairs, hop: int = 60) -> None:
         self.pairs = pairs
         self.index = [(i, s) for i, p in enumerate(pairs)
                       for s in range(0, len(p.onsets) - W + 1, hop)]  # fmt: skip
@@ -318,7 +325,7 @@ def train(
     pairs,
     *,
     seed: int = 0,
-    epochs: int = 24,
+    epochs: int = 16,
     batch: int = 32,
     lr: float = 1e-3,
     avc_share: float = 0.7,
@@ -348,7 +355,7 @@ def train(
             _, e_neg = model.audio(neg)
             _, e_v = model.motion(pose.permute(0, 3, 1, 2))
             loss_im = triplet_loss(e_v, e_a, e_neg)
-            p = model.rhythm(hoof_x, pose, f_a, audio_dropout=audio_dropout)
+            p = model.rhythm(hoof_x, pose, model.audio_to_rhythm(f_a), audio_dropout=audio_dropout)
             loss_ex = focal_loss(p, onsets).mean()
             loss = lambdas[0] * loss_im + lambdas[1] * loss_ex  # eq. (20)
             optimiser.zero_grad()
@@ -363,8 +370,33 @@ def train(
             f"epoch {epoch + 1}/{epochs} {task}: loss {mean[0]:.4f} (implicit {mean[1]:.4f}, "
             f"explicit {mean[2]:.4f})"
         )
+    recalibrate_batch_norms(model, windows)
     model.eval()
     return model, history
+
+
+def recalibrate_batch_norms(model: Mudar, windows: Windows, batch: int = 32) -> None:
+    """Recompute every batch norm's running statistics with the final weights (a cumulative
+    average over all training windows, no gradients). The pooled features the embedding
+    batch norms see differ from window to window by little beside a large shared part that
+    drifts while training; the running mean (momentum 0.1) lags that drift by more than the
+    differences, which left the exported encoders' embeddings all alike."""
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average
+    model.train()
+    rng = np.random.default_rng(0)
+    with torch.no_grad():
+        for a in range(0, len(windows.index), batch):
+            items = windows.index[a : a + batch]
+            if len(items) < 2:
+                continue
+            audio, _, _, pose, _ = windows.batch(items, rng, "avc")
+            model.audio(audio)
+            model.motion(pose.permute(0, 3, 1, 2))
+    for norm in norms:
+        norm.momentum = 0.1
 
 
 # ------------------------------------------------------------------------------- export
@@ -472,11 +504,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train MuDaR and write the mudar companion.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pairs", type=int, default=48, help="Training song-dance pairs.")
-    parser.add_argument("--epochs", type=int, default=24)
+    parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--library", default="phrase_library")
     parser.add_argument("--bundle", default="bundles/default")
     parser.add_argument("--cache", default=None, help="An .npz to keep the generated pairs in.")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--checkpoint", default=None, help="Also save the torch weights here.")
     args = parser.parse_args(argv)
     from musicdance.companions import register_companion
     from musicdance.corpus.mudar import make_pairs
@@ -492,6 +525,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"{len(pairs)} pairs in {time.perf_counter() - t0:.0f} s")
     model, history = train(pairs, seed=args.seed, epochs=args.epochs)
+    if args.checkpoint:
+        torch.save(model.state_dict(), args.checkpoint)
     threshold = choose_threshold(model, pairs)
     folder = Path(args.bundle) / "mudar"
     parity = export_companion(model, folder, {
