@@ -171,11 +171,11 @@ REAL_TAKE = SHARED_DATA / "bvh" / "perfume_A_test.bvh"
 @needs_companion
 @pytest.mark.skipif(not REAL_TAKE.is_file(), reason="no real take")
 def test_fit_writes_the_refitted_dance(tmp_path, song):
-    for method, suffix in (("dtw", ".bvh"), ("accelerate", ".glb")):
+    for method, suffix, points in (("dtw", ".bvh", "learned"), ("accelerate", ".glb", "kinematic")):
         target = tmp_path / f"fit{suffix}"
         report = json.loads(_cli("fit", REAL_TAKE, song, "--method", method, "-o", target,
-                                 "--json").stdout)  # fmt: skip
-        assert target.is_file() and report["method"] == method
+                                 "--points", points, "--json").stdout)  # fmt: skip
+        assert target.is_file() and report["method"] == method and report["points"] == points
         assert abs(report["duration_s"] - sf.info(song).duration) < 0.1  # as long as the song
         assert set(report["after"]) >= {"beat_align_score", "beat_align_score_control"}
     bad = _cli("fit", REAL_TAKE, song, "--method", "warp", "-o", tmp_path / "x.bvh", check=False)
@@ -220,3 +220,23 @@ def test_choreograph_with_mudar_emission_and_retrieve_both_ways(tmp_path, song):
     report = json.loads(_cli("evaluate", dances / "mudar.bvh", song, "--json").stdout)
     assert 0 <= report["rhythm"]["learned_onsets_precision"] <= 1
     assert "kinematic_beats_recall" in report["rhythm"]
+
+
+AUTO_TAKE = SHARED_DATA / "bvh" / "cmu05" / "cmu-iclone_005_03.bvh"
+
+
+@needs_companion
+@pytest.mark.skipif(not AUTO_TAKE.is_file(), reason="no real take")
+def test_library_import_bpm_auto(tmp_path):
+    out = _cli("library", "import", AUTO_TAKE, "--style", "test", "--bpm", "auto",
+               "--library", tmp_path / "lib", "--json", check=False)  # fmt: skip
+    if out.returncode:  # neither estimator sure enough: the refusal names the take
+        assert "cmu-iclone_005_03.bvh" in out.stderr and "confidence" in out.stderr
+        return
+    take = json.loads(out.stdout)["files"][0]
+    assert take["tempo_source"] in ("motion", "motion (learned)")
+    if take["tempo_source"] == "motion (learned)":
+        assert any("learned rhythm estimator" in note for note in take["notes"])
+    bad = _cli("library", "import", AUTO_TAKE, "--style", "test", "--bpm", "fast",
+               "--library", tmp_path / "lib2", check=False)  # fmt: skip
+    assert bad.returncode == 2 and "auto" in bad.stderr

@@ -132,11 +132,12 @@ def fit(
     method: str = typer.Option("dtw", "--method", help="shift, accelerate or dtw (eq. 22-23)."),
     output: Path = typer.Option(..., "-o", "--output", help="Refitted dance (.bvh or .glb)."),
     points: str = typer.Option(
-        "learned",
+        "kinematic",
         "--points",
-        help="learned: MuDaR's visual rhythm onto the song's onsets (the paper); kinematic: "
-        "the dance's kinematic beats onto the song's beats.",
-    ),  # fmt: skip
+        help="kinematic (default): the dance's kinematic beats onto the song's beats; learned: "
+        "MuDaR's visual rhythm onto the song's onset maxima (the paper; it lowers the Beat Align "
+        "Score of real takes, docs/rhythm.md).",
+    ),
     mesh: str = MESH_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
