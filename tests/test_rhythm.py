@@ -209,6 +209,9 @@ def test_choreograph_with_mudar_emission_and_retrieve_both_ways(tmp_path, song):
         assert out["scorer"] == emission and len(out["phrases"]) == out["slots"]
     bad = _cli("choreograph", song, "-o", tmp_path / "z", "--emission", "best", check=False)
     assert bad.returncode == 2
+    bad = _cli("choreograph", song, "-o", tmp_path / "z", "--emission", "mudar", "--dancers", "2",
+               check=False)  # fmt: skip
+    assert bad.returncode == 2 and "one dancer" in bad.stderr and not (tmp_path / "z").exists()
     ranked = json.loads(_cli("retrieve", song, "--dances", dances, "--json").stdout)["ranked"]
     assert len(ranked) == 2 and ranked[0]["score"] >= ranked[1]["score"]
     songs = tmp_path / "songs"
