@@ -53,7 +53,7 @@ def bundle(tmp_path):
 
 
 def test_a_registered_companion_runs_through_onnxruntime(bundle):
-    assert set(list_companions(bundle)) == {"double"}
+    assert "double" in set(list_companions(bundle))  # beside the shipped companions
     companion = find_companion("double", bundle, task="test")
     x = np.array([[1.0, 2.0, 3.0]], np.float32)
     (y,) = companion.session("main").run(None, {"x": x})

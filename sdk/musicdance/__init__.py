@@ -10,7 +10,8 @@ by ``tests/test_sdk_policy.py`` against :data:`LAYERS`):
    ``--engine ray``), ``companions`` (ONNX models that ship inside a bundle folder);
 1. ``audio`` (music analysis, per-slot model input, song generator), ``motion`` (skeletons,
    quaternions, kinematics, retargeting), ``decode`` (greedy and Viterbi decoding on arrays);
-2. ``synthesis`` (time warping, inertialized joins, foot locking), ``io`` (BVH and glTF files);
+2. ``synthesis`` (time warping, inertialized joins, foot locking), ``io`` (BVH and glTF files),
+   ``rhythm`` (music-dance rhythm, seed 002: features, ONNX graphs, retrieval, retargeting);
 3. ``library`` (the phrase library: store, import, transition prior, starter library);
 4. ``bundle`` (trained models as ONNX bundles, run through onnxruntime);
 5. ``choreo`` (slots, scoring, choosing phrases, rendering, timelines, exporting a dance);
@@ -31,7 +32,7 @@ LAYERS = {
     "errors": 0, "atomic": 0, "jsonguard": 0, "defaults": 0, "formats": 0, "serving": 0,
     "model_config": 0, "raycluster": 0, "companions": 0,
     "audio": 1, "motion": 1, "decode": 1,
-    "synthesis": 2, "io": 2,
+    "synthesis": 2, "io": 2, "rhythm": 2,
     "library": 3,
     "bundle": 4,
     "choreo": 5,

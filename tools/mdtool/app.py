@@ -37,6 +37,23 @@ FEATURE_WEIGHT_OPTION = typer.Option(
     help="With a bundle: weight of the feature scorer in the geometric mix.",
 )  # fmt: skip
 
+#: ``--emission`` of ``choreograph`` (musicdance.choreo.mudar_scorer.EMISSIONS, numpy-free here).
+EMISSION_CHOICES = ("mudar", "features", "bundle", "mix")
+EMISSION_OPTION = typer.Option(
+    None, "--emission",
+    help="Emission model: features, bundle (its mix with the features), mudar (the MuDaR "
+    "companion's hybrid retrieval, eq. 21) or mix (bundle or features x mudar); default: the "
+    "bundle when there is one for --library, else the features.",
+)  # fmt: skip
+
+
+def emission_choice(emission: str | None) -> str | None:
+    """``--emission`` checked before any work; a bad choice is a usage error."""
+    if emission is not None and emission not in EMISSION_CHOICES:
+        choices = ", ".join(EMISSION_CHOICES)
+        raise typer.BadParameter(f"--emission takes {choices}, got {emission!r}")
+    return emission
+
 
 #: ``--mesh`` choices of the commands that write a .glb: {choice: include the figure}.
 MESH_CHOICES = {"mannequin": True, "none": False}

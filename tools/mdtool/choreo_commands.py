@@ -10,6 +10,7 @@ from rich.table import Table
 
 from mdtool.app import (
     BUNDLE_OPTION,
+    EMISSION_OPTION,
     FEATURE_WEIGHT_OPTION,
     MESH_OPTION,
     NO_BUNDLE_OPTION,
@@ -18,6 +19,7 @@ from mdtool.app import (
     app,
     check_bundle_choice,
     console,
+    emission_choice,
     mesh_choice,
     print_json,
     root_motion_choice,
@@ -64,6 +66,7 @@ def choreograph(
     bundle: Path = BUNDLE_OPTION,
     no_bundle: bool = NO_BUNDLE_OPTION,
     feature_weight: float = FEATURE_WEIGHT_OPTION,
+    emission: str = EMISSION_OPTION,
     reuse_sections: bool = typer.Option(
         True, "--reuse-sections/--no-reuse-sections", help="Repeated music, repeated dance."
     ),
@@ -98,7 +101,10 @@ def choreograph(
     units_choice(units)
     stem = name or song.stem
     check_bundle_choice(bundle, no_bundle)
+    emission_choice(emission)
     if dancers > 1 or formation != "auto" or lead != 1:
+        if emission is not None:
+            raise typer.BadParameter("--emission is for one dancer (not with --dancers)")
         from mdtool.group_commands import choreograph_group_command
 
         choreograph_group_command(
@@ -114,13 +120,30 @@ def choreograph(
     started = time.perf_counter()
     phrases = open_library(library)
     model, scorer_name, note = _choose_bundle(phrases, bundle, no_bundle)  # before any work
+    mudar = None
+    if emission == "bundle" and model is None:
+        from musicdance.errors import MusicDanceError
+
+        raise MusicDanceError(f"--emission bundle: {note or 'no bundle (--no-bundle)'}", library)
+    if emission in ("mudar", "mix"):
+        from musicdance.rhythm.model import load_mudar
+
+        mudar = load_mudar()  # a missing companion fails before any work
     with stage_progress("choreograph", STAGES, enabled=not as_json) as step:
         step("analyse")
         analysis = analyze(song)
         timings.update({f"analyse/{k}": v for k, v in analysis.timings_s.items()})
         step("choose phrases")
         t0 = time.perf_counter()
-        scorer = scorer_for(model, analysis, feature_weight=feature_weight)
+        if emission is None:
+            scorer = scorer_for(model, analysis, feature_weight=feature_weight)
+        else:
+            from musicdance.choreo.mudar_scorer import emission_scorer
+
+            scorer = emission_scorer(emission, analysis, phrases, bundle=model,
+                                     feature_weight=feature_weight, mudar=mudar)  # fmt: skip
+            scorer_name = emission if emission != "bundle" else scorer_name
+            note = None
         parts: dict[str, float] = {}
         timeline = make_timeline(
             analysis, phrases, style=style, seed=seed, fps=fps, decoder=decoder,
@@ -341,6 +364,7 @@ def evaluate(
     analysis = analyze(song)
     report: dict = {"motion": str(motion_path), "song": str(song)}
     report.update(beat_alignment(motion, analysis.beat_times_s))
+    report["rhythm"] = _rhythm(motion, analysis)
     report["physical_foot_contact"] = physical_foot_contact(motion)
     report["foot_skating_cm_s"] = foot_skating_cm_s(motion)
     if timeline_path is not None:
@@ -385,6 +409,26 @@ def _is_group(path: Path) -> bool:
     except OSError:
         return False
     return b'"mdtool.group_timeline"' in head
+
+
+def _rhythm(motion, analysis) -> dict:
+    """Rhythm precision/recall (seed 002's protocol) of the learned visual rhythm (when the
+    default bundle has the MuDaR companion) and of the kinematic beats, against the song's
+    onset maxima and beats; flattened to ``{estimator_truth_precision: value}``."""
+    from musicdance.companions import list_companions
+    from musicdance.motion.canonical import CANONICAL_JOINTS
+    from musicdance.rhythm.report import rhythm_report
+
+    model = None
+    if motion.skeleton.names == CANONICAL_JOINTS and "mudar" in list_companions():
+        from musicdance.rhythm.model import load_mudar
+
+        model = load_mudar()
+    found = rhythm_report(motion.global_positions(), motion.fps, motion.skeleton.names,
+                          analysis, model)  # fmt: skip
+    return {f"{name}_{truth}_{key}": value for name, by_truth in found.items()
+            for truth, result in by_truth.items() for key, value in result.items()
+            if key in ("precision", "recall")}  # fmt: skip
 
 
 def _cut_times(timeline, library_path: Path | None) -> tuple[list[float], str]:

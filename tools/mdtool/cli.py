@@ -17,6 +17,7 @@ from mdtool import (
     library_commands,  # noqa: F401
     live_commands,  # noqa: F401
     motion_commands,  # noqa: F401  (registers commands)
+    rhythm_commands,  # noqa: F401
     serve_commands,  # noqa: F401
     train_commands,  # noqa: F401
 )

@@ -82,11 +82,25 @@ def build_starter(
 _TEMPO_SOURCES = {"given": "given", "motion": "from the motion", "music": "from the music"}
 
 
+def _bpm_choice(bpm: str | None) -> float | str | None:
+    """``--bpm``: a number or ``auto``; anything else is a usage error."""
+    if bpm is None or bpm == "auto":
+        return bpm
+    try:
+        return float(bpm)
+    except ValueError:
+        raise typer.BadParameter(f"--bpm takes a tempo in BPM or auto, got {bpm!r}") from None
+
+
 @library_app.command("import")
 def import_files(
     files: list[Path] = typer.Argument(..., help="Motion capture files (.bvh, .glb, .gltf)."),
     style: str = typer.Option(..., "--style", help="Dance style of the takes, e.g. hiphop."),
-    bpm: float = typer.Option(None, "--bpm", help="Music tempo (default: detect from motion)."),
+    bpm: str = typer.Option(
+        None, "--bpm",
+        help="Music tempo, or auto: the kinematic or the learned (MuDaR) estimator, whichever is "
+        "more confident (default: detect from the motion's kinematic beats).",
+    ),  # fmt: skip
     music: Path = typer.Option(
         None, "--music", help="The take's music: its beats cut the phrases (see --music-offset)."
     ),
@@ -124,6 +138,7 @@ def import_files(
     from musicdance.motion.retarget import load_mapping_file
 
     user_map = load_mapping_file(mapping) if mapping is not None else None
+    bpm = _bpm_choice(bpm)
     if music_offset and music is None:
         raise typer.BadParameter("--music-offset needs --music")
     grid: dict = {}

@@ -180,7 +180,7 @@ def phrases_from_take(
     *,
     style: str,
     id_prefix: str,
-    bpm: float | None = None,
+    bpm: float | str | None = None,
     music_beats_s: np.ndarray | None = None,
     music_downbeats_s: np.ndarray | None = None,
     meter: int = 4,
@@ -191,7 +191,9 @@ def phrases_from_take(
 ) -> tuple[list[Phrase], dict]:
     """Cut a canonical-skeleton take into annotated phrases.
 
-    bpm: the music's tempo; ``None`` detects it from the motion (``MusicDanceError`` when the
+    bpm: the music's tempo; ``None`` detects it from the motion (``"auto"``: the kinematic
+    estimator or the learned one of the MuDaR companion, whichever is more confident;
+    ``MusicDanceError`` when the
     motion has no pulse). music_beats_s / music_downbeats_s: beat and downbeat times of the music
     the take was danced to (time 0 = the take's first frame); they replace tempo detection and
     phrases start on downbeats. Returns the phrases and a dict with ``tempo_bpm``, ``tempo_source``,
@@ -210,9 +212,21 @@ def phrases_from_take(
         beats, first, tempo = _music_grid(music_beats_s, music_downbeats_s, fps, motion.num_frames)
         confidence, tempo_source = 1.0, "music"
     else:
-        if bpm is None:
+        if bpm is None or bpm == "auto":
             estimate = estimate_motion_tempo(positions, fps)
             tempo, confidence = estimate.tempo_bpm, estimate.confidence
+            if bpm == "auto":  # the learned estimator (MuDaR companion) when it is surer
+                from musicdance.rhythm.model import learned_motion_tempo
+
+                learned = learned_motion_tempo(positions, fps, motion.skeleton.names)
+                if learned is not None and learned.confidence > confidence:
+                    notes.append(
+                        f"tempo from the learned rhythm estimator ({learned.tempo_bpm:.1f} BPM, "
+                        f"confidence {learned.confidence:.2f} > {confidence:.2f} for "
+                        f"{tempo:.1f} BPM from the kinematic beats)"
+                    )
+                    tempo, confidence = learned.tempo_bpm, learned.confidence
+                    estimate.reason = "learned"
             if not np.isfinite(tempo) or confidence < MIN_TEMPO_CONFIDENCE:
                 guess = f", best guess {tempo:.0f} BPM" if np.isfinite(tempo) else ""
                 raise MusicDanceError(
@@ -220,9 +234,9 @@ def phrases_from_take(
                     f"needs {MIN_TEMPO_CONFIDENCE}); give the music's tempo with --bpm or the "
                     "music with --music"
                 )
-            if estimate.reason != "strongest pulse":
+            if estimate.reason not in ("strongest pulse", "learned"):
                 notes.append(f"tempo {tempo:.1f} BPM chosen because {estimate.reason}")
-            tempo_source = "motion"
+            tempo_source = "motion (learned)" if estimate.reason == "learned" else "motion"
         else:
             if not 30.0 <= bpm <= 300.0:
                 raise MusicDanceError(f"--bpm must be between 30 and 300, got {bpm:g}")
@@ -404,7 +418,7 @@ def prepare_import(
     path: str | os.PathLike[str],
     *,
     style: str,
-    bpm: float | None = None,
+    bpm: float | str | None = None,
     music_beats_s: np.ndarray | None = None,
     music_downbeats_s: np.ndarray | None = None,
     meter: int = 4,
