@@ -9,6 +9,7 @@ jobs run on ``--workers`` threads).
 Loopback only: the server binds 127.0.0.1 and the clients connect there.
 
     python benchmarks/bench_runtime_service.py [--seconds 5] [--clients 8]
+    python benchmarks/bench_runtime_service.py --processes 1,2 [--seconds 10]  # scaling
 """
 
 from __future__ import annotations
@@ -49,11 +50,12 @@ class Client:
         return response.status, response.read()
 
 
-def start(workers: int) -> tuple[subprocess.Popen, int, float]:
+def start(workers: int, processes: int = 1) -> tuple[subprocess.Popen, int, float]:
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "mdtool.cli", "serve", "--host", "127.0.0.1", "--port", "0",
-         "--library", str(REPO / "phrase_library"), "--workers", str(workers)],
+         "--library", str(REPO / "phrase_library"), "--workers", str(workers),
+         "--processes", str(processes)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     port = int(re.search(r":(\d+)", process.stdout.readline()).group(1))
@@ -112,12 +114,66 @@ def load(port: int, name: str, method: str, path: str, body: bytes | None, clien
     return row
 
 
+def _worker_pids(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def scaling(counts: list[int], seconds: float, clients: int) -> None:
+    """Requests per second of choreograph (a 30-s song) and alternatives against the number
+    of worker processes (one job thread each), and the memory of each worker."""
+    import soundfile as sf
+
+    from musicdance.audio.synth import synth_song
+
+    y, _ = synth_song("pop", bpm=118.0, seed=42, duration_s=30.0)
+    buffer = io.BytesIO()
+    sf.write(buffer, y, 22050, format="WAV", subtype="PCM_16")
+    song = buffer.getvalue()
+    print(f"{'processes':>9} {'endpoint':<22} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'errors':>6}  RSS per worker")  # fmt: skip
+    for count in counts:
+        process, port, _ = start(1, count)
+        try:
+            status, data = Client(port).call("POST", "/v1/choreograph?seed=0", song)
+            assert status == 200, data[:300]
+            timeline = json.loads(data)["timeline"]
+            body = json.dumps({"timeline": timeline, "slot": 3, "top_k": 10}).encode()
+            for name, method, path, payload in [
+                ("choreograph (30 s)", "POST", "/v1/choreograph?seed=1", song),
+                ("alternatives", "POST", "/v1/alternatives", body),
+            ]:
+                row = load(port, name, method, path, payload, clients, seconds)
+                workers = _worker_pids(process.pid) if count > 1 else [process.pid]
+                rss = ", ".join(f"{_rss_mb(pid):.0f}" for pid in workers)
+                print(f"{count:>9} {name:<22} {row['rps']:>7.2f} {row['p50_ms']:>8.0f} "
+                      f"{row['p99_ms']:>8.0f} {row['errors']:>6}  {rss} MB")  # fmt: skip
+                if row["errors"]:
+                    raise SystemExit(f"errors: {row['first_error']}")
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per endpoint")
     parser.add_argument("--clients", type=int, default=8, help="concurrent connections")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--processes", default=None,
+        help="comma list (e.g. 1,2): only the scaling test against worker processes",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.processes:
+        scaling([int(n) for n in args.processes.split(",")], args.seconds, args.clients)
+        return
     import soundfile as sf
 
     from musicdance.audio.synth import synth_song

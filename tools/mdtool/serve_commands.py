@@ -66,6 +66,10 @@ def serve(
     workers: int = typer.Option(
         DEFAULTS.workers, "--workers", min=1, help="Jobs run at once (threads)."
     ),
+    processes: int = typer.Option(
+        1, "--processes", min=1, max=64,
+        help="Worker processes sharing the port (each loads the library; docs/runtime.md).",
+    ),  # fmt: skip
     queue: int = typer.Option(
         DEFAULTS.queue_limit, "--queue", min=0, help="Jobs that may wait (then 503)."
     ),
@@ -100,7 +104,13 @@ def serve(
         err_console.print(f"wrote {write_openapi}")
         return
     try:
-        from mdruntime.service import WorkFolder, confine_temporary_files, print_ready, serve
+        from mdruntime.service import (
+            WorkFolder,
+            confine_temporary_files,
+            print_ready,
+            serve,
+            serve_processes,
+        )
     except ImportError as error:
         raise MusicDanceError(
             f"mdtool serve needs starlette and uvicorn ({error}); pip install starlette uvicorn"
@@ -119,13 +129,25 @@ def serve(
     folder = WorkFolder.make(work_dir)
     try:
         confine_temporary_files(folder.path)  # nothing written outside the work folder
-        runtime = Runtime(
-            library, bundle=bundle, default_bundle=not no_bundle,
-            feature_weight=feature_weight, preload=preload, work_dir=folder.path,
-        )  # fmt: skip
-        scorer = "bundle " + str(runtime.bundle.path) if runtime.bundle else "features"
-        note = f" ({runtime.scorer_note})" if runtime.scorer_note else ""
-        err_console.print(f"scorer: {scorer}{note}")
-        serve(runtime, config, log_level=log_level, on_ready=print_ready)
+
+        def make_runtime() -> Runtime:
+            runtime = Runtime(
+                library, bundle=bundle, default_bundle=not no_bundle,
+                feature_weight=feature_weight, preload=preload, work_dir=folder.path,
+            )  # fmt: skip
+            scorer = "bundle " + str(runtime.bundle.path) if runtime.bundle else "features"
+            note = f" ({runtime.scorer_note})" if runtime.scorer_note else ""
+            err_console.print(f"scorer: {scorer}{note}")
+            return runtime
+
+        if processes == 1:
+            serve(make_runtime(), config, log_level=log_level, on_ready=print_ready)
+        else:
+            from musicdance.library import open_library
+
+            if not len(open_library(library)):  # the workers' first check, before forking
+                raise MusicDanceError("the phrase library is empty", library)
+            serve_processes(make_runtime, config, processes, log_level=log_level,
+                            on_ready=print_ready)  # fmt: skip
     finally:
         folder.cleanup()

@@ -29,6 +29,7 @@ the work folder and removed at once. The service is stateless: clients send the 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hmac
 import json
@@ -666,8 +667,79 @@ def serve(
     on_ready=None,
 ) -> None:
     """Bind (refusing a non-loopback address without a token) and serve until interrupted."""
-    import uvicorn
+    sock = _bind(config)
+    try:
+        if on_ready is not None:
+            on_ready(config.host, sock.getsockname()[1])
+        _run(create_app(runtime, config), sock, config, log_level)
+    finally:
+        sock.close()
 
+
+def serve_processes(
+    make_runtime,
+    config: ServiceConfig,
+    processes: int,
+    *,
+    log_level: str = "warning",
+    on_ready=None,
+) -> None:
+    """Serve with ``processes`` worker processes on one listening socket (pre-fork, as
+    gunicorn does): the socket is bound here, then each worker is forked before any library,
+    bundle or thread exists in it, builds its own runtime with ``make_runtime()`` and accepts
+    connections from the shared socket (the kernel spreads them). The service is stateless, so
+    any worker can answer any request; a /v1/live session stays on the worker that accepted it.
+    SIGINT or SIGTERM stops every worker."""
+    import signal
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    sock = _bind(config)
+    children: list[int] = []
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    try:
+        for _ in range(processes):
+            pid = os.fork()
+            if pid == 0:  # a worker
+                code = 0
+                try:
+                    signal.signal(signal.SIGTERM, previous)
+                    _run(create_app(make_runtime(), config), sock, config, log_level)
+                except BaseException:  # noqa: BLE001 - a worker reports and exits
+                    import traceback
+
+                    traceback.print_exc()
+                    code = 1
+                finally:
+                    os._exit(code)
+            children.append(pid)
+        if on_ready is not None:
+            on_ready(config.host, sock.getsockname()[1])
+        _wait_for_workers()
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        sock.close()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _wait_for_workers() -> None:
+    """Block until a worker exits (then the caller stops the others) or this process is
+    interrupted; a worker that failed is an error."""
+    try:
+        _, status = os.wait()
+    except KeyboardInterrupt:
+        return
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise MusicDanceError("a worker process of mdtool serve failed (its error is above)")
+
+
+def _bind(config: ServiceConfig) -> socket.socket:
     config.check_binding()
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio: NODELAY
@@ -681,21 +753,21 @@ def serve(
         ) from None
     sock.listen(128)
     sock.set_inheritable(True)
-    port = sock.getsockname()[1]
+    return sock
+
+
+def _run(app, sock: socket.socket, config: ServiceConfig, log_level: str) -> None:
+    import uvicorn
+
     _raise_open_file_limit(config.limit_concurrency + 64)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(runtime, config), log_level=log_level, access_log=False,
+            app, log_level=log_level, access_log=False,
             http=_protocol_class(config), lifespan="off", timeout_keep_alive=5,
             limit_concurrency=None, server_header=False, proxy_headers=False,
         )
     )  # fmt: skip
-    if on_ready is not None:
-        on_ready(config.host, port)
-    try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
+    server.run(sockets=[sock])
 
 
 def _envelope_bytes(status: int, message: str) -> bytes:
