@@ -61,6 +61,6 @@ def run_blender_job(job: dict, *, path: str | os.PathLike[str] | None = None) ->
             raise MusicDanceError(f"Blender failed: {why}", path)
         result = json.loads(result_path.read_text(encoding="utf-8"))
     if "error" in result:
-        message = " ".join(str(result["error"]).replace("Error: ", "", 1).split())
+        message = " ".join(str(result["error"]).replace(": Error: ", ": ", 1).split())
         raise MusicDanceError(f"Blender failed: {message}", path)
     return result
