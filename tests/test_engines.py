@@ -22,7 +22,7 @@ from mdtool.cli import app
 from musicdance.errors import MusicDanceError
 from musicdance.io.blender import blender_python
 from musicdance.io.files import load_motion, save_motion
-from musicdance.motion import resample
+from musicdance.motion import resample, slice_frames
 from musicdance.motion.rootmotion import apply_root_motion
 
 TOLERANCE_M = 1e-3
@@ -169,6 +169,7 @@ def test_fbx_written_by_mdtool_matches_in_blender_and_back_in_mdtool(blender, fb
     assert found["bones"] == list(names)
     assert abs(found["scene_fps"] - FPS) < 1e-6
     assert _blender_error(found, names, expected) < TOLERANCE_M
+    assert found["action"].split("|")[-1] == "dance_fbx"  # the take is named after the file
     back = load_motion(fbx_file)
     assert back.fps == FPS and back.num_frames == demo.num_frames
     index = [back.skeleton.index(n) for n in names]
@@ -307,3 +308,90 @@ def test_threejs_plays_the_glb_as_mdtool_does(files, demo, mode):
         assert np.abs(got - expected[frame]).max() < TOLERANCE_M
     if mode == "in-place":
         assert "mdtool_root_motion" in found["extras_keys"]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def page_server(files):
+    """The repository root (three.js from node_modules, the check page) and the test's files
+    under /files/, served on loopback."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    folder = files["hips"].parent
+
+    class Handler(SimpleHTTPRequestHandler):
+        def translate_path(self, path: str) -> str:
+            clean = path.split("?", 1)[0]
+            if clean.startswith("/files/"):
+                return str(folder / Path(clean).name)
+            return super().translate_path(path)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(REPO)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@needs_three
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+def test_threejs_in_headless_chromium_plays_and_draws_the_dance(files, demo, page_server, tmp_path):
+    import base64
+
+    frames = [0, 120, 460]
+    times = ",".join(str(f / FPS) for f in frames)
+    url = f"{page_server}/scripts/three_page.html?glb=/files/{files['hips'].name}&t={times}&shot=5"
+    done = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--use-angle=swiftshader",
+         "--enable-unsafe-swiftshader", "--virtual-time-budget=60000",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url],
+        capture_output=True, text=True, check=False, timeout=None,
+    )  # fmt: skip
+    match = re.search(r'<pre id="result">(.*?)</pre>', done.stdout, re.S)
+    assert match and match.group(1), done.stderr[-2000:]
+    import html
+
+    found = json.loads(html.unescape(match.group(1)))
+    assert found["errors"] == []
+    assert found["clip"] == "dance_hips" and found["scene"] == "dance_hips"
+    assert found["duration"] == pytest.approx((demo.num_frames - 1) / FPS, abs=1e-4)
+    names, expected = _expected(demo, "hips")
+    assert found["names"] == list(names)
+    for frame, sample in zip(frames, found["samples"], strict=True):
+        got = np.array([sample["positions"][n] for n in names])
+        assert np.abs(got - expected[frame]).max() < TOLERANCE_M
+    png = base64.b64decode(found["png"].split(",", 1)[1])
+    assert png.startswith(b"\x89PNG") and len(png) > 5_000
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "threejs_glb.png").write_bytes(png)
+
+
+@needs_blender
+def test_an_fbx_with_two_takes_reads_and_imports_both(tmp_path):
+    from musicdance.io.fbx import fbx_takes, read_fbx, write_fbx_takes
+    from musicdance.library import create_library
+    from musicdance.library.importer import import_motion_files
+
+    dance = load_motion(EXAMPLES / "demo_dance.bvh")
+    first, second = slice_frames(dance, 0, 300), slice_frames(dance, 250)
+    path = tmp_path / "pack.fbx"
+    write_fbx_takes({"first": first, "second": second}, path)
+    takes = fbx_takes(path)
+    assert [t.split("|")[-1] for t in takes] == ["first", "second"]
+    back = read_fbx(path, take="second")
+    assert back.num_frames == second.num_frames
+    index = [back.skeleton.index(n) for n in second.skeleton.names]
+    error = np.abs(back.global_positions()[:, index] - second.global_positions()).max()
+    assert error < TOLERANCE_M
+    library = create_library(tmp_path / "lib")
+    reports = import_motion_files(library, [path], style="mocap", bpm=120.0)
+    assert len(reports) == 2 and all(r.phrase_ids for r in reports)
+    assert any("second" in pid for pid in reports[1].phrase_ids)

@@ -51,12 +51,16 @@ def info(
     from musicdance.motion.describe import describe_motion
     from musicdance.motion.retarget import load_mapping_file, map_joints
 
-    motion = load_motion(path, scale=scale, take=_take(take))
-    report = {"file": str(path), **describe_motion(motion)}
+    takes = None
     if path.suffix.lower() == ".fbx":
-        from musicdance.io.fbx import fbx_takes
+        from musicdance.io.fbx import read_fbx_take
 
-        report["takes"] = fbx_takes(path)
+        motion, takes = read_fbx_take(path, take=_take(take))
+    else:
+        motion = load_motion(path, scale=scale, take=_take(take))
+    report = {"file": str(path), **describe_motion(motion)}
+    if takes is not None:
+        report["takes"] = takes
     if mapping or map_file is not None:
         user_map = load_mapping_file(map_file) if map_file is not None else None
         report["mapping"] = map_joints(motion.skeleton, user_map).to_json()

@@ -5,8 +5,10 @@ may have numpy 2). :mod:`musicdance.io.blender` starts it.
 
 Jobs (``{"job": ..., ...}``):
 
-- ``glb_to_fbx``: ``glb``, ``fbx``, ``fps``. Blender's glTF importer, then its FBX exporter with
-  the Unity-friendly settings of :data:`FBX_EXPORT_SETTINGS`.
+- ``glb_to_fbx``: ``glb``, ``fbx``, ``fps``, ``name`` (the take's name), ``more`` (further
+  ``.glb`` files of the same skeleton: one more take each, named after their clips). Blender's
+  glTF importer, then its FBX exporter with the Unity-friendly settings of
+  :data:`FBX_EXPORT_SETTINGS`.
 - ``inspect``: ``items`` (``[{"path", "kind": "glb"|"bvh"|"fbx", "bvh_scale"?, "fps"?}]``) and
   ``frames`` (scene frame offsets from the start to sample). Each item is imported into an
   empty scene the way the docs tell a user to; the result lists the armature's bones, the
@@ -259,7 +261,24 @@ def run(job: dict) -> dict:
         # Blender's glTF importer keeps the scene's 1-250 range; the exporter bakes that range.
         action = _armature().animation_data.action
         scene.frame_start, scene.frame_end = (round(v) for v in action.frame_range)
-        bpy.ops.export_scene.fbx(filepath=job["fbx"], **FBX_EXPORT_SETTINGS)
+        # The exporter names the FBX take (Unity's clip) after the scene.
+        scene.name = job.get("name") or action.name
+        settings = dict(FBX_EXPORT_SETTINGS)
+        more = job.get("more") or []
+        if more:  # more takes of the same skeleton: their actions only, one stack each
+            action.use_fake_user = True
+            for glb in more:
+                before = set(scene.objects)
+                _import({"path": glb, "kind": "glb"})
+                added = [o for o in scene.objects if o not in before]
+                for obj in added:
+                    if obj.type == "ARMATURE" and obj.animation_data and obj.animation_data.action:
+                        obj.animation_data.action.use_fake_user = True
+                        end = round(obj.animation_data.action.frame_range[1])
+                        scene.frame_end = max(scene.frame_end, end)
+                    bpy.data.objects.remove(obj, do_unlink=True)
+            settings["bake_anim_use_all_actions"] = True
+        bpy.ops.export_scene.fbx(filepath=job["fbx"], **settings)
         return result
     if job["job"] == "read_fbx":
         result.update(_read_fbx(job))

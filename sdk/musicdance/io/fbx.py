@@ -28,7 +28,15 @@ from musicdance.motion.motion import Motion
 from musicdance.motion.quat import quat_inv, quat_mul, quat_mul_vec3, quat_normalize
 from musicdance.motion.skeleton import Skeleton
 
-__all__ = ["MAX_FBX_BYTES", "fbx_takes", "read_fbx", "write_fbx"]
+__all__ = [
+    "MAX_FBX_BYTES",
+    "fbx_takes",
+    "motion_from_world",
+    "read_fbx",
+    "read_fbx_take",
+    "write_fbx",
+    "write_fbx_takes",
+]
 
 #: Largest ``.fbx`` read (bytes).
 MAX_FBX_BYTES = 2 * 1024**3
@@ -81,6 +89,13 @@ def fbx_takes(path: str | os.PathLike[str]) -> list[str]:
 def read_fbx(path: str | os.PathLike[str], *, take: str | int | None = None) -> Motion:
     """Read one take (by name, by index, default the first) of an FBX file as a
     :class:`Motion` in Y-up metres at the file's frame rate (see the module docstring)."""
+    return read_fbx_take(path, take=take)[0]
+
+
+def read_fbx_take(
+    path: str | os.PathLike[str], *, take: str | int | None = None
+) -> tuple[Motion, list[str]]:
+    """:func:`read_fbx` and the names of all the file's takes, from one Blender run."""
     _check_file(path)
     with tempfile.TemporaryDirectory(prefix="mdtool-fbx-") as folder:
         found = _blender_read(path, {"take": take}, folder)
@@ -89,10 +104,11 @@ def read_fbx(path: str | os.PathLike[str], *, take: str | int | None = None) -> 
     fps = float(found["fps"])
     if not (np.isfinite(fps) and 0 < fps <= 10_000):
         raise MusicDanceError(f"frame rate {fps:g} fps is out of range", path)
-    return motion_from_world(
+    motion = motion_from_world(
         found["bones"], np.array(found["parents"]), fps, arrays["positions"], arrays["matrices"],
         arrays["rest_positions"], arrays["rest_matrices"],
     )  # fmt: skip
+    return motion, list(found["takes"])
 
 
 def motion_from_world(
@@ -145,16 +161,41 @@ def write_fbx(
     animation_extras: dict | None = None,
 ) -> None:
     """Write ``motion`` as FBX through Blender (see the module docstring), atomically: a
-    ``.glb`` is written first, Blender imports it and exports the ``.fbx``."""
+    ``.glb`` is written first, Blender imports it and exports the ``.fbx``. The take (Unity's
+    clip) is named ``name`` (default the file stem)."""
+    write_fbx_takes({name or Path(path).stem: motion}, path, mesh=mesh,
+                    animation_extras=animation_extras)  # fmt: skip
+
+
+def write_fbx_takes(
+    takes: dict[str, Motion],
+    path: str | os.PathLike[str],
+    *,
+    mesh: bool = True,
+    animation_extras: dict | None = None,
+) -> None:
+    """Write several takes (``{name: motion}``, one skeleton, one fps) as one FBX file with one
+    animation stack each (Blender names the extra stacks ``skeleton|NAME``)."""
     from musicdance.io.blender import run_blender_job
     from musicdance.io.gltf import write_glb
 
-    clip = name or Path(path).stem
+    if not takes:
+        raise MusicDanceError("no takes to write", path)
+    motions = list(takes.values())
+    first = motions[0]
+    for motion in motions[1:]:
+        if motion.skeleton.names != first.skeleton.names or motion.fps != first.fps:
+            raise MusicDanceError("the takes of one FBX need one skeleton and one fps", path)
     with tempfile.TemporaryDirectory(prefix="mdtool-fbx-") as folder:
-        glb = Path(folder) / f"{clip}.glb"
-        fbx = Path(folder) / f"{clip}.fbx"
-        write_glb(motion, glb, name=clip, mesh=mesh, animation_extras=animation_extras)
-        run_blender_job({"job": "glb_to_fbx", "glb": str(glb), "fbx": str(fbx),
-                         "fps": float(motion.fps)}, path=path)  # fmt: skip
+        glbs = []
+        for k, (clip, motion) in enumerate(takes.items()):
+            glb = Path(folder) / f"take{k}.glb"
+            write_glb(motion, glb, name=clip, mesh=mesh and k == 0,
+                      animation_extras=animation_extras if k == 0 else None)  # fmt: skip
+            glbs.append(str(glb))
+        fbx = Path(folder) / "out.fbx"
+        job = {"job": "glb_to_fbx", "glb": glbs[0], "more": glbs[1:], "fbx": str(fbx),
+               "fps": float(first.fps), "name": next(iter(takes))}  # fmt: skip
+        run_blender_job(job, path=path)
         with atomic_write(path) as handle:
             handle.write(fbx.read_bytes())
