@@ -395,3 +395,17 @@ def test_an_fbx_with_two_takes_reads_and_imports_both(tmp_path):
     reports = import_motion_files(library, [path], style="mocap", bpm=120.0)
     assert len(reports) == 2 and all(r.phrase_ids for r in reports)
     assert any("second" in pid for pid in reports[1].phrase_ids)
+
+
+@needs_blender
+def test_choreograph_writes_fbx_beside_the_glb(tmp_path):
+    from musicdance.io.fbx import read_fbx_take
+    from musicdance.io.gltf import read_gltf
+
+    _cli("choreograph", str(EXAMPLES / "demo_song.mp3"), "-o", str(tmp_path), "--name", "song",
+         "--format", "glb,fbx,json", "--mesh", "none", "--json")  # fmt: skip
+    glb = read_gltf(tmp_path / "song.glb")
+    fbx, takes = read_fbx_take(tmp_path / "song.fbx")
+    assert takes == ["skeleton|song"] and fbx.num_frames == glb.num_frames and fbx.fps == glb.fps
+    index = [fbx.skeleton.index(n) for n in glb.skeleton.names]
+    assert np.abs(fbx.global_positions()[:, index] - glb.global_positions()).max() < TOLERANCE_M
