@@ -82,7 +82,16 @@ def fbx_file(files, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def blender(files, fbx_file) -> dict[str, dict]:
+def blend_file(files, tmp_path_factory) -> Path:
+    if blender_python() is None:
+        pytest.skip("bpy not installed")
+    path = tmp_path_factory.mktemp("blend") / "dance_blend.blend"
+    _cli("convert", str(EXAMPLES / "demo_dance.bvh"), str(path), "--fps", "24")
+    return path
+
+
+@pytest.fixture(scope="session")
+def blender(files, fbx_file, blend_file) -> dict[str, dict]:
     """One Blender process imports every file the way docs/engines.md says."""
     from musicdance.io.blender import run_blender_job
 
@@ -94,6 +103,7 @@ def blender(files, fbx_file) -> dict[str, dict]:
         "bvh_m": {"path": str(files["bvh_m"]), "kind": "bvh"},
         "bvh_cm": {"path": str(files["bvh_cm"]), "kind": "bvh", "bvh_scale": 0.01},
         "fbx": {"path": str(fbx_file), "kind": "fbx"},
+        "blend": {"path": str(blend_file), "kind": "blend"},
     }
     SHOTS.mkdir(parents=True, exist_ok=True)
     job = {"job": "inspect", "frames": SAMPLE_FRAMES, "items": list(items.values()),
@@ -160,6 +170,17 @@ def test_blender_mesh_choice_and_bvh_units(blender, demo):
         assert found["fractional_keys"] == 0
         assert _blender_error(found, names, expected) < TOLERANCE_M
     assert (SHOTS / "blender_glb.png").stat().st_size > 10_000
+
+
+@needs_blender
+def test_a_blend_opens_with_the_dances_frame_rate_and_range(blender, demo):
+    found = blender["blend"]
+    assert found["scene_fps"] == FPS and found["scene_name"] == "dance_blend"
+    assert found["scene_frame_range"] == [0, demo.num_frames - 1]  # the whole dance plays
+    assert found["action_frame_range"] == [0.0, demo.num_frames - 1]
+    assert not found["fractional_keys"]
+    names, expected = _expected(demo, "hips")
+    assert _blender_error(found, names, expected) < TOLERANCE_M
 
 
 @needs_blender

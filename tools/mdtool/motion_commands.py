@@ -88,7 +88,7 @@ def info(
 def convert(
     source: Path = typer.Argument(..., help="Input motion (.bvh, .glb, .gltf, .fbx)."),
     target: Path = typer.Argument(
-        ..., help="Output motion (.bvh, .glb, or .fbx through Blender: mdtool[fbx])."
+        ..., help="Output: .bvh, .glb, or through Blender (mdtool[fbx]) .fbx or .blend."
     ),
     take: str = TAKE_OPTION,
     retarget: bool = typer.Option(

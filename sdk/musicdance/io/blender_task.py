@@ -9,7 +9,10 @@ Jobs (``{"job": ..., ...}``):
   ``.glb`` files of the same skeleton: one more take each, named after their clips). Blender's
   glTF importer, then its FBX exporter with the Unity-friendly settings of
   :data:`FBX_EXPORT_SETTINGS`.
-- ``inspect``: ``items`` (``[{"path", "kind": "glb"|"bvh"|"fbx", "bvh_scale"?, "fps"?}]``) and
+- ``glb_to_blend``: ``glb``, ``blend``, ``fps``, ``name``: a ``.blend`` whose scene has the
+  clip's frame rate and frame range.
+- ``inspect``: ``items`` (``[{"path", "kind": "glb"|"bvh"|"fbx"|"blend", "bvh_scale"?,
+  "fps"?}]``) and
   ``frames`` (scene frame offsets from the start to sample). Each item is imported into an
   empty scene the way the docs tell a user to; the result lists the armature's bones, the
   action names and frame ranges, the scene's fps and frame range, whether every key falls on a
@@ -74,6 +77,8 @@ def _import(item: dict):
         )  # fmt: skip
     elif kind == "fbx":
         bpy.ops.import_scene.fbx(filepath=path)
+    elif kind == "blend":
+        bpy.ops.wm.open_mainfile(filepath=path)
     else:
         raise ValueError(f"unknown kind {kind!r}")
 
@@ -106,6 +111,7 @@ def _inspect_item(item: dict, frames: list[int]) -> dict:
 
     scene = _empty_scene(item.get("fps"))
     _import(item)
+    scene = bpy.context.scene  # a .blend brings its own
     armature = _armature()
     action = armature.animation_data.action if armature.animation_data else None
     fractional = 0
@@ -279,6 +285,14 @@ def run(job: dict) -> dict:
                     bpy.data.objects.remove(obj, do_unlink=True)
             settings["bake_anim_use_all_actions"] = True
         bpy.ops.export_scene.fbx(filepath=job["fbx"], **settings)
+        return result
+    if job["job"] == "glb_to_blend":
+        scene = _empty_scene(job.get("fps"))
+        _import({"path": job["glb"], "kind": "glb"})
+        action = _armature().animation_data.action
+        scene.frame_start, scene.frame_end = (round(v) for v in action.frame_range)
+        scene.name = job.get("name") or action.name
+        bpy.ops.wm.save_as_mainfile(filepath=job["blend"], compress=True)
         return result
     if job["job"] == "read_fbx":
         result.update(_read_fbx(job))

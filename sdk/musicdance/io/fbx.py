@@ -34,6 +34,7 @@ __all__ = [
     "motion_from_world",
     "read_fbx",
     "read_fbx_take",
+    "write_blend",
     "write_fbx",
     "write_fbx_takes",
 ]
@@ -199,3 +200,28 @@ def write_fbx_takes(
         run_blender_job(job, path=path)
         with atomic_write(path) as handle:
             handle.write(fbx.read_bytes())
+
+
+def write_blend(
+    motion: Motion,
+    path: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    mesh: bool = True,
+    animation_extras: dict | None = None,
+) -> None:
+    """Write ``motion`` as a Blender scene (``.blend``), atomically: the ``.glb`` imported by
+    Blender with the scene's frame rate set to the motion's and its frame range to the clip's,
+    so it opens ready to play (keys on whole frames)."""
+    from musicdance.io.blender import run_blender_job
+    from musicdance.io.gltf import write_glb
+
+    clip = name or Path(path).stem
+    with tempfile.TemporaryDirectory(prefix="mdtool-blend-") as folder:
+        glb = Path(folder) / "take.glb"
+        blend = Path(folder) / "out.blend"
+        write_glb(motion, glb, name=clip, mesh=mesh, animation_extras=animation_extras)
+        run_blender_job({"job": "glb_to_blend", "glb": str(glb), "blend": str(blend),
+                         "fps": float(motion.fps), "name": clip}, path=path)  # fmt: skip
+        with atomic_write(path) as handle:
+            handle.write(blend.read_bytes())

@@ -9,14 +9,16 @@ from musicdance.errors import MusicDanceError
 from musicdance.motion.motion import Motion
 
 MOTION_SUFFIXES = (".bvh", ".glb", ".gltf", ".fbx")
+#: Written only: a Blender scene (through Blender) with the frame rate and range set.
+WRITE_ONLY_SUFFIXES = (".blend",)
 
 
-def _suffix(path: str | os.PathLike[str]) -> str:
+def _suffix(path: str | os.PathLike[str], *, writing: bool = False) -> str:
     suffix = Path(path).suffix.lower()
-    if suffix not in MOTION_SUFFIXES:
+    known = MOTION_SUFFIXES + (WRITE_ONLY_SUFFIXES if writing else ())
+    if suffix not in known:
         raise MusicDanceError(
-            f"unknown motion file type {suffix or '(none)'!r}; "
-            f"expected one of {', '.join(MOTION_SUFFIXES)}",
+            f"unknown motion file type {suffix or '(none)'!r}; expected one of {', '.join(known)}",
             path,
         )
     return suffix
@@ -55,7 +57,8 @@ def save_motion(
     root_motion: str = "hips",
     bvh_unit: str = "cm",
 ) -> None:
-    """Write ``motion`` as BVH, GLB or FBX (through Blender), atomically. ``extras`` applies to
+    """Write ``motion`` as BVH, GLB, FBX or a Blender scene (``.blend``; both through Blender),
+    atomically. ``extras`` applies to
     a GLB; ``name`` (clip and scene name, default the file stem) and ``mesh`` (the mannequin
     figure) to GLB and FBX; ``bvh_unit`` (``cm`` or ``m``) to BVH.
     ``root_motion``: ``hips``, ``root-bone`` or ``in-place`` (musicdance.motion.rootmotion;
@@ -68,7 +71,7 @@ def save_motion(
     except ValueError as error:
         raise MusicDanceError(str(error), path) from None
     curve_extras = None if curve is None else {"mdtool_root_motion": curve.to_json()}
-    suffix = _suffix(path)
+    suffix = _suffix(path, writing=True)
     if suffix == ".bvh":
         from musicdance.io.bvh import write_bvh
 
@@ -77,6 +80,10 @@ def save_motion(
         from musicdance.io.fbx import write_fbx
 
         write_fbx(motion, path, name=name, mesh=mesh, animation_extras=curve_extras)
+    elif suffix == ".blend":
+        from musicdance.io.fbx import write_blend
+
+        write_blend(motion, path, name=name, mesh=mesh, animation_extras=curve_extras)
     elif suffix == ".glb":
         from musicdance.io.gltf import write_glb
 
