@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import * as THREE from "three";
 import { GLTFLoader } from "three/examples/jsm/loaders/GLTFLoader.js";
+import { sampleClip } from "./three_check.mjs";
 
 const [file, ...times] = process.argv.slice(2);
 const errors = [];
@@ -12,33 +13,6 @@ console.error = (...args) => { errors.push(args.join(" ")); originalError(...arg
 const data = readFileSync(file);
 const buffer = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
 new GLTFLoader().parse(buffer, "", (gltf) => {
-  const scene = gltf.scene;
-  const clip = gltf.animations[0];
-  const mixer = new THREE.AnimationMixer(scene);
-  // Played once and held: a looping action is back at its first frame at t = duration.
-  const action = mixer.clipAction(clip);
-  action.setLoop(THREE.LoopOnce);
-  action.clampWhenFinished = true;
-  action.play();
-  mixer.update(0);
-  const names = [];
-  scene.traverse((node) => { if (node.isBone) names.push(node.name); });
-  const samples = [];
-  const position = new THREE.Vector3();
-  for (const t of times.map(Number)) {
-    mixer.setTime(t);
-    scene.updateMatrixWorld(true);
-    const row = {};
-    for (const name of names) {
-      const node = scene.getObjectByName(name);
-      node.getWorldPosition(position);
-      row[name] = [position.x, position.y, position.z];
-    }
-    samples.push({ t, positions: row });
-  }
-  const extras = gltf.parser.json.animations[0].extras || {};
-  process.stdout.write(JSON.stringify({
-    clip: clip.name, duration: clip.duration, tracks: clip.tracks.length,
-    scene: gltf.scene.name, names, extras_keys: Object.keys(extras), samples, errors,
-  }));
+  const { mixer, ...found } = sampleClip(THREE, gltf, times.map(Number));
+  process.stdout.write(JSON.stringify({ ...found, errors }));
 }, (error) => { console.log(JSON.stringify({ error: String(error) })); process.exit(1); });
