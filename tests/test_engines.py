@@ -425,7 +425,14 @@ def test_choreograph_writes_fbx_beside_the_glb(tmp_path):
 
     _cli("choreograph", str(EXAMPLES / "demo_song.mp3"), "-o", str(tmp_path), "--name", "song",
          "--format", "glb,fbx,json", "--mesh", "none", "--json")  # fmt: skip
+    from musicdance.io.blender import run_blender_job
+
     glb = read_gltf(tmp_path / "song.glb")
+    # Blender keeps the scene's extras (the timeline) as a scene property, not the animation's
+    (found,) = run_blender_job({"job": "inspect", "frames": [0], "items": [
+        {"path": str(tmp_path / "song.glb"), "kind": "glb", "fps": glb.fps}]})["items"]  # fmt: skip
+    assert "mdtool_timeline" in found["scene_properties"]
+    assert "mdtool_markers" not in found["action_properties"]
     fbx, takes = read_fbx_take(tmp_path / "song.fbx")
     assert takes == ["skeleton|song"] and fbx.num_frames == glb.num_frames and fbx.fps == glb.fps
     index = [fbx.skeleton.index(n) for n in glb.skeleton.names]

@@ -152,6 +152,8 @@ def _inspect_item(item: dict, frames: list[int]) -> dict:
         "keys": keys,
         "fractional_keys": fractional,
         "meshes": sum(1 for o in scene.objects if o.type == "MESH"),
+        "scene_properties": sorted(scene.keys()),
+        "action_properties": sorted(action.keys()) if action is not None else [],
         "samples": positions,
     }
 
