@@ -12,7 +12,7 @@ nodes reached by iterating; docs/engines.md has the comparison.
 
 Writing: the motion is written as a ``.glb`` and Blender imports it and exports FBX with the
 settings in :data:`musicdance.io.blender_task.FBX_EXPORT_SETTINGS` (``pip install
-mdtool[fbx]``)."""
+mdtool[fbx]``), or saves it as a ``.blend`` scene (:func:`write_blend`)."""
 
 from __future__ import annotations
 
