@@ -111,6 +111,9 @@ def choreograph(
             raise typer.BadParameter("--emission is for one dancer (not with --dancers)")
         from mdtool.group_commands import choreograph_group_command
 
+        if "fbx" in chosen_formats:
+            raise typer.BadParameter("a group dance is written as glb, bvh and json, not fbx")
+
         choreograph_group_command(
             song, output, stem, dancers=dancers, formation=formation, lead=lead,
             audience_yaw_deg=audience_yaw_deg, style=style, seed=seed, library=library, fps=fps,
