@@ -3,6 +3,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# Blender's Python module (bpy, FBX in/out and the engine checks) pins numpy<2, so it gets its
+# own interpreter; musicdance.io.blender finds it there (or via MDTOOL_BLENDER_PYTHON).
+BLENDER_VENV := .venv-blender
+BPY_PIN := bpy==5.0.1
 # torch comes from the CPU wheel this workplace keeps locally (pip's find-links); pinning the
 # version stops pip from fetching the multi-GB CUDA build from the registry.
 TORCH_PIN := torch==2.13.0
@@ -25,6 +29,13 @@ test: venv
 	$(BIN)/pip install --quiet "$(TORCH_PIN)"
 	$(BIN)/pip install --quiet -e ".[dev,train,ray]"
 	npm ci --no-audit --no-fund --loglevel=error
+	# Blender (bpy: FBX in/out, and the Blender import checks; skipped without it)
+	test -x $(BLENDER_VENV)/bin/python || $(PYTHON) -m venv $(BLENDER_VENV)
+	$(BLENDER_VENV)/bin/pip install --quiet "$(BPY_PIN)" || echo "bpy not installed: the FBX and Blender tests will be skipped"
+	# Godot 3 headless imports the .glb in tests/test_engines.py (skipped without it)
+	command -v godot3-server >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends godot3-server) || echo "godot3-server not installed: the Godot test will be skipped"
+	# headless Chromium runs three.js (WebGL through SwiftShader) in tests/test_engines.py (skipped without it)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) || echo "chromium not installed: the browser test will be skipped"
 	# mono compiles and runs the Unity package's engine-independent C# tests (skipped without it)
 	command -v mcs >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends mono-mcs) || echo "mono-mcs not installed: the C# tests will be skipped"
 	# strace watches the service write nothing outside its work folder (skipped without it)

@@ -94,6 +94,14 @@ def test_convert_root_bone_to_bvh_and_in_place_to_glb(tmp_path: Path) -> None:
     raw = glb.read_bytes()
     document = json.loads(raw[20 : 20 + int.from_bytes(raw[12:16], "little")])
     assert "mdtool_root_motion" in document["animations"][0]["extras"]
+    # a .bvh in place: the curve beside it, and re-adding it restores the dance
+    placed = tmp_path / "in_place.bvh"
+    assert mdtool("convert", source, placed, "--root-motion", "in-place").returncode == 0
+    stored = json.loads((tmp_path / "in_place.root_motion.json").read_text())
+    assert stored["mode"] == "in-place"
+    curve = RootCurve(stored["fps"], np.array(stored["positions_m"]), np.array(stored["yaw_rad"]))
+    restored = readd_root_motion(read_bvh(placed), curve)
+    assert np.abs(positions_by_name(restored, names) - original).max() < 1e-4
     bad = mdtool("convert", source, tmp_path / "x.glb", "--root-motion", "feet")
     assert bad.returncode != 0 and "--root-motion" in bad.stderr
 

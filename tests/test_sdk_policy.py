@@ -117,8 +117,16 @@ def test_timeline_validate_and_export_dance(tmp_path):
 
     extras = pygltflib.GLTF2().load(str(outputs["glb"])).scenes[0].extras
     assert extras[TIMELINE_EXTRA] == json.loads(json.dumps(timeline.to_json()))
-    with pytest.raises(MusicDanceError, match="unknown dance format 'fbx'"):
-        export_dance(timeline, motion, {"fbx": tmp_path / "x.fbx"})
+    with pytest.raises(MusicDanceError, match="unknown dance format 'usd'"):
+        export_dance(timeline, motion, {"usd": tmp_path / "x.usd"})
+    # in place: the removed curve is in the timeline JSON too, and the timeline still reads
+    placed = dance_outputs(tmp_path / "placed", "song", ["json"])
+    export_dance(timeline, motion, placed, root_motion="in-place")
+    stored = json.loads(placed["json"].read_text())["root_motion"]
+    assert stored["mode"] == "in-place" and len(stored["yaw_rad"]) == motion.num_frames
+    hips = np.array(stored["positions_m"])
+    np.testing.assert_allclose(hips[:, [0, 2]], motion.root_positions_m[:, [0, 2]], atol=1e-5)
+    assert read_timeline(placed["json"]).to_json() == timeline.to_json()
 
 
 def test_the_sdk_imports_no_shell_packages():

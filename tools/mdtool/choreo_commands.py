@@ -29,7 +29,8 @@ from mdtool.app import (
 from mdtool.library_commands import DEFAULT_LIBRARY
 from musicdance.defaults import DEFAULT_BUNDLE
 
-FORMATS = ("glb", "bvh", "json")  # musicdance.choreo.export.DANCE_FORMATS (kept numpy-free here)
+# musicdance.choreo.export.DANCE_FORMATS (kept numpy-free here)
+FORMATS = ("glb", "bvh", "json", "fbx")
 STAGES = ("analyse", "choose phrases", "render", "export")
 
 
@@ -49,7 +50,10 @@ def choreograph(
     seed: int = typer.Option(0, "--seed", help="Seed (same song and seed: same dance)."),
     library: Path = typer.Option(DEFAULT_LIBRARY, "--library", "-L", help="Phrase library."),
     fps: float = typer.Option(30.0, "--fps", min=1.0, max=240.0, help="Animation frame rate."),
-    formats: str = typer.Option("glb,bvh,json", "--format", help="Comma list: glb, bvh, json."),
+    formats: str = typer.Option(
+        "glb,bvh,json", "--format",
+        help="Comma list: glb, bvh, json, fbx (fbx needs Blender: pip install mdtool[fbx]).",
+    ),  # fmt: skip
     name: str = typer.Option(
         None, "--name", help="Output name: file stem and clip/scene name (default: song stem)."
     ),
@@ -106,6 +110,9 @@ def choreograph(
         if emission is not None:
             raise typer.BadParameter("--emission is for one dancer (not with --dancers)")
         from mdtool.group_commands import choreograph_group_command
+
+        if "fbx" in chosen_formats:
+            raise typer.BadParameter("a group dance is written as glb, bvh and json, not fbx")
 
         choreograph_group_command(
             song, output, stem, dancers=dancers, formation=formation, lead=lead,

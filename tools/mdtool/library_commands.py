@@ -94,7 +94,9 @@ def _bpm_choice(bpm: str | None) -> float | str | None:
 
 @library_app.command("import")
 def import_files(
-    files: list[Path] = typer.Argument(..., help="Motion capture files (.bvh, .glb, .gltf)."),
+    files: list[Path] = typer.Argument(
+        ..., help="Motion capture files (.bvh, .glb, .gltf, .fbx: its first take)."
+    ),
     style: str = typer.Option(..., "--style", help="Dance style of the takes, e.g. hiphop."),
     bpm: str = typer.Option(
         None, "--bpm",

@@ -20,11 +20,20 @@ from mdtool.app import (
     units_choice,
 )
 
+TAKE_OPTION = typer.Option(
+    None, "--take", help="FBX only: the take (animation stack) by name or index (default: first)."
+)
+
+
+def _take(take: str | None) -> str | int | None:
+    return int(take) if take is not None and take.isdigit() else take
+
 
 @app.command()
 def info(
-    path: Path = typer.Argument(..., help="Motion file (.bvh, .glb, .gltf)."),
+    path: Path = typer.Argument(..., help="Motion file (.bvh, .glb, .gltf, .fbx)."),
     scale: float = typer.Option(None, "--scale", help="Metres per BVH unit (default: detect)."),
+    take: str = TAKE_OPTION,
     mapping: bool = typer.Option(
         False, "--mapping", help="Show how each canonical joint would be mapped for retargeting."
     ),
@@ -42,8 +51,16 @@ def info(
     from musicdance.motion.describe import describe_motion
     from musicdance.motion.retarget import load_mapping_file, map_joints
 
-    motion = load_motion(path, scale=scale)
+    takes = None
+    if path.suffix.lower() == ".fbx":
+        from musicdance.io.fbx import read_fbx_take
+
+        motion, takes = read_fbx_take(path, take=_take(take))
+    else:
+        motion = load_motion(path, scale=scale, take=_take(take))
     report = {"file": str(path), **describe_motion(motion)}
+    if takes is not None:
+        report["takes"] = takes
     if mapping or map_file is not None:
         user_map = load_mapping_file(map_file) if map_file is not None else None
         report["mapping"] = map_joints(motion.skeleton, user_map).to_json()
@@ -69,8 +86,11 @@ def info(
 
 @app.command()
 def convert(
-    source: Path = typer.Argument(..., help="Input motion (.bvh, .glb, .gltf)."),
-    target: Path = typer.Argument(..., help="Output motion (.bvh or .glb)."),
+    source: Path = typer.Argument(..., help="Input motion (.bvh, .glb, .gltf, .fbx)."),
+    target: Path = typer.Argument(
+        ..., help="Output: .bvh, .glb, or through Blender (mdtool[fbx]) .fbx or .blend."
+    ),
+    take: str = TAKE_OPTION,
     retarget: bool = typer.Option(
         False, "--retarget", help="Retarget onto the canonical humanoid (Unity bone names)."
     ),
@@ -92,7 +112,7 @@ def convert(
     scale: float = typer.Option(None, "--scale", help="Metres per BVH unit (default: detect)."),
     as_json: bool = typer.Option(False, "--json", help="Print what was done as JSON."),
 ) -> None:
-    """Convert between BVH and GLB, optionally retargeting and resampling.
+    """Convert between BVH, GLB and FBX, optionally retargeting and resampling.
 
     A retargeted take starts clean: a leading reference pose (T-pose frames followed by a jump
     to the performance) is dropped, and unless --keep-placement it faces +Z at its start with
@@ -109,7 +129,7 @@ def convert(
     units_choice(units)
     if keep_placement and not (retarget or mapping is not None):
         raise typer.BadParameter("--keep-placement applies to --retarget")
-    motion = load_motion(source, scale=scale)
+    motion = load_motion(source, scale=scale, take=_take(take))
     report: dict = {"source": str(source), "target": str(target)}
     if retarget or mapping is not None:
         user_map = load_mapping_file(mapping) if mapping is not None else None

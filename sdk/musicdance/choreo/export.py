@@ -17,6 +17,7 @@ __all__ = [
     "DANCE_FORMATS",
     "MARKERS_EXTRA",
     "ROOT_MOTION_EXTRA",
+    "ROOT_MOTION_KEY",
     "TIMELINE_EXTRA",
     "dance_outputs",
     "export_dance",
@@ -25,14 +26,18 @@ __all__ = [
     "slot_markers",
 ]
 
-#: What a dance can be written as: ``glb`` (timeline embedded), ``bvh``, ``json`` (the timeline).
-DANCE_FORMATS = ("glb", "bvh", "json")
+#: What a dance can be written as: ``glb`` (timeline embedded), ``bvh``, ``json`` (the timeline),
+#: ``fbx`` (through Blender, ``pip install mdtool[fbx]``).
+DANCE_FORMATS = ("glb", "bvh", "json", "fbx")
 #: Key of the timeline JSON in the ``.glb`` scene's extras.
 TIMELINE_EXTRA = "mdtool_timeline"
 #: Key of the slot markers (:func:`slot_markers`) in the ``.glb`` animation's extras.
 MARKERS_EXTRA = "mdtool_markers"
 #: Key of the removed root-motion curve (``--root-motion in-place``) in the animation's extras.
 ROOT_MOTION_EXTRA = "mdtool_root_motion"
+#: Key of the same curve in the timeline JSON (``{"mode": "in-place", "fps", "positions_m",
+#: "yaw_rad"}``).
+ROOT_MOTION_KEY = "root_motion"
 
 
 def slot_markers(timeline: Timeline) -> list[dict]:
@@ -57,7 +62,8 @@ def slot_markers(timeline: Timeline) -> list[dict]:
 def dance_outputs(folder: str | os.PathLike[str], stem: str, formats: Iterable[str]) -> dict:
     """``{format: path}`` for a dance named ``stem`` in ``folder`` (``STEM.glb``,
     ``STEM.bvh``, ``STEM.timeline.json``)."""
-    names = {"glb": f"{stem}.glb", "bvh": f"{stem}.bvh", "json": f"{stem}.timeline.json"}
+    names = {"glb": f"{stem}.glb", "bvh": f"{stem}.bvh", "json": f"{stem}.timeline.json",
+             "fbx": f"{stem}.fbx"}  # fmt: skip
     unknown = [f for f in formats if f not in names]
     if unknown:
         raise MusicDanceError(f"unknown dance format {unknown[0]!r}: use {', '.join(names)}")
@@ -80,7 +86,8 @@ def export_dance(
     kill leaves the previous set as it was. ``name``: the .glb's clip and
     scene name (default its file stem); ``mesh``: include the mannequin figure in the .glb;
     ``root_motion``: one of ``musicdance.motion.rootmotion.ROOT_MOTION_MODES`` (``in-place``
-    stores the removed curve in the .glb animation's extras); ``bvh_unit``: ``cm`` or ``m``."""
+    stores the removed curve in the .glb animation's extras and the timeline JSON's
+    ``root_motion``); ``bvh_unit``: ``cm`` or ``m``. ``fbx`` runs Blender (``mdtool[fbx]``)."""
     from musicdance.motion.rootmotion import apply_root_motion
 
     unknown = [f for f in outputs if f not in DANCE_FORMATS]
@@ -109,8 +116,17 @@ def export_dance(
             from musicdance.io.bvh import write_bvh
 
             write_bvh(motion, staged.path(outputs["bvh"]), unit=bvh_unit)
+        if "fbx" in outputs:
+            from musicdance.io.fbx import write_fbx
+
+            clip = name or Path(outputs["fbx"]).stem
+            write_fbx(motion, staged.path(outputs["fbx"]), name=clip, mesh=mesh)
         if "json" in outputs:
-            write_timeline(timeline, staged.path(outputs["json"]))
+            if curve is None:
+                write_timeline(timeline, staged.path(outputs["json"]))
+            else:
+                write_timeline(timeline, staged.path(outputs["json"]),
+                               extra={ROOT_MOTION_KEY: {"mode": "in-place", **curve.to_json()}})
 
 
 def group_outputs(folder: str | os.PathLike[str], stem: str, formats: Iterable[str],
@@ -144,10 +160,11 @@ def export_group(
     if root_motion == "in-place":
         raise MusicDanceError("a group cannot be exported in place (the formation is the root "
                               "motion): use --root-motion hips or root-bone")  # fmt: skip
-    unknown = [f for f in outputs if f not in DANCE_FORMATS]
+    group_formats = [f for f in DANCE_FORMATS if f != "fbx"]
+    unknown = [f for f in outputs if f not in group_formats]
     if unknown:
         raise MusicDanceError(
-            f"unknown dance format {unknown[0]!r}: use {', '.join(DANCE_FORMATS)}"
+            f"unknown group dance format {unknown[0]!r}: use {', '.join(group_formats)}"
         )
     try:
         motions = [apply_root_motion(m, root_motion)[0] for m in motions]

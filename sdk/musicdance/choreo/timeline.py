@@ -362,10 +362,13 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
-def write_timeline(timeline: Timeline, path: str | os.PathLike[str]) -> None:
-    """Write the timeline as indented JSON, atomically."""
+def write_timeline(
+    timeline: Timeline, path: str | os.PathLike[str], *, extra: dict | None = None
+) -> None:
+    """Write the timeline as indented JSON, atomically; ``extra`` adds top-level keys (the
+    in-place root-motion curve, ``root_motion``)."""
     with atomic_write(path, "w") as handle:
-        json.dump(timeline.to_json(), handle, indent=2)
+        json.dump({**timeline.to_json(), **(extra or {})}, handle, indent=2)
         handle.write("\n")
 
 

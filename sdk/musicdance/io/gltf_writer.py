@@ -74,8 +74,8 @@ def write_glb(
     mesh: bool = True,
     animation_extras: dict[str, Any] | None = None,
 ) -> None:
-    """Write ``motion`` as a binary glTF (.glb) file with one animation and, with ``mesh``, a
-    skinned mannequin figure (without it: the joint nodes only).
+    """Write ``motion`` as a binary glTF (.glb) file with one animation, a skin over the joint
+    nodes and, with ``mesh``, a skinned mannequin figure (without it: no mesh or material).
 
     extras: a JSON-serialisable dict stored verbatim as the scene's ``extras``.
     name: the animation's (clip's) and the scene's name; default the file stem, so two dances
@@ -93,10 +93,12 @@ def write_glb(
     clip = name if name else Path(path).stem
     gltf.nodes = _joint_nodes(skeleton)
     roots = [0]
+    # The skin is written without the figure too: importers (Blender, Godot, three.js) build
+    # their armature/skeleton from a skin, and leave bare nodes as empties otherwise.
+    gltf.skins = [_skin(skeleton, buffer)]
     if mesh:
         gltf.nodes.append(Node(name="figure", mesh=0, skin=0))
         roots.append(skeleton.num_joints)
-        gltf.skins = [_skin(skeleton, buffer)]
         gltf.meshes = [_figure_mesh(skeleton, buffer)]
         gltf.materials = [_figure_material()]
     gltf.animations = [_animation(motion, buffer, clip)]

@@ -426,6 +426,7 @@ def prepare_import(
     licence: str = "",
     tags: tuple[str, ...] = (),
     user_map: dict[str, str] | None = None,
+    take: str | None = None,
     scale: float | None = None,
     keep_placement: bool = False,
     music_offset_s: float = 0.0,
@@ -436,6 +437,7 @@ def prepare_import(
     music_offset_s: when the music starts, in seconds after the capture's first frame
     (negative: the capture starts that far into the music); music beat and downbeat times are
     moved onto the take's clock, and by the reference-pose frames ``clean_take`` drops.
+    take: which take of an ``.fbx`` (``import_motion_files`` imports every take).
     """
     from musicdance.io.files import load_motion
     from musicdance.motion.placement import clean_take
@@ -446,7 +448,8 @@ def prepare_import(
         raise MusicDanceError(
             f"style must be a plain word (letters, digits, - or _), got {style!r}"
         )
-    motion = load_motion(path, scale=scale)
+    motion = load_motion(path, scale=scale, take=take)
+    take_stem = f"{path.stem}-{take.split('|')[-1]}" if take else path.stem
     problem = _take_problem(motion)
     if problem:
         raise MusicDanceError(f"cannot import this take: {problem}", path)
@@ -463,12 +466,12 @@ def prepare_import(
         phrases, tempo = phrases_from_take(
             canonical,
             style=style,
-            id_prefix=_slug(id_prefix or path.stem),
+            id_prefix=_slug(id_prefix or take_stem),
             bpm=bpm,
             music_beats_s=music_beats_s,
             music_downbeats_s=music_downbeats_s,
             meter=meter,
-            source=f"mocap:{path.name}",
+            source=f"mocap:{path.name}" + (f"#{take}" if take else ""),
             licence=licence,
             tags=tags,
         )
@@ -490,6 +493,15 @@ def prepare_import(
         cleanup=cleanup.to_json(),
     )
     return phrases, report
+
+
+def _fbx_takes(path: str | os.PathLike[str]) -> list[str]:
+    """The takes of an ``.fbx`` file (none for other files)."""
+    if Path(path).suffix.lower() != ".fbx":
+        return []
+    from musicdance.io.fbx import fbx_takes
+
+    return fbx_takes(path)
 
 
 #: Bounds of a take that can be imported (longer or faster ones are refused up front).
@@ -537,7 +549,14 @@ def import_motion_files(
     prefix = options.pop("id_prefix", None)
     for k, path in enumerate(paths):
         file_prefix = f"{prefix}-{k + 1}" if prefix and len(paths) > 1 else prefix
-        prepared.append(prepare_import(path, id_prefix=file_prefix, **options))
+        takes = _fbx_takes(path)
+        if len(takes) < 2:
+            prepared.append(prepare_import(path, id_prefix=file_prefix, **options))
+            continue
+        for take in takes:  # an FBX with several animation stacks: one take each
+            name = take.split("|")[-1]
+            take_prefix = f"{file_prefix}-{name}" if file_prefix else None
+            prepared.append(prepare_import(path, id_prefix=take_prefix, take=take, **options))
     new = [p for phrases, _ in prepared for p in phrases]
     existing_ids = set(library.ids())
     replaced = {p.id for p in new} & existing_ids if replace_existing else set()
