@@ -148,6 +148,7 @@ class Runtime:
         edit_cache_size: int = 4,
         work_dir: str | os.PathLike[str] | None = None,
         bundle_threads: int = 0,
+        conducting_bundle: str | os.PathLike[str] | None = None,
     ) -> None:
         opened = open_library(library) if isinstance(library, str | os.PathLike) else library
         self.library = CachedLibrary(opened)
@@ -169,6 +170,8 @@ class Runtime:
         self._inflight: dict[str, threading.Lock] = {}
         self._live = LRUCache(4)  # (style, fps, look-ahead) -> LiveChoreographer
         self._inflight_lock = threading.Lock()
+        self._conducting_bundle = conducting_bundle
+        self._conductor = None
         if preload:
             self.library.preload()
 
@@ -503,14 +506,16 @@ class Runtime:
     # -- conducting (seed 004) -----------------------------------------------------------------
 
     def conductor(self):
-        """The conducting companion (M2S-GAN's E_music + G as ONNX) of the loaded bundle, or of
-        the default bundle when the runtime scores with the features; loaded once."""
+        """The conducting companion (M2S-GAN's E_music + G as ONNX): of ``conducting_bundle``
+        if given, else of the loaded bundle, else of the default bundle; loaded once."""
         with self._inflight_lock:
-            if getattr(self, "_conductor", None) is None:
+            if self._conductor is None:
                 from musicdance.conduct.generate import load_conductor
                 from musicdance.defaults import DEFAULT_BUNDLE
 
-                folder = self.bundle.path if self.bundle is not None else DEFAULT_BUNDLE
+                folder = self._conducting_bundle
+                if folder is None:
+                    folder = self.bundle.path if self.bundle is not None else DEFAULT_BUNDLE
                 self._conductor = load_conductor(folder)
             return self._conductor
 

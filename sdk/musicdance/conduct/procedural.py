@@ -154,20 +154,16 @@ def _baton_path(score: ConductingScore, who: Personality, t: np.ndarray) -> tupl
     if len(times) == 0:  # no beats: stand at attention
         u[:], v[:] = 0.05, 0.08
         return u, v, depth, size_t
-    # preparation: attention, then one beat at the tempo into the first ictus
+    # preparation: attention at the ictus of the beat before the first, then that beat at the
+    # tempo (a rebound up and a fall) into the first ictus
     prep_t = times[0] - period
-    first_size = float(size_t[min(frame[np.searchsorted(t, times[0]) - 1], len(size_t) - 1)])
-    ready = ictus(positions[0] - 1) * first_size + np.array([0.0, 0.2 * first_size])
+    first_size = float(size_t[min(int(round(times[0] * MOTION_FPS)), len(size_t) - 1)])
+    ready = ictus(positions[0] - 1) * first_size
     before = t < prep_t
-    u[before], v[before] = ready[0] * 0.6, ready[1] + 0.02
+    u[before], v[before] = ready[0], ready[1]
     mask = (t >= prep_t) & (t < times[0])
     if mask.any():
         segment(mask, prep_t, times[0], positions[0] - 1, positions[0], first_size)
-        # start from the attention pose rather than from the previous ictus
-        phi = (t[mask] - prep_t) / period
-        blend = 1 - _smoothstep(phi / 0.5)
-        u[mask] = u[mask] * (1 - blend) + ready[0] * 0.6 * blend
-        v[mask] = v[mask] * (1 - blend) + (ready[1] + 0.02) * blend
     for k in range(len(times) - 1):
         t0, t1 = times[k], times[k + 1]
         mask = (t >= t0) & (t < t1)
