@@ -173,9 +173,8 @@ def main() -> None:
     from musicdance.conduct.generate import load_conductor
 
     report: dict = {}
-    companion = load_conductor(BUNDLE)
     if not args.no_table2:
-        summary, rows = held_out_rows(companion)
+        summary, rows = held_out_rows(load_conductor(BUNDLE))
         report["table2"] = summary
         report["table2_rows"] = rows
         print("Table 2 on held-out songs (mean over songs; reference: the procedural ground truth)")
@@ -199,11 +198,13 @@ def main() -> None:
     if not args.no_timing:
         times = cold_times()
         report["timing"] = times
-        print(f"4-minute song ({times['song_s']} s): cold mdtool conduct --method gan "
-              f"{times['cold_gan_s']:.2f} s (target <= {TARGET_COLD_S:g} s: "
-              f"{'met' if times['cold_gan_s'] <= TARGET_COLD_S else 'NOT met'}), procedural "
-              f"{times['cold_procedural_s']:.2f} s; runtime first call "
-              f"{times['runtime_first_call_s']:.2f} s, warm {times['runtime_warm_s']:.2f} s")
+        print(
+            f"4-minute song ({times['song_s']} s): cold mdtool conduct --method gan "
+            f"{times['cold_gan_s']:.2f} s (target <= {TARGET_COLD_S:g} s: "
+            f"{'met' if times['cold_gan_s'] <= TARGET_COLD_S else 'NOT met'}), procedural "
+            f"{times['cold_procedural_s']:.2f} s; runtime first call "
+            f"{times['runtime_first_call_s']:.2f} s, warm {times['runtime_warm_s']:.2f} s"
+        )
         print(f"  gan stages: {times['cold_gan_stages_s']}")
     if args.json:
         print(json.dumps(report, indent=1, default=float))

@@ -86,7 +86,9 @@ def test_ictus_on_the_beat_downbeat_lowest_and_pattern_directions(meter):
     score, motion = conducted(genre, meter)
     hand = wrist(motion)
     height = hand[:, 1]
-    beats = score.beat_times_s[(score.beat_times_s > 2) & (score.beat_times_s < score.duration_s - 2)]
+    beats = score.beat_times_s[
+        (score.beat_times_s > 2) & (score.beat_times_s < score.duration_s - 2)
+    ]
     positions = score.beat_positions[np.isin(score.beat_times_s, beats)]
     frames = np.round(beats * 30).astype(int)
     # the ictus: the lowest point of the bounce is within one frame of every beat
@@ -109,7 +111,9 @@ def test_ictus_on_the_beat_downbeat_lowest_and_pattern_directions(meter):
 
 def test_legs_keep_a_stable_stance_and_the_baton_hand_leads():
     _, motion = conducted()
-    legs = [i for i, n in enumerate(motion.skeleton.names) if "Leg" in n or "Foot" in n or "Toes" in n]
+    legs = [
+        i for i, n in enumerate(motion.skeleton.names) if "Leg" in n or "Foot" in n or "Toes" in n
+    ]
     assert np.allclose(motion.rotations[:, legs], quat_identity((motion.num_frames, len(legs))))
     feet = motion.global_positions()[:, motion.skeleton.index("LeftFoot")]
     assert np.ptp(feet, axis=0).max() < 0.03
@@ -125,7 +129,10 @@ def test_size_follows_loudness():
     score, _ = conducted()
     loud = conduct_procedural(score, seed=1)
     quiet_reading = read_music(np.zeros((128, 3 * len(score.reading.loudness)), np.float32))
-    score.reading.loudness, saved = np.full_like(score.reading.loudness, 0.05), score.reading.loudness
+    score.reading.loudness, saved = (
+        np.full_like(score.reading.loudness, 0.05),
+        score.reading.loudness,
+    )
     try:
         quiet = conduct_procedural(score, seed=1)
     finally:

@@ -91,7 +91,10 @@ def generate_keypoints(companion: Companion, mel01: np.ndarray, seed: int = 0) -
     mel[0, 0, :, : mel01.shape[1]] = mel01
     noise = np.random.default_rng(seed).standard_normal((1, NOISE_DIM, seconds)).astype(np.float32)
     (out,) = companion.session("conductor").run(None, {"mel": mel, "noise": noise})
-    return np.ascontiguousarray(out[0, :, :frames].T, dtype=np.float32)
+    keypoints = np.ascontiguousarray(out[0, :, :frames].T, dtype=np.float32)
+    if not np.all(np.isfinite(keypoints)):
+        raise MusicDanceError("the conducting model produced non-finite keypoints", companion.path)
+    return keypoints
 
 
 def conduct_signal(

@@ -118,6 +118,12 @@ class ArmTargets:
     elbow_m: np.ndarray
 
 
+def _or_default(vectors: np.ndarray, default: np.ndarray) -> np.ndarray:
+    """``vectors [T, 3]`` with (near) zero or non-finite rows replaced by ``default``."""
+    bad = ~np.all(np.isfinite(vectors), axis=-1) | (np.linalg.norm(vectors, axis=-1) < 1e-6)
+    return np.where(bad[:, None], default, vectors)
+
+
 def _local(parent_global: np.ndarray, child_global: np.ndarray) -> np.ndarray:
     return quat_normalize(quat_mul(quat_inv(parent_global), child_global))
 
@@ -154,8 +160,9 @@ def pose_from_targets(
         upper = skeleton.index(f"{side}UpperArm")
         lower = skeleton.index(f"{side}LowerArm")
         shoulder_rot = globals_[:, skeleton.index(f"{side}Shoulder")]
-        upper_dir = targets.elbow_m - positions[:, upper]
-        fore_dir = targets.wrist_m - targets.elbow_m
+        rest_down = np.array([sign * 0.2, -1.0, 0.3])  # where a limb points when undefined
+        upper_dir = _or_default(targets.elbow_m - positions[:, upper], rest_down)
+        fore_dir = _or_default(targets.wrist_m - targets.elbow_m, rest_down + forward)
         # bend direction: the forearm's part across the upper arm, steadied towards the front
         bend = fore_dir + 0.15 * np.linalg.norm(fore_dir, axis=-1, keepdims=True) * forward
         rest_primary = np.array([sign, 0.0, 0.0])
