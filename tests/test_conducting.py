@@ -303,3 +303,34 @@ def test_runtime_conduct_imports_no_torch(tmp_path):
                          cwd=REPO, timeout=300)  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "False"
+
+
+def test_service_post_conduct(tmp_path):
+    pytest.importorskip("starlette")
+    from service_support import start_service
+
+    from mdruntime import PoseTrack
+
+    y, truth = song()
+    data = write_song(tmp_path / "pop.wav", y, sr_hz=truth.sr_hz).read_bytes()
+    work = tmp_path / "work"
+    work.mkdir()
+    served = start_service("--library", REPO / "phrase_library", work_dir=work, cwd=REPO)
+    try:
+        status, headers, body = served.request("POST", "/v1/conduct?seed=3", data)
+        assert status == 200, body[:300]
+        assert headers["X-Conduct-Method"] == "gan"
+        track = PoseTrack.from_bytes(body)
+        assert track.num_frames == motion_frames(len(y) / truth.sr_hz) and track.fps == 30
+        status, doc = served.json("POST", "/v1/conduct?method=procedural&output=keypoints", data)
+        assert status == 200 and len(doc["keypoints"]) == track.num_frames
+        assert doc["summary"]["method"] == "procedural" and len(doc["keypoints"][0]) == 26
+        status, error = served.json("POST", "/v1/conduct?method=lstm", data)
+        assert status == 400 and "method" in error["error"]["message"]
+        status, error = served.json("POST", "/v1/conduct", b"")
+        assert status == 400
+        status, error = served.json("POST", "/v1/conduct", b"RIFF0000WAVEjunk" * 8)
+        assert status in (400, 422) and "upload" in error["error"]["message"]
+    finally:
+        served.stop()
+    assert not list(work.iterdir())  # nothing staged is left behind

@@ -17,6 +17,7 @@ front of the body, legs in a stable stance) so generated keypoints can be export
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,7 +134,7 @@ def pose_from_targets(
     root_m: np.ndarray,
     spine_euler_deg: np.ndarray,
     head_euler_deg: np.ndarray,
-    arms: dict[str, ArmTargets],
+    arms: dict[str, ArmTargets] | Callable[[np.ndarray], dict[str, ArmTargets]],
     fps: float = MOTION_FPS,
 ) -> Motion:
     """A canonical motion from torso angles and arm targets (legs in their rest stance).
@@ -143,6 +144,8 @@ def pose_from_targets(
     head_euler_deg: ``[T, 3]`` the same for Neck and Head (half each). arms: ``"Left"`` /
     ``"Right"`` -> :class:`ArmTargets`; each upper arm points at its elbow with the forearm's
     bend plane kept (no twist flips), each forearm at its wrist; the hands follow the forearms.
+    ``arms`` may be a function of the torso's joint positions ``[T, J, 3]`` (the shoulders are
+    known only after the torso is posed), so one forward-kinematics pass serves both.
     """
     num_frames = len(root_m)
     rotations = quat_identity((num_frames, skeleton.num_joints))
@@ -154,6 +157,8 @@ def pose_from_targets(
         rotations[:, skeleton.index(name)] = head
     motion = Motion(skeleton, fps, np.asarray(root_m, float), rotations)
     positions, globals_ = motion.global_transforms()
+    if callable(arms):
+        arms = arms(positions)
     forward = np.array([0.0, 0.0, 1.0])
     for side, targets in arms.items():
         sign = 1.0 if side == "Left" else -1.0
@@ -212,18 +217,20 @@ def motion_from_keypoints(keypoints: np.ndarray, fps: float = MOTION_FPS) -> Mot
     nod = np.degrees(np.arcsin(np.clip(-(face[:, 1] - (-0.01)) / 0.12, -1, 1)))
     head = np.stack([nod, yaw, np.zeros_like(yaw)], axis=-1) - spine * np.array([1, 0, 1])
     # shoulders come from the torso's forward kinematics; arms are lifted relative to them
-    probe = pose_from_targets(skeleton, root, spine, head, {}, fps)
-    positions = probe.global_positions()
-    arms = {}
     upper_m = float(np.linalg.norm(skeleton.offsets_m[skeleton.index("LeftLowerArm")]))
     lower_m = float(np.linalg.norm(skeleton.offsets_m[skeleton.index("LeftHand")]))
-    for side, (elbow_k, wrist_k) in {"Left": (7, 9), "Right": (8, 10)}.items():
-        shoulder = positions[:, skeleton.index(f"{side}UpperArm")]
-        elbow = world[:, elbow_k].copy()
-        wrist = world[:, wrist_k].copy()
-        reach = np.linalg.norm(elbow[:, :2] - shoulder[:, :2], axis=-1)
-        elbow[:, 2] = shoulder[:, 2] + np.sqrt(np.maximum(upper_m**2 - reach**2, 0.0))
-        reach = np.linalg.norm(wrist[:, :2] - elbow[:, :2], axis=-1)
-        wrist[:, 2] = elbow[:, 2] + np.sqrt(np.maximum(lower_m**2 - reach**2, 0.0))
-        arms[side] = ArmTargets(wrist_m=wrist, elbow_m=elbow)
-    return pose_from_targets(skeleton, root, spine, head, arms, fps)
+
+    def lifted_arms(positions: np.ndarray) -> dict[str, ArmTargets]:
+        arms = {}
+        for side, (elbow_k, wrist_k) in {"Left": (7, 9), "Right": (8, 10)}.items():
+            shoulder = positions[:, skeleton.index(f"{side}UpperArm")]
+            elbow = world[:, elbow_k].copy()
+            wrist = world[:, wrist_k].copy()
+            reach = np.linalg.norm(elbow[:, :2] - shoulder[:, :2], axis=-1)
+            elbow[:, 2] = shoulder[:, 2] + np.sqrt(np.maximum(upper_m**2 - reach**2, 0.0))
+            reach = np.linalg.norm(wrist[:, :2] - elbow[:, :2], axis=-1)
+            wrist[:, 2] = elbow[:, 2] + np.sqrt(np.maximum(lower_m**2 - reach**2, 0.0))
+            arms[side] = ArmTargets(wrist_m=wrist, elbow_m=elbow)
+        return arms
+
+    return pose_from_targets(skeleton, root, spine, head, lifted_arms, fps)

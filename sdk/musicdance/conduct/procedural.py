@@ -258,17 +258,20 @@ def conduct_procedural(score: ConductingScore, seed: int = 0, fps: float = MOTIO
     root[:, 0] += 0.012 * who.sway * np.sin(np.pi * bar_phase)
     root[:, 1] -= 0.006 * ictus_pulse
 
-    probe = pose_from_targets(skeleton, root, spine, head, {}, fps).global_positions()
     upper_m = float(np.linalg.norm(skeleton.offsets_m[skeleton.index("LeftLowerArm")]))
     lower_m = float(np.linalg.norm(skeleton.offsets_m[skeleton.index("LeftHand")]))
-    arms = {}
-    for side, wrist in (("Right", right), ("Left", left)):
-        sign = 1.0 if side == "Left" else -1.0
-        shoulder = probe[:, skeleton.index(f"{side}UpperArm")]
-        pole = np.broadcast_to(np.array([0.8 * sign, -0.6, -0.25]), wrist.shape)
-        elbow = two_bone_ik(shoulder, wrist, pole, upper_m, lower_m, soft_from=0.95)
-        reach = wrist - shoulder
-        dist = np.linalg.norm(reach, axis=-1, keepdims=True)
-        wrist = shoulder + reach / dist * np.minimum(dist, 0.999 * (upper_m + lower_m))
-        arms[side] = ArmTargets(wrist_m=wrist, elbow_m=elbow)
-    return pose_from_targets(skeleton, root, spine, head, arms, fps)
+
+    def reaching_arms(torso: np.ndarray) -> dict[str, ArmTargets]:
+        arms = {}
+        for side, wrist in (("Right", right), ("Left", left)):
+            sign = 1.0 if side == "Left" else -1.0
+            shoulder = torso[:, skeleton.index(f"{side}UpperArm")]
+            pole = np.broadcast_to(np.array([0.8 * sign, -0.6, -0.25]), wrist.shape)
+            elbow = two_bone_ik(shoulder, wrist, pole, upper_m, lower_m, soft_from=0.95)
+            reach = wrist - shoulder
+            dist = np.linalg.norm(reach, axis=-1, keepdims=True)
+            wrist = shoulder + reach / dist * np.minimum(dist, 0.999 * (upper_m + lower_m))
+            arms[side] = ArmTargets(wrist_m=wrist, elbow_m=elbow)
+        return arms
+
+    return pose_from_targets(skeleton, root, spine, head, reaching_arms, fps)
