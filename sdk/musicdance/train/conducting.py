@@ -641,7 +641,7 @@ def build_companion(
     duration_s: float = 40.0,
     net_steps: int = 150,
     warmup_steps: int = 30,
-    gan_steps: int = 120,
+    gan_steps: int = 480,
     eval_steps: int = 60,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -724,7 +724,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-songs", type=int, default=24)
     parser.add_argument("--test-songs", type=int, default=4)
     parser.add_argument("--net-steps", type=int, default=150)
-    parser.add_argument("--gan-steps", type=int, default=120)
+    parser.add_argument("--gan-steps", type=int, default=480)
     parser.add_argument("--eval-steps", type=int, default=60)
     parser.add_argument("--register", default=None, help="bundle folder to list it in")
     args = parser.parse_args(argv)
