@@ -7,6 +7,11 @@ middle of the song, with the ictus of each beat numbered. A last panel shows the
 height against time with the beat times (ictus on the beat).
 
     python scripts/plot_conducting.py docs/images/conducting-patterns.png
+    python scripts/plot_conducting.py --gan docs/images/conducting-gan.png
+
+``--gan``: on the first held-out corpus song, the right wrist's image height (keypoint y, up)
+of the procedural ground truth and of the shipped M2S-GAN (noise seeds 0 and 1) against time,
+with the beats.
 """
 
 from __future__ import annotations
@@ -75,5 +80,38 @@ def main(out: str) -> None:
     print(f"wrote {out}")
 
 
+def gan_figure(out: str) -> None:
+    from musicdance.conduct.generate import generate_keypoints, load_conductor
+    from musicdance.train.conducting import corpus_song
+
+    companion = load_conductor("bundles/default")
+    training = companion.manifest["training"]
+    index = len(training["corpus"]["train"])
+    mel, truth, info = corpus_song(index, training["seed"], training["corpus"]["duration_s"])
+    _, song = synth_song(
+        info["genre"], seed=info["seed"], duration_s=training["corpus"]["duration_s"]
+    )
+    t = np.arange(len(truth)) / 30.0
+    sel = (t > 8) & (t < 16)
+    fig, ax = plt.subplots(figsize=(12, 3.6))
+    ax.plot(t[sel], -truth[sel, 21], label="ground truth (procedural)", lw=1.6)
+    for seed in (0, 1):
+        kp = generate_keypoints(companion, mel, seed=seed)
+        ax.plot(t[sel], -kp[sel, 21], label=f"M2S-GAN, noise seed {seed}", lw=1.0)
+    for bt in song.beat_times_s:
+        if 8 < bt < 16:
+            ax.axvline(bt, color="0.75", lw=0.8)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("right wrist height (image units)")
+    ax.set_title(f"held-out {info['genre']} song ({info['bpm']:.0f} BPM): beats in grey")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    print(f"wrote {out}")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "docs/images/conducting-patterns.png")
+    if len(sys.argv) > 1 and sys.argv[1] == "--gan":
+        gan_figure(sys.argv[2] if len(sys.argv) > 2 else "docs/images/conducting-gan.png")
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else "docs/images/conducting-patterns.png")
