@@ -165,7 +165,7 @@ def cold_times(seconds: float = 240.0) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table3", action="store_true", help="train three M2S-Nets (slow)")
-    parser.add_argument("--table3-steps", type=int, default=60)
+    parser.add_argument("--table3-steps", type=int, default=150)
     parser.add_argument("--no-table2", action="store_true")
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--json", action="store_true")
