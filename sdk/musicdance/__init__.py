@@ -13,7 +13,8 @@ by ``tests/test_sdk_policy.py`` against :data:`LAYERS`):
 2. ``synthesis`` (time warping, inertialized joins, foot locking), ``io`` (BVH and glTF files),
    ``rhythm`` (music-dance rhythm, seed 002: features, ONNX graphs, retrieval, retargeting);
 3. ``library`` (the phrase library: store, import, transition prior, starter library);
-4. ``bundle`` (trained models as ONNX bundles, run through onnxruntime);
+4. ``bundle`` (trained models as ONNX bundles, run through onnxruntime), ``conduct``
+   (conducting motion: the procedural conductor, keypoints, the M2S-GAN through onnxruntime);
 5. ``choreo`` (slots, scoring, choosing phrases, rendering, timelines, exporting a dance);
 6. ``evaluate`` (metrics), ``corpus`` (training corpora);
 7. ``train`` (torch networks, training and ONNX export; the only place torch is imported).
@@ -34,7 +35,7 @@ LAYERS = {
     "audio": 1, "motion": 1, "decode": 1,
     "synthesis": 2, "io": 2, "rhythm": 2,
     "library": 3,
-    "bundle": 4,
+    "bundle": 4, "conduct": 4,
     "choreo": 5,
     "evaluate": 6, "corpus": 6,
     "train": 7,

@@ -344,11 +344,21 @@ def evaluate(
         "-L",
         help="Library the timeline was made from (default: the one it names), for the cut times.",
     ),
+    reference: Path = typer.Option(
+        None, "--reference",
+        help="Conducting: a reference conductor (.keypoints.json, .glb or .bvh): the seed-004 "
+        "Table 2 metrics (MSE, SE, W-dis, RDE, SCE, SDP) of MOTION against it.",
+    ),  # fmt: skip
+    bundle: Path = typer.Option(
+        DEFAULT_BUNDLE, "--bundle", help="With --reference: the bundle whose conducting "
+        "companion gives SE's motion encoder and W-dis' critic.",
+    ),  # fmt: skip
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Beat alignment (with chance controls), foot contact, skating and join smoothness; with
     --timeline the worst join: its peak joint acceleration (just before the cut to 0.4 s after)
-    against the largest peak and the 99th percentile inside the phrases."""
+    against the largest peak and the 99th percentile inside the phrases; with --reference the
+    conducting metrics (a MOTION may then also be a .keypoints.json)."""
     from musicdance.audio.analysis import analyze
     from musicdance.choreo.timeline import read_timeline
     from musicdance.evaluate.metrics import (
@@ -367,9 +377,20 @@ def evaluate(
 
         evaluate_group_command(motion_path, song, timeline_path, library, as_json)
         return
-    motion = load_motion(motion_path)
+    conducting = None
+    if reference is not None:
+        conducting = _conducting_report(motion_path, reference, bundle)
+    if motion_path.name.endswith(".json"):
+        from musicdance.conduct.generate import read_keypoints
+        from musicdance.conduct.keypoints import motion_from_keypoints
+
+        motion = motion_from_keypoints(read_keypoints(motion_path))
+    else:
+        motion = load_motion(motion_path)
     analysis = analyze(song)
     report: dict = {"motion": str(motion_path), "song": str(song)}
+    if conducting is not None:
+        report["conducting"] = conducting
     report.update(beat_alignment(motion, analysis.beat_times_s))
     report["rhythm"] = _rhythm(motion, analysis)
     report["physical_foot_contact"] = physical_foot_contact(motion)
@@ -436,6 +457,35 @@ def _rhythm(motion, analysis) -> dict:
     return {f"{name}_{truth}_{key}": value for name, by_truth in found.items()
             for truth, result in by_truth.items() for key, value in result.items()
             if key in ("precision", "recall")}  # fmt: skip
+
+
+def _keypoints_of(path: Path):
+    """A conductor's keypoints ``[T, 26]`` at 30 fps: a keypoint JSON as it is, a .glb/.bvh
+    derived from its canonical skeleton."""
+    from musicdance.conduct.generate import read_keypoints
+    from musicdance.conduct.keypoints import MOTION_FPS, keypoints_from_motion
+    from musicdance.io.files import load_motion
+    from musicdance.motion.motion import resample
+
+    if path.name.endswith(".json"):
+        return read_keypoints(path)
+    return keypoints_from_motion(resample(load_motion(path), MOTION_FPS))
+
+
+def _conducting_report(motion_path: Path, reference: Path, bundle: Path) -> dict:
+    """Table 2's metrics (``musicdance.evaluate.conducting``) of MOTION against REFERENCE."""
+    from musicdance.companions import find_companion
+    from musicdance.evaluate.conducting import companion_networks, conducting_metrics
+
+    generated, real = _keypoints_of(motion_path), _keypoints_of(reference)
+    companion = find_companion("conducting", bundle, task="conducting")
+    features = critic = None
+    if companion is not None:
+        features, critic = companion_networks(companion)
+    report = conducting_metrics(real, generated, features=features, critic=critic)
+    report["reference"] = str(reference)
+    report["frames"] = int(min(len(real), len(generated)))
+    return report
 
 
 def _cut_times(timeline, library_path: Path | None) -> tuple[list[float], str]:

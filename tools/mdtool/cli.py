@@ -14,6 +14,7 @@ from rich.markup import escape
 from mdtool import (
     analysis_commands,  # noqa: F401
     choreo_commands,  # noqa: F401
+    conduct_commands,  # noqa: F401
     library_commands,  # noqa: F401
     live_commands,  # noqa: F401
     motion_commands,  # noqa: F401  (registers commands)

@@ -269,6 +269,71 @@ def openapi_schema() -> dict[str, Any]:
                 }
             },
             **_group_paths(),
+            "/v1/conduct": {
+                "post": {
+                    "summary": "A conductor for a song: audio bytes in, pose track (or keypoints)",
+                    "description": (
+                        "The same SDK call as 'mdtool conduct' (seed 004, M2S-GAN): the music "
+                        "encoder and generator run through onnxruntime with the seeded noise as "
+                        "an input (method=gan, the bundle's conducting companion), or the "
+                        "procedural textbook conductor (method=procedural). The pose track "
+                        "(MDPT v1, canonical skeleton, 30 fps, the song's length) plays in the "
+                        "Unity package's DancePlayer; output=keypoints returns the 13 COCO "
+                        "keypoints per frame as JSON (docs/conducting.md)."
+                    ),
+                    "parameters": [
+                        _param("seed", {"type": "integer", "minimum": 0, "default": 0}, "seed"),
+                        _param(
+                            "method",
+                            {"type": "string", "enum": ["gan", "procedural"], "default": "gan"},
+                            "generator",
+                        ),
+                        _param(
+                            "output",
+                            {
+                                "type": "string",
+                                "enum": ["posetrack", "keypoints"],
+                                "default": "posetrack",
+                            },
+                            "MDPT pose track or keypoint JSON",
+                        ),
+                        _param("name", {"type": "string"}, "song name stored in the summary"),
+                        _param(
+                            "format",
+                            {
+                                "type": "string",
+                                "enum": ["wav", "mp3", "ogg", "flac", "aiff", "m4a"],
+                            },
+                            "override the format recognised from the bytes",
+                        ),
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/octet-stream": {
+                                "schema": {"type": "string", "contentMediaType": "audio/*"}
+                            },
+                            "audio/*": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "MDPT v1 pose track, or the keypoint JSON",
+                            "headers": {
+                                "X-Conduct-Method": {
+                                    "description": "gan or procedural",
+                                    "schema": {"type": "string"},
+                                }
+                            },
+                            "content": {
+                                "application/x-mdtool-posetrack": {"schema": {"type": "string"}},
+                                "application/json": {"schema": {"type": "object"}},
+                            },
+                        },
+                        **_errors(*_TIMELINE_BODY),
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "summary": "This document",

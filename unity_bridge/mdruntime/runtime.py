@@ -148,6 +148,7 @@ class Runtime:
         edit_cache_size: int = 4,
         work_dir: str | os.PathLike[str] | None = None,
         bundle_threads: int = 0,
+        conducting_bundle: str | os.PathLike[str] | None = None,
     ) -> None:
         opened = open_library(library) if isinstance(library, str | os.PathLike) else library
         self.library = CachedLibrary(opened)
@@ -169,6 +170,8 @@ class Runtime:
         self._inflight: dict[str, threading.Lock] = {}
         self._live = LRUCache(4)  # (style, fps, look-ahead) -> LiveChoreographer
         self._inflight_lock = threading.Lock()
+        self._conducting_bundle = conducting_bundle
+        self._conductor = None
         if preload:
             self.library.preload()
 
@@ -499,6 +502,58 @@ class Runtime:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(staged)
+
+    # -- conducting (seed 004) -----------------------------------------------------------------
+
+    def conductor(self):
+        """The conducting companion (M2S-GAN's E_music + G as ONNX): of ``conducting_bundle``
+        if given, else of the loaded bundle, else of the default bundle; loaded once."""
+        with self._inflight_lock:
+            if self._conductor is None:
+                from musicdance.conduct.generate import load_conductor
+                from musicdance.defaults import DEFAULT_BUNDLE
+
+                folder = self._conducting_bundle
+                if folder is None:
+                    folder = self.bundle.path if self.bundle is not None else DEFAULT_BUNDLE
+                self._conductor = load_conductor(folder)
+            return self._conductor
+
+    def conduct_bytes(
+        self, data: bytes, *, seed: int = 0, method: str = "gan", name: str | None = None,
+        audio_format: str | None = None, max_duration_s: float | None = None,
+    ):  # fmt: skip
+        """Conduct an uploaded song (``mdtool conduct``'s SDK call,
+        ``musicdance.conduct.generate.conduct_signal``): the generator runs through
+        onnxruntime with the seeded noise as an input, no torch. Returns the
+        ``musicdance.conduct.generate.Conducting`` (motion, keypoints, summary)."""
+        from musicdance.audio.load import load_audio
+        from musicdance.conduct.generate import MEL_SR_HZ, conduct_signal
+
+        fmt = audio_format or sniff_audio_format(data)
+        if fmt not in AUDIO_FORMATS:
+            raise MusicDanceError(f"audio format must be one of {', '.join(AUDIO_FORMATS)}")
+        companion = self.conductor() if method == "gan" else None
+        handle, staged = tempfile.mkstemp(suffix=AUDIO_FORMATS[fmt], dir=self.work_dir)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            try:
+                y, _ = load_audio(staged, sr_hz=MEL_SR_HZ, max_duration_s=max_duration_s)
+            except MusicDanceError as error:  # never show the staging path to clients
+                message = error.message.replace(staged, "upload").replace(str(self.work_dir), "")
+                raise MusicDanceError(f"cannot decode the {fmt} upload: {message}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(staged)
+        return conduct_signal(y, MEL_SR_HZ, method=method, seed=seed, companion=companion,
+                              path=name)  # fmt: skip
+
+    def conduct_track(self, data: bytes, **options) -> tuple[PoseTrack, dict]:
+        """:meth:`conduct_bytes` baked as a pose track (what ``DancePlayer`` plays) and the
+        summary."""
+        result = self.conduct_bytes(data, **options)
+        return PoseTrack.from_motion(result.motion), result.summary
 
     def glb_bytes(self, timeline: Timeline) -> bytes:
         """The ``.glb`` ``mdtool choreograph`` writes (timeline embedded), as bytes; staged in

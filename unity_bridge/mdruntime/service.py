@@ -17,6 +17,7 @@ JSON API, version 1 (schema: :func:`mdruntime.openapi.openapi_schema`, published
     POST /v1/group/pose            {group_timeline, times_s} -> every dancer's poses
     POST /v1/group/alternatives    {group_timeline, dancer, slot} -> ranked phrases, devices
     POST /v1/group/render.glb      {group_timeline} -> .glb with every dancer
+    POST /v1/conduct         audio bytes -> conductor pose track (MDPT) or keypoints (JSON)
     GET  /openapi.json       the schema
     WS   /v1/live            PCM chunks in, live poses out (``mdruntime.live_socket``)
 
@@ -604,6 +605,49 @@ def _finite(text: str) -> float:
     return value
 
 
+@endpoint()
+async def conduct(request: Request) -> Response:
+    """A conductor for the uploaded song (seed 004, M2S-GAN through onnxruntime, or the
+    procedural conductor): the pose track by default (``DancePlayer`` plays it), or with
+    ``output=keypoints`` the 13-keypoint track as JSON."""
+    state = _service(request)
+    runtime, config = state.runtime, state.config
+    seed = _query(request, "seed", _seed, 0)
+    method = _query(request, "method", _choice(("gan", "procedural")), "gan")
+    output = _query(request, "output", _choice(("posetrack", "keypoints")), "posetrack")
+    name = safe_song_name(_query(request, "name", _short_text(256), None))
+    audio_format = _query(request, "format", _choice(tuple(AUDIO_FORMATS)), None)
+    data = await _read_body(
+        request, config.max_upload_bytes, config.body_timeout_s, "audio upload"
+    )
+    if not data:
+        raise ServiceError(400, "the body is empty: POST the audio file's bytes")
+    declared_s = _declared_duration_s(data)
+    if declared_s is not None:
+        _check_song_work(declared_s, 30.0, config)
+
+    def job():
+        result = runtime.conduct_bytes(
+            data, seed=seed, method=method, name=name, audio_format=audio_format,
+            max_duration_s=config.max_song_s,
+        )  # fmt: skip
+        _check_song_work(float(result.summary["duration_s"]), 30.0, config)
+        return result
+
+    result = await state.jobs.run(job)
+    if output == "keypoints":
+        from musicdance.conduct.generate import keypoints_document
+
+        return JSONResponse(keypoints_document(result))
+    from mdruntime.pose import PoseTrack
+
+    track = PoseTrack.from_motion(result.motion)
+    return Response(
+        track.to_bytes(), media_type=POSE_TRACK_MEDIA_TYPE,
+        headers={"X-Conduct-Method": method, "X-Conduct-Seed": str(seed)},
+    )  # fmt: skip
+
+
 @endpoint(auth=False)
 async def openapi(request: Request) -> Response:
     from mdruntime.openapi import openapi_schema
@@ -633,6 +677,7 @@ ROUTES = [
     Route("/v1/bake", bake, methods=["POST"]),
     Route("/v1/pose", pose, methods=["POST"]),
     Route("/v1/render.glb", render_glb, methods=["POST"]),
+    Route("/v1/conduct", conduct, methods=["POST"]),
     Route("/v1/group/choreograph", group_choreograph, methods=["POST"]),
     Route("/v1/group/bake", group_bake, methods=["POST"]),
     Route("/v1/group/pose", group_pose, methods=["POST"]),

@@ -111,6 +111,28 @@ namespace MdTool.Dance
             return Send("POST", "/v1/bake", Encoding.UTF8.GetBytes(body), "application/json", bytes => done(PoseTrack.Read(bytes)), failed);
         }
 
+        /// <summary>A conductor for a song (POST /v1/conduct): the song file's bytes in, a pose
+        /// track out that <see cref="DancePlayer.SetTrack"/> plays in sync with the song.
+        /// <paramref name="method"/> is "gan" (the trained M2S-GAN) or "procedural".</summary>
+        public IEnumerator Conduct(byte[] audio, long seed, string method, Action<PoseTrack> done, Action<string> failed)
+        {
+            var query = new StringBuilder("/v1/conduct?seed=").Append(seed.ToString(CultureInfo.InvariantCulture));
+            query.Append("&method=").Append(Uri.EscapeDataString(string.IsNullOrEmpty(method) ? "gan" : method));
+            return Send("POST", query.ToString(), audio, "application/octet-stream", bytes => done(PoseTrack.Read(bytes)), failed);
+        }
+
+        /// <summary>Conduct an AudioClip (its samples are sent as 16-bit WAV).</summary>
+        public IEnumerator Conduct(AudioClip clip, long seed, string method, Action<PoseTrack> done, Action<string> failed)
+        {
+            var samples = new float[clip.samples * clip.channels];
+            if (!clip.GetData(samples, 0))
+            {
+                failed("cannot read the clip's samples (load type must be Decompress On Load)");
+                return Empty();
+            }
+            return Conduct(WavWriter.Encode(samples, clip.channels, clip.frequency), seed, method, done, failed);
+        }
+
         /// <summary>The dance as .glb bytes (import with glTFast or UnityGLTF, or save it).</summary>
         public IEnumerator RenderGlb(string timelineJson, Action<byte[]> done, Action<string> failed)
         {
