@@ -16,7 +16,8 @@ by ``tests/test_sdk_policy.py`` against :data:`LAYERS`):
 4. ``bundle`` (trained models as ONNX bundles, run through onnxruntime), ``conduct``
    (conducting motion: the procedural conductor, keypoints, the M2S-GAN through onnxruntime);
 5. ``choreo`` (slots, scoring, choosing phrases, rendering, timelines, exporting a dance);
-6. ``evaluate`` (metrics), ``corpus`` (training corpora);
+6. ``evaluate`` (metrics), ``corpus`` (training corpora), ``recognize`` (dance style and song
+   recommendation from motion through ONNX companions);
 7. ``train`` (torch networks, training and ONNX export; the only place torch is imported).
 
 The shells sit on top: ``mdtool`` (the CLI, ``tools/``) and ``mdruntime`` (the in-game runtime
@@ -37,6 +38,6 @@ LAYERS = {
     "library": 3,
     "bundle": 4, "conduct": 4,
     "choreo": 5,
-    "evaluate": 6, "corpus": 6,
+    "evaluate": 6, "corpus": 6, "recognize": 6,
     "train": 7,
 }  # fmt: skip

@@ -18,6 +18,7 @@ from mdtool import (
     library_commands,  # noqa: F401
     live_commands,  # noqa: F401
     motion_commands,  # noqa: F401  (registers commands)
+    recommend_commands,  # noqa: F401
     rhythm_commands,  # noqa: F401
     serve_commands,  # noqa: F401
     train_commands,  # noqa: F401

@@ -208,15 +208,19 @@ def list_phrases(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List the phrases (id, style, energy, tempo, counts, support feet, status, tags)."""
-    infos = _open(library).infos(styles=style or (), tags=tag or (), statuses=status or ())
+    lib = _open(library)
+    infos = lib.infos(styles=style or (), tags=tag or (), statuses=status or ())
+    auto = lib.style_tags()
     if as_json:
-        print_json([_summary(i) for i in infos])
+        print_json([{**_summary(i), "auto_style": auto.get(i.id)} for i in infos])
         return
     if not infos:
         console.print(f"no phrases in {library} match")
         return
     table = Table(title=f"{library} ({len(infos)} phrases)")
     columns = ["id", "style", "energy", "BPM", "counts", "support", "status"]
+    if auto:
+        columns.append("auto style (conf.)")
     wide = console.width >= 120
     for column in columns + (["tags"] if wide else []):
         table.add_column(
@@ -225,6 +229,9 @@ def list_phrases(
     for i in infos:
         row = [i.id, i.style, f"{i.energy:.2f}", f"{i.tempo_bpm:.0f}", str(i.num_counts),
                f"{i.support_start}>{i.support_end}", i.status]  # fmt: skip
+        if auto:
+            found = auto.get(i.id)
+            row.append(f"{found['style']} ({found['confidence']:.2f})" if found else "")
         table.add_row(*row, *([", ".join(i.tags)] if wide else []))
     console.print(table)
 
@@ -276,14 +283,65 @@ def show(
 
 @library_app.command()
 def tag(
-    phrase_id: str = typer.Argument(..., metavar="ID", help="Phrase id."),
-    tags: list[str] = typer.Argument(..., metavar="TAG...", help="Tags to add."),
+    phrase_id: str = typer.Argument(None, metavar="[ID]", help="Phrase id (with --auto: only "
+                                    "this phrase; default every phrase)."),
+    tags: list[str] = typer.Argument(None, metavar="[TAG...]", help="Tags to add."),
+    auto: bool = typer.Option(False, "--auto", help="Recognise each phrase's style from its "
+                              "motion (the bundle's dance-music companion) and tag it "
+                              "style:STYLE, storing the confidence."),
+    min_confidence: float = typer.Option(0.0, "--min-confidence", min=0.0, max=1.0,
+                                         help="With --auto: tag only phrases recognised with at "
+                                         "least this confidence (0-1)."),
+    method: str = typer.Option("mclemcd", "--method", help="With --auto: mclemcd or bilstm."),
+    bundle: Path = typer.Option(None, "--bundle", help="Bundle with the dance-music companion."),
     library: Path = LIBRARY_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """Add tags to a phrase."""
+    """Add tags to a phrase, or (--auto) tag phrases with their recognised style."""
+    from musicdance.errors import MusicDanceError
+
     lib = _open(library)
-    lib.tag([phrase_id], tags)
-    console.print(f"{phrase_id}: {', '.join(lib.info(phrase_id).tags)}")
+    if not auto:
+        if not phrase_id or not tags:
+            raise MusicDanceError("give a phrase ID and at least one TAG (or use --auto)")
+        lib.tag([phrase_id], tags)
+        console.print(f"{phrase_id}: {', '.join(lib.info(phrase_id).tags)}")
+        return
+    if tags:
+        raise MusicDanceError("--auto takes no TAG arguments (it adds style:STYLE)")
+    from musicdance.defaults import DEFAULT_BUNDLE
+    from musicdance.recognize.recognizer import Recognizer
+
+    recognizer = Recognizer.load(bundle or DEFAULT_BUNDLE)
+    ids = [phrase_id] if phrase_id else lib.ids()
+    results, rows = [], []
+    with stage_progress("tag", ids, enabled=not as_json) as on_stage:
+        for pid in ids:
+            on_stage(pid)
+            phrase = lib.get(pid)
+            from musicdance.motion.motion import resample
+
+            motion = phrase.motion if abs(phrase.motion.fps - 30.0) < 1e-6 else resample(
+                phrase.motion, 30.0)  # fmt: skip
+            result = recognizer.classify(motion.global_positions(), method)
+            entry = {"id": pid, "library_style": phrase.info.style, "style": result.style,
+                     "confidence": round(result.confidence, 4), "votes": result.votes,
+                     "tagged": result.confidence >= min_confidence}  # fmt: skip
+            results.append(entry)
+            if entry["tagged"]:
+                rows.append((pid, result.style, min(max(result.confidence, 0.0), 1.0), method))
+    if rows:
+        lib.set_style_tags(rows)
+    tagged = sum(e["tagged"] for e in results)
+    agree = sum(e["style"] == e["library_style"] for e in results)
+    if as_json:
+        print_json({"library": str(library), "method": method, "min_confidence": min_confidence,
+                    "tagged": tagged, "skipped": len(results) - tagged,
+                    "agree_with_library_style": agree, "phrases": results})  # fmt: skip
+        return
+    console.print(f"tagged {tagged} of {len(results)} phrases (method {method}, minimum "
+                  f"confidence {min_confidence:g}); the recognised style equals the library's "
+                  f"style for {agree}")  # fmt: skip
 
 
 @library_app.command()

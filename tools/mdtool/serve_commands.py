@@ -41,6 +41,9 @@ def serve(
     library: Path = typer.Option(DEFAULT_LIBRARY, "--library", "-L", help="Phrase library."),
     bundle: Path = BUNDLE_OPTION,
     no_bundle: bool = NO_BUNDLE_OPTION,
+    catalog: Path = typer.Option(
+        None, "--catalog", help="Folder of songs POST /v1/recommend ranks for a dance."
+    ),
     feature_weight: float = FEATURE_WEIGHT_OPTION,
     work_dir: Path = typer.Option(
         None, "--work-dir", help="Folder for staged uploads (default: a temporary one)."
@@ -134,6 +137,7 @@ def serve(
             runtime = Runtime(
                 library, bundle=bundle, default_bundle=not no_bundle,
                 feature_weight=feature_weight, preload=preload, work_dir=folder.path,
+                catalog=catalog,
             )  # fmt: skip
             scorer = "bundle " + str(runtime.bundle.path) if runtime.bundle else "features"
             note = f" ({runtime.scorer_note})" if runtime.scorer_note else ""

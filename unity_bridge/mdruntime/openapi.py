@@ -334,6 +334,60 @@ def openapi_schema() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/recommend": {
+                "post": {
+                    "summary": "Style of a dance and the catalogue's songs that fit it",
+                    "description": (
+                        "Send a timeline (rendered as /v1/bake renders it) or a pose stream "
+                        "(frames x 22 canonical joints x xyz metres, Y up, at fps). The dance is "
+                        "classified per segment through the bundle's dance-music companion "
+                        "(ONNX: MCLEMCD late fusion or the BiLSTM-BiGRU); with a song catalogue "
+                        "(mdtool serve --catalog DIR) the songs are ranked by style similarity "
+                        "times tempo match. See docs/models.md."
+                    ),
+                    "requestBody": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "timeline": _ref("Timeline"),
+                                "poses": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "array",
+                                        "minItems": 22,
+                                        "maxItems": 22,
+                                        "items": {
+                                            "type": "array",
+                                            "minItems": 3,
+                                            "maxItems": 3,
+                                            "items": {"type": "number"},
+                                        },
+                                    },
+                                },
+                                "fps": {"type": "number", "minimum": 1, "maximum": 240},
+                                "method": {"type": "string", "enum": ["mclemcd", "bilstm"]},
+                                "top": {"type": "integer", "minimum": 1, "maximum": 100},
+                            },
+                        },
+                        "a timeline or a pose stream (exactly one), method, top",
+                    ),
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "dance_style": {"type": "object"},
+                                    "songs": {"type": ["array", "null"]},
+                                    "catalog": {"type": ["string", "null"]},
+                                },
+                            },
+                            "the dance's style with its per-segment votes; ranked songs (null "
+                            "without a catalogue)",
+                        ),
+                        **_errors(*_TIMELINE_BODY),
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "summary": "This document",

@@ -53,10 +53,12 @@ from musicdance.choreo.timeline import (
     Timeline,
     parse_timeline,
 )
-from musicdance.defaults import DEFAULT_FEATURE_WEIGHT
+from musicdance.defaults import DEFAULT_BUNDLE, DEFAULT_FEATURE_WEIGHT
 from musicdance.errors import MusicDanceError
 from musicdance.library import open_library
 from musicdance.motion.motion import Motion
+from musicdance.recognize.features import canonical_positions, resample_positions
+from musicdance.recognize.recognizer import Recognizer, SongProfile, catalog_profiles, rank_songs
 
 __all__ = [
     "MAX_FPS",
@@ -134,6 +136,8 @@ class Runtime:
             :meth:`replace` needs (about 17 MB more each for a 4-minute song).
         work_dir: where uploaded audio is staged while it is decoded (default: the system's
             temporary folder). Nothing is written anywhere else.
+        catalog: a folder of songs that :meth:`recommend` ranks for a dance (analysed on first
+            use and kept in memory; a cache ``mdtool recommend`` left in the folder is read).
     """
 
     def __init__(
@@ -149,6 +153,7 @@ class Runtime:
         work_dir: str | os.PathLike[str] | None = None,
         bundle_threads: int = 0,
         conducting_bundle: str | os.PathLike[str] | None = None,
+        catalog: str | os.PathLike[str] | None = None,
     ) -> None:
         opened = open_library(library) if isinstance(library, str | os.PathLike) else library
         self.library = CachedLibrary(opened)
@@ -172,6 +177,11 @@ class Runtime:
         self._inflight_lock = threading.Lock()
         self._conducting_bundle = conducting_bundle
         self._conductor = None
+        self.catalog = Path(catalog) if catalog is not None else None
+        self._recognition_bundle = Path(bundle) if bundle is not None else DEFAULT_BUNDLE
+        self._recognizer = None
+        self._catalog_profiles = None
+        self._recognition_lock = threading.Lock()
         if preload:
             self.library.preload()
 
@@ -569,6 +579,65 @@ class Runtime:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(staged)
+
+    # -- dance to music ----------------------------------------------------------------------
+
+    def recognizer(self) -> Recognizer:
+        """The bundle's ``dance-music`` companion (style recognition; loaded once)."""
+        with self._recognition_lock:
+            if self._recognizer is None:
+                self._recognizer = Recognizer.load(self._recognition_bundle)
+            return self._recognizer
+
+    def catalog_profiles(self) -> list[SongProfile]:
+        """The catalogue's song profiles (analysed once per runtime, cached on disk)."""
+        if self.catalog is None:
+            raise MusicDanceError(
+                "no song catalogue: start the runtime with catalog=DIR (mdtool serve --catalog)"
+            )
+        recognizer = self.recognizer()
+        with self._recognition_lock:
+            if self._catalog_profiles is None:
+                # reads the folder's cache but never writes there (the runtime writes only
+                # to its work folder)
+                self._catalog_profiles, _ = catalog_profiles(
+                    recognizer, self.catalog, write_cache=False
+                )
+            return self._catalog_profiles
+
+    def recommend(
+        self,
+        *,
+        timeline: Timeline | None = None,
+        positions_m=None,
+        fps: float = 30.0,
+        method: str = "mclemcd",
+        top: int = 5,
+    ) -> dict:
+        """Style of a dance and (with a catalogue) the songs that fit it, through ONNX only.
+
+        Give a ``timeline`` (rendered as :meth:`render` does) or a pose stream
+        ``positions_m`` ``[T, 22, 3]`` (canonical joints, metres, Y up) at ``fps``.
+        """
+        if (timeline is None) == (positions_m is None):
+            raise MusicDanceError("give either a timeline or a pose stream")
+        if timeline is not None:
+            motion = self.render(timeline)
+            positions, fps = motion.global_positions(), float(motion.fps)
+        else:
+            positions = np.asarray(positions_m, dtype=np.float32)
+        positions = canonical_positions(positions)
+        if not (np.isfinite(fps) and 1.0 <= fps <= 240.0):
+            raise MusicDanceError(f"fps must lie in [1, 240], got {fps}")
+        if abs(fps - 30.0) > 1e-6:
+            positions = resample_positions(positions, fps, 30.0)
+        style = self.recognizer().classify(positions, method)
+        result = {"dance_style": style.to_json(), "songs": None, "catalog": None}
+        if self.catalog is not None:
+            ranked = rank_songs(style, self.catalog_profiles(), top)
+            result["songs"] = [r.to_json() for r in ranked]
+            result["catalog"] = str(self.catalog)
+        return result
 
 
 class _CacheDict:

@@ -18,6 +18,7 @@ JSON API, version 1 (schema: :func:`mdruntime.openapi.openapi_schema`, published
     POST /v1/group/alternatives    {group_timeline, dancer, slot} -> ranked phrases, devices
     POST /v1/group/render.glb      {group_timeline} -> .glb with every dancer
     POST /v1/conduct         audio bytes -> conductor pose track (MDPT) or keypoints (JSON)
+    POST /v1/recommend       {timeline} or {poses, fps} -> dance style, songs of the catalogue
     GET  /openapi.json       the schema
     WS   /v1/live            PCM chunks in, live poses out (``mdruntime.live_socket``)
 
@@ -459,6 +460,40 @@ async def pose(request: Request) -> Response:
 
 
 @endpoint()
+async def recommend(request: Request) -> Response:
+    state = _service(request)
+    runtime, config = state.runtime, state.config
+    body = await _json_body(request, config)
+    method = _field(body, "method", str, default="mclemcd", required=False)
+    if method not in ("mclemcd", "bilstm"):
+        raise ServiceError(400, "method must be mclemcd or bilstm")
+    top = _field(body, "top", int, default=5, required=False)
+    if not 1 <= top <= 100:
+        raise ServiceError(400, "top must be between 1 and 100")
+    if ("timeline" in body) == ("poses" in body):
+        raise ServiceError(400, "give either 'timeline' or 'poses' (frames x 22 joints x xyz)")
+    options = {"method": method, "top": top}
+    if "timeline" in body:
+        options["timeline"] = _timeline_of(body, config)
+    else:
+        fps = body.get("fps", 30.0)
+        if isinstance(fps, bool) or not isinstance(fps, int | float) or not 1 <= fps <= 240:
+            raise ServiceError(400, "field 'fps' must be a number in [1, 240]")
+        poses = _field(body, "poses", list)
+        if len(poses) > config.max_frames:
+            raise ServiceError(422, f"too many frames ({len(poses)} > {config.max_frames})")
+        try:
+            positions = np.asarray(poses, dtype=np.float32)
+        except (ValueError, TypeError):
+            raise ServiceError(400, "'poses' must be frames x 22 joints x 3 numbers") from None
+        if positions.ndim != 3 or positions.shape[1:] != (22, 3):
+            raise ServiceError(400, "'poses' must be frames x 22 joints x 3 numbers")
+        options.update(positions_m=positions, fps=float(fps))
+    result = await state.jobs.run(functools.partial(runtime.recommend, **options))
+    return JSONResponse(result)
+
+
+@endpoint()
 async def render_glb(request: Request) -> Response:
     state = _service(request)
     timeline = _timeline_of(await _json_body(request, state.config), state.config)
@@ -683,6 +718,7 @@ ROUTES = [
     Route("/v1/group/pose", group_pose, methods=["POST"]),
     Route("/v1/group/alternatives", group_alternatives, methods=["POST"]),
     Route("/v1/group/render.glb", group_render_glb, methods=["POST"]),
+    Route("/v1/recommend", recommend, methods=["POST"]),
     Route("/openapi.json", openapi, methods=["GET"]),
     WebSocketRoute("/v1/live", live_socket),
 ]

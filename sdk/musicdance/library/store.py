@@ -459,6 +459,48 @@ class PhraseLibrary:
             )
             self._touch(connection, ids)
 
+    def set_style_tags(self, rows: Iterable[tuple[str, str, float, str]]) -> None:
+        """Record automatic style tags: (phrase id, style, confidence in [0, 1], method) per
+        phrase, in the ``style_tags`` table (made on first use, so libraries never tagged keep
+        their file unchanged), and the tag ``style:STYLE`` (a phrase's earlier ``style:`` tags
+        are replaced). One transaction."""
+        rows = [(str(i), str(s), float(c), str(m)) for i, s, c, m in rows]
+        if any(not 0.0 <= c <= 1.0 for _, _, c, _ in rows):
+            raise MusicDanceError("style tag confidences must lie in [0, 1]")
+        ids = list(dict.fromkeys(r[0] for r in rows))
+        with self._write() as connection:
+            self._require_known(ids, self._existing(connection, ids))
+            connection.execute(STYLE_TAGS_SQL)
+            connection.executemany(
+                "INSERT OR REPLACE INTO style_tags VALUES (?, ?, ?, ?, ?)",
+                [(i, s, c, m, now_iso()) for i, s, c, m in rows],
+            )
+            connection.executemany(
+                "DELETE FROM tags WHERE phrase_id = ? AND tag LIKE 'style:%'", [(i,) for i in ids]
+            )
+            connection.executemany(
+                "INSERT OR IGNORE INTO tags VALUES (?, ?)",
+                [(i, f"style:{s}") for i, s, _, _ in rows],
+            )
+            self._touch(connection, ids)
+
+    def style_tags(self) -> dict[str, dict]:
+        """Automatic style tags by phrase id: {id: {style, confidence, method, tagged_at}}
+        ({} for a library never tagged)."""
+        with self._read() as connection:
+            exists = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'style_tags'"
+            ).fetchone()
+            if not exists:
+                return {}
+            found = connection.execute(
+                "SELECT phrase_id, style, confidence, method, tagged_at FROM style_tags"
+            ).fetchall()
+        return {
+            i: {"style": s, "confidence": float(c), "method": m, "tagged_at": t}
+            for i, s, c, m, t in found
+        }
+
     def set_status(self, ids: Iterable[str], status: str) -> None:
         """Set the curation status (one of ``STATUSES``) of every phrase in ``ids``."""
         if status not in STATUSES:
@@ -513,6 +555,16 @@ class PhraseLibrary:
                 if notice.is_file():
                     shutil.copyfile(notice, staging / notice.name)
         return open_library(destination)
+
+
+#: The table of automatic style tags (``mdtool library tag --auto``), made on first use.
+STYLE_TAGS_SQL = """CREATE TABLE IF NOT EXISTS style_tags (
+    phrase_id TEXT PRIMARY KEY REFERENCES phrases(id) ON DELETE CASCADE,
+    style TEXT NOT NULL,
+    confidence REAL NOT NULL CHECK (confidence BETWEEN 0 AND 1),
+    method TEXT NOT NULL,
+    tagged_at TEXT NOT NULL
+)"""
 
 
 @contextlib.contextmanager

@@ -1,0 +1,227 @@
+"""Dance to music (seeds 000 MCLEMCD and 003 BiLSTM-BiGRU): accuracy tables, the
+collaborative-learning ablation, recommendation hit rate, ONNX time and training time.
+
+    python benchmarks/bench_recommend.py [--json]
+
+The tables come from ``docs/recognition-results.json`` (written by
+``benchmarks/train_recognition.py --part ship``); the hit rate, the timings and the real takes
+are measured here through the shipped companion (``bundles/default/dance-music``) with
+onnxruntime only. The hit rate needs the stand-in test set (``build/recognize``, made by
+``train_recognition.py --part data``): each test dance is ranked against the catalogue of all
+test songs (>= 50) and counts as a hit when the song it was made for is in the top 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "sdk")]
+BUILD = ROOT / "build" / "recognize"
+RESULTS = ROOT / "docs" / "recognition-results.json"
+EXPERIMENTS = ("joints", "limbs", "late-fusion", "both")
+BRANCH_NAMES = {
+    "separate": "without CL (MCLEMCD = MCLEMCD-Dropout)",
+    "cl": "with CL, MCLEMCD",
+    "cl-dropout": "with CL, MCLEMCD-Dropout",
+    "cl-fc": "with CL, MCLEMCD-FC",
+}
+
+
+def pct(value: float) -> str:
+    return f"{100 * value:6.2f}%"
+
+
+def tables(results: dict) -> list[str]:
+    lines = []
+    for split, grid in results["mclemcd"].items():
+        for key, title in (("segment_accuracy", "per segment"), ("piece_accuracy", "per piece")):
+            lines.append(f"MCLEMCD {split} accuracy {title} (Table 3 layout; paper Exp. 1-4)")
+            lines.append(f"  {'':44s}" + "".join(f"{e:>13s}" for e in EXPERIMENTS))
+            for branch, name in BRANCH_NAMES.items():
+                row = grid[branch]
+                lines.append(
+                    f"  {name:44s}"
+                    + "".join(
+                        f"{pct(row[e][key]):>13s}" if e in row else f"{'-':>13s}"
+                        for e in EXPERIMENTS
+                    )
+                )
+        lines.append(f"MCLEMCD {split}: songs classified from their music (Z_a -> classifier)")
+        for branch in ("separate", "cl", "cl-dropout"):
+            row = grid[branch]
+            lines.append(
+                f"  {BRANCH_NAMES[branch]:44s}"
+                + "".join(
+                    f"{pct(row[f + '-songs']['piece_accuracy']):>13s}" for f in ("joints", "limbs")
+                )
+                + "   (per song; joints / limbs models)"
+            )
+    timing = results["mclemcd_timing_s_per_epoch"]
+    lines.append(
+        "MCLEMCD training time per epoch (s, 2 shared cores, "
+        f"{results['mclemcd_schedule']['windows_per_epoch']} windows):"
+    )
+    for features, phases in timing.items():
+        lines.append(f"  {features:7s} " + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()))
+    lines.append(
+        "BiLSTM-BiGRU (test; paper: weighted F1 0.98 / 0.667 / 0.5, CE 0.32 / 3.37 / 5.63)"
+    )
+    lines.append(
+        f"  {'variant':26s}{'segment':>10s}{'piece':>10s}{'w. F1':>8s}{'CE':>8s}"
+        f"{'kNN':>8s}{'s/epoch':>9s}"
+    )
+    for name, row in results["bilstm"].items():
+        t = row["test"]
+        lines.append(
+            f"  {name:26s}{pct(t['segment_accuracy']):>10s}{pct(t['piece_accuracy']):>10s}"
+            f"{t['weighted_f1']:8.3f}{t['cross_entropy']:8.3f}{t['knn_same_style']:8.3f}"
+            f"{row['seconds_per_epoch']:9.1f}"
+        )
+    return lines
+
+
+def hit_rates(recognizer, pieces, profiles) -> dict:
+    from musicdance.recognize.recognizer import rank_songs
+
+    names = [Path(p.path).stem for p in profiles]
+    out = {}
+    for method in ("mclemcd", "bilstm"):
+        hits, hits_style_only, top1, style_ok = [], [], [], []
+        for piece in pieces:
+            style = recognizer.classify(piece.positions_m, method)
+            ranked = [Path(r.song).stem for r in rank_songs(style, profiles, len(profiles))]
+            hits.append(piece.name in ranked[:3])
+            top1.append(ranked[0] == piece.name)
+            style_ok.append(style.style == piece.style)
+            style.tempo_bpm = float("nan")  # the same ranking without the tempo match
+            ranked = [Path(r.song).stem for r in rank_songs(style, profiles, len(profiles))]
+            hits_style_only.append(piece.name in ranked[:3])
+        out[method] = {
+            "dances": len(pieces),
+            "catalog_songs": len(names),
+            "hit_rate_top3": float(np.mean(hits)),
+            "hit_rate_top1": float(np.mean(top1)),
+            "hit_rate_top3_style_only": float(np.mean(hits_style_only)),
+            "style_accuracy_per_dance": float(np.mean(style_ok)),
+        }
+    return out
+
+
+def timing(recognizer, pieces) -> dict:
+    from musicdance.recognize import features as F
+
+    frames = int(240 * F.FPS)
+    chain = np.concatenate([p.positions_m for p in pieces])
+    while len(chain) < frames:
+        chain = np.concatenate([chain, chain])
+    dance = chain[:frames]
+    out = {"frames": frames}
+    for method in ("mclemcd", "bilstm"):
+        recognizer.classify(dance[:600], method)  # sessions made, caches warm
+        total, onnx = [], []
+        for _ in range(3):
+            if method == "mclemcd":
+                windows, _ = F.motion_windows(dance, "both")
+                prepared = time.perf_counter()
+                for f in recognizer.fusion:
+                    part = windows[:, :3] if f == "joints" else windows[:, 3:]
+                    recognizer._run(f"motion_{f}", "motion", recognizer._scaled(part, f, 1))
+            else:
+                summary = F.pose_summary(dance, F.segment_starts(len(dance)))
+                prepared = time.perf_counter()
+                mean = np.asarray(recognizer.scales["bilstm"]["mean"], np.float32)
+                std = np.asarray(recognizer.scales["bilstm"]["std"], np.float32)
+                recognizer._run("bilstm", "summary", ((summary - mean) / std).astype(np.float32))
+            done = time.perf_counter()
+            onnx.append(done - prepared)
+            started_full = time.perf_counter()
+            recognizer.classify(dance, method)
+            total.append(time.perf_counter() - started_full)
+        out[method] = {"onnx_s": statistics.median(onnx), "classify_s": statistics.median(total)}
+    return out
+
+
+def real_takes(recognizer) -> list[dict]:
+    from musicdance.recognize.recognizer import dance_positions
+
+    rows = []
+    folder = ROOT.parent / "shared" / "data" / "bvh"
+    for path in sorted(folder.rglob("*.bvh"))[:12]:
+        try:
+            positions = dance_positions(path)
+        except Exception as error:  # a take the retargeter refuses is reported, not fatal
+            rows.append({"take": path.name, "error": str(error).splitlines()[0][:80]})
+            continue
+        row = {"take": str(path.relative_to(folder))}
+        for method in ("mclemcd", "bilstm"):
+            style = recognizer.classify(positions, method)
+            row[method] = f"{style.style} ({style.confidence:.2f})"
+        rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="Print JSON.")
+    args = parser.parse_args(argv)
+    from musicdance.recognize.dataset import load_pieces
+    from musicdance.recognize.recognizer import Recognizer, catalog_profiles
+
+    results = json.loads(RESULTS.read_text())
+    recognizer = Recognizer.load(ROOT / "bundles" / "default")
+    report: dict = {"export_checks": results.get("export_checks")}
+    pieces = [p for p in load_pieces(BUILD / "pieces.npz") if p.split == "test"]
+    started = time.perf_counter()
+    profiles, stats = catalog_profiles(recognizer, BUILD / "catalog")
+    stats["seconds"] = round(time.perf_counter() - started, 2)
+    report["catalog"] = stats
+    report["hit_rate"] = hit_rates(recognizer, pieces, profiles)
+    report["timing_4min"] = timing(recognizer, pieces)
+    report["real_takes"] = real_takes(recognizer)
+    if args.json:
+        print(json.dumps({"tables": results, **report}, indent=1))
+        return 0
+    print("\n".join(tables(results)))
+    print("Recommendation (test dances against the catalogue of every test song):")
+    for method, row in report["hit_rate"].items():
+        print(
+            f"  {method:8s} hit rate top-3 {pct(row['hit_rate_top3'])} "
+            f"(top-1 {pct(row['hit_rate_top1'])}; style only, no tempo: "
+            f"{pct(row['hit_rate_top3_style_only'])}) over {row['dances']} dances x "
+            f"{row['catalog_songs']} songs; dance style right "
+            f"{pct(row['style_accuracy_per_dance'])}"
+        )
+    t = report["timing_4min"]
+    for method in ("mclemcd", "bilstm"):
+        print(
+            f"  {method:8s} 4-minute dance ({t['frames']} frames): "
+            f"ONNX {t[method]['onnx_s']:.3f} s, "
+            f"whole classification (features, ONNX, tempo) {t[method]['classify_s']:.3f} s"
+        )
+    print(f"  catalogue analysis: {stats}")
+    checks = report["export_checks"] or {}
+    print("Export checks (max |onnx - torch|, operators):")
+    for name, check in checks.items():
+        if isinstance(check, dict):
+            print(
+                f"  {name:28s} parity {check['parity']:.2e}  {check['bytes'] / 1e6:.2f} MB  "
+                f"ops {', '.join(check['operators'])}"
+            )
+        else:
+            print(f"  {name:28s} {check:.2e}")
+    print("Real takes (../shared/data/bvh; no style labels):")
+    for row in report["real_takes"]:
+        print("  " + ", ".join(f"{k} {v}" for k, v in row.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

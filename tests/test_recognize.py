@@ -1,0 +1,337 @@
+"""Dance to music (seeds 000 MCLEMCD and 003 BiLSTM-BiGRU): features, networks, metrics, the
+shipped ``dance-music`` companion (onnxruntime), ``mdtool recommend``, ``library tag --auto``
+and the runtime's ``recommend``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+from musicdance.audio.synth import synth_song, write_song
+from musicdance.companions import find_companion
+from musicdance.library import open_library
+from musicdance.recognize import features as F
+from musicdance.recognize.metrics import confusion, piece_accuracy, weighted_f1
+from musicdance.recognize.recognizer import Recognizer, rank_songs, tempo_match
+
+BUNDLE = REPO / "bundles" / "default"
+STARTER = REPO / "phrase_library"
+
+
+def _dance(style: str = "waltz", count: int = 4) -> np.ndarray:
+    """Positions at 30 fps of ``count`` library phrases of ``style`` back to back."""
+    library = open_library(STARTER)
+    ids = [i.id for i in library.infos(styles=[style])][:count]
+    return np.concatenate([library.get(i).motion.global_positions() for i in ids])
+
+
+def _turned(positions: np.ndarray, yaw: float, shift) -> np.ndarray:
+    c, s = np.cos(yaw), np.sin(yaw)
+    out = positions.copy()
+    out[..., 0] = c * positions[..., 0] + s * positions[..., 2] + shift[0]
+    out[..., 2] = -s * positions[..., 0] + c * positions[..., 2] + shift[1]
+    return out
+
+
+# -- features ----------------------------------------------------------------------------------
+
+
+def test_motion_windows_do_not_depend_on_where_the_dancer_stands_or_faces():
+    positions = _dance()
+    windows, starts = F.motion_windows(positions, "both")
+    assert windows.shape == (len(positions) // 25, 6, 25, 22)
+    assert np.array_equal(starts, np.arange(len(starts)) * 25)
+    moved, _ = F.motion_windows(_turned(positions, 1.1, (3.0, -2.0)), "both")
+    assert np.abs(moved - windows).max() < 1e-4
+    joints, _ = F.motion_windows(positions, "joints")
+    limbs, _ = F.motion_windows(positions, "limbs")
+    assert np.array_equal(np.concatenate([joints, limbs], axis=1), windows)
+    # a limb vector is the joint minus its parent: bone lengths of the canonical skeleton
+    lengths = np.linalg.norm(limbs[:, :, :, 1:], axis=1)  # [W, 25, 21]
+    assert np.allclose(lengths, lengths[:1, :1], atol=1e-3)
+
+
+def test_mfcc_in_numpy_matches_librosa_and_frames_align_with_motion():
+    librosa = pytest.importorskip("librosa")
+    y, _ = synth_song("funk", seed=3, duration_s=6.0)
+    ours = F.mfcc_frames(y, F.SR_HZ)
+    ref = librosa.feature.mfcc(y=y, sr=F.SR_HZ, n_mfcc=96, n_mels=128, hop_length=735, n_fft=2048)
+    assert ours.shape == ref.shape
+    assert np.abs(ours - ref).max() < 5e-3 * np.abs(ref).max()
+    assert abs(ours.shape[1] - len(y) / F.SR_HZ * F.FPS) <= 1.0  # one MFCC frame per motion frame
+    windows = F.mfcc_windows(ours, np.array([0, 25]))
+    assert windows.shape == (2, 1, 96, 25)
+    assert np.array_equal(windows[1, 0], ours[:, 25:50])
+
+
+def test_segment_summaries_have_the_papers_130_values():
+    positions = _dance(count=8)
+    starts = F.segment_starts(len(positions))
+    assert len(starts) >= 1
+    pose = F.pose_summary(positions, starts)
+    assert pose.shape == (len(starts), 130) and np.isfinite(pose).all()
+    mel = np.random.default_rng(0).normal(size=(128, len(positions))).astype(np.float32)
+    paper = F.paper_summary(positions, mel, starts)
+    assert paper.shape == (len(starts), 130)
+    assert np.allclose(paper[:, 2:], F.mel_segments(mel, starts))
+
+
+def test_bad_positions_are_refused_in_one_line():
+    from musicdance.errors import MusicDanceError
+
+    with pytest.raises(MusicDanceError, match="22, 3"):
+        F.motion_windows(np.zeros((40, 17, 3)))
+    with pytest.raises(MusicDanceError, match="NaN"):
+        F.motion_windows(np.full((40, 22, 3), np.nan))
+
+
+# -- metrics -----------------------------------------------------------------------------------
+
+
+def test_weighted_f1_and_majority_vote():
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(1)
+    true, pred = rng.integers(0, 5, 300), rng.integers(0, 5, 300)
+    pred[:150] = true[:150]
+    assert weighted_f1(true, pred, 5) == pytest.approx(
+        sklearn_metrics.f1_score(true, pred, average="weighted"), abs=1e-12
+    )
+    assert confusion(true, pred, 5).sum() == 300
+    groups = np.repeat(np.arange(3), 5)
+    votes = np.array([0, 0, 1, 0, 2, 1, 1, 1, 0, 0, 2, 2, 0, 1, 1])
+    labels = np.array([0] * 5 + [0] * 5 + [2] * 5)
+    assert piece_accuracy(votes, labels, groups, 3) == (pytest.approx(1 / 3), 3)
+
+
+def test_tempo_match_allows_octaves_at_a_discount():
+    assert tempo_match(120.0, 120.0) == pytest.approx(1.0)
+    assert tempo_match(60.0, 120.0) == pytest.approx(0.8)
+    assert tempo_match(120.0, 150.0) < 0.01
+    assert tempo_match(float("nan"), 120.0) == 1.0
+
+
+# -- networks (torch) --------------------------------------------------------------------------
+
+
+def test_networks_have_the_papers_shapes_and_the_unrolled_gru_matches():
+    torch = pytest.importorskip("torch")
+    from musicdance.train.bilstm import BiLstmBiGru, SentisBiLstmBiGru
+    from musicdance.train.mclemcd import (
+        FcMapping,
+        MotionEncoder,
+        MusicAutoEncoder,
+        collaborative_losses,
+    )
+
+    torch.manual_seed(0)
+    motion, music, mapping = MotionEncoder(6, 8), MusicAutoEncoder(0.3), FcMapping()
+    x, a = torch.rand(4, 6, 25, 22), torch.rand(4, 1, 96, 25)
+    logits, z_m = motion(x)
+    recon, z_a = music(a)
+    assert logits.shape == (4, 8) and z_m.shape == z_a.shape == (4, 256)
+    assert recon.shape == a.shape
+    widths = [m.out_features for m in mapping.net if isinstance(m, torch.nn.Linear)]
+    assert widths == [512, 1024, 2048, 4096, 2048, 1024, 512, 256]
+    losses = collaborative_losses(motion, music, x, a, torch.tensor([0, 1, 2, 3]),
+                                  collaborative=True, mapping=mapping)  # fmt: skip
+    assert set(losses) == {"motion", "music", "pair", "mo2mu", "total"}
+    model = BiLstmBiGru(5).eval()
+    # Fig. 4 has 2,957,573 parameters; PyTorch's LSTM carries a second bias vector (2 x 1,024)
+    assert sum(p.numel() for p in model.parameters()) == 2_957_573 + 2_048
+    summary = torch.randn(3, 130)
+    with torch.no_grad():
+        h = model.convs(summary.unsqueeze(1))
+        assert h.shape == (3, 256, 29)
+        want = torch.softmax(model(summary), -1)
+        got = SentisBiLstmBiGru(model)(summary)
+    assert float((want - got).abs().max()) <= 1e-5
+
+
+def test_export_checks_parity_and_refuses_gru_in_the_engine_graph(tmp_path):
+    torch = pytest.importorskip("torch")
+    from musicdance.errors import MusicDanceError
+    from musicdance.train.bilstm import BiLstmBiGru, SentisBiLstmBiGru
+    from musicdance.train.recognition import (
+        ORT_RECURRENT_OPERATORS,
+        SENTIS_RECURRENT_OPERATORS,
+        export_onnx,
+    )
+
+    torch.manual_seed(0)
+    model = BiLstmBiGru(3).eval()
+    example = torch.randn(2, 130)
+    with pytest.raises(MusicDanceError, match="GRU"):
+        export_onnx(model, example, "summary", ("logits",), tmp_path / "a.onnx",
+                    SENTIS_RECURRENT_OPERATORS)  # fmt: skip
+    assert not (tmp_path / "a.onnx").exists()
+    check = export_onnx(SentisBiLstmBiGru(model), example, "summary", ("probabilities",),
+                        tmp_path / "b.onnx", SENTIS_RECURRENT_OPERATORS)  # fmt: skip
+    assert "GRU" not in check["operators"] and "LSTM" in check["operators"]
+    assert check["parity"] <= 1e-5
+    check = export_onnx(model, example, "summary", ("logits",), tmp_path / "c.onnx",
+                        ORT_RECURRENT_OPERATORS)  # fmt: skip
+    assert "GRU" in check["operators"] and check["parity"] <= 1e-4
+
+
+# -- the shipped companion ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    if find_companion("dance-music", BUNDLE) is None:
+        pytest.skip("bundles/default has no dance-music companion")
+    return Recognizer.load(BUNDLE)
+
+
+def test_shipped_companion_records_its_checks(recognizer):
+    manifest = recognizer.companion.manifest
+    assert manifest["opset"] >= 18
+    checks = manifest["checks"]
+    for name, check in checks.items():
+        if isinstance(check, dict):
+            assert check["parity"] <= 1e-4, name
+    assert checks["bilstm_unrolled_vs_gru"] <= 1e-5
+    assert "GRU" not in checks["bilstm_bigru_sentis.onnx"]["operators"]
+    assert "GRU" in checks["bilstm_bigru.onnx"]["operators"]
+    total = sum(f["bytes"] for f in manifest["files"].values())
+    assert total < 16e6
+
+
+def test_shipped_graphs_agree_with_each_other_in_onnxruntime(recognizer):
+    x = np.random.default_rng(2).standard_normal((5, 130)).astype(np.float32)
+    gru = recognizer.companion.session("bilstm").run(None, {"summary": x})[0]
+    unrolled = recognizer.companion.session("bilstm_sentis").run(None, {"summary": x})[0]
+    assert np.abs(gru - unrolled).max() <= 1e-5
+    assert np.allclose(gru.sum(1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["mclemcd", "bilstm"])
+def test_classify_a_dance_gives_votes_per_segment(recognizer, method):
+    positions = _dance("house", 6)
+    result = recognizer.classify(positions, method)
+    assert np.allclose(result.probabilities.sum(1), 1.0, atol=1e-4)
+    assert sum(result.votes.values()) == len(result.probabilities)
+    assert result.style in recognizer.labels and 0 < result.confidence <= 1
+    turned = recognizer.classify(_turned(positions, 2.0, (1.0, 4.0)), method)
+    assert np.abs(turned.probabilities - result.probabilities).max() < 1e-3
+
+
+# -- CLI ---------------------------------------------------------------------------------------
+
+
+def _mdtool(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "mdtool.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=None)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory, recognizer):
+    from musicdance.audio.analysis import analyze_signal
+    from musicdance.choreo.choreographer import choreograph
+    from musicdance.choreo.render import render_timeline
+    from musicdance.io.bvh import write_bvh
+
+    root = tmp_path_factory.mktemp("catalog")
+    songs = root / "songs"
+    songs.mkdir()
+    for genre, seed in (("waltz", 1), ("house", 2), ("hiphop", 3)):
+        y, _ = synth_song(genre, seed=seed, duration_s=12.0)
+        write_song(songs / f"{genre}.wav", y, sr_hz=22050)
+    y, _ = synth_song("house", seed=2, duration_s=12.0)
+    library = open_library(STARTER)
+    timeline = choreograph(analyze_signal(y, sr_hz=22050), library, style="house", seed=0)
+    write_bvh(render_timeline(timeline, library), root / "dance.bvh")
+    return root
+
+
+def test_recommend_ranks_the_catalogue_and_caches_its_analysis(catalog):
+    first = _mdtool("recommend", catalog / "dance.bvh", "--catalog", catalog / "songs", "--json")
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout)
+    scores = [s["score"] for s in data["songs"]]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+    assert all(0 <= s <= 1 for s in scores)
+    assert data["catalog_analysis"]["analysed"] == 3
+    assert sum(data["dance_style"]["votes"].values()) == data["dance_style"]["num_segments"]
+    assert (catalog / "songs" / ".mdtool-catalog.json").is_file()
+    again = _mdtool("recommend", catalog / "dance.bvh", "--catalog", catalog / "songs", "--json",
+                    "--method", "bilstm", "--top", "2")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    data = json.loads(again.stdout)
+    assert data["catalog_analysis"]["cached"] == 3 and len(data["songs"]) == 2
+
+
+def test_recommend_refuses_bad_input_in_one_line(catalog, tmp_path):
+    missing = _mdtool("recommend", tmp_path / "nope.bvh", "--catalog", catalog / "songs")
+    assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
+    assert "nope.bvh" in missing.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    none = _mdtool("recommend", catalog / "dance.bvh", "--catalog", empty)
+    assert none.returncode == 1 and "no audio files" in none.stderr
+    bad = _mdtool("recommend", catalog / "dance.bvh", "--catalog", catalog / "songs",
+                  "--method", "knn")  # fmt: skip
+    assert bad.returncode == 1 and "mclemcd" in bad.stderr
+
+
+def test_library_tag_auto_stores_the_confidence(tmp_path, recognizer):
+    library = open_library(STARTER)
+    ids = [i.id for i in library.infos(styles=["waltz"])][:2] + [
+        i.id for i in library.infos(styles=["popping"])
+    ][:1]
+    copy = library.export(tmp_path / "lib", ids=ids)
+    run = _mdtool("library", "tag", "--auto", "-L", copy.path, "--json")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["tagged"] == 3
+    stored = open_library(copy.path).style_tags()
+    assert set(stored) == set(ids)
+    for entry in report["phrases"]:
+        assert stored[entry["id"]]["confidence"] == pytest.approx(entry["confidence"], abs=1e-4)
+        assert f"style:{entry['style']}" in open_library(copy.path).info(entry["id"]).tags
+    listed = json.loads(_mdtool("library", "list", "-L", copy.path, "--json").stdout)
+    assert all(row["auto_style"]["confidence"] > 0 for row in listed)
+    strict = _mdtool("library", "tag", "--auto", "-L", copy.path, "--min-confidence", "1", "--json")
+    assert json.loads(strict.stdout)["tagged"] == 0
+    assert open_library(copy.path).style_tags() == stored  # nothing below the bar was written
+
+
+# -- runtime and service -----------------------------------------------------------------------
+
+
+def test_runtime_recommend_from_a_pose_stream_and_a_timeline(catalog, recognizer):
+    from mdruntime import Runtime
+
+    runtime = Runtime(STARTER, catalog=catalog / "songs")
+    positions = _dance("waltz", 4)
+    result = runtime.recommend(positions_m=positions[::2], fps=15.0, top=2)
+    assert len(result["songs"]) == 2 and result["dance_style"]["num_segments"] > 0
+    direct = recognizer.classify(positions, "mclemcd")
+    assert result["dance_style"]["style"] in recognizer.labels
+    assert abs(result["dance_style"]["num_segments"] - len(direct.probabilities)) <= 1
+    ranked = rank_songs(direct, runtime.catalog_profiles(), 3)
+    assert {r.song for r in ranked} == {"waltz.wav", "house.wav", "hiphop.wav"}
+
+
+def test_service_recommend_endpoint(catalog, recognizer):
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from mdruntime import Runtime
+    from mdruntime.service import create_app
+
+    app = create_app(Runtime(STARTER, catalog=catalog / "songs"))
+    with TestClient(app) as client:
+        poses = _dance("house", 3).round(4).tolist()
+        ok = client.post("/v1/recommend", json={"poses": poses, "fps": 30, "top": 3})
+        assert ok.status_code == 200, ok.text
+        assert len(ok.json()["songs"]) == 3
+        bad = client.post("/v1/recommend", json={"poses": [[[0, 0]]]})
+        assert bad.status_code == 400
+        both = client.post("/v1/recommend", json={"poses": poses, "timeline": {}})
+        assert both.status_code == 400
