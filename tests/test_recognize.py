@@ -167,14 +167,14 @@ def test_export_checks_parity_and_refuses_gru_in_the_engine_graph(tmp_path):
     example = torch.randn(2, 130)
     with pytest.raises(MusicDanceError, match="GRU"):
         export_onnx(model, example, "summary", ("logits",), tmp_path / "a.onnx",
-                    SENTIS_RECURRENT_OPERATORS)  # fmt: skip
+                    SENTIS_RECURRENT_OPERATORS, dynamo=False)  # fmt: skip
     assert not (tmp_path / "a.onnx").exists()
     check = export_onnx(SentisBiLstmBiGru(model), example, "summary", ("probabilities",),
-                        tmp_path / "b.onnx", SENTIS_RECURRENT_OPERATORS)  # fmt: skip
+                        tmp_path / "b.onnx", SENTIS_RECURRENT_OPERATORS, dynamo=False)  # fmt: skip
     assert "GRU" not in check["operators"] and "LSTM" in check["operators"]
     assert check["parity"] <= 1e-5
     check = export_onnx(model, example, "summary", ("logits",), tmp_path / "c.onnx",
-                        ORT_RECURRENT_OPERATORS)  # fmt: skip
+                        ORT_RECURRENT_OPERATORS, dynamo=False)  # fmt: skip
     assert "GRU" in check["operators"] and check["parity"] <= 1e-4
 
 
