@@ -318,20 +318,22 @@ def test_runtime_recommend_from_a_pose_stream_and_a_timeline(catalog, recognizer
     assert {r.song for r in ranked} == {"waltz.wav", "house.wav", "hiphop.wav"}
 
 
-def test_service_recommend_endpoint(catalog, recognizer):
+def test_service_recommend_endpoint(catalog, recognizer, tmp_path):
     pytest.importorskip("starlette")
-    from starlette.testclient import TestClient
+    pytest.importorskip("uvicorn")
+    from service_support import start_service
 
-    from mdruntime import Runtime
-    from mdruntime.service import create_app
-
-    app = create_app(Runtime(STARTER, catalog=catalog / "songs"))
-    with TestClient(app) as client:
+    served = start_service("--catalog", catalog / "songs", work_dir=tmp_path, cwd=REPO)
+    try:
         poses = _dance("house", 3).round(4).tolist()
-        ok = client.post("/v1/recommend", json={"poses": poses, "fps": 30, "top": 3})
-        assert ok.status_code == 200, ok.text
-        assert len(ok.json()["songs"]) == 3
-        bad = client.post("/v1/recommend", json={"poses": [[[0, 0]]]})
-        assert bad.status_code == 400
-        both = client.post("/v1/recommend", json={"poses": poses, "timeline": {}})
-        assert both.status_code == 400
+        status, ok = served.json("POST", "/v1/recommend", {"poses": poses, "fps": 30, "top": 3})
+        assert status == 200, ok
+        assert len(ok["songs"]) == 3 and ok["dance_style"]["num_segments"] > 0
+        status, _ = served.json("POST", "/v1/recommend", {"poses": [[[0, 0]]]})
+        assert status == 400
+        status, _ = served.json("POST", "/v1/recommend", {"poses": poses, "timeline": {}})
+        assert status == 400
+        status, _ = served.json("POST", "/v1/recommend", {"poses": poses, "method": "knn"})
+        assert status == 400
+    finally:
+        served.stop()
