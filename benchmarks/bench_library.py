@@ -232,12 +232,14 @@ def moves_like_people(library, by_style: dict[str, list[dict]], work: Path) -> t
 
 
 def best_moves(library, by_style_ids: dict[str, list[str]], figures: dict) -> dict[str, str]:
-    """Per style, the full-energy phrase whose sharpness and hand speed sit closest (in log
-    ratio) to the medians of the real takes."""
+    """Per procedural style (``GALLERY``), the full-energy phrase whose sharpness and hand
+    speed sit closest (in log ratio) to the medians of the real takes."""
     real = [f for n, f in figures.items() if n.startswith("real ")]
     target = {k: float(np.median([f[k] for f in real])) for k in SHARP_KEYS[:2]}
     best = {}
     for style, ids in by_style_ids.items():
+        if style not in GALLERY:  # the captured styles have their own gallery
+            continue
         scored = []
         for phrase_id in ids:
             if not phrase_id.endswith("-full"):

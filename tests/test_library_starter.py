@@ -209,3 +209,35 @@ def test_quality_checks_catch_bad_poses():
     # The elbow's hinge is learnt from the take: a glitch against the take's bending is caught.
     take = concatenate([_posed(LeftLowerArm=[0, -60, 0]), _posed(LeftLowerArm=[0, 60, 0])])
     assert elbow_wrong_way_deg(take)[:, 0] == pytest.approx([0, 0, 60, 60])
+
+
+def test_phrases_start_and_end_still_in_one_boundary_pose(starter):
+    """Any phrase joins any other of its style: every phrase starts and ends at rest (no joint
+    faster than 1 m/s in its first or last frame) with the hips at the same height, whatever
+    the energy."""
+    heights = defaultdict(list)
+    for phrase in starter:
+        positions = phrase.motion.global_positions()
+        speed = np.linalg.norm(np.diff(positions, axis=0), axis=-1) * phrase.motion.fps
+        assert speed[0].max() < 1.0 and speed[-1].max() < 1.0, (phrase.id, speed[[0, -1]].max(1))
+        heights[phrase.info.style] += [positions[0, 0, 1], positions[-1, 0, 1]]
+    for style, values in heights.items():
+        assert np.ptp(values) < 0.02, (style, np.ptp(values))
+
+
+def test_accents_land_on_the_counts_not_between(starter):
+    """The groove stops on the counts and bounces through the "and": scored against its own
+    counts shifted by half a beat (the Beat Align Score's control), each style scores far
+    lower than against its counts."""
+    from musicdance.evaluate.metrics import beat_alignment
+
+    by_style = defaultdict(list)
+    for phrase in starter[::2]:  # the mirrors move alike
+        counts_s = np.asarray(phrase.info.count_frames) / phrase.info.fps
+        scores = beat_alignment(phrase.motion, counts_s)
+        by_style[phrase.info.style].append(
+            (scores["beat_align_score"], scores["beat_align_score_control"])
+        )
+    for style, rows in by_style.items():
+        bas, control = np.mean(rows, axis=0)
+        assert control < 0.16 and bas - control > 0.4, (style, bas, control)

@@ -62,6 +62,11 @@ TRANSITIONS = ("sparse", "dense")
 DEFAULT_BEAM = 512
 #: Above this many phrases, the alternatives per slot are ranked by partial sorting.
 _FULL_SORT_MAX = 4096
+#: Music more than this many times faster than its style's phrases is danced in half time
+#: (DANCE-NOTES: dancers move on every other beat at fast tempos; a hip-hop phrase built for
+#: 95 BPM is not danced 1.7x fast to a 163-BPM song). For the starter styles (84-132 BPM)
+#: hip-hop goes half time above about 138 BPM, house above about 176.
+HALF_TIME_RATIO = 1.45
 
 
 def mirror_index(infos: list[PhraseInfo]) -> np.ndarray:
@@ -118,6 +123,7 @@ def choreograph(
     graph_k: int = DEFAULT_K,
     beam: int | None = DEFAULT_BEAM,
     timings: dict[str, float] | None = None,
+    half_time_ratio: float | None = HALF_TIME_RATIO,
 ) -> Timeline:
     """Pick one library phrase per slot of the analysed song.
 
@@ -125,7 +131,9 @@ def choreograph(
     phrase, Viterbi with a ``beam``; exactly the dense answer while a style has at most
     ``graph_k`` and ``beam`` phrases) or ``"dense"`` (the ``K x K`` prior; small libraries).
     timings: when given, filled with the seconds of ``scoring``, ``transitions`` and
-    ``decoding``.
+    ``decoding``. half_time_ratio: when the music is more than this many times faster than
+    the song's style is danced (the median tempo of its phrases), the phrases' counts go on
+    every other beat (``dances_half_time``; None: never).
     """
     if decoder not in DECODERS:
         raise MusicDanceError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
@@ -153,6 +161,10 @@ def choreograph(
         style = best_style_of(emission, table)
         keep = np.flatnonzero(table.style == style)
         rows, table, emission = rows[keep], table.take(keep), emission[:, keep]
+    if half_time_ratio is not None and dances_half_time(analysis, table, half_time_ratio):
+        halved = plan_slots(analysis, half_time=True)
+        if halved:
+            slots, emission = halved, score_table(scorer, halved, table, library)
     rng = np.random.default_rng(seed)
     jittered = emission * np.exp(JITTER * rng.standard_normal(emission.shape))
     clock.lap("scoring")
@@ -218,6 +230,16 @@ class _Clock:
         if self.timings is not None:
             self.timings[name] = self.timings.get(name, 0.0) + now - self.last
         self.last = now
+
+
+def dances_half_time(
+    analysis: Analysis, table: PhraseTable, ratio: float = HALF_TIME_RATIO
+) -> bool:
+    """Whether the song is danced in half time with the phrases of ``table`` (one style): its
+    meter is even and its tempo more than ``ratio`` times their median tempo."""
+    if analysis.meter == 3 or not len(table):
+        return False
+    return float(analysis.tempo_bpm) > ratio * float(np.median(table.tempo_bpm))
 
 
 def candidate_rows(library, table: PhraseTable, style: str | None) -> np.ndarray:

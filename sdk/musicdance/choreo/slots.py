@@ -50,14 +50,23 @@ class Slot:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__})
 
 
-def plan_slots(analysis: Analysis) -> list[Slot]:
-    """Cut every music phrase into slots of one eight (two bars; six counts in 3/4)."""
+def plan_slots(analysis: Analysis, *, half_time: bool = False) -> list[Slot]:
+    """Cut every music phrase into slots of one eight (two bars; six counts in 3/4).
+
+    half_time: dance music in an even meter in half time: the counts are every other beat
+    (beats 1 and 3 of each bar), an eight spans four bars, and the slot's tempo is half the
+    music's (DANCE-NOTES: at fast tempos dancers move on every other beat; the choreographer
+    decides, ``choreographer.HALF_TIME_RATIO``). Music in 3/4 is never halved.
+    """
     cycle = 6 if analysis.meter == 3 else 8
     slots: list[Slot] = []
     section_positions: dict[int, int] = {}
     phrases = analysis.phrases
     for p, phrase in enumerate(phrases):
         beats = [t for t in phrase.beat_times_s if phrase.start_s - 1e-6 <= t < phrase.end_s]
+        tempo_bpm = float(phrase.tempo_bpm or analysis.tempo_bpm)
+        if half_time and analysis.meter != 3:
+            beats, tempo_bpm = beats[::2], tempo_bpm / 2.0
         groups = [beats[i : i + cycle] for i in range(0, len(beats), cycle)]
         if len(groups) > 1 and len(groups[-1]) < MIN_SLOT_COUNTS:
             tail = groups.pop()
@@ -79,7 +88,7 @@ def plan_slots(analysis: Analysis) -> list[Slot]:
                     section_label=phrase.section_label,
                     position_in_section=position,
                     position_in_phrase=q,
-                    tempo_bpm=float(phrase.tempo_bpm or analysis.tempo_bpm),
+                    tempo_bpm=tempo_bpm,
                     energy=float(phrase.energy),
                     onset_density_per_s=float(phrase.onset_density_per_s),
                 )

@@ -13,7 +13,7 @@ fall on them) and snaps between them; a larger hold gives sharper, faster moves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -159,6 +159,11 @@ def _keys(
     if not keys:
         return np.broadcast_to(np.asarray(default, dtype=float), (len(beats), len(default))).copy()
     keys = sorted(keys, key=lambda k: k[0])
+    keys = [
+        k
+        for k, after in zip(keys, [*keys[1:], None], strict=True)
+        if after is None or after[0] > k[0]
+    ]
     key_beats = np.array([k[0] for k in keys], dtype=float)
     values = np.array([k[1] for k in keys], dtype=float)
     if limit is not None and len(keys) > 1:
@@ -250,15 +255,71 @@ def _reach_drop(excess_m: np.ndarray, beats: np.ndarray, hold: float) -> np.ndar
 
 def _groove(choreo: Choreo, beats: np.ndarray) -> np.ndarray:
     """Hips drop ``[T]`` in [0, 1] of the groove depth."""
-    phase = 2.0 * np.pi * beats
+    # Still on the count, bouncing straight through the "and" (no stop there: a stop on the
+    # "and" is a kinematic beat between the counts).
+    bounce = np.abs(np.cos(np.pi * beats))
     if choreo.groove == "down":
-        return 0.5 + 0.5 * np.cos(phase)
+        return bounce
     if choreo.groove == "up":
-        return 0.5 - 0.5 * np.cos(phase)
+        return 1.0 - bounce
     if choreo.groove == "rise":  # down on 1 of each bar, rising through 2 and 3
         bar = beats % choreo.meter
         return np.interp(bar, [0.0, 0.5, 1.5, 2.5, 3.0], [1.0, 0.55, 0.0, 0.0, 1.0])
     return np.zeros_like(beats)
+
+
+#: The body holds the neutral boundary pose (arms at rest, angles neutral, the groove at
+#: ``BOUNDARY_GROOVE_M``) still for this many beats at the start and at the end of a phrase,
+#: and eases out of and into it, so that any phrase joins any other without a velocity jump.
+SETTLE_IN_BEATS = 0.2
+SETTLE_OUT_BEATS = 0.35
+#: Groove depth at the phrase boundaries (every energy meets the same hips height there),
+#: reached over ``GROOVE_RAMP_BEATS`` from the phrase's own depth.
+BOUNDARY_GROOVE_M = 0.07
+GROOVE_RAMP_BEATS = 1.0
+
+
+def at_boundaries(choreo: Choreo) -> Choreo:
+    """``choreo`` with its keys and steps kept out of the boundary settles: steps land by
+    ``counts - SETTLE_OUT_BEATS`` (the last count's footwork squeezed in time); arm keys
+    inside the first ``SETTLE_IN_BEATS`` or after the last count's beat are dropped and the
+    rest pose keyed at both settle edges; body keys (torso, pelvis, head, sway, levels)
+    inside the settles are dropped and neutral keys put at 0, the settle edges and
+    ``counts``."""
+    n = float(choreo.counts)
+    settle_in, settle_out = SETTLE_IN_BEATS, n - SETTLE_OUT_BEATS
+    # Steps of the last count landing too late are squeezed in time (after the last count's
+    # beat, towards the settle), keeping their order: no new moment in the air.
+    last = max((step.end for step in choreo.steps), default=0.0)
+    anchor = n - 1.0
+    steps = list(choreo.steps)
+    if last > settle_out and last > anchor:
+        scale = (settle_out - anchor) / (last - anchor)
+
+        def squeeze(beat: float) -> float:
+            return beat if beat <= anchor else anchor + (beat - anchor) * scale
+
+        steps = [replace(s, start=squeeze(s.start), end=squeeze(s.end)) for s in steps]
+    # No arm key after the last count: the arms come back to rest from its pose.
+    arms = [k for k in choreo.arms if settle_in < k[0] <= n - 1.0]
+    arms = [(0.0, "rest", "rest"), (settle_in, "rest", "rest"), *arms,
+            (settle_out, "rest", "rest"), (n, "rest", "rest")]  # fmt: skip
+
+    def body(keys: list, zero) -> list:
+        inside = [k for k in keys if settle_in < k[0] < settle_out]
+        return [(0.0, zero), (settle_in, zero), *inside, (settle_out, zero), (n, zero)]
+
+    z3 = (0.0, 0.0, 0.0)
+    return replace(
+        choreo,
+        steps=steps,
+        arms=arms,
+        torso=body(choreo.torso, z3),
+        pelvis=body(choreo.pelvis, z3),
+        head=body(choreo.head, z3),
+        sway=body(choreo.sway, (0.0, 0.0)),
+        levels=[(b, v[0]) for b, v in body([(b, (v,)) for b, v in choreo.levels], (0.0,))],
+    )
 
 
 def perform(choreo: Choreo, *, bpm: float, fps: float) -> tuple[Motion, np.ndarray, np.ndarray]:
@@ -269,8 +330,53 @@ def perform(choreo: Choreo, *, bpm: float, fps: float) -> tuple[Motion, np.ndarr
     anticipate a move and follow through past its end (``anticipate``); the hands trail the
     forearms and the head trails the chest (overlapping action, ``trail``); the hips ride over
     the support foot, turn with the stepping feet and tilt over the standing leg while the
-    shoulders counter them; the knees give on every landing.
+    shoulders counter them; the knees give on every landing. Every phrase starts and ends
+    still in the same neutral boundary pose (``at_boundaries``, ``settle``), so phrases join
+    without a jump in pose or velocity.
     """
+    choreo = at_boundaries(choreo)
+    targets, contacts, count_frames, beats, heading = _targets(choreo, bpm=bpm, fps=fps)
+    neutral = Choreo(
+        counts=choreo.counts,
+        meter=choreo.meter,
+        groove=choreo.groove,
+        groove_depth_m=BOUNDARY_GROOVE_M if choreo.groove != "none" else 0.0,
+    )
+    boundary = _targets(neutral, bpm=bpm, fps=fps)[0]
+    boundary.pelvis_deg[:, 1] += heading
+    return solve_body(settle(targets, boundary, beats, choreo.counts), fps), contacts, count_frames
+
+
+#: Fields of ``BodyTargets`` eased into the boundary pose (the feet are planted already and
+#: the hips' horizontal place follows them).
+_SETTLED = ("pelvis_deg", "spine_deg", "head_deg", "clavicle_deg", "wrists_m", "elbow_poles",
+            "hand_deg")  # fmt: skip
+
+
+def settle(targets: BodyTargets, boundary: BodyTargets, beats: np.ndarray, counts: int):
+    """``targets`` eased into ``boundary`` (same shapes) at both ends of the phrase: equal to
+    it with no velocity at beat 0 and at beat ``counts``, untouched after
+    ``SETTLE_IN_BEATS`` and before ``counts - SETTLE_OUT_BEATS``."""
+    w = np.minimum(ease(beats / SETTLE_IN_BEATS), ease((counts - beats) / SETTLE_OUT_BEATS))
+    out = {}
+    for name in BodyTargets.__dataclass_fields__:
+        value = getattr(targets, name)
+        if name in _SETTLED or name == "hips_m":
+            b = getattr(boundary, name)
+            ww = w.reshape(-1, *([1] * (value.ndim - 1)))
+            if name == "hips_m":  # the height; the hips' place comes to rest over the feet
+                b = b.copy()
+                half = len(value) // 2
+                b[:half, [0, 2]] = value[0, [0, 2]]
+                b[half:, [0, 2]] = value[-1, [0, 2]]
+            value = b + (value - b) * ww
+        out[name] = value
+    return BodyTargets(**out)
+
+
+def _targets(choreo: Choreo, *, bpm: float, fps: float):
+    """``(BodyTargets, contacts [T, 2], count_frames [C], beats [T], heading_deg [T])`` of
+    ``choreo`` at ``bpm`` (see ``perform``)."""
     frames_per_beat = 60.0 / bpm * fps
     seconds_per_beat = 60.0 / bpm
     num_frames = int(round(choreo.counts * frames_per_beat))
@@ -299,6 +405,11 @@ def perform(choreo: Choreo, *, bpm: float, fps: float) -> tuple[Motion, np.ndarr
     hips_xz = soften(hips_xz, 0.06 * fps)
 
     drop = _groove(choreo, beats)
+    ramp = np.minimum(
+        ease(beats / GROOVE_RAMP_BEATS), ease((choreo.counts - beats) / GROOVE_RAMP_BEATS)
+    )
+    edge_depth = BOUNDARY_GROOVE_M if choreo.groove != "none" else 0.0
+    depth = edge_depth + (choreo.groove_depth_m - edge_depth) * ramp
     pelvis = _keys(choreo.pelvis, beats, (0.0, 0.0, 0.0), choreo.body_hold, angle_limit)
     pelvis[:, 0] += 6.0 * drop * (choreo.groove == "down")  # tuck into the down-groove
     # The hips turn with the feet (the hip over the forward foot goes forward) and open towards
@@ -318,7 +429,7 @@ def perform(choreo: Choreo, *, bpm: float, fps: float) -> tuple[Motion, np.ndarr
         choreo.body_hold,
         (seconds_per_beat, choreo.max_speed_mps, choreo.max_accel_mps2),
     )[:, 0]
-    height = STAND_HEIGHT_M - choreo.groove_depth_m * drop + levels - _landings(choreo, beats)
+    height = STAND_HEIGHT_M - depth * drop + levels - _landings(choreo, beats)
     height = soften(height, 0.05 * fps)
     limit = reachable_hips_height_m(hips_xz, pelvis, ankles)
     hips = np.stack([hips_xz[:, 0], 0.0 * beats, hips_xz[:, 1]], -1)
@@ -349,7 +460,7 @@ def perform(choreo: Choreo, *, bpm: float, fps: float) -> tuple[Motion, np.ndarr
         ankles_m=ankles,
         **arms,
     )
-    return solve_body(targets, fps), contacts, count_frames
+    return targets, contacts, count_frames, beats, heading
 
 
 def soften(values: np.ndarray, sigma_frames: float) -> np.ndarray:
