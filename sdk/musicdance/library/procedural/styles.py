@@ -470,13 +470,14 @@ def pop_box_arms(e: Energy, rng: np.random.Generator) -> Choreo:
     s = 0.22 * e.step
     steps = []
     for bar in (0, 4):
-        last = bar + 4.0 if bar == 0 else 7.95
+        # the left foot closes on 4 and the right one settles beside it (before the end on 8)
+        close, touch = (bar + 3.95, bar + 4.0) if bar == 0 else (7.75, 7.95)
         steps += [
             Step(RIGHT, bar + 0.45, bar + 1.0, home(LEFT, -0.04, 0.16), lift_m=e.lift),
             Step(LEFT, bar + 1.45, bar + 2.0, home(LEFT, 0.04, -s), lift_m=e.lift),
             Step(RIGHT, bar + 2.45, bar + 3.0, home(RIGHT, -s * 0.6), lift_m=e.lift),
-            Step(LEFT, bar + 3.45, bar + 3.95, home(LEFT), lift_m=e.lift),
-            Step(RIGHT, bar + 3.96, last, home(RIGHT), lift_m=0.02, weight=False),
+            Step(LEFT, bar + 3.45, close, home(LEFT), lift_m=e.lift),
+            Step(RIGHT, close + 0.01, touch, home(RIGHT), lift_m=0.02, weight=False),
         ]
     arms = per_count(
         [("punch_up", "hip"), ("chest", "chest"), ("t_side", "t_side"), ("hip", "hip"),
