@@ -94,8 +94,10 @@ def test_cuts_search_within_one_beat_and_counts_stay_on_the_beats(analysis, star
         far[int(lo * fps) - 2 : int((hi + 2.0) * fps) + 2] = False  # joins settle in 2 s
     far[: int(timeline.slots[0].start_s * fps) + 1] = False
     assert far.sum() > 100
-    gap = np.abs(plain.motion.rotations[far] - searched.motion.rotations[far]).max()
-    assert gap < 0.05  # the same poses on the same frames, up to rigid placement
+    # the same poses on the same frames, up to rigid placement: local rotations (the root's
+    # carries the placement, whose heading follows the hips' yaw at a moved cut)
+    gap = np.abs(plain.motion.rotations[far, 1:] - searched.motion.rotations[far, 1:]).max()
+    assert gap < 0.05
 
 
 def test_phrases_of_one_take_continue_each_other(captured):
