@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,9 @@ EXAMPLES = REPO / "examples"
 SLOW_FILES_FIRST = (
     "test_train_distributed.py",
     "test_networks.py",
+    "test_live.py",
     "test_train_loops.py",
+    "test_group.py",
     "test_library_scale.py",
     "test_train_bundle.py",
     "test_service_hardening.py",
@@ -33,6 +37,16 @@ SLOW_FILES_FIRST = (
     "test_train_corpus.py",
     "test_fuzz_service.py",
 )
+
+
+def pytest_collection_finish(session):
+    """Under pytest-xdist, torch in each worker uses its share of the cores: with one worker per
+    core, torch's default of one thread per core has every worker's threads spin-waiting for
+    each other (the same tests took several times the CPU). Spawned processes set their own."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    torch = sys.modules.get("torch")  # imported while collecting, when the train extra is there
+    if workers and torch is not None:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 def pytest_collection_modifyitems(config, items):
