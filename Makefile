@@ -41,7 +41,9 @@ test: venv
 	# strace watches the service write nothing outside its work folder (skipped without it)
 	command -v strace >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends strace) || echo "strace not installed: the service's file-creation test will be skipped"
 	$(BIN)/ruff check sdk tools unity_bridge tests benchmarks examples
-	$(BIN)/python -m pytest -q
+	# one pytest-xdist worker per core, a whole test file per worker at a time (module fixtures are
+	# built once), the slowest files first (tests/conftest.py)
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 lint: venv
 	$(BIN)/ruff check sdk tools unity_bridge tests benchmarks examples

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,45 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 SHARED_BVH = sorted((SHARED_DATA / "bvh").glob("*.bvh"))
 EXAMPLES = REPO / "examples"
 
+#: The slowest files (CPU seconds measured with ``--durations``), run first so that pytest-xdist
+#: (``make test``: ``-n auto --dist loadfile``, one file per worker at a time) does not end with
+#: one worker busy on a long file while the others wait. Alternating files that build the shared
+#: training fixtures (tests/train_support.py) with files that do not keeps a second worker from
+#: waiting for the first one's build at the start. The order changes nothing else.
+SLOW_FILES_FIRST = (
+    "test_train_distributed.py",
+    "test_networks.py",
+    "test_live.py",
+    "test_train_loops.py",
+    "test_group.py",
+    "test_library_scale.py",
+    "test_train_bundle.py",
+    "test_service_hardening.py",
+    "test_runtime_service.py",
+    "test_runtime_bundle.py",
+    "test_library_starter.py",
+    "test_rerender.py",
+    "test_choreo.py",
+    "test_library_cli.py",
+    "test_audio_analysis.py",
+    "test_train_corpus.py",
+    "test_fuzz_service.py",
+)
+
+
+def pytest_collection_finish(session):
+    """Under pytest-xdist, torch in each worker uses its share of the cores: with one worker per
+    core, torch's default of one thread per core has every worker's threads spin-waiting for
+    each other (the same tests took several times the CPU). Spawned processes set their own."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    torch = sys.modules.get("torch")  # imported while collecting, when the train extra is there
+    if workers and torch is not None:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
 
 def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOW_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay whole
     if not SHARED_BVH:
         skip = pytest.mark.skip(reason="../shared/data/bvh is not present")
         for item in items:

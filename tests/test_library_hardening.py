@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -83,7 +84,8 @@ def _damage_a_page(db: Path, page: int) -> None:
     data = bytearray(db.read_bytes())
     size = int.from_bytes(data[16:18], "big") or 65536
     start = size * page
-    data[start + 8 : start + size - 8] = os.urandom(size - 16)
+    # seeded: which bytes land decides whether SQLite can still run its check at all
+    data[start + 8 : start + size - 8] = random.Random(page).randbytes(size - 16)
     db.write_bytes(bytes(data))
 
 

@@ -2,8 +2,8 @@
 the SDK's choreographer with ``OnnxScorer``), alternatives re-score with the song's analysis, no
 torch is imported, and a damaged bundle is refused with one clear error.
 
-Building a bundle needs the training extra (torch); the tiny corpus and checkpoint are shared
-with the training tests when they run in the same session.
+Building a bundle needs the training extra (torch); the tiny corpus, checkpoint and bundle are
+shared with the training tests (tests/train_support.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ pytest.importorskip("onnxruntime")
 
 from library_support import mdtool_process, one_line_error  # noqa: E402
 from runtime_support import STARTER, song_signal  # noqa: E402
-from train_support import finetuned, tiny_corpus  # noqa: E402
+from train_support import bundle  # noqa: E402
 
 from mdruntime import Runtime  # noqa: E402
 from musicdance.audio.analysis import analyze_signal  # noqa: E402
@@ -33,12 +33,7 @@ from musicdance.library import open_library  # noqa: E402
 
 @pytest.fixture(scope="module")
 def bundle_dir(tmp_path_factory):
-    from musicdance.train import bundle_export
-
-    tiny_corpus(tmp_path_factory)
-    out = tmp_path_factory.mktemp("runtime-bundle") / "bundle"
-    bundle_export.export_bundle(finetuned(tmp_path_factory), out, library=STARTER)
-    return out
+    return bundle(tmp_path_factory)
 
 
 def test_bundle_scores_the_runtime_choreography(bundle_dir):

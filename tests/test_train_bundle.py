@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from library_support import mdtool, one_line_error  # noqa: E402
-from train_support import LIBRARY, finetuned, tiny_corpus  # noqa: E402
+from train_support import LIBRARY, bundle, finetuned  # noqa: E402
 
 from musicdance.audio.analysis import analyze_signal  # noqa: E402
 from musicdance.audio.model_input import span_inputs  # noqa: E402
@@ -34,20 +34,13 @@ from musicdance.train.data import mel_tensor  # noqa: E402
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    tiny_corpus(tmp_path_factory)
     return finetuned(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
-def bundle_dir(checkpoint, tmp_path_factory):
-    out = tmp_path_factory.mktemp("bundle") / "bundle"
-    report = bundle_export.export_bundle(checkpoint, out, library=LIBRARY)
-    assert report["weights"] == "float16" and set(report["files"]) == {
-        "manifest.json",
-        "probabilities.onnx",
-        "transition.npy",
-    }
-    return out
+def bundle_dir(tmp_path_factory):
+    """The float16 bundle of ``checkpoint`` (shared with test_runtime_bundle.py)."""
+    return bundle(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from library_support import mdtool, one_line_error  # noqa: E402
-from train_support import finetuned, pretrained, tiny_corpus  # noqa: E402
+from train_support import finetuned, pretrained, tiny_config, tiny_corpus  # noqa: E402
 
 from musicdance.corpus.build import open_corpus  # noqa: E402
 from musicdance.errors import MusicDanceError  # noqa: E402
@@ -121,7 +121,8 @@ def test_pretrain_writes_a_weights_only_checkpoint_and_resumes(corpus, tmp_path)
 
 def test_two_process_distributed_pretraining(corpus, tmp_path):
     out = tmp_path / "ddp.pt"
-    result = loops.pretrain(corpus, out, epochs=1, batch_size=2, processes=2, max_batches=2, seed=1)
+    result = loops.pretrain(corpus, out, config=tiny_config(), epochs=1, batch_size=2, processes=2,
+                            max_batches=2, seed=1)  # fmt: skip
     assert "DistributedDataParallel over 2 processes" in result.notes[0]
     assert result.history[0]["samples"] == 2 * 2 * 2  # processes x steps x batch
     checkpoint = loops.load_checkpoint(out, stages=("pretrain",))
