@@ -20,8 +20,12 @@ EXAMPLES = REPO / "examples"
 #: waiting for the first one's build at the start. The order changes nothing else.
 SLOW_FILES_FIRST = (
     "test_train_distributed.py",
+    "test_engines.py",
     "test_networks.py",
     "test_live.py",
+    "test_recognize.py",
+    "test_conducting.py",
+    "test_mudar_train.py",
     "test_train_loops.py",
     "test_group.py",
     "test_library_scale.py",

@@ -114,8 +114,9 @@ def test_float16_bundle_is_exact_to_the_rounded_model(checkpoint, bundle_dir, so
     assert float(np.abs(got - expected).max()) <= 1e-4
     assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
     # the rounding is real (the released model is not the checkpoint's) and recorded
-    rounding = float(np.abs(unrounded - expected).max())
-    assert rounding > 1e-7
+    # (the probabilities of 520 classes are small, so compare them relative to their size)
+    rounding = float((np.abs(unrounded - expected) / np.maximum(np.abs(unrounded), 1e-12)).max())
+    assert rounding > 1e-6
     manifest = open_bundle(bundle_dir).manifest
     assert manifest["weights"] == "float16"
     assert manifest["parity"]["max_abs_diff"] <= manifest["parity"]["limit"] == 1e-4
