@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from musicdance.audio.model_input import check_feature_parameters
-from musicdance.companions import file_sha256, onnx_session
+from musicdance.companions import file_records, file_sha256, onnx_session
 from musicdance.defaults import DEFAULT_BUNDLE
 from musicdance.errors import MusicDanceError
 from musicdance.formats import read_format_json
@@ -58,12 +58,8 @@ def write_manifest(folder: str | os.PathLike[str], manifest: dict[str, Any]) -> 
     from musicdance.atomic import atomic_write
 
     root = Path(folder)
-    names = sorted({*manifest["graphs"].values(), manifest["transition"]})
     manifest = dict(manifest)
-    manifest["files"] = {
-        name: {"sha256": file_sha256(root / name), "bytes": (root / name).stat().st_size}
-        for name in names
-    }
+    manifest["files"] = file_records(root, {*manifest["graphs"].values(), manifest["transition"]})
     target = root / MANIFEST_NAME
     with atomic_write(target, "w") as handle:
         json.dump(manifest, handle, indent=1)

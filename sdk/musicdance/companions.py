@@ -36,6 +36,7 @@ __all__ = [
     "COMPANION_FORMAT",
     "Companion",
     "carry_companions",
+    "file_records",
     "file_sha256",
     "find_companion",
     "list_companions",
@@ -58,6 +59,14 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def file_records(folder: Path, names) -> dict[str, dict]:
+    """``{name: {"sha256", "bytes"}}`` of files in ``folder``, sorted by name (manifests)."""
+    return {
+        name: {"sha256": file_sha256(folder / name), "bytes": (folder / name).stat().st_size}
+        for name in sorted(names)
+    }
 
 
 def onnx_session(path: str | os.PathLike[str], threads: int = 0):
@@ -121,11 +130,8 @@ def write_companion(folder: str | os.PathLike[str], manifest: dict[str, Any]) ->
     for key in ("name", "task", "graphs"):
         if key not in manifest:
             raise MusicDanceError(f"companion manifest needs {key!r}", root)
-    names = sorted({*manifest["graphs"].values(), *manifest.get("data", [])})
-    manifest["files"] = {
-        name: {"sha256": file_sha256(root / name), "bytes": (root / name).stat().st_size}
-        for name in names
-    }
+    manifest["files"] = file_records(root, {*manifest["graphs"].values(),
+                                            *manifest.get("data", [])})  # fmt: skip
     target = root / MANIFEST_NAME
     with atomic_write(target, "w") as handle:
         json.dump(manifest, handle, indent=1)

@@ -166,6 +166,15 @@ def training_progress(description: str, total: int) -> Iterator[Callable[..., No
         yield advance
 
 
+def format_list(text: str, allowed: Sequence[str]) -> list[str]:
+    """``--format a,b``: the chosen formats, lower case, each one of ``allowed`` (else a usage
+    error naming them)."""
+    chosen = [f.strip().lower() for f in text.split(",") if f.strip()]
+    if not chosen or any(f not in allowed for f in chosen):
+        raise typer.BadParameter(f"formats are a comma list of {', '.join(allowed)}")
+    return chosen
+
+
 def print_json(data: Any) -> None:
     """Write ``data`` as JSON to stdout (for scripts and engines)."""
     sys.stdout.write(json.dumps(data, indent=2, default=_json_default) + "\n")

@@ -20,6 +20,7 @@ from mdtool.app import (
     check_bundle_choice,
     console,
     emission_choice,
+    format_list,
     mesh_choice,
     print_json,
     root_motion_choice,
@@ -32,14 +33,6 @@ from musicdance.defaults import DEFAULT_BUNDLE
 # musicdance.choreo.export.DANCE_FORMATS (kept numpy-free here)
 FORMATS = ("glb", "bvh", "json", "fbx")
 STAGES = ("analyse", "choose phrases", "render", "export")
-
-
-def _formats(text: str) -> list[str]:
-    chosen = [f.strip().lower() for f in text.split(",") if f.strip()]
-    unknown = [f for f in chosen if f not in FORMATS]
-    if unknown or not chosen:
-        raise typer.BadParameter(f"formats are a comma list of {', '.join(FORMATS)}")
-    return chosen
 
 
 @app.command()
@@ -99,7 +92,7 @@ def choreograph(
     from musicdance.choreo.render import render_timeline
     from musicdance.library import open_library
 
-    chosen_formats = _formats(formats)
+    chosen_formats = format_list(formats, FORMATS)
     with_mesh = mesh_choice(mesh)
     root_motion_choice(root_motion)
     units_choice(units)

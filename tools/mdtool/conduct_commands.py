@@ -12,6 +12,7 @@ from mdtool.app import (
     UNITS_OPTION,
     app,
     console,
+    format_list,
     mesh_choice,
     print_json,
     stage_progress,
@@ -21,14 +22,6 @@ from musicdance.defaults import DEFAULT_BUNDLE
 
 FORMATS = ("glb", "bvh", "json")  # musicdance.conduct.generate.CONDUCT_FORMATS (numpy-free here)
 METHODS = ("gan", "procedural")  # musicdance.conduct.generate.METHODS
-
-
-def _formats(text: str) -> list[str]:
-    chosen = [f.strip().lower() for f in text.split(",") if f.strip()]
-    unknown = [f for f in chosen if f not in FORMATS]
-    if unknown or not chosen:
-        raise typer.BadParameter(f"formats are a comma list of {', '.join(FORMATS)}")
-    return chosen
 
 
 @app.command()
@@ -57,7 +50,7 @@ def conduct(
 
     if method not in METHODS:
         raise typer.BadParameter(f"--method takes {' or '.join(METHODS)}, got {method!r}")
-    chosen = _formats(formats)
+    chosen = format_list(formats, FORMATS)
     with_mesh = mesh_choice(mesh)
     unit = units_choice(units)
     stem = name or song.stem

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from mdtool.app import app, console, print_json
+from mdtool.app import app, console, format_list, print_json
 from mdtool.library_commands import DEFAULT_LIBRARY
 
 LIVE_FORMATS = ("glb", "bvh", "json")
@@ -49,9 +49,7 @@ def live(
     from musicdance.choreo.live import LiveChoreographer, live_outputs, write_live
     from musicdance.library import open_library
 
-    chosen = [f.strip() for f in formats.split(",") if f.strip()]
-    if not chosen or any(f not in LIVE_FORMATS for f in chosen):
-        raise typer.BadParameter(f"formats are a comma list of {', '.join(LIVE_FORMATS)}")
+    chosen = format_list(formats, LIVE_FORMATS)
     if input_device:
         sr_hz, total = 48_000, None
         chunks = _device_chunks(sr_hz, chunk_ms, seconds)
