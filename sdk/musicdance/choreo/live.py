@@ -83,6 +83,14 @@ __all__ = [
 CLOCK_GAIN = 3.0
 CLOCK_MAX_RATE = 0.6
 IDLE_BPM = 100.0
+#: Cut delays tried at each join (beats after the new phrase's count 1), the simulated window
+#: after the cut, and the cost factor per beat of delay (ties keep the cut on count 1).
+CUT_DELAYS_BEATS = (0.0, 0.5, 1.0)
+CUT_WINDOW_S = 0.4
+CUT_DELAY_COST = 0.5
+#: A cut on count 1 whose peak stays under this share of the sharpest moment inside the two
+#: phrases is kept without trying later ones.
+CUT_KEEP_SHARE = 0.9
 #: Past eights kept to normalise loudness and onset density as the offline scorer does.
 HISTORY_SLOTS = 32
 
@@ -197,6 +205,7 @@ class LiveChoreographer:
         self.scorer = scorer or FeatureScorer()
         self.graph = library_graph(library, self.table)
         self._phrases: dict[str, object] = {}
+        self._peaks: dict[str, float] = {}
         self._lock = threading.Lock()
         self._loader: ThreadPoolExecutor | None = None
 
@@ -215,6 +224,20 @@ class LiveChoreographer:
                 known = self._phrases.setdefault(phrase_id, known)
         return known
 
+    def peak_mps2(self, phrase_id: str) -> float:
+        """Largest joint acceleration inside the phrase at its own tempo (m/s^2; computed
+        once, with the phrase's decoding when it is prefetched)."""
+        with self._lock:
+            known = self._peaks.get(phrase_id)
+        if known is None:
+            motion = self.phrase(phrase_id).motion
+            positions = motion.global_positions()
+            known = float(np.linalg.norm(np.diff(positions, 2, axis=0), axis=-1).max()
+                          * motion.fps**2) if len(positions) > 2 else 0.0  # fmt: skip
+            with self._lock:
+                self._peaks[phrase_id] = known
+        return known
+
     def prefetch(self, phrase_id: str) -> None:
         """Decode ``phrase_id`` on a background thread (a choice is made one eight before it
         is danced, so the decoding is off the audio path)."""
@@ -223,7 +246,7 @@ class LiveChoreographer:
                 return
             if self._loader is None:
                 self._loader = ThreadPoolExecutor(1, thread_name_prefix="mdtool-live-load")
-        self._loader.submit(self.phrase, phrase_id)
+        self._loader.submit(self.peak_mps2, phrase_id)
 
 
 class LiveSession:
@@ -256,6 +279,7 @@ class LiveSession:
         self._segment: _Segment | None = None
         self._next_segment_b: float | None = None
         self._pending: tuple[int, LiveChoice] | None = None
+        self._cut_at: float | None = None  # clock of the cut to the pending phrase, once chosen
         self._eight = 0
         self._history: deque[Slot] = deque(maxlen=HISTORY_SLOTS)
         self._loudness_db: deque[float] = deque(maxlen=HISTORY_SLOTS)
@@ -474,19 +498,7 @@ class LiveSession:
         self._eight += 1
 
     def _start(self, phrase_id: str, b0: float, t: float, *, idle: bool = False) -> None:
-        phrase = self.owner.phrase(phrase_id)
-        counts = self._cycle()
-        knots = source_count_frames(phrase.info, counts)
-        segment = _Segment(phrase_id, phrase.motion, knots, float(b0), counts, join_s=t)
-        s0 = segment.source_s(self._clock)
-        if self._previous:
-            root, rotations = self._previous[-1]
-            frame = int(round(s0 * phrase.motion.fps))
-            segment.motion = align_root(
-                phrase.motion, root, float(heading(rotations[0])), frame=frame
-            )
-            self._join(segment, t)
-        self._segment = segment
+        self._segment = self._joined_segment(phrase_id, b0, t, list(self._previous), self._clock)
         if idle:
             self.choices.append(LiveChoice(
                 eight=-1, phrase_id=phrase_id, start_s=t, decided_at_s=self.state.time_s,
@@ -495,17 +507,34 @@ class LiveSession:
             ))  # fmt: skip
             self._choice_count += 1
 
-    def _join(self, segment: _Segment, t: float) -> None:
-        """Inertialization offsets that continue the last output frames into ``segment``."""
+    def _joined_segment(
+        self, phrase_id: str, b0: float, t: float, previous: list, clock: float
+    ) -> _Segment:
+        """``phrase_id`` with count 1 at clock ``b0``, placed on the floor where the output
+        frames ``previous`` (the last two, oldest first) left the dancer and joined to them at
+        frame time ``t``, clock ``clock``."""
+        phrase = self.owner.phrase(phrase_id)
+        counts = self._cycle()
+        knots = source_count_frames(phrase.info, counts)
+        segment = _Segment(phrase_id, phrase.motion, knots, float(b0), counts, join_s=t)
+        if previous:
+            root, rotations = previous[-1]
+            frame = int(round(segment.source_s(clock) * phrase.motion.fps))
+            segment.motion = align_root(
+                phrase.motion, root, float(heading(rotations[0])), frame=frame
+            )
+            self._join(segment, previous, clock)
+        return segment
+
+    def _join(self, segment: _Segment, previous: list, clock: float) -> None:
+        """Inertialization offsets that continue the output frames ``previous`` into
+        ``segment`` at clock ``clock``."""
         dt = 1.0 / self.fps
-        (root_a, rot_a), (root_b, rot_b) = (
-            self._previous if len(self._previous) == 2 else (self._previous[-1],) * 2
-        )
+        (root_a, rot_a), (root_b, rot_b) = previous[-2:] if len(previous) > 1 else previous * 2
         prev_rot_velocity = quat_to_rotvec(quat_mul(rot_b, quat_inv(rot_a))) / dt
         prev_root_velocity = (root_b - root_a) / dt
-        new_root, new_rot = self._source_pose(segment, self._clock)
-        rate = max(self.state.tempo_bpm, IDLE_BPM if self.state.tempo_bpm <= 0 else 0) / 60.0
-        next_root, next_rot = self._source_pose(segment, self._clock + rate * dt)
+        new_root, new_rot = self._source_pose(segment, clock)
+        next_root, next_rot = self._source_pose(segment, clock + self._rate() * dt)
         # where the output would be at this frame had it gone on at its velocity
         prev_next_rot = quat_mul(quat_from_rotvec(prev_rot_velocity * dt), rot_b)
         prev_next_root = root_b + prev_root_velocity * dt
@@ -531,6 +560,50 @@ class LiveSession:
         after = pose_features(positions[2:], rotations[2:, 0], self.fps, np.array([0]))
         return join_halflife_s(float(pose_velocity_cost(before[0], after[0])))
 
+    def _rate(self) -> float:
+        """Beats per second of the clock (the tracked tempo, or the idle tempo)."""
+        return (self.state.tempo_bpm if self.state.tempo_bpm > 0 else IDLE_BPM) / 60.0
+
+    def _cut_delay(self, phrase_id: str, b0: float, t: float) -> float:
+        """Beats to keep dancing the current phrase past ``b0`` before cutting to
+        ``phrase_id`` (still anchored at ``b0``, so its counts stay on the beats): of
+        ``CUT_DELAYS_BEATS``, the one whose join's peak joint acceleration (from the frame
+        before the cut to ``CUT_WINDOW_S`` after, simulated at the current tempo) is lowest,
+        each later beat costing ``CUT_DELAY_COST`` of it; count 1 whenever its join stays under
+        ``CUT_KEEP_SHARE`` of the sharpest moment inside the two phrases (the offline render's
+        rule that a join is never the sharpest moment; forward only: the phrase playing now
+        cannot be cut earlier than now)."""
+        dt, rate = 1.0 / self.fps, self._rate()
+        after = int(round(CUT_WINDOW_S * self.fps))
+        # the sharpest moment inside either phrase at this tempo (time-warping by a factor k
+        # scales accelerations by k^2): a join under it is kept on count 1
+        sharpest = max(
+            self.owner.peak_mps2(pid) * (rate * 60.0 / self.owner.phrase(pid).info.tempo_bpm) ** 2
+            for pid in (self._segment.phrase_id, phrase_id)
+        )
+        best, best_cost = 0.0, np.inf
+        for delay in CUT_DELAYS_BEATS:
+            frames = list(self._previous)
+            clock = self._clock
+            for _ in range(int(round(delay / rate / dt))):
+                frames.append(self._segment_pose(self._segment, clock, t))
+                clock += rate * dt
+            cut = len(frames)
+            segment = self._joined_segment(phrase_id, b0, t, frames[-2:], clock)
+            for k in range(after):
+                frames.append(self._segment_pose(segment, clock + k * rate * dt, t + k * dt))
+            motion = Motion(self._skeleton, self.fps, np.array([f[0] for f in frames]),
+                            np.array([f[1] for f in frames]))  # fmt: skip
+            positions = motion.global_positions()[cut - 2 :]
+            peak = float(np.linalg.norm(np.diff(positions, 2, axis=0), axis=-1).max())
+            peak *= self.fps**2
+            if delay == 0.0 and peak <= CUT_KEEP_SHARE * sharpest:
+                return 0.0
+            cost = peak * (1.0 + CUT_DELAY_COST * delay)
+            if cost < best_cost:
+                best, best_cost = delay, cost
+        return best
+
     def _source_pose(self, segment: _Segment, clock: float) -> tuple[np.ndarray, np.ndarray]:
         return segment.pose(clock)
 
@@ -544,7 +617,15 @@ class LiveSession:
             self._maybe_schedule(t)
             if self._pending is not None and self._clock >= self._pending[0]:
                 b0, choice = self._pending
-                self._pending = None
+                if self._cut_at is None:  # the phrase's count 1: where to cut
+                    self._cut_at = b0 + self._cut_delay(choice.phrase_id, b0, t)
+                    playing = self._segment
+                    playing.counts = max(playing.counts, int(np.ceil(self._cut_at - playing.b0)))
+            if self._pending is not None and self._cut_at is not None and (
+                self._clock >= self._cut_at - 1e-9
+            ):
+                b0, choice = self._pending
+                self._pending, self._cut_at = None, None
                 self.choices.append(replace(choice, start_s=t))
                 self._choice_count += 1
                 self._start(choice.phrase_id, b0, t)
@@ -562,12 +643,18 @@ class LiveSession:
 
     def _pose_at(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         segment = self._segment
-        root, rot = self._source_pose(segment, self._clock)
+        if segment.rot_offset is not None and t - segment.join_s > 8 * segment.halflife_s:
+            segment.rot_offset = None
+        return self._segment_pose(segment, self._clock, t)
+
+    def _segment_pose(
+        self, segment: _Segment, clock: float, t: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The segment's pose at clock ``clock`` with its join offset decayed to time ``t``."""
+        root, rot = self._source_pose(segment, clock)
         if segment.rot_offset is not None:
             elapsed = t - segment.join_s
-            if elapsed > 8 * segment.halflife_s:
-                segment.rot_offset = None
-            else:
+            if elapsed <= 8 * segment.halflife_s:
                 times = np.array([elapsed])
                 rot_offset = decay_spring(
                     segment.rot_offset, segment.rot_velocity, segment.halflife_s, times
