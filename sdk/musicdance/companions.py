@@ -43,6 +43,7 @@ __all__ = [
     "onnx_session",
     "open_companion",
     "register_companion",
+    "require_companion",
     "write_companion",
 ]
 
@@ -226,6 +227,22 @@ def find_companion(
             f"companion {name} is missing or does not match the bundle's manifest", root
         )
     return open_companion(root / name, task=task, threads=threads)
+
+
+def require_companion(
+    name: str,
+    bundle: str | os.PathLike[str],
+    missing: str,
+    *,
+    task: str | None = None,
+    threads: int = 0,
+) -> Companion:
+    """``find_companion``, or a MusicDanceError saying ``missing`` (how to build it) about
+    ``bundle`` when the bundle does not list it."""
+    companion = find_companion(name, bundle, task=task, threads=threads)
+    if companion is None:
+        raise MusicDanceError(missing, Path(bundle))
+    return companion
 
 
 def carry_companions(source: Path, target: Path) -> dict[str, dict]:

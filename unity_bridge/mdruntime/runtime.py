@@ -78,6 +78,14 @@ RUNTIME_API_VERSION = 1
 # and MAX_SLOTS are the limits of ``Timeline.validate`` (``musicdance.choreo.timeline``).
 
 
+def _upload_format(data: bytes, audio_format: str | None) -> str:
+    """The upload's audio format (given, or from its magic bytes), one of ``AUDIO_FORMATS``."""
+    fmt = audio_format or sniff_audio_format(data)
+    if fmt not in AUDIO_FORMATS:
+        raise MusicDanceError(f"audio format must be one of {', '.join(AUDIO_FORMATS)}")
+    return fmt
+
+
 def timeline_key(timeline: Timeline) -> str:
     """sha256 of the timeline's canonical JSON: equal timelines, equal keys."""
     text = json.dumps(timeline.to_json(), sort_keys=True, separators=(",", ":"))
@@ -253,23 +261,28 @@ class Runtime:
     ) -> Analysis:  # fmt: skip
         """Decode an audio file's bytes (format from its magic bytes unless given), staged as a
         temporary file in ``work_dir`` and removed afterwards. ``name`` becomes the song path."""
-        fmt = audio_format or sniff_audio_format(data)
-        if fmt not in AUDIO_FORMATS:
-            raise MusicDanceError(f"audio format must be one of {', '.join(AUDIO_FORMATS)}")
+        fmt = _upload_format(data, audio_format)
+        analysis = self._decode_upload(
+            data, fmt, lambda staged: analyze(staged, max_duration_s=max_duration_s)
+        )
+        analysis.path = name
+        return analysis
+
+    def _decode_upload(self, data: bytes, fmt: str, decode):
+        """``decode(path)`` of the bytes staged as a temporary file in ``work_dir`` (removed
+        afterwards); a decoding error never shows the staging path to clients."""
         handle, staged = tempfile.mkstemp(suffix=AUDIO_FORMATS[fmt], dir=self.work_dir)
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
             try:
-                analysis = analyze(staged, max_duration_s=max_duration_s)
-            except MusicDanceError as error:  # never show the staging path to clients
+                return decode(staged)
+            except MusicDanceError as error:
                 message = error.message.replace(staged, "upload").replace(str(self.work_dir), "")
                 raise MusicDanceError(f"cannot decode the {fmt} upload: {message}") from None
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(staged)
-        analysis.path = name
-        return analysis
 
     # -- choreography ----------------------------------------------------------------------------
 
@@ -540,22 +553,12 @@ class Runtime:
         from musicdance.audio.load import load_audio
         from musicdance.conduct.generate import MEL_SR_HZ, conduct_signal
 
-        fmt = audio_format or sniff_audio_format(data)
-        if fmt not in AUDIO_FORMATS:
-            raise MusicDanceError(f"audio format must be one of {', '.join(AUDIO_FORMATS)}")
+        fmt = _upload_format(data, audio_format)
         companion = self.conductor() if method == "gan" else None
-        handle, staged = tempfile.mkstemp(suffix=AUDIO_FORMATS[fmt], dir=self.work_dir)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            try:
-                y, _ = load_audio(staged, sr_hz=MEL_SR_HZ, max_duration_s=max_duration_s)
-            except MusicDanceError as error:  # never show the staging path to clients
-                message = error.message.replace(staged, "upload").replace(str(self.work_dir), "")
-                raise MusicDanceError(f"cannot decode the {fmt} upload: {message}") from None
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(staged)
+        y, _ = self._decode_upload(
+            data, fmt,
+            lambda staged: load_audio(staged, sr_hz=MEL_SR_HZ, max_duration_s=max_duration_s),
+        )  # fmt: skip
         return conduct_signal(y, MEL_SR_HZ, method=method, seed=seed, companion=companion,
                               path=name)  # fmt: skip
 

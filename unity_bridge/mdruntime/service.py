@@ -428,6 +428,23 @@ async def bake(request: Request) -> Response:
     )  # fmt: skip
 
 
+def _check_times(times: list) -> None:
+    if not all(
+        isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t)
+        for t in times
+    ):
+        raise ServiceError(400, "times_s must be finite numbers (seconds)")
+
+
+def _poses_response(joints, times: list, result, **extra) -> JSONResponse:
+    """Sampled poses as JSON (``/v1/pose``, ``/v1/group/pose``), rounded to 1e-6."""
+    return JSONResponse({
+        "joints": list(joints), **extra, "times_s": times,
+        "root_positions_m": np.round(result.root_positions_m, 6).tolist(),
+        "rotations": np.round(result.rotations, 6).tolist(),
+    })  # fmt: skip
+
+
 @endpoint()
 async def pose(request: Request) -> Response:
     state = _service(request)
@@ -437,11 +454,7 @@ async def pose(request: Request) -> Response:
     times = _field(body, "times_s", list)
     if not 1 <= len(times) <= config.max_pose_samples:
         raise ServiceError(400, f"times_s needs 1 to {config.max_pose_samples} times")
-    if not all(
-        isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t)
-        for t in times
-    ):
-        raise ServiceError(400, "times_s must be finite numbers (seconds)")
+    _check_times(times)
 
     def job():
         sampler = state.runtime.sampler(timeline)
@@ -449,14 +462,7 @@ async def pose(request: Request) -> Response:
         return sampler, result
 
     sampler, result = await state.jobs.run(job)
-    return JSONResponse(
-        {
-            "joints": list(sampler.joint_names),
-            "times_s": times,
-            "root_positions_m": np.round(result.root_positions_m, 6).tolist(),
-            "rotations": np.round(result.rotations, 6).tolist(),
-        }
-    )
+    return _poses_response(sampler.joint_names, times, result)
 
 
 @endpoint()
@@ -573,25 +579,15 @@ async def group_pose(request: Request) -> Response:
     times = _field(body, "times_s", list)
     if not 1 <= len(times) * group.num_dancers <= config.max_pose_samples:
         raise ServiceError(400, f"times_s x dancers must be 1 to {config.max_pose_samples}")
-    if not all(
-        isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t) for t in times
-    ):
-        raise ServiceError(400, "times_s must be finite numbers (seconds)")
+    _check_times(times)
 
     def job():
         sampler = state.runtime.group_sampler(group)
         return sampler, sampler.sample(np.asarray(times, dtype=float))
 
     sampler, result = await state.jobs.run(job)
-    return JSONResponse(
-        {
-            "joints": list(sampler.crowd.joint_names),
-            "dancers": [d.name for d in group.dancers],
-            "times_s": times,
-            "root_positions_m": np.round(result.root_positions_m, 6).tolist(),
-            "rotations": np.round(result.rotations, 6).tolist(),
-        }
-    )
+    return _poses_response(sampler.crowd.joint_names, times, result,
+                           dancers=[d.name for d in group.dancers])  # fmt: skip
 
 
 @endpoint()

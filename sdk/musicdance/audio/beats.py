@@ -56,7 +56,8 @@ def _autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
 
 def estimate_tempo(
     onset_env: np.ndarray, *, fps: float, prior_bpm: float = 120.0, prior_std_oct: float = 1.0,
-    min_bpm: float = MIN_BPM, max_bpm: float = MAX_BPM,
+    min_bpm: float = MIN_BPM, max_bpm: float = MAX_BPM, min_duration_s: float = 4.0,
+    max_lag_frames: float | None = None,
 ) -> tuple[float, float]:
     """Global tempo from the autocorrelation of the onset envelope.
 
@@ -66,16 +67,22 @@ def estimate_tempo(
 
     Args:
         onset_env: np.ndarray [shape=(T,)]; fps: frames per second.
+        min_duration_s: shorter envelopes give no tempo.
+        max_lag_frames: longest beat period tried (a short window: half its length).
 
     Returns:
         (tempo_bpm, pulse_clarity): tempo in BPM (0.0 if the envelope is flat) and the
         autocorrelation at the chosen lag (0-1).
     """
     env = _normalise(onset_env, fps)
-    if env.size < 4 * fps or not env.any():
+    if env.size < min_duration_s * fps or not env.any():
         return 0.0, 0.0
     acf = _autocorrelation(env, env.size - 1)
-    lags = np.arange(max(2.0, 60.0 * fps / max_bpm), 60.0 * fps / min_bpm, 0.25)
+    longest = 60.0 * fps / min_bpm if max_lag_frames is None else min(60.0 * fps / min_bpm,
+                                                                      max_lag_frames)  # fmt: skip
+    lags = np.arange(max(2.0, 60.0 * fps / max_bpm), longest, 0.25)
+    if len(lags) == 0:
+        return 0.0, 0.0
     bpm = 60.0 * fps / lags
     score = _metrical_comb(acf, lags)
     prior = np.exp(-0.5 * (np.log2(bpm / prior_bpm) / prior_std_oct) ** 2)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musicdance.audio.beats import _acf_at, _autocorrelation, _metrical_comb, _normalise
+from musicdance.audio.beats import _normalise, estimate_tempo
 from musicdance.audio.features import (
     HOP_LENGTH,
     LOW_BAND_MAX_HZ,
@@ -345,18 +345,9 @@ class OnlineAnalyzer:
 
 
 def _window_tempo(env: np.ndarray, fps: float) -> tuple[float, float]:
-    """``estimate_tempo``'s comb and prior on a short window (no 4-second minimum)."""
-    env = _normalise(env, fps)
-    if not env.any():
-        return 0.0, 0.0
-    acf = _autocorrelation(env, env.size - 1)
-    lags = np.arange(60.0 * fps / MAX_BPM, min(60.0 * fps / MIN_BPM, env.size / 2), 0.25)
-    if len(lags) == 0:
-        return 0.0, 0.0
-    bpm = 60.0 * fps / lags
-    prior = np.exp(-0.5 * (np.log2(bpm / 120.0) / 1.0) ** 2)
-    k = int(np.argmax(_metrical_comb(acf, lags) * prior))
-    return float(bpm[k]), float(_acf_at(acf, lags[k : k + 1])[0])
+    """``estimate_tempo`` on a short window: no minimum length, periods up to half of it."""
+    return estimate_tempo(env, fps=fps, min_bpm=MIN_BPM, max_bpm=MAX_BPM, min_duration_s=0.0,
+                          max_lag_frames=env.size / 2)  # fmt: skip
 
 
 def _comb_phase(env: np.ndarray, fps: float, tempo_bpm: float, now_s: float) -> tuple[float, float]:

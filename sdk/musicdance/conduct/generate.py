@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from musicdance.atomic import atomic_outputs
-from musicdance.companions import Companion, find_companion
+from musicdance.companions import Companion, require_companion
 from musicdance.conduct.features import MEL_SR_HZ, conducting_mel, motion_frames
 from musicdance.conduct.keypoints import (
     COCO13,
@@ -72,15 +72,12 @@ def load_conductor(
     bundle: str | os.PathLike[str] = DEFAULT_BUNDLE, *, threads: int = 0
 ) -> Companion:
     """The ``conducting`` companion of ``bundle`` (checked); a clear error without one."""
-    companion = find_companion(COMPANION_NAME, bundle, task="conducting", threads=threads)
-    if companion is None:
-        raise MusicDanceError(
-            "the bundle has no conducting model (build it with: python -m "
-            "musicdance.train.conducting --out BUNDLE/conducting --register BUNDLE); "
-            "or use --method procedural",
-            bundle,
-        )
-    return companion
+    return require_companion(
+        COMPANION_NAME, bundle,
+        "the bundle has no conducting model (build it with: python -m "
+        "musicdance.train.conducting --out BUNDLE/conducting --register BUNDLE); "
+        "or use --method procedural", task="conducting", threads=threads,
+    )  # fmt: skip
 
 
 def generate_keypoints(companion: Companion, mel01: np.ndarray, seed: int = 0) -> np.ndarray:

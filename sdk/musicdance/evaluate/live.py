@@ -12,7 +12,7 @@ import numpy as np
 
 from musicdance.audio.online import beat_f_measure
 from musicdance.evaluate.metrics import beat_alignment, join_peaks
-from musicdance.motion.motion import Motion
+from musicdance.motion.motion import Motion, slice_frames
 
 __all__ = ["LOCK_F_MEASURE", "LOCK_SPAN_S", "beat_lock_s", "dance_figures", "live_figures"]
 
@@ -86,6 +86,4 @@ def live_figures(
 
 
 def _from(motion: Motion, start_s: float) -> Motion:
-    from musicdance.motion.motion import slice_frames
-
     return slice_frames(motion, int(round(start_s * motion.fps)))

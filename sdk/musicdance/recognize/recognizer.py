@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicdance.companions import Companion, file_sha256, find_companion
+from musicdance.companions import Companion, file_sha256, require_companion
 from musicdance.defaults import DEFAULT_BUNDLE
 from musicdance.errors import MusicDanceError
 from musicdance.recognize import features as F
@@ -174,14 +174,12 @@ class Recognizer:
     @classmethod
     def load(cls, bundle: str | os.PathLike[str] = DEFAULT_BUNDLE, threads: int = 0):
         """The recognizer of ``bundle``; a clear error when the bundle has no such companion."""
-        companion = find_companion(COMPANION, bundle, threads=threads)
-        if companion is None:
-            raise MusicDanceError(
-                f"the bundle has no {COMPANION} companion (style recognition and song "
-                "recommendation); rebuild it with 'python benchmarks/train_recognition.py'",
-                bundle,
-            )
-        return cls(companion)
+        return cls(require_companion(
+            COMPANION, bundle,
+            f"the bundle has no {COMPANION} companion (style recognition and song "
+            "recommendation); rebuild it with 'python benchmarks/train_recognition.py'",
+            threads=threads,
+        ))  # fmt: skip
 
     @property
     def fingerprint(self) -> str:

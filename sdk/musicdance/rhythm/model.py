@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musicdance.companions import Companion, find_companion, open_companion
+from musicdance.companions import Companion, open_companion, require_companion
 from musicdance.defaults import DEFAULT_BUNDLE
 from musicdance.errors import MusicDanceError
 from musicdance.rhythm.features import (
@@ -255,11 +255,8 @@ def load_mudar(
     ``bundle``; a clear MusicDanceError when there is none."""
     if path is not None:
         return MudarModel(open_companion(path, task=TASK))
-    companion = find_companion(COMPANION_NAME, bundle, task=TASK)
-    if companion is None:
-        raise MusicDanceError(
-            f"the bundle has no {COMPANION_NAME} companion (build it with "
-            "python -m musicdance.train.mudar)",
-            bundle,
-        )
-    return MudarModel(companion)
+    return MudarModel(require_companion(
+        COMPANION_NAME, bundle,
+        f"the bundle has no {COMPANION_NAME} companion (build it with "
+        "python -m musicdance.train.mudar)", task=TASK,
+    ))  # fmt: skip
