@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 SHARED_BVH = sorted((SHARED_DATA / "bvh").glob("*.bvh"))
 EXAMPLES = REPO / "examples"
+# what the code caches between runs (MuDaR phrase embeddings) stays in this session's own folder
+os.environ.setdefault("MDTOOL_CACHE_DIR", tempfile.mkdtemp(prefix="mdtool-test-cache-"))
 
 #: The slowest files (CPU seconds measured with ``--durations``), run first so that pytest-xdist
 #: (``make test``: ``-n auto --dist loadfile``, one file per worker at a time) does not end with

@@ -243,3 +243,37 @@ def test_library_import_bpm_auto(tmp_path):
     bad = _cli("library", "import", AUTO_TAKE, "--style", "test", "--bpm", "fast",
                "--library", tmp_path / "lib2", check=False)  # fmt: skip
     assert bad.returncode == 2 and "auto" in bad.stderr
+
+
+@needs_companion
+def test_phrase_side_is_cached_on_disk_and_checked_against_the_motion(tmp_path, monkeypatch):
+    """The second scorer of the same library reads the phrase embeddings from the cache (no
+    motion-encoder run) and scores exactly as the first; a phrase whose motion checksum changed
+    is embedded again."""
+    from musicdance.choreo.mudar_scorer import MudarScorer, mudar_cache_dir
+    from musicdance.choreo.slots import plan_slots
+    from musicdance.library import open_library
+    from musicdance.rhythm.model import load_mudar
+
+    monkeypatch.setenv("MDTOOL_CACHE_DIR", str(tmp_path / "cache"))
+    y, truth = synth_song("pop", seed=4, duration_s=20.0)
+    analysis = analyze_signal(y, sr_hz=truth.sr_hz)
+    slots = plan_slots(analysis)
+    library = open_library(REPO / "phrase_library")
+    ids = library.ids()[::60]
+    model = load_mudar()
+    embedded = []
+    batch = model.motion_window_embeddings_batch
+    monkeypatch.setattr(model, "motion_window_embeddings_batch",
+                        lambda poses: embedded.append(len(poses)) or batch(poses))  # fmt: skip
+    first = MudarScorer(model, analysis, library).score_ids(slots, ids)
+    assert sum(embedded) >= len(ids) and list(mudar_cache_dir().rglob("*.npz"))
+    embedded.clear()
+    second = MudarScorer(model, analysis, library).score_ids(slots, ids)
+    assert embedded == [] and np.array_equal(first, second)
+    changed = dict(library.motion_checksums(), **{ids[0]: "0" * 64})
+    monkeypatch.setattr(library, "motion_checksums", lambda: changed)
+    MudarScorer(model, analysis, library).score_ids(slots, ids)
+    assert sum(embedded) >= 1 and sum(embedded) < len(ids)  # only the changed phrase
+    uncached = MudarScorer(model, analysis, library, cache=False).score_ids(slots, ids)
+    assert np.allclose(uncached, first, atol=1e-6)

@@ -194,13 +194,14 @@ class PhraseLibrary:
 
         styles/statuses: any of; tags: all of.
         """
+        ids = None if ids is None else list(ids)
         where, params = ["energy BETWEEN ? AND ?"], [min_energy, max_energy]
         for column, values in (("style", styles), ("status", statuses), ("id", ids or ())):
             values = list(values)
             if values:
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
                 params.extend(values)
-        if ids is not None and not list(ids):
+        if ids is not None and not ids:
             return []
         for tag in dict.fromkeys(tags):
             where.append("id IN (SELECT phrase_id FROM tags WHERE tag = ?)")
@@ -208,7 +209,11 @@ class PhraseLibrary:
         query = f"SELECT {', '.join(_COLUMNS)} FROM phrases WHERE {' AND '.join(where)} ORDER BY id"
         with self._read() as connection:
             rows = connection.execute(query, params).fetchall()
-            tag_rows = connection.execute("SELECT phrase_id, tag FROM tags ORDER BY tag").fetchall()
+            tag_query, tag_params = "SELECT phrase_id, tag FROM tags", []
+            if ids is not None:  # one phrase's tags, not the whole library's, for info()/get()
+                tag_params = ids
+                tag_query += f" WHERE phrase_id IN ({','.join('?' * len(tag_params))})"
+            tag_rows = connection.execute(f"{tag_query} ORDER BY tag", tag_params).fetchall()
         tags_by_id: dict[str, list[str]] = {}
         for phrase_id, tag in tag_rows:
             tags_by_id.setdefault(phrase_id, []).append(tag)
@@ -287,6 +292,11 @@ class PhraseLibrary:
         """Phrase id -> motion file path relative to the library folder."""
         with self._read() as connection:
             return dict(connection.execute("SELECT id, motion_file FROM phrases"))
+
+    def motion_checksums(self) -> dict[str, str]:
+        """Phrase id -> sha256 of its motion file (changes whenever the motion does)."""
+        with self._read() as connection:
+            return dict(connection.execute("SELECT id, motion_sha256 FROM phrases"))
 
     def stats(self) -> dict:
         """Counts per style, energy level, status and meter, a tempo histogram (10 BPM bins),
