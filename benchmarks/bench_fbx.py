@@ -1,17 +1,22 @@
-"""FBX through Blender, and the ufbx bindings tried against it (docs/engines.md).
+"""FBX through Blender, read back by three.js's FBXLoader, and the ufbx bindings tried against it
+(docs/engines.md).
 
 Usage: .venv/bin/python benchmarks/bench_fbx.py [--repeat N] [--ufbx-python PATH]
 
 Writes the demo dance repeated N times (default 1 and 10) as FBX through Blender, reads it back
 through Blender, and prints the seconds of each and the largest joint-position gap against the
-original (metres). With ``--ufbx-python`` (an interpreter that has ``pip install ufbx``), also
-times ``ufbx.load_file`` on the same file and walks its node list the way a reader must, each
-in its own process, printing how that process ended (a crash is a negative signal number).
+original (metres); where Node and three.js are installed (``npm ci``), the same for
+three.js's FBXLoader (``scripts/three_fbx_sample.mjs``, in its own Node process). With
+``--ufbx-python`` (an interpreter that has ``pip install ufbx``), also times ``ufbx.load_file``
+on the same file and walks its node list the way a reader must, each in its own process,
+printing how that process ended (a crash is a negative signal number).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import subprocess
 import tempfile
 import time
@@ -22,7 +27,8 @@ import numpy as np
 from musicdance.io.files import load_motion, save_motion
 from musicdance.motion import concatenate
 
-DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo_dance.bvh"
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "examples" / "demo_dance.bvh"
 UFBX_LOAD = """
 import sys, time, ufbx
 t = time.perf_counter(); scene = ufbx.load_file(sys.argv[1])
@@ -55,6 +61,19 @@ def main() -> None:
             print(f"{motion.num_frames} frames x {motion.skeleton.num_joints} joints "
                   f"({motion.duration_s:.0f} s): write {t1 - t0:.1f} s, read {t2 - t1:.1f} s, "
                   f"largest gap {gap:.2e} m, {path.stat().st_size / 1e6:.1f} MB")  # fmt: skip
+            if shutil.which("node") and (REPO / "node_modules" / "three").is_dir():
+                frames = np.linspace(0, motion.num_frames - 1, 25).round().astype(int)
+                t3 = time.perf_counter()
+                script = str(REPO / "scripts" / "three_fbx_sample.mjs")
+                times = [str(f / motion.fps) for f in frames]
+                done = subprocess.run(["node", script, str(path), *times], capture_output=True,
+                                      text=True, check=True, cwd=REPO)  # fmt: skip
+                found = json.loads(done.stdout)
+                names = motion.skeleton.names
+                got = np.array([[s["positions"][n] for n in names] for s in found["samples"]])
+                three_gap = np.abs(got - motion.global_positions()[frames]).max()
+                print(f"  three.js FBXLoader: {time.perf_counter() - t3:.2f} s (Node start, "
+                      f"parse, 25 sampled frames), largest gap {three_gap:.2e} m")  # fmt: skip
             if args.ufbx_python:
                 done = subprocess.run([args.ufbx_python, "-c", UFBX_LOAD, str(path)],
                                       capture_output=True, text=True, check=False)  # fmt: skip

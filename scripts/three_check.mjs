@@ -1,9 +1,8 @@
-// Shared by scripts/three_sample.mjs (Node) and scripts/three_page.html (headless Chromium):
-// play a loaded glTF's first clip once with an AnimationMixer and sample the bones' world
-// positions. THREE is passed in, so the same file runs under Node's and the browser's imports.
-export function sampleClip(THREE, gltf, times) {
-  const scene = gltf.scene;
-  const clip = gltf.animations[0];
+// Shared by scripts/three_sample.mjs (Node), scripts/three_fbx_sample.mjs (Node) and
+// scripts/three_page.html (headless Chromium): play a loaded scene's clip once with an
+// AnimationMixer and sample the bones' world positions. THREE is passed in, so the same file runs
+// under Node's and the browser's imports.
+export function sampleScene(THREE, scene, clip, times) {
   const mixer = new THREE.AnimationMixer(scene);
   // Played once and held: a looping action is back at its first frame at t = duration.
   const action = mixer.clipAction(clip);
@@ -25,9 +24,15 @@ export function sampleClip(THREE, gltf, times) {
     }
     samples.push({ t, positions: row });
   }
-  const extras = gltf.parser.json.animations[0].extras || {};
   return {
     mixer, clip: clip.name, duration: clip.duration, tracks: clip.tracks.length,
-    scene: scene.name, names, extras_keys: Object.keys(extras), samples,
+    scene: scene.name, names, samples,
   };
+}
+
+// A glTF's first clip, sampled, with the names of its animation extras.
+export function sampleClip(THREE, gltf, times) {
+  const found = sampleScene(THREE, gltf.scene, gltf.animations[0], times);
+  const extras = gltf.parser.json.animations[0].extras || {};
+  return { ...found, extras_keys: Object.keys(extras) };
 }

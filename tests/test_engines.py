@@ -331,6 +331,29 @@ def test_threejs_plays_the_glb_as_mdtool_does(files, demo, mode):
         assert "mdtool_root_motion" in found["extras_keys"]
 
 
+@needs_three
+@needs_blender
+def test_fbx_written_by_mdtool_reads_back_in_threejs_fbxloader(fbx_file, demo):
+    """A second FBX reader, independent of Blender's (the ufbx bindings crash, docs/engines.md):
+    three.js's FBXLoader finds the one take, its length and the bones, and plays the joints
+    where mdtool's forward kinematics puts them."""
+    frames = [0, 37, 233, 460]
+    done = subprocess.run(
+        ["node", str(REPO / "scripts" / "three_fbx_sample.mjs"), str(fbx_file),
+         *(str(f / FPS) for f in frames)],
+        capture_output=True, text=True, check=False, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = json.loads(done.stdout)
+    assert found["errors"] == [] and found["takes"] == ["dance_fbx"]
+    assert found["duration"] == pytest.approx((demo.num_frames - 1) / FPS, abs=1e-4)
+    names, expected = _expected(demo, "hips")
+    assert sorted(found["names"]) == sorted(names)  # its own traversal order
+    for frame, sample in zip(frames, found["samples"], strict=True):
+        got = np.array([sample["positions"][n] for n in names])
+        assert np.abs(got - expected[frame]).max() < TOLERANCE_M
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
