@@ -5,7 +5,10 @@
    p50/p99/max), real-time factor, beat lock (seconds from the start until the declared beats
    reach F >= 0.8 over the next 10 s), F-measure of all declared beats, and the live dance
    against the offline dance of the same song, style and seed (feature scorer for both): BAS
-   margin over its half-beat control (after lock) and the worst-join ratio.
+   margin over its half-beat control (after lock) and the worst-join ratio; repeats: the eights
+   the session danced as repeats of earlier music, and of the eights that repeat an earlier
+   section by the offline analysis, how many got the phrase of their twin
+   (``musicdance.evaluate.live.repeat_figures``).
 2. Real songs (``../shared/data/music``): the same, with the offline analysis' beats as the
    reference (not ground truth).
 3. Tempo changes: two generated songs of different tempi back to back; seconds from the change
@@ -38,7 +41,7 @@ from musicdance.audio.synth import GENRES, synth_song  # noqa: E402
 from musicdance.choreo.choreographer import choreograph  # noqa: E402
 from musicdance.choreo.live import LiveChoreographer  # noqa: E402
 from musicdance.choreo.render import cut_times, render_timeline  # noqa: E402
-from musicdance.evaluate.live import beat_lock_s, live_figures  # noqa: E402
+from musicdance.evaluate.live import beat_lock_s, live_figures, repeat_figures  # noqa: E402
 from musicdance.library import open_library  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,7 +69,10 @@ def one_song(owner, library, y, sr_hz, reference_beats, analysis, *, seed=0) -> 
         offline_motion=offline, offline_cuts_s=[j.time_s for j in cut_times(timeline, library)],
         locked_at_s=session.locked_at_s,
     )  # fmt: skip
+    live_choices = [c for c in record["choices"] if not c["idle"]]
+    eight_s = (6 if record["meter"] == 3 else 8) * 60.0 / max(record["tempo_bpm"], 1.0)
     return {
+        "repeats": repeat_figures(live_choices, analysis.sections, eight_s),
         "duration_s": round(len(y) / sr_hz, 1),
         "style": session.style,
         "tempo_bpm": record["tempo_bpm"],
@@ -159,7 +165,9 @@ def print_row(name: str, row: dict) -> None:
         f"{row['realtime_factor']:5.0f}x (cpu {row['realtime_factor_cpu']:.0f}x)  "
         f"BAS margin {live['bas_margin']:.3f}/"
         f"{offline['bas_margin']:.3f}  worst join {live['worst_join_ratio']:.2f}/"
-        f"{offline['worst_join_ratio']:.2f}"
+        f"{offline['worst_join_ratio']:.2f}  repeats {row['repeats']['repeats']}/"
+        f"{row['repeats']['eights']} (offline repeats danced as such "
+        f"{row['repeats']['danced_as_twin']}/{row['repeats']['eligible']})"
     )
 
 
@@ -180,6 +188,12 @@ def summary(rows: dict) -> dict:
         "bas_margin_ratio_median": float(np.median(ratios)) if ratios else None,
         "live_worst_join_max": max(r["live"]["worst_join_ratio"] for r in values),
         "offline_worst_join_max": max(r["offline"]["worst_join_ratio"] for r in values),
+        "repeats": sum(r["repeats"]["repeats"] for r in values),
+        "eights": sum(r["repeats"]["eights"] for r in values),
+        "offline_repeat_eights": sum(r["repeats"]["eligible"] for r in values),
+        "offline_repeat_eights_danced_as_twin": sum(
+            r["repeats"]["danced_as_twin"] for r in values
+        ),
     }
 
 

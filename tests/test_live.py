@@ -19,7 +19,7 @@ from runtime_support import STARTER
 
 from musicdance.audio.online import OnlineAnalyzer, beat_f_measure
 from musicdance.audio.synth import synth_song, write_song
-from musicdance.choreo.live import LiveChoreographer
+from musicdance.choreo.live import REPEAT_MEMORY, LiveChoreographer
 from musicdance.errors import MusicDanceError
 from musicdance.evaluate.live import beat_lock_s, live_figures
 from musicdance.io.bvh import read_bvh
@@ -196,26 +196,59 @@ def test_same_stream_and_seed_same_dance_other_seed_other_choices():
     assert ids != [c["phrase_id"] for c in other.timeline()["choices"]]
 
 
+def test_repeated_music_is_danced_with_the_phrases_it_had_before():
+    """A passage played twice, another in between: once the second playing is recognised (two
+    whole eights of it heard, and the choice is made one eight ahead, so from about its fifth
+    eight on), its eights repeat the phrases danced to the first playing, eight for eight;
+    nothing before the second playing is called a repeat."""
+    passage, truth = _song("funk", 120, seed=5, duration_s=32.0)  # 16 bars, 8 eights
+    bars = int(round(16 * 4 * 60 / 120 * truth.sr_hz))
+    other, _ = _song("ballad", 120, seed=6, duration_s=32.0)
+    y = np.concatenate([passage[:bars], other[:bars], passage[:bars]])
+    session = _owner().session(truth.sr_hz, seed=2)
+    _feed(session, y, int(0.02 * truth.sr_hz))
+    choices = [c for c in session.choices if not c.idle]
+    second = 2 * bars / truth.sr_hz
+    eight_s = 8 * 60 / 120
+    repeats = [c for c in choices if c.repeat_of is not None]
+    late = [c for c in choices if c.start_s >= second + 5 * eight_s - 0.5]
+    assert late and all(c.repeat_of is not None for c in late)
+    by_eight = {c.eight: c for c in choices}
+    for c in repeats:
+        assert c.start_s > second - 0.5  # nothing before the second playing is a repeat
+        earlier = by_eight[c.repeat_of]
+        assert earlier.phrase_id == c.phrase_id
+        # the same place in the first playing, whatever the eight count in between
+        assert abs((c.start_s - earlier.start_s) - second) < 0.6
+
+
 def test_memory_is_bounded_over_a_long_stream():
-    """Four minutes of music, not recording, with the style's phrases decoded beforehand: the
-    session's buffers stay at their caps and the Python heap does not grow."""
+    """Seven minutes of music, not recording, with the style's phrases decoded beforehand: once
+    the session's capped buffers are full (the last 64 choices and eights remembered for
+    repeats, 4096 latencies: about four and a half minutes here), they stay at their caps and
+    the Python heap does not grow (only allocations made after the warm-up are traced)."""
     import tracemalloc
 
     y, truth = _song("house", 124, duration_s=60.0)  # looped; bench_live.py runs an hour
     owner = LiveChoreographer(open_library(STARTER), style="house")
     for phrase_id in owner.table.ids[owner.rows]:
-        owner.phrase(phrase_id)
+        owner.peak_mps2(phrase_id)  # decodes the phrase too
     session = owner.session(truth.sr_hz, seed=0)
     chunk = int(0.05 * truth.sr_hz)
+    for _minute in range(5):
+        _feed(session, y, chunk)
     tracemalloc.start()
     heap = []
-    for _minute in range(4):
+    for _minute in range(2):
         _feed(session, y, chunk)
         heap.append(tracemalloc.get_traced_memory()[0])
     tracemalloc.stop()
-    assert len(session.choices) <= 64 and len(session.latencies_s) <= 4096
+    assert len(session.choices) == 64 and len(session.latencies_s) == 4096
     assert len(session.declared_beats_s) <= 1024 and len(session._history) <= 32
-    assert heap[-1] - heap[1] < 200_000, np.diff(heap)
+    assert len(session._repeats.phrases) <= REPEAT_MEMORY
+    # what the first traced minute allocated and kept replaces what the caps dropped; the
+    # second minute adds nothing more
+    assert heap[1] - heap[0] < 50_000, heap
 
 
 def test_the_cli_writes_what_the_session_danced(tmp_path):

@@ -4,8 +4,9 @@
 ``[n, C]``, any sample rate: resampled to 22050 Hz with soxr's streaming resampler) and keeps,
 per STFT frame (hop 512, the offline analysis' frames), the same spectral-flux onset strength
 as ``musicdance.audio.features`` (mean positive dB rise over 128 mel bands, and over the bands
-below 200 Hz for bar starts) and the frame loudness. A frame is computed as soon as the samples
-under its window have arrived (46 ms after its centre).
+below 200 Hz for bar starts), the frame loudness, and for recognising repeated music a chroma
+(12 pitch classes) and a coarse spectral shape (``SHAPE_BANDS`` mel bands, dB). A frame is
+computed as soon as the samples under its window have arrived (46 ms after its centre).
 
 Every ``update_s`` the tracker looks at the last ``window_s`` of onset strength:
 
@@ -36,6 +37,7 @@ from musicdance.audio.features import (
     N_FFT,
     N_MELS,
     TOP_DB,
+    chroma_filterbank,
     hz_to_mel,
     mel_filterbank,
 )
@@ -44,6 +46,8 @@ from musicdance.errors import MusicDanceError
 
 __all__ = ["BeatState", "OnlineAnalyzer", "beat_f_measure"]
 
+#: Mel bands pooled into the coarse spectral shape kept per frame (timbre, for repeats).
+SHAPE_BANDS = 8
 #: Tempo agreement (octaves) under which two estimates are the same tempo.
 SAME_TEMPO_OCT = 0.04
 #: Consecutive agreeing updates before a different tempo is adopted.
@@ -99,12 +103,13 @@ class BeatState:
 
 
 class _Ring:
-    """The last ``size`` float values of a stream, oldest first on read (a buffer of twice the
-    size, shifted back once it is full, so that appending costs O(1) per value on average)."""
+    """The last ``size`` float values (or rows of ``width`` values) of a stream, oldest first on
+    read (a buffer of twice the size, shifted back once it is full, so that appending costs
+    O(1) per value on average)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, width: int | None = None) -> None:
         self.size = size
-        self.data = np.zeros(2 * size)
+        self.data = np.zeros((2 * size,) if width is None else (2 * size, width))
         self.end = 0
         self.count = 0
 
@@ -152,6 +157,7 @@ class OnlineAnalyzer:
         self._mel = mel_filterbank(sr_hz=self.sr_hz)
         centres = np.linspace(0, hz_to_mel(self.sr_hz / 2), N_MELS + 2)[1:-1]
         self._low = hz_to_mel(LOW_BAND_MAX_HZ) > centres
+        self._chroma = chroma_filterbank(sr_hz=self.sr_hz, n_fft=N_FFT)
         self._window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
         # samples from absolute index ``_buffer_start`` on; the stream is zero-padded by
         # N_FFT / 2 at its start like the offline STFT (center=True)
@@ -164,6 +170,8 @@ class OnlineAnalyzer:
         self.onset = _Ring(size)
         self.onset_low = _Ring(size)
         self.rms = _Ring(size)
+        self.chroma = _Ring(size, 12)  # per frame, each frame's largest pitch class = 1
+        self.shape_db = _Ring(size, SHAPE_BANDS)  # per frame, mean dB of each band group
         self.min_frames = int(np.ceil(min_window_s * self.fps))
         self.update_frames = max(1, int(round(update_s * self.fps)))
         self._since_update = 0
@@ -238,6 +246,9 @@ class OnlineAnalyzer:
         self.onset.extend(rise.mean(axis=1))
         self.onset_low.extend(rise[:, self._low].mean(axis=1))
         self.rms.extend(np.sqrt(np.mean(np.square(centre), axis=1)))
+        chroma = power @ self._chroma.T
+        self.chroma.extend(chroma / np.maximum(chroma.max(axis=1, keepdims=True), 1e-10))
+        self.shape_db.extend(db.reshape(len(db), SHAPE_BANDS, -1).mean(axis=2))
         self._next_frame = first + count
 
     # -- the tracker ------------------------------------------------------------------------

@@ -11,12 +11,14 @@ one eight at a time:
   density of the last eight), the library's transition graph with the repeat and mirror factors
   (the second eight of each sixteen counts as the same music phrase, so its mirror twin is
   favoured) and ``vary_step`` (no move again within ``MOVE_WINDOW`` eights), with the seeded
-  jitter of the offline decoder;
+  jitter of the offline decoder; music that repeats what was heard before (two eights matching
+  two earlier ones by their chroma and spectral shape) gets the phrases danced to it then;
 - motion: a beat clock ``B`` (beats, continuous) advances at the tracked tempo and is pulled
   towards the tracked phase (``CLOCK_GAIN``); a phrase maps ``B`` to its own frames through its
   counts, so a tempo or phase change re-warps the phrase from where it is instead of cutting
   it; each new phrase is placed on the floor where the dancer stands and joined with
-  inertialization (the offset decays as a critically damped spring, as ``inertialize``).
+  inertialization (the offset decays as a critically damped spring, as ``inertialize``), its
+  blend made longer, or the cut moved later, when the join would be sharper than the phrases.
 
 Before the pulse is locked (and the meter known: two bars) the dancer grooves on the calmest
 groove of the style, on the clock of the tracker's tentative tempo (100 BPM until there is
@@ -86,6 +88,8 @@ IDLE_BPM = 100.0
 #: Cut delays tried at each join (beats after the new phrase's count 1), the simulated window
 #: after the cut, and the cost factor per beat of delay (ties keep the cut on count 1).
 CUT_DELAYS_BEATS = (0.0, 0.5, 1.0)
+#: longer blends tried on count 1 before cutting later (times the join's own halflife)
+CUT_HALFLIFE_SCALES = (1.0, 1.5, 2.0, 3.0)
 CUT_WINDOW_S = 0.4
 CUT_DELAY_COST = 0.5
 #: A cut on count 1 whose peak stays under this share of the sharpest moment inside the two
@@ -93,6 +97,14 @@ CUT_DELAY_COST = 0.5
 CUT_KEEP_SHARE = 0.9
 #: Past eights kept to normalise loudness and onset density as the offline scorer does.
 HISTORY_SLOTS = 32
+#: Repeated music is danced with the phrases danced to it before (offline, the repeated
+#: sections of ``choreograph(reuse_sections=True)``): an eight that matches an eight at least
+#: ``REPEAT_MIN_GAP`` eights earlier, with the eight before each matching too (similarity of
+#: chroma and spectral shape >= ``REPEAT_SIMILARITY``), continues that passage's phrases.
+REPEAT_SIMILARITY = 0.9
+REPEAT_MIN_GAP = 4
+#: Eights remembered for repeats (about three to five minutes of music).
+REPEAT_MEMORY = 64
 
 
 @dataclass
@@ -108,6 +120,7 @@ class LiveChoice:
     meter: int
     beat_times_s: list[float]
     idle: bool = False
+    repeat_of: int | None = None  # the earlier eight whose phrase this repeats, if any
 
     def to_json(self) -> dict:
         return {
@@ -119,7 +132,73 @@ class LiveChoice:
             "meter": self.meter,
             "beat_times_s": [round(t, 4) for t in self.beat_times_s],
             "idle": self.idle,
+            "repeat_of": self.repeat_of,
         }
+
+
+class _RepeatMemory:
+    """What each past eight sounded like and which phrase it got, to dance repeated music
+    with repeated phrases. ``REPEAT_MEMORY`` eights at most."""
+
+    def __init__(self) -> None:
+        self.spans: deque[tuple[int, float, float]] = deque()  # eights not yet heard to the end
+        self.prints: dict[int, np.ndarray] = {}
+        self.phrases: dict[int, str] = {}
+
+    def add(self, eight: int, start_s: float, end_s: float, phrase_id: str) -> None:
+        self.spans.append((eight, start_s, end_s))
+        self.phrases[eight] = phrase_id
+        for old in [e for e in self.phrases if e <= eight - REPEAT_MEMORY]:
+            self.phrases.pop(old)
+            self.prints.pop(old, None)
+
+    def listen(self, analyzer: OnlineAnalyzer) -> None:
+        """Fingerprint every eight whose audio has arrived (while it is still in the rings)."""
+        newest = analyzer.frames - 1
+        while self.spans and self.spans[0][2] * analyzer.fps <= newest:
+            eight, start_s, end_s = self.spans.popleft()
+            ago = newest - np.array([start_s, end_s]) * analyzer.fps
+            chroma, shape = analyzer.chroma.last(), analyzer.shape_db.last()
+            a, b = (max(0, len(chroma) - int(round(x))) for x in ago)
+            if b - a >= 16:
+                self.prints[eight] = eight_print(chroma[a:b], shape[a:b])
+
+    def repeat(self, eight: int) -> tuple[int, str] | None:
+        """``(earlier eight, its phrase)`` for ``eight`` when the newest fingerprinted eight and
+        the one before it repeat an earlier passage, else None."""
+        if not self.prints:
+            return None
+        k = max(self.prints)
+        if k - 1 not in self.prints:
+            return None
+        best, best_score = None, 2 * REPEAT_SIMILARITY
+        for m in self.prints:
+            if m > k - REPEAT_MIN_GAP or m - 1 not in self.prints:
+                continue
+            score = float(self.prints[m] @ self.prints[k] + self.prints[m - 1] @ self.prints[k - 1])
+            here = min(self.prints[m] @ self.prints[k], self.prints[m - 1] @ self.prints[k - 1])
+            if here >= REPEAT_SIMILARITY and score > best_score:
+                best, best_score = m, score
+        if best is None:
+            return None
+        target = best + (eight - k)
+        if target >= eight or target not in self.phrases:
+            return None
+        return target, self.phrases[target]
+
+
+def eight_print(chroma: np.ndarray, shape_db: np.ndarray, parts: int = 4) -> np.ndarray:
+    """Fingerprint of a stretch of music from per-frame chroma ``[n, 12]`` and spectral shape
+    ``[n, B]``: in each of ``parts`` equal parts (half bars of an eight in 4/4, so the order of
+    the chords counts), the mean chroma and the mean shape, each centred and scaled to unit
+    length; all side by side and scaled so that the dot product of two prints is the mean of
+    their ``2 * parts`` cosines."""
+    pieces = []
+    for rows in np.array_split(np.arange(len(chroma)), parts):
+        for x in (chroma[rows].mean(axis=0), shape_db[rows].mean(axis=0)):
+            x = x - x.mean()
+            pieces.append(x / max(float(np.linalg.norm(x)), 1e-9))
+    return np.concatenate(pieces) / np.sqrt(len(pieces))
 
 
 @dataclass
@@ -280,11 +359,13 @@ class LiveSession:
         self._next_segment_b: float | None = None
         self._pending: tuple[int, LiveChoice] | None = None
         self._cut_at: float | None = None  # clock of the cut to the pending phrase, once chosen
+        self._cut_halflife_scale = 1.0  # the blend of that cut, times its own halflife
         self._eight = 0
         self._history: deque[Slot] = deque(maxlen=HISTORY_SLOTS)
         self._loudness_db: deque[float] = deque(maxlen=HISTORY_SLOTS)
         self._path: list[int] = []
         self._uses: dict[str, int] = {}
+        self._repeats = _RepeatMemory()
         self._previous = deque(maxlen=2)  # last two output poses (root [3], rotations [J, 4])
         self._setup_candidates()
 
@@ -310,6 +391,7 @@ class LiveSession:
         the look-ahead). The time it took is added to ``latencies_s``."""
         started, started_cpu = time.perf_counter(), time.thread_time()
         state = self.analyzer.push(samples)
+        self._repeats.listen(self.analyzer)
         if state.locked and self.locked_at_s is None:
             self.locked_at_s = state.time_s
         until = state.time_s + self.owner.lookahead_s
@@ -380,6 +462,7 @@ class LiveSession:
         self._table = table
         self._moves = np.array([move_of(i) for i in self.ids])
         self._twins = twin_index(self.ids)
+        self._id_index = {phrase_id: i for i, phrase_id in enumerate(self.ids)}
         self._graph = self.owner.graph.subgraph(self.rows)
         # the idle groove: the calmest groove (a move named "...groove"), else the calmest
         # phrase that is not a fill
@@ -417,9 +500,10 @@ class LiveSession:
             onset_density_per_s=float(density),
         )
 
-    def _choose(self, slot: Slot) -> str:
-        """The phrase for ``slot``: the scorer over the recent slots (for the same
-        normalisation as offline), the transition prior from the last phrase, variety."""
+    def _choose(self, slot: Slot) -> tuple[str, int | None]:
+        """The phrase for ``slot`` and the earlier eight it repeats (None when it does not): the
+        phrase danced to the same music before, else the scorer over the recent slots (for the
+        same normalisation as offline), the transition prior from the last phrase, variety."""
         self._history.append(slot)
         history = list(self._history)
         emission = score_table(self.owner.scorer, history, self._table, self.owner.library)
@@ -436,18 +520,25 @@ class LiveSession:
             previous = history[-2] if len(history) > 1 else slot
             steps = sparse_steps([previous, slot], self._graph)
             score = score * _transition_row(steps, 1, self._path[-1], len(self.ids))
-        choice = vary_step(
-            score, self._moves, self._twins, np.array(self._path[-MOVE_WINDOW:], dtype=np.int64),
-            self._uses, same_phrase=slot.position_in_phrase == 1 and bool(self._path),
-        )  # fmt: skip
-        if choice < 0:
-            choice = int(np.argmax(score))
+        repeat = self._repeats.repeat(slot.index)
+        if repeat is not None and repeat[1] in self._id_index:
+            choice = self._id_index[repeat[1]]
+        else:
+            repeat = None
+            choice = vary_step(
+                score, self._moves, self._twins,
+                np.array(self._path[-MOVE_WINDOW:], dtype=np.int64), self._uses,
+                same_phrase=slot.position_in_phrase == 1 and bool(self._path),
+            )  # fmt: skip
+            if choice < 0:
+                choice = int(np.argmax(score))
         self._path.append(choice)
         if len(self._path) > 4 * MOVE_WINDOW:
             del self._path[: -MOVE_WINDOW]
         move = self._moves[choice]
         self._uses[move] = self._uses.get(move, 0) + 1
-        return self.ids[choice]
+        self._repeats.add(slot.index, slot.start_s, slot.end_s, self.ids[choice])
+        return self.ids[choice], None if repeat is None else repeat[0]
 
     # -- the clock and the frames ------------------------------------------------------------
 
@@ -488,10 +579,11 @@ class LiveSession:
         first = t + (self._next_segment_b - self._clock - 0.5) * state.period_s
         beats = state.beats_after(first, cycle)
         slot = self._slot_now(beats, state)
+        phrase_id, repeat_of = self._choose(slot)
         choice = LiveChoice(
-            eight=self._eight, phrase_id=self._choose(slot), start_s=float(beats[0]),
+            eight=self._eight, phrase_id=phrase_id, start_s=float(beats[0]),
             decided_at_s=state.time_s, tempo_bpm=state.tempo_bpm, meter=state.meter,
-            beat_times_s=[float(b) for b in beats],
+            beat_times_s=[float(b) for b in beats], repeat_of=repeat_of,
         )  # fmt: skip
         self.owner.prefetch(choice.phrase_id)
         self._pending = (int(self._next_segment_b), choice)
@@ -564,25 +656,30 @@ class LiveSession:
         """Beats per second of the clock (the tracked tempo, or the idle tempo)."""
         return (self.state.tempo_bpm if self.state.tempo_bpm > 0 else IDLE_BPM) / 60.0
 
-    def _cut_delay(self, phrase_id: str, b0: float, t: float) -> float:
-        """Beats to keep dancing the current phrase past ``b0`` before cutting to
-        ``phrase_id`` (still anchored at ``b0``, so its counts stay on the beats): of
-        ``CUT_DELAYS_BEATS``, the one whose join's peak joint acceleration (from the frame
-        before the cut to ``CUT_WINDOW_S`` after, simulated at the current tempo) is lowest,
-        each later beat costing ``CUT_DELAY_COST`` of it; count 1 whenever its join stays under
-        ``CUT_KEEP_SHARE`` of the sharpest moment inside the two phrases (the offline render's
-        rule that a join is never the sharpest moment; forward only: the phrase playing now
-        cannot be cut earlier than now)."""
+    def _cut_plan(self, phrase_id: str, b0: float, t: float) -> tuple[float, float]:
+        """How to join ``phrase_id`` (count 1 at clock ``b0``): ``(delay_beats, halflife_scale)``.
+
+        A join is simulated at the current tempo and its peak joint acceleration (from the
+        frame before the cut to ``CUT_WINDOW_S`` after) compared with the sharpest moment inside
+        the two phrases (the offline render's rule that a join is never the sharpest moment).
+        The candidates, in order: cut on count 1 with the blend of ``join_halflife_s``, then
+        with that blend ``CUT_HALFLIFE_SCALES`` times longer (the counts stay on the beats),
+        then ``CUT_DELAYS_BEATS`` later (the current phrase danced on, the new one still
+        anchored at ``b0``). The first under ``CUT_KEEP_SHARE`` of the sharpest moment is
+        taken; when none is, the one of lowest peak, each later beat costing
+        ``CUT_DELAY_COST`` of it (forward only: the phrase playing now cannot be cut earlier)."""
         dt, rate = 1.0 / self.fps, self._rate()
         after = int(round(CUT_WINDOW_S * self.fps))
         # the sharpest moment inside either phrase at this tempo (time-warping by a factor k
-        # scales accelerations by k^2): a join under it is kept on count 1
+        # scales accelerations by k^2)
         sharpest = max(
             self.owner.peak_mps2(pid) * (rate * 60.0 / self.owner.phrase(pid).info.tempo_bpm) ** 2
             for pid in (self._segment.phrase_id, phrase_id)
         )
-        best, best_cost = 0.0, np.inf
-        for delay in CUT_DELAYS_BEATS:
+        plans = [(0.0, scale) for scale in CUT_HALFLIFE_SCALES]
+        plans += [(delay, 1.0) for delay in CUT_DELAYS_BEATS if delay > 0]
+        best, best_cost = plans[0], np.inf
+        for delay, scale in plans:
             frames = list(self._previous)
             clock = self._clock
             for _ in range(int(round(delay / rate / dt))):
@@ -590,6 +687,7 @@ class LiveSession:
                 clock += rate * dt
             cut = len(frames)
             segment = self._joined_segment(phrase_id, b0, t, frames[-2:], clock)
+            segment.halflife_s *= scale
             for k in range(after):
                 frames.append(self._segment_pose(segment, clock + k * rate * dt, t + k * dt))
             motion = Motion(self._skeleton, self.fps, np.array([f[0] for f in frames]),
@@ -597,11 +695,11 @@ class LiveSession:
             positions = motion.global_positions()[cut - 2 :]
             peak = float(np.linalg.norm(np.diff(positions, 2, axis=0), axis=-1).max())
             peak *= self.fps**2
-            if delay == 0.0 and peak <= CUT_KEEP_SHARE * sharpest:
-                return 0.0
+            if peak <= CUT_KEEP_SHARE * sharpest:
+                return delay, scale
             cost = peak * (1.0 + CUT_DELAY_COST * delay)
             if cost < best_cost:
-                best, best_cost = delay, cost
+                best, best_cost = (delay, scale), cost
         return best
 
     def _source_pose(self, segment: _Segment, clock: float) -> tuple[np.ndarray, np.ndarray]:
@@ -617,8 +715,9 @@ class LiveSession:
             self._maybe_schedule(t)
             if self._pending is not None and self._clock >= self._pending[0]:
                 b0, choice = self._pending
-                if self._cut_at is None:  # the phrase's count 1: where to cut
-                    self._cut_at = b0 + self._cut_delay(choice.phrase_id, b0, t)
+                if self._cut_at is None:  # the phrase's count 1: where and how to cut
+                    delay, self._cut_halflife_scale = self._cut_plan(choice.phrase_id, b0, t)
+                    self._cut_at = b0 + delay
                     playing = self._segment
                     playing.counts = max(playing.counts, int(np.ceil(self._cut_at - playing.b0)))
             if self._pending is not None and self._cut_at is not None and (
@@ -629,6 +728,7 @@ class LiveSession:
                 self.choices.append(replace(choice, start_s=t))
                 self._choice_count += 1
                 self._start(choice.phrase_id, b0, t)
+                self._segment.halflife_s *= self._cut_halflife_scale
                 self._next_segment_b = b0 + self._cycle()
             root, rot = self._pose_at(t)
             self._previous.append((root, rot))

@@ -14,7 +14,14 @@ from musicdance.audio.online import beat_f_measure
 from musicdance.evaluate.metrics import beat_alignment, join_peaks
 from musicdance.motion.motion import Motion, slice_frames
 
-__all__ = ["LOCK_F_MEASURE", "LOCK_SPAN_S", "beat_lock_s", "dance_figures", "live_figures"]
+__all__ = [
+    "LOCK_F_MEASURE",
+    "LOCK_SPAN_S",
+    "beat_lock_s",
+    "dance_figures",
+    "live_figures",
+    "repeat_figures",
+]
 
 LOCK_F_MEASURE = 0.8
 LOCK_SPAN_S = 10.0
@@ -87,3 +94,40 @@ def live_figures(
 
 def _from(motion: Motion, start_s: float) -> Motion:
     return slice_frames(motion, int(round(start_s * motion.fps)))
+
+
+def repeat_figures(choices: list[dict], sections, eight_s: float) -> dict:
+    """Repeated music danced with repeated phrases, judged by the offline analysis' sections.
+
+    ``choices``: the live session's non-idle choices (``LiveChoice.to_json``); ``sections``:
+    the offline ``Analysis.sections``; ``eight_s``: the length of one eight (s). An eight is
+    *eligible* when an earlier section with the same label covers the same offset from its
+    start (its *twin*: the live eight starting there, within half an eight). Returns the
+    eligible eights, how many of them got their twin's phrase, the eights the session marked as
+    repeats (``repeat_of``) and how many of those were eligible and got their twin's phrase."""
+    starts = np.array([c["start_s"] for c in choices], dtype=float)
+    eligible = as_twin = repeats = repeats_at_offline = 0
+    for c in choices:
+        t = c["start_s"] + 0.25 * eight_s  # an eight a little early still belongs to the section
+        here = [k for k, s in enumerate(sections) if s.start_s <= t < s.end_s]
+        twin = None
+        if here:
+            section = sections[here[0]]
+            offset = c["start_s"] - section.start_s
+            long_enough = offset + 0.5 * eight_s
+            earlier = [
+                s for s in sections[: here[0]]
+                if s.label == section.label and s.end_s - s.start_s > long_enough
+            ]  # fmt: skip
+            if earlier:
+                twin_s = earlier[-1].start_s + offset
+                near = np.flatnonzero(np.abs(starts - twin_s) < 0.5 * eight_s)
+                twin = choices[int(near[0])] if len(near) else None
+        same = twin is not None and twin["phrase_id"] == c["phrase_id"]
+        eligible += twin is not None
+        as_twin += same
+        if c.get("repeat_of") is not None:
+            repeats += 1
+            repeats_at_offline += same
+    return {"eligible": eligible, "danced_as_twin": as_twin, "repeats": repeats,
+            "repeats_at_offline_repeats": repeats_at_offline, "eights": len(choices)}  # fmt: skip
