@@ -4,7 +4,7 @@
    fed 20 ms chunks as fast as it can. Per song: latency of ``push`` (wall clock and CPU time,
    p50/p99/max), real-time factor, beat lock (seconds from the start until the declared beats
    reach F >= 0.8 over the next 10 s), F-measure of all declared beats, and the live dance
-   against the offline dance of the same song, style and seed (feature scorer for both): BAS
+   against the offline dance of the same song, style, seed and scorer (``--scorer``): BAS
    margin over its half-beat control (after lock) and the worst-join ratio; repeats: the eights
    the session danced as repeats of earlier music, and of the eights that repeat an earlier
    section by the offline analysis, how many got the phrase of their twin
@@ -16,7 +16,8 @@
 4. Memory over a long stream (``--minutes``, default 60): a real song looped, no recording;
    Python heap (tracemalloc) and RSS after each tenth of the stream.
 
-    python benchmarks/bench_live.py [--minutes 60] [--quick] [--json OUT]
+    python benchmarks/bench_live.py [--minutes 60] [--quick] [--scorer bundle|features]
+        [--json OUT]
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ import numpy as np  # noqa: E402
 from musicdance.audio.analysis import analyze, analyze_signal  # noqa: E402
 from musicdance.audio.load import load_audio  # noqa: E402
 from musicdance.audio.synth import GENRES, synth_song  # noqa: E402
+from musicdance.bundle import open_bundle  # noqa: E402
 from musicdance.choreo.choreographer import choreograph  # noqa: E402
 from musicdance.choreo.live import LiveChoreographer  # noqa: E402
+from musicdance.choreo.onnx_scorer import scorer_for  # noqa: E402
 from musicdance.choreo.render import cut_times, render_timeline  # noqa: E402
+from musicdance.defaults import DEFAULT_BUNDLE  # noqa: E402
 from musicdance.evaluate.live import beat_lock_s, live_figures, repeat_figures  # noqa: E402
 from musicdance.library import open_library  # noqa: E402
 
@@ -61,7 +65,9 @@ def feed(owner: LiveChoreographer, y: np.ndarray, sr_hz: int, *, seed: int, reco
 def one_song(owner, library, y, sr_hz, reference_beats, analysis, *, seed=0) -> dict:
     session, elapsed = feed(owner, y, sr_hz, seed=seed, record=True)
     record = session.timeline()
-    timeline = choreograph(analysis, library, style=session.style, seed=seed, fps=owner.fps)
+    scorer = scorer_for(owner.bundle, analysis, feature_weight=owner.feature_weight)
+    timeline = choreograph(analysis, library, style=session.style, seed=seed, fps=owner.fps,
+                           scorer=scorer)  # fmt: skip
     offline = render_timeline(timeline, library)
     cuts = [c["start_s"] for c in record["choices"] if not c["idle"]]
     figures = live_figures(
@@ -202,9 +208,14 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true", help="one seed, 60-s songs")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--scorer", choices=("bundle", "features"), default="bundle",
+                        help="bundles/default mixed with the features (as mdtool live), or "
+                        "the features alone; offline uses the same")  # fmt: skip
     args = parser.parse_args()
     library = open_library(REPO / "phrase_library")
-    owner = LiveChoreographer(library)
+    bundle = open_bundle(DEFAULT_BUNDLE, library=library) if args.scorer == "bundle" else None
+    owner = LiveChoreographer(library, bundle=bundle)
+    print(f"scorer: {args.scorer}")
     print("1. generated songs (exact beats); live/offline")
     gen = generated(owner, library, args.quick)
     print("2. real songs (offline analysis beats as the reference)")

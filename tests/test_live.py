@@ -17,6 +17,7 @@ from gltf_validator import assert_valid
 from library_support import mdtool, one_line_error
 from runtime_support import STARTER
 
+from musicdance.audio.analysis import analyze_signal
 from musicdance.audio.online import OnlineAnalyzer, beat_f_measure
 from musicdance.audio.synth import synth_song, write_song
 from musicdance.choreo.live import REPEAT_MEMORY, LiveChoreographer
@@ -222,6 +223,42 @@ def test_repeated_music_is_danced_with_the_phrases_it_had_before():
         assert abs((c.start_s - earlier.start_s) - second) < 0.6
 
 
+def test_with_the_bundle_each_eight_is_scored_on_the_last_eight_heard():
+    """With the default bundle, the session mixes the model's probabilities into the scores as
+    offline, and the model's input is the last eight heard: the same log-mel as the offline
+    analysis of those frames (floored at the loudest bin so far, not the song's, minus 80 dB).
+    The dance then differs from the features-only one with the same seed."""
+    from musicdance.bundle import open_bundle
+    from musicdance.defaults import DEFAULT_BUNDLE
+
+    library = open_library(STARTER)
+    y, truth = _song("pop", 112, duration_s=30.0)
+    owner = LiveChoreographer(library, bundle=open_bundle(DEFAULT_BUNDLE, library=library))
+    session = owner.session(truth.sr_hz, seed=0)
+    heard = []
+    mix = session._mix_model
+
+    def spy(features, slot, floor=1e-6):
+        frames = int(round((slot.end_s - slot.start_s) * session.analyzer.fps))
+        heard.append((session.analyzer.frames, session.analyzer.log_mel_db.last(frames).copy()))
+        mixed = mix(features, slot, floor)
+        assert mixed.shape == features.shape and not np.allclose(mixed, features)
+        return mixed
+
+    session._mix_model = spy
+    _feed(session, y, int(0.02 * truth.sr_hz))
+    with_bundle = [c.phrase_id for c in session.choices if not c.idle]
+    assert len(heard) >= len(with_bundle) >= 4  # the last choice may not be danced yet
+    offline = analyze_signal(y, sr_hz=truth.sr_hz).log_mel_db
+    floor = float(offline.min())  # the song's loudest bin - 80 dB (live: the loudest so far)
+    for end, log_mel in heard:
+        expected = offline[:, end - len(log_mel) : end].T
+        assert np.abs(np.maximum(log_mel, floor) - expected).max() < 1e-3
+    plain = _owner().session(truth.sr_hz, seed=0)
+    _feed(plain, y, int(0.02 * truth.sr_hz))
+    assert with_bundle != [c.phrase_id for c in plain.choices if not c.idle]
+
+
 def test_memory_is_bounded_over_a_long_stream():
     """Seven minutes of music, not recording, with the style's phrases decoded beforehand: once
     the session's capped buffers are full (the last 64 choices and eights remembered for
@@ -255,9 +292,10 @@ def test_the_cli_writes_what_the_session_danced(tmp_path):
     y, truth = _song("pop", 112)
     song = write_song(tmp_path / "pop.wav", y, sr_hz=truth.sr_hz)
     out = tmp_path / "out"
-    result = mdtool("live", song, "-o", out, "-L", STARTER, "--seed", 3, "--json")
+    result = mdtool("live", song, "-o", out, "-L", STARTER, "--seed", 3, "--no-bundle", "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
+    assert summary["scorer"] == "features"
     assert summary["locked_at_s"] < 4.0 and summary["latency_ms"]["chunks"] > 1000
     assert_valid(out / "pop.glb")
     motion = read_bvh(out / "pop.bvh")

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import typer
 
-from mdtool.app import app, console, format_list, print_json
+from mdtool.app import (
+    BUNDLE_OPTION,
+    FEATURE_WEIGHT_OPTION,
+    NO_BUNDLE_OPTION,
+    app,
+    console,
+    format_list,
+    print_json,
+)
 from mdtool.library_commands import DEFAULT_LIBRARY
 
 LIVE_FORMATS = ("glb", "bvh", "json")
@@ -21,6 +29,9 @@ def live(
     style: str = typer.Option(None, "--style", help="Dance style (default: chosen at lock)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the phrase choices."),
     library: Path = typer.Option(DEFAULT_LIBRARY, "--library", "-L", help="Phrase library."),
+    bundle: Path = BUNDLE_OPTION,
+    no_bundle: bool = NO_BUNDLE_OPTION,
+    feature_weight: float = FEATURE_WEIGHT_OPTION,
     fps: float = typer.Option(30.0, "--fps", min=1.0, max=240.0, help="Output frame rate."),
     chunk_ms: float = typer.Option(
         20.0, "--chunk-ms", min=1.0, max=1000.0, help="PCM chunk fed per call (ms)."
@@ -66,8 +77,12 @@ def live(
         total = len(samples)
         chunks = _file_chunks(samples, sr_hz, chunk_ms, realtime)
         stem = name or song.stem
+    from mdtool.choreo_commands import _choose_bundle
+
     phrases = open_library(library)
-    owner = LiveChoreographer(phrases, style=style, fps=fps, lookahead_s=lookahead_ms / 1000)
+    model, scorer_name, scorer_note = _choose_bundle(phrases, bundle, no_bundle)
+    owner = LiveChoreographer(phrases, style=style, fps=fps, lookahead_s=lookahead_ms / 1000,
+                              bundle=model, feature_weight=feature_weight)  # fmt: skip
     session = owner.session(sr_hz, seed=seed, record=True)
     started = time.perf_counter()
     fed = 0
@@ -91,11 +106,14 @@ def live(
         "chunk_ms": chunk_ms,
         "elapsed_s": round(elapsed, 3),
         "realtime_factor": round(audio_s / elapsed, 1) if elapsed > 0 else None,
+        "scorer": scorer_name,
     }
+    if scorer_note:
+        report["scorer_note"] = scorer_note
     if note:
         report["note"] = note
     if compare and song is not None:
-        report["compare"] = _compare(song, phrases, session, seed)
+        report["compare"] = _compare(song, phrases, session, seed, model, feature_weight)
     outputs = live_outputs(output, stem, chosen)
     write_live(session, outputs, report=report)
     record = session.timeline()
@@ -116,8 +134,11 @@ def live(
     console.print(
         f"style {record['style']}, {record['tempo_bpm']:.1f} BPM, {record['meter']}/4, "
         f"locked at {record['locked_at_s']} s; latency p50 {lat['p50']:.2f} ms, "
-        f"p99 {lat['p99']:.2f} ms; {summary['realtime_factor']}x real time"
+        f"p99 {lat['p99']:.2f} ms; {summary['realtime_factor']}x real time; "
+        f"scorer: {scorer_name}"
     )
+    if scorer_note:
+        console.print(scorer_note)
     if note:
         console.print(note)
     if "compare" in report:
@@ -131,18 +152,20 @@ def live(
         console.print(f"wrote {path}")
 
 
-def _compare(song: Path, phrases, session, seed: int) -> dict:
-    """Live against the offline dance of the same song, style and seed."""
+def _compare(song: Path, phrases, session, seed: int, model, feature_weight: float) -> dict:
+    """Live against the offline dance of the same song, style, seed and scorer."""
     import numpy as np
 
     from musicdance.audio.analysis import analyze
     from musicdance.choreo.choreographer import choreograph
+    from musicdance.choreo.onnx_scorer import scorer_for
     from musicdance.choreo.render import cut_times, render_timeline
     from musicdance.evaluate.live import live_figures
 
     analysis = analyze(song)
+    scorer = scorer_for(model, analysis, feature_weight=feature_weight)
     timeline = choreograph(analysis, phrases, style=session.style, seed=seed,
-                           fps=session.fps)  # fmt: skip
+                           fps=session.fps, scorer=scorer)  # fmt: skip
     offline = render_timeline(timeline, phrases)
     cuts = [c["start_s"] for c in session.timeline()["choices"] if not c["idle"]]
     return live_figures(

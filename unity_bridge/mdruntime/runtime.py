@@ -235,7 +235,8 @@ class Runtime:
             owner = self._live.get(key)
             if owner is None:
                 owner = LiveChoreographer(self.library, style=style, fps=fps,
-                                          lookahead_s=lookahead_s)  # fmt: skip
+                                          lookahead_s=lookahead_s, bundle=self.bundle,
+                                          feature_weight=self.feature_weight)  # fmt: skip
                 self._live.put(key, owner)
         return owner.session(sr_hz, seed=seed, record=record)
 

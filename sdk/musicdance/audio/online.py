@@ -5,7 +5,8 @@
 per STFT frame (hop 512, the offline analysis' frames), the same spectral-flux onset strength
 as ``musicdance.audio.features`` (mean positive dB rise over 128 mel bands, and over the bands
 below 200 Hz for bar starts), the frame loudness, and for recognising repeated music a chroma
-(12 pitch classes) and a coarse spectral shape (``SHAPE_BANDS`` mel bands, dB). A frame is
+(12 pitch classes) and a coarse spectral shape (``SHAPE_BANDS`` mel bands, dB), and the log-mel
+itself for a bundle's phrase input. A frame is
 computed as soon as the samples under its window have arrived (46 ms after its centre).
 
 Every ``update_s`` the tracker looks at the last ``window_s`` of onset strength:
@@ -107,14 +108,14 @@ class _Ring:
     read (a buffer of twice the size, shifted back once it is full, so that appending costs
     O(1) per value on average)."""
 
-    def __init__(self, size: int, width: int | None = None) -> None:
+    def __init__(self, size: int, width: int | None = None, dtype=np.float64) -> None:
         self.size = size
-        self.data = np.zeros((2 * size,) if width is None else (2 * size, width))
+        self.data = np.zeros((2 * size,) if width is None else (2 * size, width), dtype=dtype)
         self.end = 0
         self.count = 0
 
     def extend(self, values: np.ndarray) -> None:
-        values = np.asarray(values, dtype=float)[-self.size :]
+        values = np.asarray(values, dtype=self.data.dtype)[-self.size :]
         n = len(values)
         if self.end + n > len(self.data):
             keep = min(self.end, self.size - n)
@@ -172,6 +173,7 @@ class OnlineAnalyzer:
         self.rms = _Ring(size)
         self.chroma = _Ring(size, 12)  # per frame, each frame's largest pitch class = 1
         self.shape_db = _Ring(size, SHAPE_BANDS)  # per frame, mean dB of each band group
+        self.log_mel_db = _Ring(size, N_MELS, np.float32)  # per frame, for the bundle's input
         self.min_frames = int(np.ceil(min_window_s * self.fps))
         self.update_frames = max(1, int(round(update_s * self.fps)))
         self._since_update = 0
@@ -180,6 +182,12 @@ class OnlineAnalyzer:
         self._phase_votes: list[float] = []
         self._stable = 0
         self.samples_in = 0
+
+    @property
+    def loudest_db(self) -> float:
+        """The loudest mel bin so far (dB): the reference of the bundle's input, as the song's
+        loudest bin is offline."""
+        return self._top_db
 
     @property
     def frames(self) -> int:
@@ -249,6 +257,7 @@ class OnlineAnalyzer:
         chroma = power @ self._chroma.T
         self.chroma.extend(chroma / np.maximum(chroma.max(axis=1, keepdims=True), 1e-10))
         self.shape_db.extend(db.reshape(len(db), SHAPE_BANDS, -1).mean(axis=2))
+        self.log_mel_db.extend(db)
         self._next_frame = first + count
 
     # -- the tracker ------------------------------------------------------------------------

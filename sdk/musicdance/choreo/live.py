@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from musicdance.audio.model_input import phrase_model_input
 from musicdance.audio.online import BeatState, OnlineAnalyzer
 from musicdance.audio.phrases import onset_peaks
 from musicdance.choreo.choreographer import (
@@ -54,6 +55,7 @@ from musicdance.choreo.choreographer import (
 from musicdance.choreo.render import JOIN_HALFLIFE_S, join_halflife_s, source_count_frames
 from musicdance.choreo.scoring import FeatureScorer, score_table
 from musicdance.choreo.slots import Slot
+from musicdance.defaults import DEFAULT_FEATURE_WEIGHT
 from musicdance.errors import MusicDanceError
 from musicdance.library.phrase import pose_features
 from musicdance.library.table import table_of
@@ -267,13 +269,18 @@ class LiveChoreographer:
         style: dance style; None chooses it from the music at lock.
         fps: output frame rate. lookahead_s: frames are returned up to this far past the audio
             received.
-        scorer: the emission model (default ``FeatureScorer``; see ``docs/live.md`` for why
-            not the bundle).
+        scorer: the feature emission model (default ``FeatureScorer``).
+        bundle: an opened ``Bundle`` made for ``library``, or None. With one, each eight's
+            scores are the bundle's probabilities mixed with the features' as offline
+            (``OnnxScorer``: ``model^(1 - w) * features^w``, ``w = feature_weight``); the
+            model's input is the log-mel of the last eight heard, standing in for the eight
+            to be danced, which has not been heard when its phrase is chosen.
     """
 
     def __init__(
         self, library, *, style: str | None = None, fps: float = 30.0,
-        lookahead_s: float = 0.1, scorer=None,
+        lookahead_s: float = 0.1, scorer=None, bundle=None,
+        feature_weight: float = DEFAULT_FEATURE_WEIGHT,
     ) -> None:  # fmt: skip
         self.library = library
         self.table = table_of(library)
@@ -282,6 +289,10 @@ class LiveChoreographer:
         self.fps = float(fps)
         self.lookahead_s = float(lookahead_s)
         self.scorer = scorer or FeatureScorer()
+        self.bundle = bundle
+        self.feature_weight = float(feature_weight)
+        if bundle is not None:
+            bundle.check_library(library)
         self.graph = library_graph(library, self.table)
         self._phrases: dict[str, object] = {}
         self._peaks: dict[str, float] = {}
@@ -509,12 +520,16 @@ class LiveSession:
         emission = score_table(self.owner.scorer, history, self._table, self.owner.library)
         row = emission[-1]
         if self.style is None:
+            # the style from the features (tempo and meter fit) of the one eight heard at lock;
+            # offline, the bundle's mix chooses it over the whole song's slots
             self.style = best_style_of(row[None], self._table)
             keep = np.flatnonzero(self._table.style == self.style)
             self.rows = self.rows[keep]
             self.ids = [self.ids[k] for k in keep]
             self._setup_candidates()
             row = row[keep]
+        if self.owner.bundle is not None:
+            row = self._mix_model(row, slot)
         score = row * np.exp(JITTER * self.rng.standard_normal(len(row)))
         if self._path:
             previous = history[-2] if len(history) > 1 else slot
@@ -539,6 +554,26 @@ class LiveSession:
         self._uses[move] = self._uses.get(move, 0) + 1
         self._repeats.add(slot.index, slot.start_s, slot.end_s, self.ids[choice])
         return self.ids[choice], None if repeat is None else repeat[0]
+
+    def _mix_model(self, features: np.ndarray, slot: Slot, floor: float = 1e-6) -> np.ndarray:
+        """The bundle's probabilities for the candidates (renormalised over them) mixed with
+        the features' scores ``features`` as ``OnnxScorer`` does; the input is the log-mel
+        of the last eight heard (``slot``'s length of audio)."""
+        analyzer = self.analyzer
+        frames = int(round((slot.end_s - slot.start_s) * analyzer.fps))
+        log_mel = analyzer.log_mel_db.last(frames).T  # [128, n]
+        if log_mel.shape[1] < 2:
+            return features
+        mel = phrase_model_input(
+            log_mel, np.zeros(log_mel.shape[1]), np.zeros(log_mel.shape[1]), start_frame=0,
+            end_frame=log_mel.shape[1], ref_db=analyzer.loudest_db,
+        ).mel  # fmt: skip
+        bundle = self.owner.bundle
+        probabilities = bundle.probabilities(mel[None])[0]
+        model = probabilities[[bundle.column(p) for p in self.ids]].astype(np.float64)
+        model = np.maximum(model / max(float(model.sum()), 1e-30), floor)
+        w = self.owner.feature_weight
+        return model ** (1.0 - w) * np.maximum(features, floor) ** w
 
     # -- the clock and the frames ------------------------------------------------------------
 
