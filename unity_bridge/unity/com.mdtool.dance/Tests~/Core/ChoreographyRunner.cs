@@ -1,0 +1,107 @@
+// Command-line driver of the in-engine choreographer for the parity tests and the benchmark
+// (tests/test_unity_choreograph.py, benchmarks/bench_unity_choreograph.py):
+//   choreograph LIBRARY.mdlb ANALYSIS.mdan OUT.timeline.json [--bundle] [--seed N] [--style S]
+//   check LIBRARY.mdlb ANALYSIS.mdan          (prints the exception type and message, exit 3)
+//   bench LIBRARY.mdlb ANALYSIS.mdan [--bundle] (timings JSON)
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using MdTool.Dance;
+using MdTool.Dance.Analysis;
+using MdTool.Dance.Choreography;
+
+static class ChoreographyRunner
+{
+    static int Main(string[] args)
+    {
+        System.Threading.Thread.CurrentThread.CurrentCulture = CultureInfo.InvariantCulture;
+        try
+        {
+            switch (args[0])
+            {
+                case "choreograph": return Choreograph(args);
+                case "check": return CheckOnly(args);
+                case "bench": return Bench(args);
+            }
+            Console.Error.WriteLine("unknown command " + args[0]);
+            return 2;
+        }
+        catch (DanceFormatException e)
+        {
+            Console.WriteLine(e.GetType().Name + ": " + e.Message);
+            return 3;
+        }
+        catch (OnnxRuntimeException e)
+        {
+            Console.WriteLine(e.GetType().Name + ": " + e.Message);
+            return 3;
+        }
+    }
+
+    static string Option(string[] args, string name, string fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+    }
+
+    static DanceTimeline Run(LibraryAsset library, MusicAnalysis analysis, string[] args, out Choreographer choreographer, out IProbabilityModel model)
+    {
+        choreographer = new Choreographer(library) { Seed = long.Parse(Option(args, "--seed", "0")), Style = Option(args, "--style", null) };
+        model = null;
+        IPhraseScorer scorer = null;
+        if (Array.IndexOf(args, "--bundle") >= 0)
+        {
+            model = new OrtProbabilityModel(library.ProbabilitiesOnnx, library.BundleNumClasses);
+            scorer = new BundleScorer(library, analysis, model);
+        }
+        return choreographer.Choreograph(analysis, scorer, Option(args, "--song", null));
+    }
+
+    static int Choreograph(string[] args)
+    {
+        var library = LibraryAsset.Load(args[1]);
+        var analysis = MusicAnalysisFile.Read(args[2]);
+        Choreographer choreographer;
+        IProbabilityModel model;
+        var timeline = Run(library, analysis, args, out choreographer, out model);
+        if (model != null) model.Dispose();
+        File.WriteAllText(args[3], timeline.ToJson());
+        Console.WriteLine(timeline.Slots.Count + " slots, style " + timeline.Style);
+        return 0;
+    }
+
+    static int CheckOnly(string[] args)
+    {
+        var library = LibraryAsset.Load(args[1]);
+        var analysis = MusicAnalysisFile.Read(args[2]);
+        Choreographer choreographer;
+        IProbabilityModel model;
+        Run(library, analysis, args, out choreographer, out model);
+        Console.WriteLine("no exception");
+        return 0;
+    }
+
+    static int Bench(string[] args)
+    {
+        var clock = Stopwatch.StartNew();
+        var library = LibraryAsset.Load(args[1]);
+        double loadS = clock.Elapsed.TotalSeconds;
+        var analysis = MusicAnalysisFile.Read(args[2]);
+        long before = GC.GetTotalMemory(true);
+        clock.Restart();
+        Choreographer choreographer;
+        IProbabilityModel model;
+        var timeline = Run(library, analysis, args, out choreographer, out model);
+        double totalS = clock.Elapsed.TotalSeconds;
+        var t = choreographer.Timings;
+        Console.WriteLine("{\"load_s\": " + loadS.ToString("R") + ", \"choreograph_s\": " + totalS.ToString("R")
+                          + ", \"scoring_s\": " + t.ScoringS.ToString("R") + ", \"transitions_s\": " + t.TransitionsS.ToString("R")
+                          + ", \"decoding_s\": " + t.DecodingS.ToString("R") + ", \"slots\": " + timeline.Slots.Count
+                          + ", \"managed_bytes\": " + (GC.GetTotalMemory(false) - before)
+                          + ", \"peak_working_set_bytes\": " + Process.GetCurrentProcess().PeakWorkingSet64 + "}");
+        if (model != null) model.Dispose();
+        return 0;
+    }
+}
