@@ -54,7 +54,7 @@ def _strings(name: str, values) -> dict[str, np.ndarray]:
 
 
 def write_tagged(path: str | os.PathLike[str], kind: str, arrays: dict[str, np.ndarray]) -> Path:
-    """Write ``arrays`` (name -> array of a ``DTYPES`` type) as one tagged-array file, atomically."""
+    """Write ``arrays`` (name -> array of a ``DTYPES`` type) as one tagged-array file."""
     target = Path(path)
     with atomic_write(target, "wb") as handle:
         handle.write(MAGIC + struct.pack("<II", ASSET_VERSION, len(kind)) + kind.encode("ascii"))

@@ -3,6 +3,8 @@
 //   choreograph LIBRARY.mdlb ANALYSIS.mdan OUT.timeline.json [--bundle] [--seed N] [--style S]
 //   check LIBRARY.mdlb ANALYSIS.mdan          (prints the exception type and message, exit 3)
 //   bench LIBRARY.mdlb ANALYSIS.mdan [--bundle] (timings JSON)
+//   director LIBRARY.mdlb ANALYSIS.mdan OUT.timeline.json [--bundle]  (InEngineChoreography.RunAsync
+//     with the analysis injected as the IMusicAnalyzer: progress, worker thread)
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -24,6 +26,7 @@ static class ChoreographyRunner
                 case "choreograph": return Choreograph(args);
                 case "check": return CheckOnly(args);
                 case "bench": return Bench(args);
+                case "director": return Director(args);
             }
             Console.Error.WriteLine("unknown command " + args[0]);
             return 2;
@@ -83,6 +86,41 @@ static class ChoreographyRunner
         return 0;
     }
 
+    /// <summary>An IMusicAnalyzer that returns an analysis Python wrote (until the C#
+    /// analyzer is wired in, the tests inject the Python analysis this way).</summary>
+    sealed class PrecomputedAnalyzer : IMusicAnalyzer
+    {
+        public MusicAnalysis Analysis;
+        public int Thread;
+
+        public MusicAnalysis Analyze(float[] monoPcm, int sampleRateHz, Action<float> progress)
+        {
+            Thread = System.Threading.Thread.CurrentThread.ManagedThreadId;
+            progress(1f);
+            return Analysis;
+        }
+    }
+
+    static int Director(string[] args)
+    {
+        var library = LibraryAsset.Load(args[1]);
+        var analyzer = new PrecomputedAnalyzer { Analysis = MusicAnalysisFile.Read(args[2]) };
+        var pipeline = new InEngineChoreography(library, analyzer) { Seed = long.Parse(Option(args, "--seed", "0")) };
+        if (Array.IndexOf(args, "--bundle") >= 0) pipeline.Model = new OrtProbabilityModel(library.ProbabilitiesOnnx, library.BundleNumClasses);
+        var seen = new List<float>();
+        var pcm = new float[(int)(analyzer.Analysis.DurationS * 22050)];
+        var task = pipeline.RunAsync(pcm, 22050, "song", p => { lock (seen) seen.Add(p); });
+        var timeline = task.Result;
+        if (pipeline.Model != null) pipeline.Model.Dispose();
+        File.WriteAllText(args[3], timeline.ToJson());
+        bool monotonic = true;
+        for (int i = 1; i < seen.Count; i++) monotonic &= seen[i] >= seen[i - 1];
+        Console.WriteLine("{\"worker_thread\": " + (analyzer.Thread != System.Threading.Thread.CurrentThread.ManagedThreadId ? "true" : "false")
+                          + ", \"progress\": [" + string.Join(", ", seen.ConvertAll(v => v.ToString("R")).ToArray()) + "]"
+                          + ", \"monotonic\": " + (monotonic ? "true" : "false") + "}");
+        return 0;
+    }
+
     static int Bench(string[] args)
     {
         var clock = Stopwatch.StartNew();
@@ -95,11 +133,26 @@ static class ChoreographyRunner
         IProbabilityModel model;
         var timeline = Run(library, analysis, args, out choreographer, out model);
         double totalS = clock.Elapsed.TotalSeconds;
+        // pose sampling of the first slot's phrase: bytes allocated per sample (zero expected)
+        var sampler = new PoseSampler(library.Motion(library.IndexOf(timeline.Slots[0].PhraseId)));
+        var pose = sampler.NewPose();
+        const int samples = 200000;
+        for (int i = 0; i < 1000; i++) sampler.Sample(i * 0.001, pose);  // JIT warm-up
+        var sampling = new Stopwatch();
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        sampling.Start();
+        for (int i = 0; i < samples; i++) sampler.Sample((i % 3000) / 1000.0, pose);
+        sampling.Stop();
+        long perSample = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        double sampleS = sampling.Elapsed.TotalSeconds;
         var t = choreographer.Timings;
         Console.WriteLine("{\"load_s\": " + loadS.ToString("R") + ", \"choreograph_s\": " + totalS.ToString("R")
                           + ", \"scoring_s\": " + t.ScoringS.ToString("R") + ", \"transitions_s\": " + t.TransitionsS.ToString("R")
                           + ", \"decoding_s\": " + t.DecodingS.ToString("R") + ", \"slots\": " + timeline.Slots.Count
                           + ", \"managed_bytes\": " + (GC.GetTotalMemory(false) - before)
+                          + ", \"model_s\": " + choreographer.Timings.ModelS.ToString("R")
+                          + ", \"sampling_allocated_bytes\": " + perSample + ", \"samples\": " + samples
+                          + ", \"poses_per_s\": " + (samples / sampleS).ToString("R")
                           + ", \"peak_working_set_bytes\": " + Process.GetCurrentProcess().PeakWorkingSet64 + "}");
         if (model != null) model.Dispose();
         return 0;

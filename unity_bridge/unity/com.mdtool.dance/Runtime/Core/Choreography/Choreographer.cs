@@ -74,6 +74,8 @@ namespace MdTool.Dance.Choreography
             for (int t = 0; t < n; t++)
                 for (int c = 0; c < k; c++) jittered[t, c] = emission[t, c] * Math.Exp(Jitter * normal.Next());
             Timings.ScoringS += clock.Elapsed.TotalSeconds;
+            var learned = scorer as BundleScorer;
+            if (learned != null) Timings.ModelS = learned.ModelSeconds;
             clock.Restart();
             Report(progress, 0.6f);
             var ids = new string[k];

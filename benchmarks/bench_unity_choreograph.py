@@ -1,0 +1,86 @@
+"""The in-engine choreographer (Unity package, C# under mono) on a 4-minute song, one core.
+
+Prints: the library asset's size and export time, its load time in C#, and for the feature
+scorer and the bundle (onnxruntime C API, one thread): the whole in-engine path after analysis
+(scoring with the model's share, transitions, decoding), managed memory and peak working set,
+and the bytes allocated while sampling 200,000 poses (target 0). The analysis is Python's
+(the C# analyzer is issue 16's other half); the render (time-warp, joins) is not in C#.
+Usage: python benchmarks/bench_unity_choreograph.py [--seconds 240] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import onnxruntime
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "unity_bridge" / "unity" / "com.mdtool.dance"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=240.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    from musicdance.audio.analysis import analyze_signal
+    from musicdance.audio.synth import synth_song
+    from musicdance.bundle import open_default_bundle
+    from musicdance.choreo.engine_asset import export_unity_library, write_analysis_asset
+    from musicdance.library import open_library
+
+    work = Path(tempfile.mkdtemp(prefix="bench_unity_"))
+    try:
+        exe = work / "runner.exe"
+        sources = sorted((PACKAGE / "Runtime" / "Core").rglob("*.cs"))
+        runner = PACKAGE / "Tests~" / "Core" / "ChoreographyRunner.cs"
+        command = ["mcs", "-warnaserror", f"-out:{exe}", *map(str, sources), str(runner)]
+        subprocess.run(command, check=True)
+        native = work / "native"
+        native.mkdir()
+        capi = Path(onnxruntime.__file__).parent / "capi"
+        (native / "libonnxruntime.so").symlink_to(next(capi.glob("libonnxruntime.so.1*")))
+        library = open_library(REPO / "phrase_library")
+        bundle, _ = open_default_bundle(library, REPO / "bundles" / "default")
+        started = time.perf_counter()
+        report = {"asset": export_unity_library(library, work / "asset", bundle)}
+        report["asset"]["export_s"] = round(time.perf_counter() - started, 3)
+        y, _ = synth_song("pop", bpm=118.0, seed=3, duration_s=args.seconds)
+        analysis = analyze_signal(y, sr_hz=22050)
+        song = write_analysis_asset(analysis, work / "song.mdan")
+        env = {**os.environ, "LD_LIBRARY_PATH": str(native)}
+        pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+        for name, extra in (("features", []), ("bundle", ["--bundle"])):
+            command = [*pin, "mono", str(exe), "bench", report["asset"]["path"], str(song), *extra]
+            out = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+            report[name] = json.loads(out.stdout)
+        report["song_s"] = args.seconds
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return
+    asset = report["asset"]
+    print(f"asset: {asset['phrases']} phrases, {asset['frames']} frames, "
+          f"{asset['size_bytes'] / 1e6:.2f} MB, export {asset['export_s']:.2f} s")  # fmt: skip
+    for name in ("features", "bundle"):
+        r = report[name]
+        print(f"{name}: load {r['load_s'] * 1e3:.0f} ms; {r['slots']} slots in "
+              f"{r['choreograph_s']:.3f} s (scoring {r['scoring_s']:.3f} s, of which model "
+              f"{r['model_s']:.3f} s; transitions {r['transitions_s']:.3f} s; decoding "
+              f"{r['decoding_s']:.3f} s); managed {r['managed_bytes'] / 1e6:.1f} MB, peak "
+              f"working set {r['peak_working_set_bytes'] / 1e6:.0f} MB; sampling "
+              f"{r['poses_per_s']:.0f} poses/s, {r['sampling_allocated_bytes']} bytes "
+              f"allocated over {r['samples']} samples")  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""The in-engine choreographer (Unity package, ``Runtime/Core/Choreography``) against Python.
+
+The C# is compiled with Debian's mono (``mcs -warnaserror``) and run under ``mono``; the bundle's
+graph runs through the onnxruntime C API binding (``OrtProbabilityModel``) on the native library
+the onnxruntime wheel ships. Both sides get the same analysis (Python's, written as an engine
+asset): for the demo song and the shared songs, with and without the bundle, the C# timeline has
+the same slots and the same phrase id in every slot as ``choreograph`` (the SDK function
+``mdtool choreograph`` calls; once checked against the CLI's own output), scores within 1e-6.
+Bad input (no phrases, a 1-second song, NaN features, an asset of another version) gives a
+clear exception.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+from conftest import REPO, SHARED_DATA
+
+PACKAGE = REPO / "unity_bridge" / "unity" / "com.mdtool.dance"
+SONGS = [
+    REPO / "examples" / "demo_song.mp3",
+    *sorted((SHARED_DATA / "music").glob("*.[mo][pg][3g]")),
+]
+#: The venv's bin first, so that ``mdtool`` is this checkout's CLI.
+VENV_PATH = {"PATH": f"{Path(os.sys.executable).parent}:{os.environ['PATH']}"}
+pytestmark = pytest.mark.skipif(
+    shutil.which("mcs") is None or shutil.which("mono") is None,
+    reason="mono is not installed (apt-get install -y --no-install-recommends mono-mcs)",
+)
+
+
+def _run(*command, env=None, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in command], capture_output=True, text=True,
+                          timeout=timeout, env=env)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    """``(runner.exe, library asset, environment)``: the compiled runner, the starter library
+    exported with the default bundle by the CLI, LD_LIBRARY_PATH holding libonnxruntime.so."""
+    folder = tmp_path_factory.mktemp("engine")
+    exe = folder / "runner.exe"
+    sources = sorted((PACKAGE / "Runtime" / "Core").rglob("*.cs"))
+    built = _run("mcs", "-warnaserror", f"-out:{exe}", *sources,
+                 PACKAGE / "Tests~" / "Core" / "ChoreographyRunner.cs")  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
+    exported = _run("mdtool", "library", "export", "--unity", folder / "asset", "--json",
+                    "--library", REPO / "phrase_library", "--bundle", REPO / "bundles" / "default",
+                    env={**os.environ, **VENV_PATH})  # fmt: skip
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    report = json.loads(exported.stdout)
+    assert report["phrases"] == 520 and report["bundle"] and report["size_bytes"] > 1e6
+    native = folder / "native"
+    native.mkdir()
+    capi = Path(onnxruntime.__file__).parent / "capi"
+    (native / "libonnxruntime.so").symlink_to(next(capi.glob("libonnxruntime.so.1*")))
+    env = {**os.environ, "LD_LIBRARY_PATH": str(native)}
+    return exe, Path(report["path"]), env
+
+
+@pytest.fixture(scope="module")
+def library():
+    from musicdance.library import open_library
+
+    return open_library(REPO / "phrase_library")
+
+
+@pytest.fixture(scope="module")
+def bundle(library):
+    from musicdance.bundle import open_default_bundle
+
+    found, note = open_default_bundle(library, REPO / "bundles" / "default")
+    assert found is not None, note
+    return found
+
+
+def _csharp(engine, analysis_path: Path, out: Path, *options) -> dict:
+    exe, asset, env = engine
+    result = _run("mono", exe, "choreograph", asset, analysis_path, out, *options, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(out.read_text())
+
+
+def _same_timeline(python: dict, csharp: dict) -> None:
+    assert csharp["style"] == python["style"]
+    assert len(csharp["slots"]) == len(python["slots"])
+    for a, b in zip(python["slots"], csharp["slots"], strict=True):
+        for key in ("start_s", "end_s", "beat_times_s", "section_label", "position_in_section",
+                    "music_phrase", "meter"):  # fmt: skip
+            assert a[key] == b[key], (key, a[key], b[key])
+        assert a["phrase_id"] == b["phrase_id"], (a["index"], a["phrase_id"], b["phrase_id"])
+        assert b["score"] == pytest.approx(a["score"], rel=1e-5, abs=2e-6)
+        assert (a["transition_prior"] is None) == (b["transition_prior"] is None)
+        if a["transition_prior"] is not None:
+            assert b["transition_prior"] == pytest.approx(a["transition_prior"], rel=1e-5, abs=2e-6)
+
+
+@pytest.mark.parametrize("song", SONGS, ids=[p.stem for p in SONGS])
+def test_same_phrases_as_python_with_and_without_the_bundle(
+    engine, library, bundle, song, tmp_path
+):
+    from musicdance.audio.analysis import analyze
+    from musicdance.choreo.choreographer import choreograph
+    from musicdance.choreo.engine_asset import write_analysis_asset
+    from musicdance.choreo.onnx_scorer import OnnxScorer
+
+    analysis = analyze(song)
+    asset = write_analysis_asset(analysis, tmp_path / "song.mdan")
+    for seed in (0, 7):
+        python = choreograph(analysis, library, seed=seed).to_json()
+        _same_timeline(python, _csharp(engine, asset, tmp_path / "f.json", "--seed", seed))
+        python = choreograph(analysis, library, seed=seed, scorer=OnnxScorer(bundle, analysis))
+        found = _csharp(engine, asset, tmp_path / "b.json", "--seed", seed, "--bundle")
+        _same_timeline(python.to_json(), found)
+
+
+def test_same_phrases_as_the_cli(engine, tmp_path):
+    """``mdtool choreograph`` (the bundle scorer by default) and the C# side agree slot by slot."""
+    from musicdance.audio.analysis import analyze
+    from musicdance.choreo.engine_asset import write_analysis_asset
+
+    song = REPO / "examples" / "demo_song.mp3"
+    cli = _run("mdtool", "choreograph", song, "-o", tmp_path, "--format", "json", "--json",
+               "--library", REPO / "phrase_library",
+               env={**os.environ, **VENV_PATH})  # fmt: skip
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    summary = json.loads(cli.stdout)
+    assert summary["scorer"].endswith("default")
+    asset = write_analysis_asset(analyze(song), tmp_path / "song.mdan")
+    csharp = _csharp(engine, asset, tmp_path / "cs.json", "--bundle")
+    assert [s["phrase_id"] for s in csharp["slots"]] == summary["phrases"]
+
+
+def _check(engine, analysis_path: Path, *options) -> str:
+    exe, asset, env = engine
+    result = _run("mono", exe, "check", asset, analysis_path, *options, env=env)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "   at " not in result.stdout  # one line, no stack trace
+    return result.stdout.strip()
+
+
+def test_bad_input_gets_a_clear_exception(engine, library, tmp_path):
+    from musicdance.audio.analysis import analyze, analyze_signal
+    from musicdance.audio.synth import synth_song
+    from musicdance.choreo.choreographer import choreograph
+    from musicdance.choreo.engine_asset import ASSET_VERSION, read_tagged, write_tagged
+    from musicdance.errors import MusicDanceError
+
+    analysis = analyze(REPO / "examples" / "demo_song.mp3")
+    empty = analyze_signal(np.zeros(22050 * 3, np.float32), sr_hz=22050)
+    line = _check(engine, _write(empty, tmp_path / "silence.mdan"))
+    assert line.startswith("DanceFormatException: no phrases to dance to"), line
+    y, _ = synth_song("pop", bpm=116.0, seed=1, duration_s=1.0)
+    short = analyze_signal(y, sr_hz=22050)
+    try:  # a 1-second clip: the same refusal as Python's, or the same (tiny) dance
+        expected = [s["phrase_id"] for s in choreograph(short, library).to_json()["slots"]]
+    except MusicDanceError as error:
+        assert "no phrases to dance to" in str(error)
+        assert "no phrases to dance to" in _check(engine, _write(short, tmp_path / "short.mdan"))
+    else:
+        found = _csharp(engine, _write(short, tmp_path / "short.mdan"), tmp_path / "short.json")
+        assert [s["phrase_id"] for s in found["slots"]] == expected
+    kind, arrays = read_tagged(_write(analysis, tmp_path / "song.mdan"))
+    arrays = {k: np.array(v) for k, v in arrays.items()}
+    arrays["phrase.energy"][1] = np.nan
+    write_tagged(tmp_path / "nan.mdan", kind, arrays)
+    assert "music phrase 1 has NaN features" in _check(engine, tmp_path / "nan.mdan")
+    exe, asset, env = engine
+    data = bytearray(asset.read_bytes())
+    data[4:8] = (ASSET_VERSION + 1).to_bytes(4, "little")
+    other = tmp_path / "other.mdlb"
+    other.write_bytes(bytes(data))
+    result = _run("mono", exe, "check", other, tmp_path / "song.mdan", env=env)
+    assert result.returncode == 3
+    assert f"version {ASSET_VERSION + 1} is not supported" in result.stdout
+    assert result.stdout.startswith("DanceAssetException")
+    result = _run("mono", exe, "check", tmp_path / "song.mdan", tmp_path / "song.mdan", env=env)
+    assert "not a library asset" in result.stdout
+
+
+def _write(analysis, path: Path) -> Path:
+    from musicdance.choreo.engine_asset import write_analysis_asset
+
+    return write_analysis_asset(analysis, path)
+
+
+def test_asset_round_trip(library, tmp_path):
+    """The exported arrays read back as written: table, graph, Q15 motions, the bundle graph."""
+    from musicdance.choreo.engine_asset import export_unity_library, read_tagged
+
+    report = export_unity_library(library, tmp_path)
+    kind, arrays = read_tagged(report["path"])
+    assert kind == "library" and "bundle.probabilities_onnx" not in arrays
+    ids = library.ids()
+    assert len(arrays["ids.offsets"]) == len(ids) + 1
+    k = ids.index(ids[len(ids) // 2])
+    motion = library.get(ids[k]).motion
+    a, b = arrays["motion.indptr"][k], arrays["motion.indptr"][k + 1]
+    assert b - a == motion.num_frames
+    rotations = arrays["motion.rotations_q15"][a:b] / 32767.0
+    rotations /= np.linalg.norm(rotations, axis=-1, keepdims=True)
+    assert np.abs(rotations - motion.rotations).max() < 1e-4
+    assert np.array_equal(arrays["motion.root_m"][a:b], motion.root_positions_m.astype(np.float32))
+
+
+def test_in_engine_pipeline_runs_off_the_calling_thread(engine, tmp_path):
+    """``InEngineChoreography.RunAsync`` (what ``DanceDirector.Choreograph`` calls) with the
+    analysis injected as its ``IMusicAnalyzer``: worker thread, progress rising to 1, the same
+    timeline as the direct call."""
+    from musicdance.audio.analysis import analyze
+    from musicdance.choreo.engine_asset import write_analysis_asset
+
+    exe, asset, env = engine
+    analysis = analyze(REPO / "examples" / "demo_song.mp3")
+    song = write_analysis_asset(analysis, tmp_path / "s.mdan")
+    result = _run("mono", exe, "director", asset, song, tmp_path / "d.json", "--bundle", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["worker_thread"] and report["monotonic"] and report["progress"][-1] == 1
+    direct = _csharp(engine, song, tmp_path / "c.json", "--bundle")
+    found = json.loads((tmp_path / "d.json").read_text())
+    assert [s["phrase_id"] for s in found["slots"]] == [s["phrase_id"] for s in direct["slots"]]
