@@ -7,7 +7,10 @@ asset): for the demo song and the shared songs, with and without the bundle, the
 the same slots and the same phrase id in every slot as ``choreograph`` (the SDK function
 ``mdtool choreograph`` calls; once checked against the CLI's own output), scores within 1e-6.
 Bad input (no phrases, a 1-second song, NaN features, an asset of another version) gives a
-clear exception.
+clear exception. The C# render (``TimelineRenderer``: time warp, cut on count 1, floor
+placement, inertialization; no cut search, no foot locking, no continuation takes) equals the
+same render built from the SDK's own functions (``warp_slot``, ``align_root``,
+``inertialize``) within 1e-4, and so do poses sampled from it by ``PoseSampler``.
 """
 
 from __future__ import annotations
@@ -227,3 +230,68 @@ def test_in_engine_pipeline_runs_off_the_calling_thread(engine, tmp_path):
     direct = _csharp(engine, song, tmp_path / "c.json", "--bundle")
     found = json.loads((tmp_path / "d.json").read_text())
     assert [s["phrase_id"] for s in found["slots"]] == [s["phrase_id"] for s in direct["slots"]]
+
+
+def simplified_render(timeline, library, halflife_s: float = 0.18):
+    """The Python counterpart of ``TimelineRenderer``: the SDK's ``warp_slot``, ``align_root``
+    and ``inertialize``, cut on count 1 (``render_dance`` without its cut search, its half-life
+    scaling, its continuation takes and its foot locking), the ends held as ``_finish`` does."""
+    import math
+    from dataclasses import replace
+
+    from musicdance.choreo.render import frame_at, warp_slot
+    from musicdance.motion.motion import concatenate, slice_frames
+    from musicdance.synthesis.blend import align_root, heading, inertialize
+
+    fps = timeline.fps
+    pieces = []
+    for slot, phrase_id in zip(timeline.slots, timeline.phrase_ids(), strict=True):
+        motion = warp_slot(library.get(phrase_id), slot, fps)
+        if motion is not None:
+            pieces.append((frame_at(slot.start_s, fps), frame_at(slot.end_s, fps), motion))
+    segments, previous = [], None
+    for p, (first, stop, motion) in enumerate(pieces):
+        end = pieces[p + 1][0] - first if p + 1 < len(pieces) else stop - first
+        if previous is not None:
+            motion = align_root(motion, previous.root_positions_m[-1],
+                                float(heading(previous.rotations[-1, 0])))  # fmt: skip
+        segment = slice_frames(motion, 0, max(end, 0))
+        if previous is not None and segment.num_frames:
+            segment = inertialize(previous, segment, halflife_s)
+        if segment.num_frames:
+            segments.append(segment)
+            previous = segment
+    body = concatenate(segments)
+    before = frame_at(timeline.slots[0].start_s, fps)
+    total = int(math.floor(timeline.duration_s * fps + 1e-6)) + 1
+    index = np.clip(np.arange(total) - before, 0, body.num_frames - 1)
+    return replace(body, root_positions_m=body.root_positions_m[index],
+                   rotations=body.rotations[index])  # fmt: skip
+
+
+@pytest.mark.parametrize("song", SONGS[:2], ids=[p.stem for p in SONGS[:2]])
+def test_rendered_and_sampled_poses_match_python(engine, library, song, tmp_path):
+    from runtime_support import quaternion_gap
+
+    from musicdance.audio.analysis import analyze
+    from musicdance.choreo.engine_asset import write_analysis_asset
+    from musicdance.choreo.timeline import Timeline
+    from musicdance.motion.motion import sample
+
+    exe, asset, env = engine
+    analysis = write_analysis_asset(analyze(song), tmp_path / "song.mdan")
+    prefix = tmp_path / "dance"
+    result = _run("mono", exe, "render", asset, analysis, prefix, "--bundle", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    timeline = Timeline.from_json(json.loads(Path(f"{prefix}.timeline.json").read_text()))
+    expected = simplified_render(timeline, library)
+    joints = expected.rotations.shape[1]
+    frames = np.fromfile(f"{prefix}.frames.f32", np.float32).reshape(-1, 3 + 4 * joints)
+    assert len(frames) == expected.num_frames
+    assert np.abs(frames[:, :3] - expected.root_positions_m).max() < 1e-4
+    assert quaternion_gap(frames[:, 3:].reshape(-1, joints, 4), expected.rotations) < 1e-4
+    poses = np.fromfile(f"{prefix}.samples.f32", np.float32).reshape(-1, 3 + 4 * joints)
+    times = np.arange(len(poses)) * 0.0137
+    sampled = sample(expected, times)
+    assert np.abs(poses[:, :3] - sampled.root_positions_m).max() < 1e-4
+    assert quaternion_gap(poses[:, 3:].reshape(-1, joints, 4), sampled.rotations) < 1e-4

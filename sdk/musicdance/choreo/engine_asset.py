@@ -42,7 +42,6 @@ ASSET_VERSION = 1
 LIBRARY_FILE = "library.mdlb"
 DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.int64, 5: np.uint8, 6: np.int16}
 _CODES = {np.dtype(v): k for k, v in DTYPES.items()}
-_Q15 = 32767.0
 
 
 def _strings(name: str, values) -> dict[str, np.ndarray]:
@@ -115,13 +114,13 @@ def _library_arrays(library) -> dict[str, np.ndarray]:
     rest = np.zeros(graph.num_phrases) if graph.rest_mean is None else graph.rest_mean
     skeleton = canonical_skeleton()
     roots, rotations, frames = [], [], [0]
-    for phrase_id in ids:
-        motion = library.get(phrase_id).motion
-        if tuple(motion.skeleton.names) != tuple(skeleton.names):
+    for phrase_id in ids:  # the motion files' own Q15 values: decoded exactly as ``get`` does
+        root, q15 = library.motion_q15(phrase_id)
+        if q15.shape[1] != len(skeleton.names):
             raise MusicDanceError(f"phrase {phrase_id} is not on the canonical skeleton")
-        roots.append(motion.root_positions_m.astype(np.float32))
-        rotations.append(np.round(motion.rotations * _Q15).astype(np.int16))
-        frames.append(frames[-1] + motion.num_frames)
+        roots.append(root)
+        rotations.append(q15)
+        frames.append(frames[-1] + len(root))
     return {
         **_strings("ids", ids),
         **_strings("styles", styles),

@@ -3,6 +3,8 @@
 //   choreograph LIBRARY.mdlb ANALYSIS.mdan OUT.timeline.json [--bundle] [--seed N] [--style S]
 //   check LIBRARY.mdlb ANALYSIS.mdan          (prints the exception type and message, exit 3)
 //   bench LIBRARY.mdlb ANALYSIS.mdan [--bundle] (timings JSON)
+//   render LIBRARY.mdlb ANALYSIS.mdan PREFIX [--bundle] [--seed N]  (PREFIX.timeline.json, the
+//     rendered track's frames PREFIX.frames.f32 and poses sampled every 13.7 ms PREFIX.samples.f32)
 //   director LIBRARY.mdlb ANALYSIS.mdan OUT.timeline.json [--bundle]  (InEngineChoreography.RunAsync
 //     with the analysis injected as the IMusicAnalyzer: progress, worker thread)
 using System;
@@ -27,6 +29,7 @@ static class ChoreographyRunner
                 case "check": return CheckOnly(args);
                 case "bench": return Bench(args);
                 case "director": return Director(args);
+                case "render": return Render(args);
             }
             Console.Error.WriteLine("unknown command " + args[0]);
             return 2;
@@ -121,6 +124,44 @@ static class ChoreographyRunner
         return 0;
     }
 
+    static void WriteFloats(string path, List<float> values)
+    {
+        var bytes = new byte[values.Count * 4];
+        Buffer.BlockCopy(values.ToArray(), 0, bytes, 0, bytes.Length);
+        File.WriteAllBytes(path, bytes);
+    }
+
+    static int Render(string[] args)
+    {
+        var library = LibraryAsset.Load(args[1]);
+        var analysis = MusicAnalysisFile.Read(args[2]);
+        Choreographer choreographer;
+        IProbabilityModel model;
+        var timeline = Run(library, analysis, args, out choreographer, out model);
+        if (model != null) model.Dispose();
+        var track = TimelineRenderer.Render(timeline, library);
+        File.WriteAllText(args[3] + ".timeline.json", timeline.ToJson());
+        var frames = new List<float>();
+        for (int t = 0; t < track.NumFrames; t++)
+        {
+            for (int c = 0; c < 3; c++) frames.Add(track.Roots[t * 3 + c]);
+            for (int c = 0; c < track.NumJoints * 4; c++) frames.Add(track.Rotations[t * track.NumJoints * 4 + c]);
+        }
+        WriteFloats(args[3] + ".frames.f32", frames);
+        var sampler = new PoseSampler(track);
+        var pose = sampler.NewPose();
+        var samples = new List<float>();
+        for (double time = 0; time < track.DurationS; time += 0.0137)
+        {
+            sampler.Sample(time, pose);
+            samples.AddRange(pose.Root);
+            samples.AddRange(pose.Rotations);
+        }
+        WriteFloats(args[3] + ".samples.f32", samples);
+        Console.WriteLine(track.NumFrames + " frames, " + track.NumJoints + " joints");
+        return 0;
+    }
+
     static int Bench(string[] args)
     {
         var clock = Stopwatch.StartNew();
@@ -133,22 +174,26 @@ static class ChoreographyRunner
         IProbabilityModel model;
         var timeline = Run(library, analysis, args, out choreographer, out model);
         double totalS = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        var track = TimelineRenderer.Render(timeline, library);
+        double renderS = clock.Elapsed.TotalSeconds;
         // pose sampling of the first slot's phrase: bytes allocated per sample (zero expected)
-        var sampler = new PoseSampler(library.Motion(library.IndexOf(timeline.Slots[0].PhraseId)));
+        var sampler = new PoseSampler(track);
         var pose = sampler.NewPose();
         const int samples = 200000;
         for (int i = 0; i < 1000; i++) sampler.Sample(i * 0.001, pose);  // JIT warm-up
         var sampling = new Stopwatch();
         long allocated = GC.GetAllocatedBytesForCurrentThread();
         sampling.Start();
-        for (int i = 0; i < samples; i++) sampler.Sample((i % 3000) / 1000.0, pose);
+        for (int i = 0; i < samples; i++) sampler.Sample((i % 240000) / 1000.0, pose);
         sampling.Stop();
         long perSample = GC.GetAllocatedBytesForCurrentThread() - allocated;
         double sampleS = sampling.Elapsed.TotalSeconds;
         var t = choreographer.Timings;
         Console.WriteLine("{\"load_s\": " + loadS.ToString("R") + ", \"choreograph_s\": " + totalS.ToString("R")
                           + ", \"scoring_s\": " + t.ScoringS.ToString("R") + ", \"transitions_s\": " + t.TransitionsS.ToString("R")
-                          + ", \"decoding_s\": " + t.DecodingS.ToString("R") + ", \"slots\": " + timeline.Slots.Count
+                          + ", \"decoding_s\": " + t.DecodingS.ToString("R")
+                          + ", \"render_s\": " + renderS.ToString("R") + ", \"frames\": " + track.NumFrames + ", \"slots\": " + timeline.Slots.Count
                           + ", \"managed_bytes\": " + (GC.GetTotalMemory(false) - before)
                           + ", \"model_s\": " + choreographer.Timings.ModelS.ToString("R")
                           + ", \"sampling_allocated_bytes\": " + perSample + ", \"samples\": " + samples
