@@ -2,9 +2,11 @@
 
 Prints: the library asset's size and export time, its load time in C#, and for the feature
 scorer and the bundle (onnxruntime C API, one thread): the whole in-engine path after analysis
-(scoring with the model's share, transitions, decoding), managed memory and peak working set,
+(scoring with the model's share, transitions, decoding, render), managed memory and peak
+working set,
 and the bytes allocated while sampling 200,000 poses (target 0). The analysis is Python's
-(the C# analyzer is issue 16's other half); the render (time-warp, joins) is not in C#.
+(the C# analyzer is issue 16's other half); the render is TimelineRenderer (cut on count 1, no
+foot locking: docs/engine.md).
 Usage: python benchmarks/bench_unity_choreograph.py [--seconds 240] [--json]
 """
 
@@ -20,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import onnxruntime
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,8 +56,12 @@ def main() -> None:
         started = time.perf_counter()
         report = {"asset": export_unity_library(library, work / "asset", bundle)}
         report["asset"]["export_s"] = round(time.perf_counter() - started, 3)
-        y, _ = synth_song("pop", bpm=118.0, seed=3, duration_s=args.seconds)
+        # generated songs are at most ~3 minutes: two of them back to back, cut to the length
+        y = np.concatenate([synth_song("pop", bpm=118.0, seed=s, duration_s=args.seconds)[0]
+                            for s in (3, 4)])
+        y = y[: int(args.seconds * 22050)]
         analysis = analyze_signal(y, sr_hz=22050)
+        report["song_s"] = round(len(y) / 22050, 2)
         song = write_analysis_asset(analysis, work / "song.mdan")
         env = {**os.environ, "LD_LIBRARY_PATH": str(native)}
         pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
@@ -62,21 +69,23 @@ def main() -> None:
             command = [*pin, "mono", str(exe), "bench", report["asset"]["path"], str(song), *extra]
             out = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
             report[name] = json.loads(out.stdout)
-        report["song_s"] = args.seconds
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:
         print(json.dumps(report, indent=1))
         return
     asset = report["asset"]
+    print(f"song: {report['song_s']} s")
     print(f"asset: {asset['phrases']} phrases, {asset['frames']} frames, "
           f"{asset['size_bytes'] / 1e6:.2f} MB, export {asset['export_s']:.2f} s")  # fmt: skip
     for name in ("features", "bundle"):
         r = report[name]
-        print(f"{name}: load {r['load_s'] * 1e3:.0f} ms; {r['slots']} slots in "
-              f"{r['choreograph_s']:.3f} s (scoring {r['scoring_s']:.3f} s, of which model "
+        r["total_s"] = r["choreograph_s"] + r["render_s"]
+        print(f"{name}: load {r['load_s'] * 1e3:.0f} ms; {r['slots']} slots, {r['frames']} "
+              f"frames in {r['total_s']:.3f} s (scoring {r['scoring_s']:.3f} s, of which model "
               f"{r['model_s']:.3f} s; transitions {r['transitions_s']:.3f} s; decoding "
-              f"{r['decoding_s']:.3f} s); managed {r['managed_bytes'] / 1e6:.1f} MB, peak "
+              f"{r['decoding_s']:.3f} s; render {r['render_s']:.3f} s); managed "
+              f"{r['managed_bytes'] / 1e6:.1f} MB, peak "
               f"working set {r['peak_working_set_bytes'] / 1e6:.0f} MB; sampling "
               f"{r['poses_per_s']:.0f} poses/s, {r['sampling_allocated_bytes']} bytes "
               f"allocated over {r['samples']} samples")  # fmt: skip
