@@ -5,8 +5,8 @@ scorer and the bundle (onnxruntime C API, one thread): the whole in-engine path 
 (scoring with the model's share, transitions, decoding, render), managed memory and peak
 working set,
 and the bytes allocated while sampling 200,000 poses (target 0). The analysis is Python's
-(the C# analyzer is issue 16's other half); the render is TimelineRenderer (cut on count 1, no
-foot locking: docs/engine.md).
+(the C# analyzer is issue 16's other half); the render is TimelineRenderer.Render (the poses of
+mdtool choreograph), with RenderSimple's time beside it.
 Usage: python benchmarks/bench_unity_choreograph.py [--seconds 240] [--json]
 """
 
@@ -84,7 +84,8 @@ def main() -> None:
         print(f"{name}: load {r['load_s'] * 1e3:.0f} ms; {r['slots']} slots, {r['frames']} "
               f"frames in {r['total_s']:.3f} s (scoring {r['scoring_s']:.3f} s, of which model "
               f"{r['model_s']:.3f} s; transitions {r['transitions_s']:.3f} s; decoding "
-              f"{r['decoding_s']:.3f} s; render {r['render_s']:.3f} s); managed "
+              f"{r['decoding_s']:.3f} s; render {r['render_s']:.3f} s; the simple render would "
+              f"take {r['render_simple_s']:.3f} s); managed "
               f"{r['managed_bytes'] / 1e6:.1f} MB, peak "
               f"working set {r['peak_working_set_bytes'] / 1e6:.0f} MB; sampling "
               f"{r['poses_per_s']:.0f} poses/s, {r['sampling_allocated_bytes']} bytes "

@@ -7,10 +7,11 @@ asset): for the demo song and the shared songs, with and without the bundle, the
 the same slots and the same phrase id in every slot as ``choreograph`` (the SDK function
 ``mdtool choreograph`` calls; once checked against the CLI's own output), scores within 1e-6.
 Bad input (no phrases, a 1-second song, NaN features, an asset of another version) gives a
-clear exception. The C# render (``TimelineRenderer``: time warp, cut on count 1, floor
-placement, inertialization; no cut search, no foot locking, no continuation takes) equals the
-same render built from the SDK's own functions (``warp_slot``, ``align_root``,
-``inertialize``) within 1e-4, and so do poses sampled from it by ``PoseSampler``.
+clear exception. The C# render (``TimelineRenderer.Render``: time
+warp, continuation takes, cut search, scaled half-lives, floor placement, inertialization,
+foot locking) gives every frame of ``render_dance`` within 1e-4 for every song, and poses
+sampled from it by the C# ``PoseSampler`` equal the Python runtime's; the simplified render
+equals the same render built from the SDK's functions.
 """
 
 from __future__ import annotations
@@ -269,29 +270,56 @@ def simplified_render(timeline, library, halflife_s: float = 0.18):
                    rotations=body.rotations[index])  # fmt: skip
 
 
-@pytest.mark.parametrize("song", SONGS[:2], ids=[p.stem for p in SONGS[:2]])
-def test_rendered_and_sampled_poses_match_python(engine, library, song, tmp_path):
-    from runtime_support import quaternion_gap
-
+def _render(engine, song: Path, tmp_path: Path, *options):
+    """Choreograph and render ``song`` in C#: ``(timeline, frames [T, 3 + 4J], poses sampled
+    every 13.7 ms [N, 3 + 4J], their times)``."""
     from musicdance.audio.analysis import analyze
     from musicdance.choreo.engine_asset import write_analysis_asset
     from musicdance.choreo.timeline import Timeline
-    from musicdance.motion.motion import sample
 
     exe, asset, env = engine
     analysis = write_analysis_asset(analyze(song), tmp_path / "song.mdan")
     prefix = tmp_path / "dance"
-    result = _run("mono", exe, "render", asset, analysis, prefix, "--bundle", env=env)
+    result = _run("mono", exe, "render", asset, analysis, prefix, "--bundle", *options, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     timeline = Timeline.from_json(json.loads(Path(f"{prefix}.timeline.json").read_text()))
-    expected = simplified_render(timeline, library)
-    joints = expected.rotations.shape[1]
+    joints = 22  # the canonical skeleton
     frames = np.fromfile(f"{prefix}.frames.f32", np.float32).reshape(-1, 3 + 4 * joints)
-    assert len(frames) == expected.num_frames
-    assert np.abs(frames[:, :3] - expected.root_positions_m).max() < 1e-4
-    assert quaternion_gap(frames[:, 3:].reshape(-1, joints, 4), expected.rotations) < 1e-4
     poses = np.fromfile(f"{prefix}.samples.f32", np.float32).reshape(-1, 3 + 4 * joints)
-    times = np.arange(len(poses)) * 0.0137
+    return timeline, frames, poses, np.arange(len(poses)) * 0.0137
+
+
+def _close(found: np.ndarray, root_m: np.ndarray, rotations: np.ndarray) -> None:
+    from runtime_support import quaternion_gap
+
+    assert len(found) == len(root_m)
+    assert np.abs(found[:, :3] - root_m).max() < 1e-4
+    assert quaternion_gap(found[:, 3:].reshape(rotations.shape), rotations) < 1e-4
+
+
+@pytest.mark.parametrize("song", SONGS, ids=[p.stem for p in SONGS])
+def test_render_matches_the_python_runtime(engine, library, song, tmp_path):
+    """The full render (cut search, continuations, half-lives, foot locking): every frame
+    equals ``render_dance``'s and poses sampled by the C# ``PoseSampler`` equal the Python
+    runtime's (``Runtime.sample``) within 1e-4."""
+    from runtime_support import runtime
+
+    from musicdance.choreo.render import render_dance
+
+    timeline, frames, poses, times = _render(engine, song, tmp_path)
+    expected = render_dance(timeline, library).motion
+    _close(frames, expected.root_positions_m, expected.rotations)
+    sampled = runtime().sample(timeline, times)
+    _close(poses, sampled.root_positions_m, sampled.rotations)
+
+
+def test_simple_render_matches_the_sdk_functions(engine, library, tmp_path):
+    """``TimelineRenderer.RenderSimple`` (cut on count 1, fixed half-life, no
+    continuation takes, no foot locking) equals ``simplified_render`` within 1e-4."""
+    from musicdance.motion.motion import sample
+
+    timeline, frames, poses, times = _render(engine, SONGS[0], tmp_path, "--simple")
+    expected = simplified_render(timeline, library)
+    _close(frames, expected.root_positions_m, expected.rotations)
     sampled = sample(expected, times)
-    assert np.abs(poses[:, :3] - sampled.root_positions_m).max() < 1e-4
-    assert quaternion_gap(poses[:, 3:].reshape(-1, joints, 4), sampled.rotations) < 1e-4
+    _close(poses, sampled.root_positions_m, sampled.rotations)

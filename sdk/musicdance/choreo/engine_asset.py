@@ -4,7 +4,8 @@
 choreographer (``unity_bridge/unity/com.mdtool.dance/Runtime/Core/Choreography``) needs to
 choose, decode and render phrases without Python: the phrase table (ids, styles, tempo,
 energy, meter, counts), the transition graph (CSR edges, costs, twins, moves, rest means),
-every phrase's motion (root float32, rotations as Q15 int16) with the skeleton, and, when a
+the boundary pose features, every phrase's motion (root float32, rotations as Q15 int16) with
+the skeleton, and, when a
 bundle is given, its ONNX graph, manifest and the bundle column of every phrase. The same
 container holds a song's analysis for tests (``write_analysis_asset``: the fields of
 ``MusicAnalysis.cs``), so the C# side reads both with one reader and no JSON.
@@ -132,6 +133,8 @@ def _library_arrays(library) -> dict[str, np.ndarray]:
         "num_frames": np.array([i.num_frames for i in infos], np.int32),
         "count_indptr": np.concatenate([[0], np.cumsum([len(c) for c in counts])]).astype(np.int32),
         "count_frames": np.concatenate(counts) if counts else np.zeros(0),
+        "start_features": np.asarray(table.start_features, np.float32),
+        "end_features": np.asarray(table.end_features, np.float32),
         "graph.indptr": graph.indptr.astype(np.int32),
         "graph.targets": graph.targets.astype(np.int32),
         "graph.cost": np.asarray(graph.cost, np.float64),

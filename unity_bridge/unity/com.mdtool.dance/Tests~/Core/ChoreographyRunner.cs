@@ -3,7 +3,7 @@
 //   choreograph LIBRARY.mdlb ANALYSIS.mdan OUT.timeline.json [--bundle] [--seed N] [--style S]
 //   check LIBRARY.mdlb ANALYSIS.mdan          (prints the exception type and message, exit 3)
 //   bench LIBRARY.mdlb ANALYSIS.mdan [--bundle] (timings JSON)
-//   render LIBRARY.mdlb ANALYSIS.mdan PREFIX [--bundle] [--seed N]  (PREFIX.timeline.json, the
+//   render LIBRARY.mdlb ANALYSIS.mdan PREFIX [--bundle] [--seed N] [--simple]  (PREFIX.timeline.json, the
 //     rendered track's frames PREFIX.frames.f32 and poses sampled every 13.7 ms PREFIX.samples.f32)
 //   director LIBRARY.mdlb ANALYSIS.mdan OUT.timeline.json [--bundle]  (InEngineChoreography.RunAsync
 //     with the analysis injected as the IMusicAnalyzer: progress, worker thread)
@@ -139,7 +139,8 @@ static class ChoreographyRunner
         IProbabilityModel model;
         var timeline = Run(library, analysis, args, out choreographer, out model);
         if (model != null) model.Dispose();
-        var track = TimelineRenderer.Render(timeline, library);
+        var track = Array.IndexOf(args, "--simple") >= 0 ? TimelineRenderer.RenderSimple(timeline, library)
+                                                          : TimelineRenderer.Render(timeline, library);
         File.WriteAllText(args[3] + ".timeline.json", timeline.ToJson());
         var frames = new List<float>();
         for (int t = 0; t < track.NumFrames; t++)
@@ -177,6 +178,9 @@ static class ChoreographyRunner
         clock.Restart();
         var track = TimelineRenderer.Render(timeline, library);
         double renderS = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        TimelineRenderer.RenderSimple(timeline, library);
+        double simpleS = clock.Elapsed.TotalSeconds;
         // pose sampling of the first slot's phrase: bytes allocated per sample (zero expected)
         var sampler = new PoseSampler(track);
         var pose = sampler.NewPose();
@@ -193,7 +197,7 @@ static class ChoreographyRunner
         Console.WriteLine("{\"load_s\": " + loadS.ToString("R") + ", \"choreograph_s\": " + totalS.ToString("R")
                           + ", \"scoring_s\": " + t.ScoringS.ToString("R") + ", \"transitions_s\": " + t.TransitionsS.ToString("R")
                           + ", \"decoding_s\": " + t.DecodingS.ToString("R")
-                          + ", \"render_s\": " + renderS.ToString("R") + ", \"frames\": " + track.NumFrames + ", \"slots\": " + timeline.Slots.Count
+                          + ", \"render_s\": " + renderS.ToString("R") + ", \"render_simple_s\": " + simpleS.ToString("R") + ", \"frames\": " + track.NumFrames + ", \"slots\": " + timeline.Slots.Count
                           + ", \"managed_bytes\": " + (GC.GetTotalMemory(false) - before)
                           + ", \"model_s\": " + choreographer.Timings.ModelS.ToString("R")
                           + ", \"sampling_allocated_bytes\": " + perSample + ", \"samples\": " + samples

@@ -16,6 +16,9 @@ namespace MdTool.Dance.Choreography
         public int[] Meter, NumFrames;
         public int[] CountIndptr;
         public double[] CountFrames;
+        /// <summary>Boundary pose features [K * F] (library.phrase.pose_features layout).</summary>
+        public float[] StartFeatures, EndFeatures;
+        public int FeatureWidth;
         // transition graph over all phrases (CSR by source, targets ascending)
         public int[] GraphIndptr, GraphTargets, GraphGroupSize, GraphTwin, GraphMove;
         public double[] GraphCost, GraphRestMean;
@@ -57,6 +60,8 @@ namespace MdTool.Dance.Choreography
                 NumFrames = a.Ints("num_frames"),
                 CountIndptr = a.Ints("count_indptr"),
                 CountFrames = a.Doubles("count_frames"),
+                StartFeatures = a.Floats("start_features"),
+                EndFeatures = a.Floats("end_features"),
                 GraphIndptr = a.Ints("graph.indptr"),
                 GraphTargets = a.Ints("graph.targets"),
                 GraphCost = a.Doubles("graph.cost"),
@@ -77,6 +82,7 @@ namespace MdTool.Dance.Choreography
                 || lib.CountIndptr.Length != k + 1 || lib.GraphIndptr.Length != k + 1 || lib.MotionIndptr.Length != k + 1
                 || lib.RootM.Length != lib.MotionIndptr[k] * 3 || lib.RotationsQ15.Length != lib.MotionIndptr[k] * lib.NumJoints * 4)
                 throw new DanceAssetException(where + ": the library asset's arrays do not agree in size");
+            lib.FeatureWidth = (int)a.Shape("start_features")[1];
             if (a.Has("bundle.probabilities_onnx"))
             {
                 lib.ProbabilitiesOnnx = a.Bytes("bundle.probabilities_onnx");
@@ -132,6 +138,8 @@ namespace MdTool.Dance.Choreography
             }
             return track;
         }
+
+        public int JointIndexOf(string name) { return Array.IndexOf(JointNames, name); }
 
         public int IndexOf(string id)
         {

@@ -1,12 +1,13 @@
-// A timeline rendered into a PoseTrack in the engine, from the library asset's motions: each
-// slot's phrase time-warped so its counts land on the slot's beats and its end on the slot's end
-// (musicdance.choreo.render.warp_slot / synthesis.timewarp), cut on count 1 of every slot, the
-// incoming phrase turned and moved on the floor to continue where the dancer stands and faces
-// (blend.align_root) and joined with inertialization (blend.inertialize), the first and last
-// poses held before and after. Simplified against the Python renderer, which also searches the
-// cut within a beat, scales the join's half-life with the gap, plays phrases on into the take
-// that continues them, and pins planted feet with leg IK: none of those four is done here.
-// The result carries the slots' time-warp knots, so DancePlayer and DanceEditor play it.
+// A timeline rendered into a PoseTrack in the engine, from the library asset's motions, as
+// musicdance.choreo.render.render_dance renders it: each slot's phrase time-warped so its counts
+// land on the slot's beats (warp_slot / synthesis.timewarp), played on into the take that
+// continues it, cut where the pose and velocity gap is smallest within a beat of the boundary,
+// turned and moved on the floor to continue where the dancer stands and faces (align_root),
+// joined with inertialization (inertialize) over a half-life scaled with the gap, planted feet
+// pinned with leg IK, the first and last poses held (Render; the joins and feet are in
+// RenderJoins.cs and FootLock.cs). RenderSimple is the cheap variant: cut on count 1, fixed
+// half-life, no continuation takes, no foot locking. Both carry the slots' time-warp knots, so
+// DancePlayer and DanceEditor play the result.
 using System;
 using System.Collections.Generic;
 
@@ -43,12 +44,13 @@ namespace MdTool.Dance.Choreography
         public void SetR(int frame, Vec3D v) { Root[3 * frame] = v.X; Root[3 * frame + 1] = v.Y; Root[3 * frame + 2] = v.Z; }
     }
 
-    public static class TimelineRenderer
+    public static partial class TimelineRenderer
     {
         public const double JoinHalflifeS = 0.18;
 
-        /// <summary>The whole dance at the timeline's fps, as long as the song.</summary>
-        public static PoseTrack Render(DanceTimeline timeline, LibraryAsset library, Action<float> progress = null)
+        /// <summary>The cheap render: cut on count 1 of every slot, fixed half-life, no
+        /// continuation takes, no foot locking (not the poses of mdtool choreograph).</summary>
+        public static PoseTrack RenderSimple(DanceTimeline timeline, LibraryAsset library, Action<float> progress = null)
         {
             double fps = timeline.Fps;
             var pieces = new List<MotionD>();
@@ -125,7 +127,7 @@ namespace MdTool.Dance.Choreography
         }
 
         /// <summary>The phrase's motion as stored (Q15 decoded and normalised, in double).</summary>
-        public static MotionD Decode(LibraryAsset library, int k)
+        public static MotionD Decode(LibraryAsset library, int k, bool unroll = true)
         {
             int first = library.MotionIndptr[k], frames = library.MotionIndptr[k + 1] - first, joints = library.NumJoints;
             var m = new MotionD(frames, joints, library.Fps[k]);
@@ -138,7 +140,7 @@ namespace MdTool.Dance.Choreography
                 double n = Math.Max(Math.Sqrt(x * x + y * y + z * z + w * w), 1e-12);
                 m.Rot[4 * i] = x / n; m.Rot[4 * i + 1] = y / n; m.Rot[4 * i + 2] = z / n; m.Rot[4 * i + 3] = w / n;
             }
-            Unroll(m);
+            if (unroll) Unroll(m);
             return m;
         }
 
@@ -178,7 +180,7 @@ namespace MdTool.Dance.Choreography
             for (int j = 0; j < motion.Joints; j++) into.SetQ(at, j, Slerp(motion.Q(lo, j), motion.Q(hi, j), alpha));
         }
 
-        static QuatD Slerp(QuatD a, QuatD b, double t)
+        internal static QuatD Slerp(QuatD a, QuatD b, double t)
         {
             double dot = a.X * b.X + a.Y * b.Y + a.Z * b.Z + a.W * b.W;
             if (dot < 0) { b = new QuatD(-b.X, -b.Y, -b.Z, -b.W); dot = -dot; }
@@ -189,7 +191,7 @@ namespace MdTool.Dance.Choreography
             return Normalize(new QuatD(wa * a.X + wb * b.X, wa * a.Y + wb * b.Y, wa * a.Z + wb * b.Z, wa * a.W + wb * b.W));
         }
 
-        static QuatD Normalize(QuatD q)
+        internal static QuatD Normalize(QuatD q)
         {
             double n = Math.Max(Math.Sqrt(q.X * q.X + q.Y * q.Y + q.Z * q.Z + q.W * q.W), 1e-12);
             return new QuatD(q.X / n, q.Y / n, q.Z / n, q.W / n);
@@ -202,7 +204,7 @@ namespace MdTool.Dance.Choreography
             return Math.Atan2(f.X, f.Z);
         }
 
-        static QuatD Yaw(double angle) { return new QuatD(0, Math.Sin(angle / 2.0), 0, Math.Cos(angle / 2.0)); }
+        internal static QuatD Yaw(double angle) { return new QuatD(0, Math.Sin(angle / 2.0), 0, Math.Cos(angle / 2.0)); }
 
         /// <summary>blend.align_root: turned about +Y and moved on the floor so that the root of
         /// `frame` sits at position's x and z and faces headingRad.</summary>
@@ -221,7 +223,7 @@ namespace MdTool.Dance.Choreography
             return result;
         }
 
-        static Vec3D RotVec(QuatD q)
+        internal static Vec3D RotVec(QuatD q)
         {
             if (q.W < 0) q = new QuatD(-q.X, -q.Y, -q.Z, -q.W);
             return q.ToRotVec();
@@ -265,7 +267,7 @@ namespace MdTool.Dance.Choreography
             return result;
         }
 
-        static MotionD Slice(MotionD m, int start, int stop)
+        internal static MotionD Slice(MotionD m, int start, int stop)
         {
             var result = new MotionD(stop - start, m.Joints, m.Fps);
             Array.Copy(m.Root, start * 3, result.Root, 0, (stop - start) * 3);
@@ -273,7 +275,7 @@ namespace MdTool.Dance.Choreography
             return result;
         }
 
-        static MotionD Concatenate(List<MotionD> parts)
+        internal static MotionD Concatenate(List<MotionD> parts)
         {
             int frames = 0;
             foreach (var p in parts) frames += p.Frames;
@@ -289,7 +291,7 @@ namespace MdTool.Dance.Choreography
         }
 
         /// <summary>render._pad: hold the first pose `before` frames and the last to `total`.</summary>
-        static PoseTrack ToTrack(MotionD body, int before, int total, LibraryAsset library, double fps)
+        internal static PoseTrack ToTrack(MotionD body, int before, int total, LibraryAsset library, double fps)
         {
             int joints = body.Joints;
             var track = new PoseTrack
