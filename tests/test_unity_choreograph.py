@@ -215,9 +215,9 @@ def test_asset_round_trip(library, tmp_path):
 
 
 def test_in_engine_pipeline_runs_off_the_calling_thread(engine, tmp_path):
-    """``InEngineChoreography.RunAsync`` (what ``DanceDirector.Choreograph`` calls) with the
-    analysis injected as its ``IMusicAnalyzer``: worker thread, progress rising to 1, the same
-    timeline as the direct call."""
+    """``InEngineChoreography.RunAsync`` and ``RenderAsync`` (what ``DanceDirector.Choreograph``
+    and ``Bake`` call) with the analysis injected as its ``IMusicAnalyzer``: worker thread,
+    progress rising to 1, the same timeline as the direct call, a track as long as the song."""
     from musicdance.audio.analysis import analyze
     from musicdance.choreo.engine_asset import write_analysis_asset
 
@@ -228,6 +228,7 @@ def test_in_engine_pipeline_runs_off_the_calling_thread(engine, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["worker_thread"] and report["monotonic"] and report["progress"][-1] == 1
+    assert report["frames"] == report["expected_frames"]  # RenderAsync: the song's length
     direct = _csharp(engine, song, tmp_path / "c.json", "--bundle")
     found = json.loads((tmp_path / "d.json").read_text())
     assert [s["phrase_id"] for s in found["slots"]] == [s["phrase_id"] for s in direct["slots"]]

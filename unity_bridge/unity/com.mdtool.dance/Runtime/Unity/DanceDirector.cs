@@ -2,7 +2,8 @@
 // samples (on the main thread, as Unity requires), then analyses and choreographs them on a
 // worker thread (InEngineChoreography) and returns the timeline. The analyzer is injected
 // (Analyzer property); the library asset is StreamingAssets/<libraryFile> (mdtool library
-// export --unity DIR), its bundle graph runs through onnxruntime or, with UNITY_SENTIS, Sentis.
+// export --unity DIR), its bundle graph runs through onnxruntime (SentisProbabilityModel is the
+// Sentis back end: set Model). Bake(timeline) renders the PoseTrack DancePlayer plays.
 using System;
 using System.IO;
 using System.Threading.Tasks;
@@ -25,6 +26,17 @@ namespace MdTool.Dance
 
         LibraryAsset library;
         IProbabilityModel model;
+
+        /// <summary>The bundle graph's back end (default: onnxruntime on the asset's graph).</summary>
+        public IProbabilityModel Model
+        {
+            get
+            {
+                if (model == null && Library.HasBundle) model = new OrtProbabilityModel(Library.ProbabilitiesOnnx, Library.BundleNumClasses);
+                return model;
+            }
+            set { model = value; }
+        }
 
         /// <summary>PCM -> MusicAnalysis; must be set before Choreograph.</summary>
         public IMusicAnalyzer Analyzer { get; set; }
@@ -49,7 +61,7 @@ namespace MdTool.Dance
             clip.GetData(samples, 0);
             var pipeline = new InEngineChoreography(Library, Analyzer)
             {
-                Model = useBundle ? Model() : null,
+                Model = useBundle ? Model : null,
                 Style = string.IsNullOrEmpty(style) ? null : style,
                 Seed = seed,
                 Fps = fps,
@@ -57,10 +69,11 @@ namespace MdTool.Dance
             return pipeline.RunAsync(InEngineChoreography.Downmix(samples, clip.channels), clip.frequency, clip.name, progress);
         }
 
-        IProbabilityModel Model()
+        /// <summary>The dance of <paramref name="timeline"/> as a PoseTrack for DancePlayer.SetTrack,
+        /// rendered off the main thread (the poses the Python runtime would bake).</summary>
+        public Task<PoseTrack> Bake(DanceTimeline timeline, Action<float> progress = null)
         {
-            if (model == null && Library.HasBundle) model = new OrtProbabilityModel(Library.ProbabilitiesOnnx, Library.BundleNumClasses);
-            return model;
+            return new InEngineChoreography(Library, Analyzer).RenderAsync(timeline, progress);
         }
 
         void OnDestroy()

@@ -115,12 +115,14 @@ static class ChoreographyRunner
         var task = pipeline.RunAsync(pcm, 22050, "song", p => { lock (seen) seen.Add(p); });
         var timeline = task.Result;
         if (pipeline.Model != null) pipeline.Model.Dispose();
+        var track = pipeline.RenderAsync(timeline).Result;
         File.WriteAllText(args[3], timeline.ToJson());
         bool monotonic = true;
         for (int i = 1; i < seen.Count; i++) monotonic &= seen[i] >= seen[i - 1];
         Console.WriteLine("{\"worker_thread\": " + (analyzer.Thread != System.Threading.Thread.CurrentThread.ManagedThreadId ? "true" : "false")
                           + ", \"progress\": [" + string.Join(", ", seen.ConvertAll(v => v.ToString("R")).ToArray()) + "]"
-                          + ", \"monotonic\": " + (monotonic ? "true" : "false") + "}");
+                          + ", \"monotonic\": " + (monotonic ? "true" : "false") + ", \"frames\": " + track.NumFrames
+                          + ", \"expected_frames\": " + ((int)Math.Floor(timeline.DurationS * timeline.Fps + 1e-6) + 1) + "}");
         return 0;
     }
 

@@ -59,6 +59,16 @@ namespace MdTool.Dance.Choreography
             return Task.Run(() => Run(monoPcm, sampleRateHz, songName, report), cancel);
         }
 
+        /// <summary>The timeline's dance as the PoseTrack DancePlayer plays (TimelineRenderer.Render:
+        /// the poses of mdtool choreograph), on a worker thread.</summary>
+        public Task<PoseTrack> RenderAsync(DanceTimeline timeline, Action<float> progress = null)
+        {
+            var context = SynchronizationContext.Current;
+            Action<float> report = progress == null ? null
+                : context == null ? progress : (Action<float>)(p => context.Post(_ => progress(p), null));
+            return Task.Run(() => TimelineRenderer.Render(timeline, Library, null, report));
+        }
+
         /// <summary>Interleaved samples averaged to mono.</summary>
         public static float[] Downmix(float[] interleaved, int channels)
         {

@@ -2,7 +2,8 @@
 // the Microsoft.ML.OnnxRuntime NuGet package (not reachable here): OrtGetApiBase -> the OrtApi
 // function table, and the dozen entries used (env, session options, session from bytes, CPU
 // tensor over a pinned array, run, release). The native library is "onnxruntime"
-// (libonnxruntime.so / onnxruntime.dll; the onnxruntime Python wheel ships one). Table indices
+// (libonnxruntime.so / onnxruntime.dll; the onnxruntime Python wheel ships one). The Unity
+// Sentis back end is Runtime/Unity/SentisProbabilityModel.cs. Table indices
 // are those of ORT_API_VERSION 17 (onnxruntime_c_api.h; the table only ever grows).
 using System;
 using System.Runtime.InteropServices;
@@ -116,34 +117,4 @@ namespace MdTool.Dance.Choreography
         }
     }
 
-#if UNITY_SENTIS
-    /// <summary>The same graph through Unity Sentis in the engine (compiled only where the
-    /// com.unity.sentis package defines UNITY_SENTIS; not compiled or tested outside Unity).</summary>
-    public sealed class SentisProbabilityModel : IProbabilityModel
-    {
-        readonly Unity.Sentis.Worker worker;
-        readonly int classes;
-
-        public SentisProbabilityModel(Unity.Sentis.ModelAsset asset, int numClasses)
-        {
-            worker = new Unity.Sentis.Worker(Unity.Sentis.ModelLoader.Load(asset), Unity.Sentis.BackendType.CPU);
-            classes = numClasses;
-        }
-
-        public int NumClasses { get { return classes; } }
-
-        public float[] Probabilities(float[] mel, int count)
-        {
-            int size = ModelInput.Size;
-            using (var input = new Unity.Sentis.Tensor<float>(new Unity.Sentis.TensorShape(count, 1, size, size), mel))
-            {
-                worker.Schedule(input);
-                var output = worker.PeekOutput() as Unity.Sentis.Tensor<float>;
-                return output.DownloadToArray();
-            }
-        }
-
-        public void Dispose() { worker.Dispose(); }
-    }
-#endif
 }
