@@ -16,6 +16,7 @@ equals the same render built from the SDK's functions.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -38,6 +39,14 @@ pytestmark = pytest.mark.skipif(
     shutil.which("mcs") is None or shutil.which("mono") is None,
     reason="mono is not installed (apt-get install -y --no-install-recommends mono-mcs)",
 )
+
+
+@functools.cache
+def _analysis(song: Path):
+    """The Python analysis of ``song`` (each song is analysed once per test process)."""
+    from musicdance.audio.analysis import analyze
+
+    return analyze(song)
 
 
 def _run(*command, env=None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -110,12 +119,11 @@ def _same_timeline(python: dict, csharp: dict) -> None:
 def test_same_phrases_as_python_with_and_without_the_bundle(
     engine, library, bundle, song, tmp_path
 ):
-    from musicdance.audio.analysis import analyze
     from musicdance.choreo.choreographer import choreograph
     from musicdance.choreo.engine_asset import write_analysis_asset
     from musicdance.choreo.onnx_scorer import OnnxScorer
 
-    analysis = analyze(song)
+    analysis = _analysis(song)
     asset = write_analysis_asset(analysis, tmp_path / "song.mdan")
     for seed in (0, 7):
         python = choreograph(analysis, library, seed=seed).to_json()
@@ -127,7 +135,6 @@ def test_same_phrases_as_python_with_and_without_the_bundle(
 
 def test_same_phrases_as_the_cli(engine, tmp_path):
     """``mdtool choreograph`` (the bundle scorer by default) and the C# side agree slot by slot."""
-    from musicdance.audio.analysis import analyze
     from musicdance.choreo.engine_asset import write_analysis_asset
 
     song = REPO / "examples" / "demo_song.mp3"
@@ -137,7 +144,7 @@ def test_same_phrases_as_the_cli(engine, tmp_path):
     assert cli.returncode == 0, cli.stdout + cli.stderr
     summary = json.loads(cli.stdout)
     assert summary["scorer"].endswith("default")
-    asset = write_analysis_asset(analyze(song), tmp_path / "song.mdan")
+    asset = write_analysis_asset(_analysis(song), tmp_path / "song.mdan")
     csharp = _csharp(engine, asset, tmp_path / "cs.json", "--bundle")
     assert [s["phrase_id"] for s in csharp["slots"]] == summary["phrases"]
 
@@ -151,13 +158,13 @@ def _check(engine, analysis_path: Path, *options) -> str:
 
 
 def test_bad_input_gets_a_clear_exception(engine, library, tmp_path):
-    from musicdance.audio.analysis import analyze, analyze_signal
+    from musicdance.audio.analysis import analyze_signal
     from musicdance.audio.synth import synth_song
     from musicdance.choreo.choreographer import choreograph
     from musicdance.choreo.engine_asset import ASSET_VERSION, read_tagged, write_tagged
     from musicdance.errors import MusicDanceError
 
-    analysis = analyze(REPO / "examples" / "demo_song.mp3")
+    analysis = _analysis(REPO / "examples" / "demo_song.mp3")
     empty = analyze_signal(np.zeros(22050 * 3, np.float32), sr_hz=22050)
     line = _check(engine, _write(empty, tmp_path / "silence.mdan"))
     assert line.startswith("DanceFormatException: no phrases to dance to"), line
@@ -218,11 +225,10 @@ def test_in_engine_pipeline_runs_off_the_calling_thread(engine, tmp_path):
     """``InEngineChoreography.RunAsync`` and ``RenderAsync`` (what ``DanceDirector.Choreograph``
     and ``Bake`` call) with the analysis injected as its ``IMusicAnalyzer``: worker thread,
     progress rising to 1, the same timeline as the direct call, a track as long as the song."""
-    from musicdance.audio.analysis import analyze
     from musicdance.choreo.engine_asset import write_analysis_asset
 
     exe, asset, env = engine
-    analysis = analyze(REPO / "examples" / "demo_song.mp3")
+    analysis = _analysis(REPO / "examples" / "demo_song.mp3")
     song = write_analysis_asset(analysis, tmp_path / "s.mdan")
     result = _run("mono", exe, "director", asset, song, tmp_path / "d.json", "--bundle", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -274,12 +280,11 @@ def simplified_render(timeline, library, halflife_s: float = 0.18):
 def _render(engine, song: Path, tmp_path: Path, *options):
     """Choreograph and render ``song`` in C#: ``(timeline, frames [T, 3 + 4J], poses sampled
     every 13.7 ms [N, 3 + 4J], their times)``."""
-    from musicdance.audio.analysis import analyze
     from musicdance.choreo.engine_asset import write_analysis_asset
     from musicdance.choreo.timeline import Timeline
 
     exe, asset, env = engine
-    analysis = write_analysis_asset(analyze(song), tmp_path / "song.mdan")
+    analysis = write_analysis_asset(_analysis(song), tmp_path / "song.mdan")
     prefix = tmp_path / "dance"
     result = _run("mono", exe, "render", asset, analysis, prefix, "--bundle", *options, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
