@@ -329,3 +329,35 @@ def test_simple_render_matches_the_sdk_functions(engine, library, tmp_path):
     _close(frames, expected.root_positions_m, expected.rotations)
     sampled = sample(expected, times)
     _close(poses, sampled.root_positions_m, sampled.rotations)
+
+
+def test_editing_in_the_engine_matches_the_sdk(engine, library, tmp_path):
+    """``TimelineEditing.Alternatives`` and ``Replace`` (what ``DanceEditor`` calls with a
+    director) rank and replace as ``alternatives`` and ``replace_phrase`` do, and the edited
+    dance renders to ``render_dance``'s frames."""
+    from musicdance.choreo.choreographer import alternatives, replace_phrase
+    from musicdance.choreo.engine_asset import write_analysis_asset
+    from musicdance.choreo.render import render_dance
+    from musicdance.choreo.timeline import Timeline
+
+    exe, asset, env = engine
+    song = write_analysis_asset(_analysis(SONGS[0]), tmp_path / "song.mdan")
+    prefix = tmp_path / "edit"
+    result = _run("mono", exe, "edit", asset, song, prefix, 3, "--bundle", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    timeline = Timeline.from_json(json.loads(Path(f"{prefix}.original.json").read_text()))
+    expected = alternatives(timeline, library, 3)
+    found = json.loads(Path(f"{prefix}.alternatives.json").read_text())
+    assert [a["phrase_id"] for a in found] == [a["phrase_id"] for a in expected]
+    assert [a["current"] for a in found] == [a["current"] for a in expected]
+    for a, b in zip(expected, found, strict=True):
+        assert b["score"] == pytest.approx(a["score"], rel=1e-9)
+    chosen = expected[1]["phrase_id"] if expected[0]["current"] else expected[0]["phrase_id"]
+    edited = replace_phrase(timeline, library, 3, chosen)
+    document = json.loads(Path(f"{prefix}.timeline.json").read_text())
+    assert [s["phrase_id"] for s in document["slots"]] == edited.phrase_ids()
+    assert document["slots"][3]["transition_prior"] is None
+    assert document["slots"][3]["score"] == pytest.approx(edited.to_json()["slots"][3]["score"])
+    frames = np.fromfile(f"{prefix}.frames.f32", np.float32).reshape(-1, 3 + 4 * 22)
+    motion = render_dance(edited, library).motion
+    _close(frames, motion.root_positions_m, motion.rotations)

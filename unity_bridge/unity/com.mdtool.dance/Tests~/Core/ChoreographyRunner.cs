@@ -5,6 +5,8 @@
 //   bench LIBRARY.mdlb ANALYSIS.mdan [--bundle] (timings JSON)
 //   render LIBRARY.mdlb ANALYSIS.mdan PREFIX [--bundle] [--seed N] [--simple]  (PREFIX.timeline.json, the
 //     rendered track's frames PREFIX.frames.f32 and poses sampled every 13.7 ms PREFIX.samples.f32)
+//   edit LIBRARY.mdlb ANALYSIS.mdan PREFIX SLOT [--bundle]  (PREFIX.alternatives.json, then the
+//     slot replaced by the second alternative: PREFIX.timeline.json and PREFIX.frames.f32)
 //   director LIBRARY.mdlb ANALYSIS.mdan OUT.timeline.json [--bundle]  (InEngineChoreography.RunAsync
 //     with the analysis injected as the IMusicAnalyzer: progress, worker thread)
 using System;
@@ -30,6 +32,7 @@ static class ChoreographyRunner
                 case "bench": return Bench(args);
                 case "director": return Director(args);
                 case "render": return Render(args);
+                case "edit": return Edit(args);
             }
             Console.Error.WriteLine("unknown command " + args[0]);
             return 2;
@@ -131,6 +134,37 @@ static class ChoreographyRunner
         var bytes = new byte[values.Count * 4];
         Buffer.BlockCopy(values.ToArray(), 0, bytes, 0, bytes.Length);
         File.WriteAllBytes(path, bytes);
+    }
+
+    static int Edit(string[] args)
+    {
+        var library = LibraryAsset.Load(args[1]);
+        var analysis = MusicAnalysisFile.Read(args[2]);
+        int slot = int.Parse(args[4]);
+        Choreographer choreographer;
+        IProbabilityModel model;
+        var timeline = Run(library, analysis, args, out choreographer, out model);
+        if (model != null) model.Dispose();
+        File.WriteAllText(args[3] + ".original.json", timeline.ToJson());
+        var ranked = TimelineEditing.Alternatives(timeline, library, slot, 10);
+        var rows = new List<object>();
+        foreach (var r in ranked)
+            rows.Add(new Dictionary<string, object> { { "phrase_id", r.PhraseId }, { "score", r.Score }, { "emission", r.Emission },
+                                                      { "prior_in", r.PriorIn }, { "prior_out", r.PriorOut }, { "current", r.Current } });
+        File.WriteAllText(args[3] + ".alternatives.json", MiniJson.Serialize(rows));
+        string chosen = ranked[0].Current ? ranked[1].PhraseId : ranked[0].PhraseId;
+        var edited = TimelineEditing.Replace(timeline, library, slot, chosen);
+        File.WriteAllText(args[3] + ".timeline.json", edited.ToJson());
+        var track = TimelineRenderer.Render(edited, library);
+        var frames = new List<float>();
+        for (int t = 0; t < track.NumFrames; t++)
+        {
+            for (int c = 0; c < 3; c++) frames.Add(track.Roots[t * 3 + c]);
+            for (int c = 0; c < track.NumJoints * 4; c++) frames.Add(track.Rotations[t * track.NumJoints * 4 + c]);
+        }
+        WriteFloats(args[3] + ".frames.f32", frames);
+        Console.WriteLine("slot " + slot + " -> " + chosen);
+        return 0;
     }
 
     static int Render(string[] args)

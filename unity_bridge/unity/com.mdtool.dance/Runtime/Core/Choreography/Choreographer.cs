@@ -188,21 +188,21 @@ namespace MdTool.Dance.Choreography
             return analysis.TempoBpm > HalfTimeRatio * median;
         }
 
-        /// <summary>The graph over rows (whole style groups) with the prior and the repeat,
-        /// mirror and same-move factors per kind of step (choreographer.sparse_steps).</summary>
-        public SparseSteps Steps(IList<TimelineSlot> slots, int[] rows)
+        /// <summary>TransitionGraph.subgraph(rows).prior(): the graph over rows (whole style
+        /// groups, renumbered) in CSR form with the prior of every listed edge and, per source,
+        /// the value of every pair not listed (0 in complete rows).</summary>
+        public void Prior(int[] rows, out int[] indptr, out int[] targets, out double[] listed, out double[] floor)
         {
             var lib = Library;
             var newIndex = new Dictionary<int, int>();
             for (int c = 0; c < rows.Length; c++) newIndex[rows[c]] = c;
             int k = rows.Length;
-            var indptr = new int[k + 1];
+            indptr = new int[k + 1];
             for (int c = 0; c < k; c++) indptr[c + 1] = indptr[c] + lib.GraphIndptr[rows[c] + 1] - lib.GraphIndptr[rows[c]];
             int edges = indptr[k];
-            var targets = new int[edges];
-            var sources = new int[edges];
-            var listed = new double[edges];
-            var floor = new double[k];
+            targets = new int[edges];
+            listed = new double[edges];
+            floor = new double[k];
             bool complete = true;
             for (int c = 0; c < k; c++)
                 complete &= lib.GraphIndptr[rows[c] + 1] - lib.GraphIndptr[rows[c]] == lib.GraphGroupSize[rows[c]];
@@ -216,7 +216,6 @@ namespace MdTool.Dance.Choreography
                     if (!newIndex.TryGetValue(lib.GraphTargets[a + e], out target))
                         throw new DanceAssetException("transition graph: a style's phrases lead outside the style");
                     targets[indptr[c] + e] = target;
-                    sources[indptr[c] + e] = c;
                     double v = Math.Min(Math.Max(Math.Exp(-lib.GraphCost[a + e]), PriorFloor), 1.0);
                     listed[indptr[c] + e] = v;
                     sum += v;
@@ -231,6 +230,22 @@ namespace MdTool.Dance.Choreography
                 for (int e = 0; e < degree; e++) listed[indptr[c] + e] /= sum;
                 floor[c] = rest / sum;
             }
+        }
+
+        /// <summary>The graph over rows (whole style groups) with the prior and the repeat,
+        /// mirror and same-move factors per kind of step (choreographer.sparse_steps).</summary>
+        public SparseSteps Steps(IList<TimelineSlot> slots, int[] rows)
+        {
+            var lib = Library;
+            int k = rows.Length;
+            int[] indptr, targets;
+            double[] listed, floor;
+            Prior(rows, out indptr, out targets, out listed, out floor);
+            int edges = indptr[k];
+            var sources = new int[edges];
+            for (int c = 0; c < k; c++) for (int e = indptr[c]; e < indptr[c + 1]; e++) sources[e] = c;
+            var newIndex = new Dictionary<int, int>();
+            for (int c = 0; c < k; c++) newIndex[rows[c]] = c;
             var twin = new int[k];
             var move = new int[k];
             for (int c = 0; c < k; c++)
