@@ -361,3 +361,21 @@ def test_editing_in_the_engine_matches_the_sdk(engine, library, tmp_path):
     frames = np.fromfile(f"{prefix}.frames.f32", np.float32).reshape(-1, 3 + 4 * 22)
     motion = render_dance(edited, library).motion
     _close(frames, motion.root_positions_m, motion.rotations)
+
+
+@pytest.mark.parametrize("song", SONGS[:2], ids=[p.stem for p in SONGS[:2]])
+def test_model_inputs_match_span_inputs(engine, song, tmp_path):
+    """``ModelInput.Span`` (the bundle graph's input per slot) equals ``span_inputs``."""
+    from musicdance.audio.model_input import span_inputs
+    from musicdance.choreo.engine_asset import write_analysis_asset
+    from musicdance.choreo.slots import plan_slots
+
+    exe, asset, env = engine
+    analysis = _analysis(song)
+    path = write_analysis_asset(analysis, tmp_path / "song.mdan")
+    result = _run("mono", exe, "inputs", asset, path, tmp_path / "mel.f32", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    slots = plan_slots(analysis)
+    expected, _, _ = span_inputs(analysis, [(s.start_s, s.end_s) for s in slots])
+    found = np.fromfile(tmp_path / "mel.f32", np.float32).reshape(expected.shape)
+    assert np.abs(found - expected).max() < 1e-6

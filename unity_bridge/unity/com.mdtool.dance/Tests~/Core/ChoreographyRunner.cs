@@ -7,6 +7,7 @@
 //     rendered track's frames PREFIX.frames.f32 and poses sampled every 13.7 ms PREFIX.samples.f32)
 //   edit LIBRARY.mdlb ANALYSIS.mdan PREFIX SLOT [--bundle]  (PREFIX.alternatives.json, then the
 //     slot replaced by the second alternative: PREFIX.timeline.json and PREFIX.frames.f32)
+//   inputs LIBRARY.mdlb ANALYSIS.mdan OUT.f32  (the model input of every slot, [N, 128, 128])
 //   director LIBRARY.mdlb ANALYSIS.mdan OUT.timeline.json [--bundle]  (InEngineChoreography.RunAsync
 //     with the analysis injected as the IMusicAnalyzer: progress, worker thread)
 using System;
@@ -33,6 +34,7 @@ static class ChoreographyRunner
                 case "director": return Director(args);
                 case "render": return Render(args);
                 case "edit": return Edit(args);
+                case "inputs": return Inputs(args);
             }
             Console.Error.WriteLine("unknown command " + args[0]);
             return 2;
@@ -134,6 +136,19 @@ static class ChoreographyRunner
         var bytes = new byte[values.Count * 4];
         Buffer.BlockCopy(values.ToArray(), 0, bytes, 0, bytes.Length);
         File.WriteAllBytes(path, bytes);
+    }
+
+    static int Inputs(string[] args)
+    {
+        var analysis = MusicAnalysisFile.Read(args[2]);
+        var slots = SlotPlanner.Plan(analysis);
+        int size = ModelInput.Size * ModelInput.Size;
+        var mel = new float[slots.Count * size];
+        float refDb = ModelInput.MaxDb(analysis);
+        for (int i = 0; i < slots.Count; i++) ModelInput.Span(analysis, slots[i].StartS, slots[i].EndS, refDb, mel, i * size);
+        WriteFloats(args[3], new List<float>(mel));
+        Console.WriteLine(slots.Count + " slots");
+        return 0;
     }
 
     static int Edit(string[] args)
