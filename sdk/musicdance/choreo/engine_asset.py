@@ -74,6 +74,13 @@ def write_tagged(path: str | os.PathLike[str], kind: str, arrays: dict[str, np.n
 def read_tagged(path: str | os.PathLike[str]) -> tuple[str, dict[str, np.ndarray]]:
     """``(kind, arrays)`` of a tagged-array file (the Python twin of ``TaggedArrays.cs``)."""
     data = Path(path).read_bytes()
+    try:
+        return _parse(data, path)
+    except (struct.error, KeyError, ValueError, UnicodeDecodeError) as error:
+        raise MusicDanceError(f"engine asset is damaged ({error})", path) from None
+
+
+def _parse(data: bytes, path) -> tuple[str, dict[str, np.ndarray]]:
     if data[:4] != MAGIC:
         raise MusicDanceError("not an mdtool engine asset (magic missing)", path)
     version, kind_len = struct.unpack_from("<II", data, 4)
