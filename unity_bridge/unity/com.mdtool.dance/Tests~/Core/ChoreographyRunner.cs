@@ -57,6 +57,26 @@ static class ChoreographyRunner
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
     }
 
+    static double Cpu() { return Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds; }
+
+    /// <summary>A scorer that adds the process CPU seconds its scoring takes (the shared
+    /// machine's wall clock counts other processes' time too).</summary>
+    sealed class CpuTimedScorer : IPhraseScorer
+    {
+        public IPhraseScorer Inner;
+        public double CpuS;
+
+        public double[,] Score(IList<TimelineSlot> slots, int[] rows)
+        {
+            double start = Cpu();
+            var result = Inner.Score(slots, rows);
+            CpuS += Cpu() - start;
+            return result;
+        }
+    }
+
+    static CpuTimedScorer timedScorer;
+
     static DanceTimeline Run(LibraryAsset library, MusicAnalysis analysis, string[] args, out Choreographer choreographer, out IProbabilityModel model)
     {
         choreographer = new Choreographer(library) { Seed = long.Parse(Option(args, "--seed", "0")), Style = Option(args, "--style", null) };
@@ -67,7 +87,8 @@ static class ChoreographyRunner
             model = new OrtProbabilityModel(library.ProbabilitiesOnnx, library.BundleNumClasses);
             scorer = new BundleScorer(library, analysis, model);
         }
-        return choreographer.Choreograph(analysis, scorer, Option(args, "--song", null));
+        timedScorer = new CpuTimedScorer { Inner = scorer ?? new FeatureScorer(library) };
+        return choreographer.Choreograph(analysis, timedScorer, Option(args, "--song", null));
     }
 
     static int Choreograph(string[] args)
@@ -224,14 +245,19 @@ static class ChoreographyRunner
         clock.Restart();
         Choreographer choreographer;
         IProbabilityModel model;
+        double cpu = Cpu();
         var timeline = Run(library, analysis, args, out choreographer, out model);
-        double totalS = clock.Elapsed.TotalSeconds;
+        double totalS = clock.Elapsed.TotalSeconds, choreographCpuS = Cpu() - cpu;
         clock.Restart();
+        cpu = Cpu();
         var track = TimelineRenderer.Render(timeline, library);
-        double renderS = clock.Elapsed.TotalSeconds;
+        double renderS = clock.Elapsed.TotalSeconds, renderCpuS = Cpu() - cpu;
         clock.Restart();
         TimelineRenderer.RenderSimple(timeline, library);
         double simpleS = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        TimelineRenderer.Render(timeline, library);  // again: an edit's re-render (continuations known)
+        double againS = clock.Elapsed.TotalSeconds;
         // pose sampling of the first slot's phrase: bytes allocated per sample (zero expected)
         var sampler = new PoseSampler(track);
         var pose = sampler.NewPose();
@@ -248,9 +274,11 @@ static class ChoreographyRunner
         Console.WriteLine("{\"load_s\": " + loadS.ToString("R") + ", \"choreograph_s\": " + totalS.ToString("R")
                           + ", \"scoring_s\": " + t.ScoringS.ToString("R") + ", \"transitions_s\": " + t.TransitionsS.ToString("R")
                           + ", \"decoding_s\": " + t.DecodingS.ToString("R")
-                          + ", \"render_s\": " + renderS.ToString("R") + ", \"render_simple_s\": " + simpleS.ToString("R") + ", \"frames\": " + track.NumFrames + ", \"slots\": " + timeline.Slots.Count
+                          + ", \"scoring_cpu_s\": " + timedScorer.CpuS.ToString("R") + ", \"choreograph_cpu_s\": " + choreographCpuS.ToString("R")
+                          + ", \"render_cpu_s\": " + renderCpuS.ToString("R")
+                          + ", \"render_s\": " + renderS.ToString("R") + ", \"render_simple_s\": " + simpleS.ToString("R") + ", \"render_again_s\": " + againS.ToString("R") + ", \"frames\": " + track.NumFrames + ", \"slots\": " + timeline.Slots.Count
                           + ", \"managed_bytes\": " + (GC.GetTotalMemory(false) - before)
-                          + ", \"model_s\": " + choreographer.Timings.ModelS.ToString("R")
+                          + ", \"model_s\": " + (timedScorer.Inner is BundleScorer ? ((BundleScorer)timedScorer.Inner).ModelSeconds : 0.0).ToString("R")
                           + ", \"sampling_allocated_bytes\": " + perSample + ", \"samples\": " + samples
                           + ", \"poses_per_s\": " + (samples / sampleS).ToString("R")
                           + ", \"peak_working_set_bytes\": " + Process.GetCurrentProcess().PeakWorkingSet64 + "}");

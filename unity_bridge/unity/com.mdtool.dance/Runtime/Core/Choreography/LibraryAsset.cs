@@ -153,5 +153,9 @@ namespace MdTool.Dance.Choreography
         }
 
         Dictionary<string, int> index;
+
+        /// <summary>Per phrase, the phrases that lead into it and that it leads into (-1: none),
+        /// filled by the renderer (TimelineRenderer.Render) as it meets them.</summary>
+        internal readonly Dictionary<int, int[]> ContinuationCache = new Dictionary<int, int[]>();
     }
 }

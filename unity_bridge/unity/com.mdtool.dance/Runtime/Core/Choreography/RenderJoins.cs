@@ -150,7 +150,7 @@ namespace MdTool.Dance.Choreography
                 {
                     var motion = Decode(library, k, false);
                     int before = -1, after = -1;
-                    if (options.Continuations) Continuations(library, k, motion, out before, out after);
+                    if (options.Continuations) CachedContinuations(library, k, motion, out before, out after);
                     MotionD beforeMotion = before < 0 ? null : before == k ? motion : Decode(library, before, false);
                     MotionD afterMotion = after < 0 ? null : after == k ? motion : Decode(library, after, false);
                     int shift;
@@ -251,6 +251,19 @@ namespace MdTool.Dance.Choreography
             var b = new double[FeatureSize];
             for (int f = 0; f < FeatureSize; f++) b[f] = stored[row * FeatureSize + f];
             return Cost(a, ai, b, 0);
+        }
+
+        /// <summary>Continuations, computed once per phrase and library asset (re-renders after
+        /// an edit reuse them; thread-safe).</summary>
+        static void CachedContinuations(LibraryAsset library, int k, MotionD motion, out int before, out int after)
+        {
+            int[] known;
+            lock (library.ContinuationCache)
+            {
+                if (library.ContinuationCache.TryGetValue(k, out known)) { before = known[0]; after = known[1]; return; }
+            }
+            Continuations(library, k, motion, out before, out after);
+            lock (library.ContinuationCache) library.ContinuationCache[k] = new[] { before, after };
         }
 
         /// <summary>render.continuations: the phrase that leads seamlessly into phrase k and the
