@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ SONGS = [
     *sorted((SHARED_DATA / "music").glob("*.[mo][pg][3g]")),
 ]
 #: The venv's bin first, so that ``mdtool`` is this checkout's CLI.
-VENV_PATH = {"PATH": f"{Path(os.sys.executable).parent}:{os.environ['PATH']}"}
+VENV_PATH = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 pytestmark = pytest.mark.skipif(
     shutil.which("mcs") is None or shutil.which("mono") is None,
     reason="mono is not installed (apt-get install -y --no-install-recommends mono-mcs)",
@@ -379,3 +380,26 @@ def test_model_inputs_match_span_inputs(engine, song, tmp_path):
     expected, _, _ = span_inputs(analysis, [(s.start_s, s.end_s) for s in slots])
     found = np.fromfile(tmp_path / "mel.f32", np.float32).reshape(expected.shape)
     assert np.abs(found - expected).max() < 1e-6
+
+
+STYLE_CASES = [
+    ("demo_song", "waltz"),  # 3/4 phrases on 4/4 music: the meter factor
+    ("stk_kart_grand_prix", "waltz"),  # 135 BPM: danced in half time
+    ("wesnoth_love_theme", "hiphop"),  # 163 BPM: half time
+    ("nexuiz_ninesix", "contemporary"),  # the style with 16 phrases
+]
+
+
+@pytest.mark.parametrize(("stem", "style"), STYLE_CASES, ids=[f"{a}-{b}" for a, b in STYLE_CASES])
+def test_same_phrases_for_a_requested_style(engine, library, stem, style, tmp_path):
+    from musicdance.choreo.choreographer import choreograph
+    from musicdance.choreo.engine_asset import write_analysis_asset
+
+    song = next((p for p in SONGS if p.stem == stem), None)
+    if song is None:
+        pytest.skip(f"{stem} is not in ../shared/data/music")
+    analysis = _analysis(song)
+    asset = write_analysis_asset(analysis, tmp_path / "song.mdan")
+    python = choreograph(analysis, library, style=style, seed=1).to_json()
+    _same_timeline(python, _csharp(engine, asset, tmp_path / "s.json", "--style", style,
+                                   "--seed", 1))  # fmt: skip
