@@ -83,6 +83,7 @@ namespace MdTool.Dance.Choreography
                 || lib.RootM.Length != lib.MotionIndptr[k] * 3 || lib.RotationsQ15.Length != lib.MotionIndptr[k] * lib.NumJoints * 4)
                 throw new DanceAssetException(where + ": the library asset's arrays do not agree in size");
             lib.FeatureWidth = (int)a.Shape("start_features")[1];
+            for (int i = 0; i < k; i++) lib.index[lib.Ids[i]] = i;
             if (a.Has("bundle.probabilities_onnx"))
             {
                 lib.ProbabilitiesOnnx = a.Bytes("bundle.probabilities_onnx");
@@ -141,18 +142,14 @@ namespace MdTool.Dance.Choreography
 
         public int JointIndexOf(string name) { return Array.IndexOf(JointNames, name); }
 
+        /// <summary>Row of a phrase id, or -1 (thread-safe: the index is built on load).</summary>
         public int IndexOf(string id)
         {
-            if (index == null)
-            {
-                index = new Dictionary<string, int>();
-                for (int i = 0; i < Ids.Length; i++) index[Ids[i]] = i;
-            }
             int found;
             return index.TryGetValue(id, out found) ? found : -1;
         }
 
-        Dictionary<string, int> index;
+        readonly Dictionary<string, int> index = new Dictionary<string, int>();
 
         /// <summary>Per phrase, the phrases that lead into it and that it leads into (-1: none),
         /// filled by the renderer (TimelineRenderer.Render) as it meets them.</summary>
