@@ -589,7 +589,16 @@ def _write_matrix(path: Path, ids: list[str], cost, prior) -> None:
 
 @library_app.command()
 def export(
-    destination: Path = typer.Argument(..., help="New library folder."),
+    destination: Path = typer.Argument(None, help="New library folder (not with --unity)."),
+    unity: Path = typer.Option(
+        None, "--unity", help="Write the library as one binary engine asset DIR/library.mdlb "
+        "for the Unity package's in-engine choreographer instead of a library folder."
+    ),
+    bundle: Path = typer.Option(
+        Path("bundles/default"), "--bundle", help="With --unity: the bundle whose ONNX graph "
+        "goes into the asset (skipped with a note when it does not fit the library)."
+    ),
+    no_bundle: bool = typer.Option(False, "--no-bundle", help="With --unity: no ONNX graph."),
     style: list[str] = typer.Option(None, "--style", help="Only these styles (repeatable)."),
     tag: list[str] = typer.Option(None, "--tag", help="Only phrases with all these tags."),
     status: list[str] = typer.Option(None, "--status", help="Only these curation states."),
@@ -597,7 +606,15 @@ def export(
     library: Path = LIBRARY_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Copy a subset into a new library folder (for a runtime bundle)."""
+    """Copy a subset into a new library folder (for a runtime bundle), or with ``--unity DIR``
+    write the engine asset the Unity package choreographs with (docs/runtime.md)."""
+    if unity is not None:
+        _export_unity(_open(library), unity, None if no_bundle else bundle, as_json)
+        return
+    if destination is None:
+        from musicdance.errors import MusicDanceError
+
+        raise MusicDanceError("give a destination folder, or --unity DIR for the engine asset")
     exported = _open(library).export(
         destination,
         ids=phrase_id or None,
@@ -616,6 +633,26 @@ def export(
     console.print(
         f"exported {report['phrases']} phrases to {destination} "
         f"({report['size_bytes'] / 1e6:.2f} MB)"
+    )
+
+
+def _export_unity(library, folder: Path, bundle_path: Path | None, as_json: bool) -> None:
+    from musicdance.bundle import open_default_bundle
+    from musicdance.choreo.engine_asset import export_unity_library
+
+    bundle, note = (None, "no bundle (--no-bundle)")
+    if bundle_path is not None:
+        bundle, note = open_default_bundle(library, bundle_path)
+    started = time.perf_counter()
+    report = export_unity_library(library, folder, bundle)
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    report["note"] = note
+    if as_json:
+        print_json(report)
+        return
+    console.print(
+        f"wrote {report['path']}: {report['phrases']} phrases, {report['frames']} frames, "
+        f"{report['size_bytes'] / 1e6:.2f} MB, bundle: {report['bundle'] or note}"
     )
 
 

@@ -276,6 +276,20 @@ class PhraseLibrary:
             )
         return Phrase(info=info, motion=motion, contacts=contacts)
 
+    def motion_q15(self, phrase_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """A phrase's stored frames as they are in its motion file: root positions ``[T, 3]``
+        float32 and rotations ``[T, J, 4]`` int16 (Q15; ``get`` normalises ``q / 32767``)."""
+        with self._read() as connection:
+            row = connection.execute(
+                "SELECT motion_file, motion_sha256 FROM phrases WHERE id = ?", (phrase_id,)
+            ).fetchone()
+        if row is None:
+            raise MusicDanceError(f"no phrase with id {phrase_id!r}", self.path)
+        with np.load(io.BytesIO(self._motion_bytes(row[0], row[1]))) as arrays:
+            root = arrays["root_positions_m"].astype(np.float32)
+            q15 = np.cumsum(np.moveaxis(arrays["rotations_q15"], -1, 0), axis=0, dtype=np.int16)
+        return root, q15
+
     def _motion_bytes(self, relative: str, sha256: str) -> bytes:
         path = self.path / relative
         try:

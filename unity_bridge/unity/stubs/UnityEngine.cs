@@ -80,6 +80,11 @@ namespace UnityEngine
         public Transform GetBoneTransform(HumanBodyBones humanBoneId) { return null; }
     }
 
+    public static class Application
+    {
+        public static string streamingAssetsPath { get { return "StreamingAssets"; } }
+    }
+
     public sealed class AudioClip : Object
     {
         public int samples { get { return 0; } }
