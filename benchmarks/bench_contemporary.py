@@ -3,13 +3,16 @@ the dances it makes.
 
 1. Curation: every phrase the recipe cuts from ``../shared/data`` with the figures that kept or
    rejected it (``musicdance.library.contemporary``), and the source takes' own foot skating.
-2. Dances: ``choreograph --style contemporary`` (the scorer the CLI would choose) on the real
-   songs in ``../shared/data/music``: the worst join (peak joint acceleration from 2 frames
-   before each cut to 0.4 s after it, against the largest and the 99th percentile of the same
-   per-frame peak inside the phrases, outside the join windows), foot skating during contacts,
-   Beat Align Score with its half-beat-shift control, and distinct phrases per slot.
+2. Dances: ``choreograph --style contemporary`` on the real songs in ``../shared/data/music``,
+   the phrases picked by the scorer the CLI would choose (the default bundle), by the feature
+   scorer and at random (joins nobody chose), each with several seeds: the worst join (peak
+   joint acceleration from 2 frames before each cut to 0.4 s after it, against the largest and
+   the 99th percentile of the same per-frame peak inside the phrases, outside the join
+   windows), foot skating during contacts, Beat Align Score with its half-beat-shift control,
+   and distinct phrases per slot.
 
     python benchmarks/bench_contemporary.py [--library phrase_library] [--curation-only]
+        [--seeds 0,1,2]
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import numpy as np
 from musicdance.audio.analysis import analyze
 from musicdance.choreo.choreographer import choreograph
 from musicdance.choreo.render import render_dance
-from musicdance.evaluate.metrics import beat_alignment, diversity, foot_skating_cm_s
+from musicdance.choreo.timeline import Choice, Timeline
+from musicdance.evaluate.metrics import beat_alignment, diversity, foot_skating_cm_s, join_peaks
 from musicdance.library import open_library
 from musicdance.library.contemporary import (
     CONTEMPORARY_STYLE,
@@ -35,33 +39,19 @@ from musicdance.motion.motion import Motion
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
-#: Seconds after a cut in which its peak is looked for; frames before it (a velocity jump
-#: shows one frame early).
-AFTER_S = 0.4
-BEFORE_FRAMES = 2
+#: Who picks the phrases: the scorer the CLI would choose (the default bundle), the feature
+#: scorer (``--no-bundle``), and a random phrase in every slot (joins nobody chose).
+PICKERS = ("bundle", "features", "random")
 
 
 def join_figures(motion: Motion, cut_times_s: list[float], span_s: tuple[float, float]) -> dict:
-    """Worst and median join peak against the peaks inside the phrases (see the module text)."""
-    positions = motion.global_positions()
-    fps = motion.fps
-    accel = np.linalg.norm(np.diff(positions, 2, axis=0), axis=-1) * fps**2
-    peak = np.concatenate([accel[:1], accel, accel[-1:]]).max(axis=1)
-    frames = np.arange(len(peak))
-    inside = (frames >= span_s[0] * fps) & (frames <= span_s[1] * fps)
-    near = np.zeros(len(peak), dtype=bool)
-    peaks = []
-    for cut_s in cut_times_s:
-        window = (frames >= cut_s * fps - BEFORE_FRAMES) & (frames <= (cut_s + AFTER_S) * fps)
-        near |= window
-        peaks.append(peak[window].max())
-    within = peak[inside & ~near]
-    peaks = np.array(peaks)
+    """Worst and median join peak against the peaks inside the phrases (``join_peaks``)."""
+    report = join_peaks(motion, cut_times_s, span_s=span_s)
     return {
-        "worst_ratio": float(peaks.max() / within.max()),
-        "median_ratio_p99": float(np.median(peaks) / np.percentile(within, 99)),
-        "worst_join_mps2": float(peaks.max()),
-        "within_max_mps2": float(within.max()),
+        "worst_ratio": report["worst_ratio"],
+        "median_ratio_p99": report["median_ratio_p99"],
+        "worst_join_mps2": report["worst_peak_acceleration"],
+        "within_max_mps2": report["within_max_acceleration"],
     }
 
 
@@ -99,35 +89,55 @@ def curation() -> None:
     )
 
 
-def dances(library_path: Path) -> None:
+def _timeline(analysis, library, picker: str, seed: int) -> tuple[Timeline, str]:
+    """The contemporary dance ``picker`` (one of ``PICKERS``) makes, and the scorer's name."""
+    scorer, name = _scorer(library, analysis) if picker == "bundle" else (None, "features")
+    timeline = choreograph(analysis, library, style=CONTEMPORARY_STYLE, scorer=scorer, seed=seed)
+    if picker == "random":
+        ids = [info.id for info in library.infos(styles=[CONTEMPORARY_STYLE])]
+        picks = np.random.default_rng(seed).integers(len(ids), size=len(timeline.slots))
+        choices = [Choice(ids[k], 0.0) for k in picks]
+        timeline, name = Timeline(**{**timeline.__dict__, "choices": choices}), "random"
+    return timeline, name
+
+
+def dances(library_path: Path, seeds: list[int]) -> None:
     library = open_library(library_path)
-    rows = []
-    print(f"\nchoreograph --style {CONTEMPORARY_STYLE} ({library_path}):")
+    worst: dict[str, list[dict]] = {picker: [] for picker in PICKERS}
+    print(f"\nchoreograph --style {CONTEMPORARY_STYLE} ({library_path}), seeds {seeds}:")
     for song in sorted((DATA / "music").glob("*.*")):
         if not song.is_file():
             continue
         analysis = analyze(song)
-        scorer, name = _scorer(library, analysis)
-        timeline = choreograph(analysis, library, style=CONTEMPORARY_STYLE, scorer=scorer)
-        rendered = render_dance(timeline, library)
-        motion = rendered.motion
-        span = (timeline.slots[0].start_s, timeline.slots[-1].end_s)
-        joins = join_figures(motion, [j.time_s for j in rendered.joins], span)
-        bas = beat_alignment(motion, analysis.beat_times_s)
-        row = {
-            **joins,
-            "skating_cm_s": foot_skating_cm_s(motion),
-            "bas": bas["beat_align_score"],
-            "bas_control": bas["beat_align_score_control"],
-            "distinct_per_slot": diversity(timeline)["distinct_phrase_ratio"],
-        }
-        rows.append(row)
-        print(f"  {song.name:<26} {len(timeline.slots):3d} slots  "
-              + "  ".join(f"{k}={v:.3f}" for k, v in row.items()) + f"  [{name}]")  # fmt: skip
-    if rows:
+        for picker in PICKERS:
+            for seed in seeds:
+                timeline, name = _timeline(analysis, library, picker, seed)
+                rendered = render_dance(timeline, library)
+                motion = rendered.motion
+                span = (timeline.slots[0].start_s, timeline.slots[-1].end_s)
+                joins = join_figures(motion, [j.time_s for j in rendered.joins], span)
+                bas = beat_alignment(motion, analysis.beat_times_s)
+                row = {
+                    **joins,
+                    "skating_cm_s": foot_skating_cm_s(motion),
+                    "bas": bas["beat_align_score"],
+                    "bas_control": bas["beat_align_score_control"],
+                    "distinct_per_slot": diversity(timeline)["distinct_phrase_ratio"],
+                }
+                worst[picker].append({**row, "song": song.name, "seed": seed})
+                figures = "  ".join(f"{k}={v:.3f}" for k, v in row.items())
+                slots = len(timeline.slots)
+                print(f"  {song.name:<26} s{seed} {slots:3d} slots  {figures}  [{name}]")
+    print("\nworst over the songs and seeds (join ratio < 1.0: no join is the sharpest moment):")
+    for picker, rows in worst.items():
+        if not rows:
+            continue
+        top = max(rows, key=lambda r: r["worst_ratio"])
         print(
-            f"  worst join ratio over the songs: {max(r['worst_ratio'] for r in rows):.3f}; "
-            f"median join / p99: {max(r['median_ratio_p99'] for r in rows):.3f} at most"
+            f"  {picker:<9} {len(rows):3d} dances: worst join ratio {top['worst_ratio']:.3f} "
+            f"({top['song']}, seed {top['seed']}); median join / p99 at most "
+            f"{max(r['median_ratio_p99'] for r in rows):.3f}; foot skating at most "
+            f"{max(r['skating_cm_s'] for r in rows):.3f} cm/s"
         )
 
 
@@ -135,12 +145,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--library", type=Path, default=REPO / "phrase_library")
     parser.add_argument("--curation-only", action="store_true")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated choreography seeds")
     args = parser.parse_args()
     if not (DATA / "bvh" / "cmu05").is_dir():
         raise SystemExit(f"{DATA} is not there: the benchmark needs the CMU takes and the songs")
     curation()
     if not args.curation_only:
-        dances(args.library)
+        dances(args.library, [int(s) for s in args.seeds.split(",")])
 
 
 if __name__ == "__main__":

@@ -222,3 +222,36 @@ def test_a_slot_shorter_than_its_phrase_plays_on_into_the_phrase_for_the_cut(ana
     assert np.abs(np.diff(extra, axis=0)).max() > 1e-3  # the phrase moving on, not a held pose
     join = find_cut(piece, pieces[following.index])
     assert piece.first < join.time_s * edited.fps <= piece.stop + reach
+
+
+def test_a_real_phrase_is_not_stopped_dead_at_its_end(analysis, starter):
+    """A phrase cut from a real take ends mid-movement; with nothing to continue it, it coasts
+    to rest past its last frame instead of holding it: the last frames of its slot are not
+    sharper than the half second before them (held, the whole end velocity stops in one frame:
+    44 against 21 m/s^2 on 005_02-001 at 120 BPM)."""
+    from musicdance.choreo import render
+    from musicdance.evaluate.metrics import peak_joint_acceleration
+
+    ids = [info.id for info in starter.infos(styles=["contemporary"])]
+    assert len(ids) >= 8
+    timeline = choreograph(analysis, starter, style="contemporary", seed=0)
+    choices = [Choice(ids[k % len(ids)], 0.0) for k in range(len(timeline.slots))]
+    timeline = Timeline(**{**timeline.__dict__, "choices": choices})
+    for piece in render._warp_pieces(timeline, starter):
+        peak, _ = peak_joint_acceleration(piece.motion.global_positions(), timeline.fps)
+        inside = peak[piece.first - piece.lo : piece.stop - piece.lo]
+        before = inside[-3 - round(0.5 * timeline.fps) : -3].max()
+        assert inside[-3:].max() <= 1.25 * before, (piece.slot, inside[-3:], before)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_contemporary_joins_nobody_chose_are_never_the_sharpest_moment(analysis, starter, seed):
+    """Random phrases of the real-capture style in every slot (whatever a scorer picks): no
+    join is sharper than the sharpest moment inside the phrases, with a margin."""
+    timeline = _edited(choreograph(analysis, starter, style="contemporary", seed=seed),
+                       starter, seed=seed)  # fmt: skip
+    rendered = render_dance(timeline, starter)
+    span = (timeline.slots[0].start_s, timeline.slots[-1].end_s)
+    report = join_peaks(rendered.motion, [j.time_s for j in rendered.joins], span_s=span)
+    assert report["worst_ratio"] < 0.95, report["worst_join"]
+    assert report["median_ratio_p99"] < 1.0

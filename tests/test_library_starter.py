@@ -85,8 +85,9 @@ def test_whole_body_moves_like_dance(starter, quality):
         by_style[phrase.info.style].append(quality[phrase.id])
     for style, rows in by_style.items():
         mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-        # Loose bounds around measured real dance (docs/library.md has the exact table).
-        assert 0.8 <= mean["hand_speed_mean_mps"] <= 1.7, (style, mean)
+        # Loose bounds around measured real dance (docs/library.md has the exact table); the
+        # mean hand speed inside the real takes' range (0.91-1.37 m/s).
+        assert 0.8 <= mean["hand_speed_mean_mps"] <= 1.37, (style, mean)
         assert 2.2 <= mean["hand_speed_p95_mps"] <= 4.2, (style, mean)
         assert 0.025 <= mean["root_bounce_std_m"] <= 0.06, (style, mean)
         assert 0.1 <= mean["root_travel_mps"] <= 0.4, (style, mean)

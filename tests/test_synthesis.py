@@ -8,14 +8,18 @@ import pytest
 from musicdance.errors import MusicDanceError
 from musicdance.motion import Motion
 from musicdance.motion.canonical import canonical_skeleton
-from musicdance.motion.quat import quat_angle, quat_from_euler
+from musicdance.motion.motion import concatenate, slice_frames
+from musicdance.motion.quat import quat_angle, quat_from_euler, quat_from_rotvec, quat_mul
 from musicdance.synthesis.blend import (
+    COAST_HALFLIFE_S,
     align_root,
+    coast,
     decay_spring,
     heading,
     inertialize,
     loop_extend,
     reverse,
+    rotvec_rate,
 )
 from musicdance.synthesis.timewarp import time_warp, warp_source_times
 
@@ -219,3 +223,68 @@ def test_reverse_plays_backwards():
     backwards = reverse(motion)
     np.testing.assert_allclose(backwards.rotations[0], motion.rotations[-1])
     np.testing.assert_allclose(reverse(backwards).root_positions_m, motion.root_positions_m)
+
+
+def test_coast_brings_a_moving_end_to_rest_without_a_jolt():
+    """Played past its end, a motion coasts to rest: position and velocity continue, and the
+    seam's acceleration is the end speed times ln 2 / half-life, far below holding the last
+    pose (which stops the whole end velocity in one frame)."""
+    motion = swaying_motion(num_frames=40)  # ends mid-sway, moving
+    coasted = coast(motion, 30, halflife_s=COAST_HALFLIFE_S)
+    assert coasted.num_frames == 70
+    held = concatenate([motion, slice_frames(motion, 39, 40)] + [slice_frames(motion, 39, 40)] * 29)
+    fps = motion.fps
+    seam = slice(37, 43)
+
+    def acceleration(m):
+        return np.linalg.norm(np.diff(m.global_positions(), 2, axis=0), axis=-1).max(-1) * fps**2
+
+    positions = motion.global_positions()
+    end_speed = np.linalg.norm(positions[-1] - positions[-2], axis=-1).max() * fps
+    assert end_speed > 0.3
+    bound = end_speed * np.log(2) / COAST_HALFLIFE_S
+    assert acceleration(coasted)[seam].max() < 1.5 * bound + acceleration(motion).max()
+    assert acceleration(held)[seam].max() > 2 * acceleration(coasted)[seam].max()
+    steps = np.linalg.norm(np.diff(coasted.global_positions(), axis=0), axis=-1).max(-1)
+    assert steps[-1] < 0.02 * steps[38]  # at rest a second later
+    np.testing.assert_array_equal(coasted.rotations[:40], motion.rotations)
+
+
+def test_rotvec_rate_is_the_exponential_maps_inverse_jacobian():
+    """exp(phi + rate dt) = exp(omega dt) exp(phi) to first order, at any angle up to ~170 deg
+    (for small angles the rate is omega itself)."""
+    rng = np.random.default_rng(3)
+    axis = rng.normal(size=(50, 3))
+    axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+    phi = axis * rng.uniform(0.0, np.radians(170), size=(50, 1))
+    omega = rng.normal(size=(50, 3)) * 5.0
+    dt = 1e-5
+    stepped = quat_from_rotvec(phi + rotvec_rate(phi, omega) * dt)
+    expected = quat_mul(quat_from_rotvec(omega * dt), quat_from_rotvec(phi))
+    assert np.degrees(quat_angle(stepped, expected)).max() < 1e-6
+    np.testing.assert_allclose(rotvec_rate(np.zeros((1, 3)), omega[:1]), omega[:1])
+
+
+def test_inertialize_keeps_the_velocity_through_a_large_offset():
+    """Two phrases whose upper arms differ by 140 degrees, the incoming one twisting fast
+    (20 rad/s) about the bone: the joined elbow leaves the seam at the previous phrase's pace
+    (the incoming twist is not turned into a swing; without the offset's rotation and the
+    exponential map's Jacobian it swings 4x faster than before the seam)."""
+    previous = swaying_motion(phase=0.0)
+    following = swaying_motion(phase=0.0)
+    names = previous.skeleton.names
+    arm, elbow = names.index("RightUpperArm"), names.index("RightLowerArm")
+    t = np.arange(following.num_frames) / following.fps
+    bone = previous.skeleton.offsets_m[elbow]
+    twist = quat_from_rotvec(bone / np.linalg.norm(bone) * (20.0 * t)[:, None])
+    tilt = quat_from_rotvec(np.array([0.0, 0.0, np.radians(140.0)]))
+    following.rotations[:, arm] = quat_mul(tilt, quat_mul(previous.rotations[0, arm], twist))
+    following = align_root(
+        following, previous.root_positions_m[-1], float(heading(previous.rotations[-1, 0]))
+    )
+    joined = concatenate([previous, inertialize(previous, following, halflife_s=0.36)])
+    positions = joined.global_positions()
+    steps = np.linalg.norm(np.diff(positions[:, elbow] - positions[:, arm], axis=0), axis=-1)
+    n = previous.num_frames
+    seam, before = steps[n - 1 : n + 3].max(), steps[n - 5 : n - 1].max()
+    assert seam < 1.5 * before, (seam, before)

@@ -36,10 +36,12 @@ from musicdance.motion.analysis import contacts_from_signals, foot_signals
 from musicdance.motion.motion import Motion, concatenate, slice_frames
 from musicdance.synthesis.blend import (
     align_root,
+    coast,
     crossfade,
     extend,
     heading,
     inertialize,
+    reverse,
 )
 from musicdance.synthesis.contacts import lock_feet
 from musicdance.synthesis.timewarp import time_warp
@@ -496,8 +498,12 @@ def _warp_pieces(
                 None if i is None else phrase.motion if i == phrase_id else library.get(i).motion
                 for i in (before_id, after_id)
             ]
-            source = extend(phrase.motion, phrase.motion.num_frames - 1,
-                            before=neighbours[0], after=neighbours[1])  # fmt: skip
+            source = _coasted(
+                extend(phrase.motion, phrase.motion.num_frames - 1,
+                       before=neighbours[0], after=neighbours[1]),  # fmt: skip
+                before_id is None,
+                after_id is None,
+            )
             sources[phrase_id] = (phrase, source, (before_id is not None, after_id is not None))
         phrase, source, sides = sources[phrase_id]
         beat = _beat_frames(slot, fps)
@@ -532,6 +538,20 @@ def _warp_pieces(
         pieces = [found[k] if k in found else next(fresh) for k in range(total)]
         pieces = [p for p in pieces if p is not None]
     return pieces
+
+
+def _coasted(source: tuple[Motion, int], before: bool, after: bool) -> tuple[Motion, int]:
+    """``source`` (an ``extend`` result) coasting to rest (``coast``) for a second past its
+    end (``after``) and, played backwards, before its start (``before``): the sides no other
+    phrase continues. A real take's phrase ends mid-movement; held past its last frame, it
+    would stop dead there (a jolt of its whole end velocity in one frame)."""
+    motion, shift = source
+    frames = int(round(motion.fps))
+    if after:
+        motion = coast(motion, frames)
+    if before:
+        motion, shift = reverse(coast(reverse(motion), frames)), shift + frames
+    return motion, shift
 
 
 def _cut_frames(pieces: list[_Piece], joins: list[Join], fps: float) -> list[int]:

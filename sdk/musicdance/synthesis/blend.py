@@ -111,6 +111,19 @@ def _angular_velocity(rotations: np.ndarray, fps: float, at_end: bool) -> np.nda
     return quat_to_rotvec(quat_mul(after, quat_inv(before))) * fps
 
 
+def rotvec_rate(rotvec: np.ndarray, angular_velocity: np.ndarray) -> np.ndarray:
+    """How fast the rotation vector ``rotvec [..., 3]`` changes (rad/s, ``[..., 3]``) while
+    ``exp(rotvec)`` turns at ``angular_velocity [..., 3]`` (rad/s, in the parent's frame): the
+    inverse left Jacobian of SO(3) applied to it. Equal to the angular velocity for small
+    rotations; at large ones (a 140-degree offset between two phrases' arms) they differ."""
+    angle = np.linalg.norm(rotvec, axis=-1, keepdims=True)
+    safe = np.clip(angle, 1e-4, np.pi - 1e-6)
+    tail = 1.0 / safe**2 - 1.0 / (2.0 * safe * np.tan(safe / 2.0))  # 1/12 near 0
+    tail = np.where(angle < 1e-4, 1.0 / 12.0, tail)
+    across = np.cross(rotvec, angular_velocity)
+    return angular_velocity - 0.5 * across + tail * np.cross(rotvec, across)
+
+
 def inertialize(previous: Motion, following: Motion, halflife_s: float = 0.1) -> Motion:
     """``following`` with a decaying offset that continues ``previous`` smoothly into it.
 
@@ -126,8 +139,15 @@ def inertialize(previous: Motion, following: Motion, halflife_s: float = 0.1) ->
     prev_next_rot = quat_mul(quat_from_rotvec(prev_rot_velocity * dt), previous.rotations[-1])
     prev_next_root = previous.root_positions_m[-1] + prev_root_velocity * dt
 
-    rot_offset = quat_to_rotvec(quat_mul(prev_next_rot, quat_inv(following.rotations[0])))
-    rot_velocity = prev_rot_velocity - _angular_velocity(following.rotations, fps, at_end=False)
+    offset = quat_mul(prev_next_rot, quat_inv(following.rotations[0]))
+    rot_offset = quat_to_rotvec(offset)
+    # The result turns at the offset's rate plus the following motion's seen through the
+    # offset (a twist of the incoming bone is not a swing of the result); the offset's rate
+    # as a rotation vector is that angular velocity through the exponential map's Jacobian.
+    following_velocity = _angular_velocity(following.rotations, fps, at_end=False)
+    rot_velocity = rotvec_rate(
+        rot_offset, prev_rot_velocity - quat_mul_vec3(offset, following_velocity)
+    )
     root_offset = prev_next_root - following.root_positions_m[0]
     root_velocity = prev_root_velocity - _start_velocity(following.root_positions_m, fps)
 
@@ -184,6 +204,35 @@ def reverse(motion: Motion) -> Motion:
         rotations=motion.rotations[::-1].copy(),
         local_translations_m=None if translations is None else translations[::-1].copy(),
     )
+
+
+#: Half-life (s) of the end velocity while ``coast`` brings a motion to rest.
+COAST_HALFLIFE_S = 0.15
+
+
+def coast(motion: Motion, frames: int, halflife_s: float = COAST_HALFLIFE_S) -> Motion:
+    """``motion`` played on for ``frames`` more frames past its end, ``[T + frames]``: each
+    joint's angular velocity and the root's velocity at the last frame carry on and halve every
+    ``halflife_s`` seconds, so it comes to rest with position and velocity continuous (the
+    acceleration at the seam is the end velocity times ln 2 / ``halflife_s``). A motion that
+    stops dead instead (held past its end) jolts by the whole end velocity in one frame."""
+    if frames <= 0 or motion.num_frames < 2:
+        return motion
+    fps = motion.fps
+    rate = _LN2 / max(halflife_s, 1e-6)
+    travel_s = (1.0 - np.exp(-rate * np.arange(1, frames + 1) / fps)) / rate  # [N]
+    spin = _angular_velocity(motion.rotations, fps, at_end=True)  # [J, 3] rad/s
+    turns = quat_from_rotvec(spin[None] * travel_s[:, None, None])
+    rotations = quat_normalize(quat_mul(turns, motion.rotations[-1][None]))
+    velocity = _end_velocity(motion.root_positions_m, fps)  # [3] m/s
+    root = motion.root_positions_m[-1] + velocity * travel_s[:, None]
+    translations = motion.local_translations_m
+    if translations is not None:
+        translations = np.repeat(translations[-1:], frames, axis=0)
+    tail = replace(
+        motion, root_positions_m=root, rotations=rotations, local_translations_m=translations
+    )
+    return concatenate([motion, tail])
 
 
 def loop_extend(motion: Motion, frames: int, halflife_s: float = 0.1) -> Motion:

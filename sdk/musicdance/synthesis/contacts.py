@@ -161,7 +161,10 @@ def knee_poles(
 ) -> np.ndarray:
     """Directions ``[T, 3]`` the knee bends towards: the knee's offset from the hip-ankle line
     plus ``POLE_HINT_M`` of the foot's forward direction (``forward [T, 3]``), smoothed over
-    each contact run (Gaussian, ``POLE_SMOOTH_FRAMES``) and made unit length."""
+    each run of ``contact`` (Gaussian, ``POLE_SMOOTH_FRAMES``) and made unit length.
+    ``lock_feet`` passes the frames its pin acts on (the contact with its blends in and out):
+    a pole smoothed over the contact alone turned at the release, where a nearly straight
+    leg's bend is ill-defined, and the blended knee swung (131 m/s^2 in a real take's knee)."""
     along = ankles_m - hips_m
     along = along / np.maximum(np.linalg.norm(along, axis=-1, keepdims=True), 1e-9)
     offset = knees_m - hips_m
@@ -203,7 +206,7 @@ def lock_feet(
         toes = positions[:, skeleton.index(foot.replace("Foot", "Toes"))]
         forward = toes - ankle
         forward[:, 1] = 0.0
-        pole = knee_poles(hip, knee, ankle, forward, contacts[:, side])
+        pole = knee_poles(hip, knee, ankle, forward, moved)
         # soft IK only eases reaches beyond the free leg's own: a target the free leg already
         # reaches leaves the knee as it was, so blending the solve in and out cannot pop it
         own = np.linalg.norm(ankle - hip, axis=-1) / (upper_len + lower_len)

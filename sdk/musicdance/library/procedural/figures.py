@@ -252,7 +252,8 @@ def box(
     swing: float = 0.85,
 ) -> Feet:
     """Six counts of a waltz box: left forward, right side, close; right back, left side,
-    close; turning ``degrees`` spread over the steps (a natural turn turns right, negative)."""
+    close; turning ``degrees`` spread over the steps (a natural turn turns right, negative).
+    Each step lands on the next count (the weight arrives on the beat, as ``walk``'s do)."""
 
     def feet(e):
         s, w = size * e.step, width
@@ -263,8 +264,8 @@ def box(
             heading = start_heading + degrees * min(k + 1, 4) / 4
             to = place(foot, dx, dz, heading)
             lift = 0.9 if k % 3 != 2 else 0.6
-            steps.append(_step(foot, at + k + swing, to, e, swing=swing, lift=lift))
-            keys += [(at + k + swing - 0.1, heading), (at + k + swing + 0.15, heading)]
+            steps.append(_step(foot, at + k + 1, to, e, swing=swing, lift=lift))
+            keys += [(at + k + 0.9, heading), (at + k + 1.15, heading)]
         return steps, keys
 
     return feet
@@ -295,7 +296,8 @@ def alternate(
 @dataclass(frozen=True)
 class Flavor:
     """What a style adds to every figure: groove (see ``Choreo``), groove depth at energy
-    factor 1, arm size, sharpness (a factor on the energy's hold), hip twist and limits."""
+    factor 1, arm size, sharpness (a factor on the energy's hold), hip twist, limits and the
+    arms' anticipation and follow-through (``Choreo.anticipation``)."""
 
     groove: str = "down"
     depth_m: float = 0.09
@@ -305,6 +307,7 @@ class Flavor:
     max_speed_mps: float = 3.2
     max_accel_mps2: float = 40.0
     nod_deg: float = 8.0
+    anticipation: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -325,7 +328,6 @@ class Figure:
     meter: int = 4
     amp: float = 1.0
     sharp: float = 1.0
-    anticipation: float = 0.2
 
     def move(self, flavor: Flavor) -> Callable:
         """The move function ``(Energy, rng) -> Choreo`` of this figure in ``flavor``."""
@@ -359,7 +361,7 @@ class Figure:
                 arm_amplitude=flavor.amp * self.amp * e.amp,
                 max_speed_mps=flavor.max_speed_mps,
                 max_accel_mps2=flavor.max_accel_mps2,
-                anticipation=self.anticipation,
+                anticipation=flavor.anticipation,
                 hip_twist_deg=flavor.twist_deg,
             )
 

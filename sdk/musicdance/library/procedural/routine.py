@@ -283,9 +283,10 @@ def at_boundaries(choreo: Choreo) -> Choreo:
     """``choreo`` with its keys and steps kept out of the boundary settles: steps land by
     ``counts - SETTLE_OUT_BEATS`` (the last count's footwork squeezed in time); arm keys
     inside the first ``SETTLE_IN_BEATS`` or after the last count's beat are dropped and the
-    rest pose keyed at both settle edges; body keys (torso, pelvis, head, sway, levels)
-    inside the settles are dropped and neutral keys put at 0, the settle edges and
-    ``counts``."""
+    rest pose keyed half-way into the first settle (the arms rise into their first pose from
+    there: a move that starts at a join is its gentlest) and at the last settle's edge; body
+    keys (torso, pelvis, head, sway, levels) inside the settles are dropped and neutral keys
+    put at 0, the settle edges and ``counts``."""
     n = float(choreo.counts)
     settle_in, settle_out = SETTLE_IN_BEATS, n - SETTLE_OUT_BEATS
     # Steps of the last count landing too late are squeezed in time (after the last count's
@@ -302,7 +303,7 @@ def at_boundaries(choreo: Choreo) -> Choreo:
         steps = [replace(s, start=squeeze(s.start), end=squeeze(s.end)) for s in steps]
     # No arm key after the last count: the arms come back to rest from its pose.
     arms = [k for k in choreo.arms if settle_in < k[0] <= n - 1.0]
-    arms = [(0.0, "rest", "rest"), (settle_in, "rest", "rest"), *arms,
+    arms = [(0.0, "rest", "rest"), (settle_in / 2, "rest", "rest"), *arms,
             (settle_out, "rest", "rest"), (n, "rest", "rest")]  # fmt: skip
 
     def body(keys: list, zero) -> list:

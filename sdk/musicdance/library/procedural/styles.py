@@ -39,8 +39,12 @@ from musicdance.library.procedural.routine import STANCE_HALF_WIDTH_M, Choreo, S
 W = STANCE_HALF_WIDTH_M
 LEFT, RIGHT = 0, 1
 #: Arm size of house and pop (the busiest arms): their mean hand speed stays inside the real
-#: takes' range (0.9-1.4 m/s, ``benchmarks/bench_library.py``).
+#: takes' range (0.91-1.37 m/s, ``benchmarks/bench_library.py``).
 HOUSE_ARMS = 0.8
+#: House and jazz arms anticipate and follow through half as much as the other styles' (an
+#: arm move on most counts: at 0.2 the wind-ups and overshoots took their hands to 1.42 and
+#: 1.44 m/s mean, above the takes; smaller arms at that speed dropped the hands too low).
+SOFT_ANTICIPATION = 0.1
 POP_ARMS = 0.8
 
 
@@ -267,6 +271,7 @@ def house_jack_taps(e: Energy, rng: np.random.Generator) -> Choreo:
         groove="up",
         groove_depth_m=0.085 * e.depth,
         arm_amplitude=HOUSE_ARMS * e.amp,
+        anticipation=SOFT_ANTICIPATION,
     )
 
 
@@ -300,6 +305,7 @@ def house_skate(e: Energy, rng: np.random.Generator) -> Choreo:
         groove_depth_m=0.085 * e.depth,
         levels=[(0.0, 0.0), (1.0, -0.05), (3.0, -0.05), (5.0, -0.05), (7.0, 0.0)],
         arm_amplitude=HOUSE_ARMS * e.amp,
+        anticipation=SOFT_ANTICIPATION,
     )
 
 
@@ -340,6 +346,7 @@ def house_shuffle(e: Energy, rng: np.random.Generator) -> Choreo:
         groove="up",
         groove_depth_m=0.085 * e.depth,
         arm_amplitude=HOUSE_ARMS * e.amp,
+        anticipation=SOFT_ANTICIPATION,
     )
 
 
@@ -365,6 +372,7 @@ def house_knee_loft(e: Energy, rng: np.random.Generator) -> Choreo:
         groove="up",
         groove_depth_m=0.085 * e.depth,
         arm_amplitude=HOUSE_ARMS * e.amp,
+        anticipation=SOFT_ANTICIPATION,
     )
 
 
@@ -533,6 +541,7 @@ def jazz_chasse(e: Energy, rng: np.random.Generator) -> Choreo:
         levels=[(0.0, 0.0), (2.0, -0.06), (3.0, 0.02), (4.0, -0.04), (6.0, -0.06), (7.0, 0.03),
                 (8.0, 0.0)],
         arm_amplitude=0.9 * e.amp,
+        anticipation=SOFT_ANTICIPATION,
     )  # fmt: skip
 
 
@@ -564,6 +573,7 @@ def jazz_square(e: Energy, rng: np.random.Generator) -> Choreo:
         groove="none",
         levels=[(float(b), (-0.05, 0.02)[b % 2]) for b in range(1, 8)] + [(8.0, 0.0)],
         arm_amplitude=0.9 * e.amp,
+        anticipation=SOFT_ANTICIPATION,
     )
 
 
@@ -599,6 +609,7 @@ def jazz_kick_turn(e: Energy, rng: np.random.Generator) -> Choreo:
         levels=[(0.0, 0.0), (1.0, 0.02), (2.0, -0.04), (3.0, 0.02), (4.0, -0.05), (5.0, 0.02),
                 (7.0, 0.02), (8.0, 0.0)],
         arm_amplitude=0.9 * e.amp,
+        anticipation=SOFT_ANTICIPATION,
     )  # fmt: skip
 
 
@@ -630,6 +641,7 @@ def jazz_layout(e: Energy, rng: np.random.Generator) -> Choreo:
         levels=[(0.0, 0.0), (1.0, -0.06), (2.0, -0.1), (3.0, -0.02), (4.0, 0.02), (5.0, -0.06),
                 (6.0, -0.1), (7.0, -0.02), (8.0, 0.0)],
         arm_amplitude=0.9 * e.amp,
+        anticipation=SOFT_ANTICIPATION,
     )  # fmt: skip
 
 
@@ -880,15 +892,15 @@ def waltz_box(e: Energy, rng: np.random.Generator) -> Choreo:
     """Forward-side-close, back-side-close, in a ballroom frame."""
     s = 0.26 * e.step
     steps = [
-        Step(LEFT, 0.0, 0.9, home(LEFT, 0.0, s), lift_m=0.055),
-        Step(RIGHT, 1.0, 1.9, home(RIGHT, -0.25, s), lift_m=0.055),
-        Step(LEFT, 2.0, 2.9, home(LEFT, -0.25 + 0.02, s), lift_m=0.0555),
-        Step(RIGHT, 3.0, 3.9, home(RIGHT, -0.25, 0.0), lift_m=0.055),
-        Step(LEFT, 4.0, 4.9, home(LEFT), lift_m=0.055),
-        Step(RIGHT, 5.0, 5.9, home(RIGHT), lift_m=0.0555),
+        Step(LEFT, 0.1, 1.0, home(LEFT, 0.0, s), lift_m=0.055),
+        Step(RIGHT, 1.1, 2.0, home(RIGHT, -0.25, s), lift_m=0.055),
+        Step(LEFT, 2.1, 3.0, home(LEFT, -0.25 + 0.02, s), lift_m=0.0555),
+        Step(RIGHT, 3.1, 4.0, home(RIGHT, -0.25, 0.0), lift_m=0.055),
+        Step(LEFT, 4.1, 5.0, home(LEFT), lift_m=0.055),
+        Step(RIGHT, 5.1, 6.0, home(RIGHT), lift_m=0.0555),
     ]
     open_arm = "frame" if rng.random() < 0.6 else "v_up"
-    arms = [(0.5, "frame", "frame_hold"), (2.0, open_arm, "frame_hold"),
+    arms = [(1.0, "frame", "frame_hold"), (2.0, open_arm, "frame_hold"),
             (3.5, "frame", "frame_hold"), (5.0, "t_side", "frame")]  # fmt: skip
     return Choreo(
         counts=6,
@@ -910,12 +922,12 @@ def waltz_balance(e: Energy, rng: np.random.Generator) -> Choreo:
     """Balance left (side, close, in place) and right, swaying, arms opening."""
     s = 0.3 * e.step
     steps = [
-        Step(LEFT, 0.1, 0.9, home(LEFT, s), lift_m=0.065),
-        Step(RIGHT, 1.1, 1.9, home(RIGHT, s - 0.02, -0.08), lift_m=0.055, weight=False),
-        Step(RIGHT, 2.1, 2.9, home(RIGHT), lift_m=0.055, weight=False),
-        Step(RIGHT, 3.1, 3.9, home(RIGHT, -s), lift_m=0.065),
-        Step(LEFT, 4.1, 4.9, home(LEFT, -s + 0.02, -0.08), lift_m=0.055, weight=False),
-        Step(LEFT, 5.1, 5.9, home(LEFT), lift_m=0.055, weight=False),
+        Step(LEFT, 0.2, 1.0, home(LEFT, s), lift_m=0.065),
+        Step(RIGHT, 1.2, 2.0, home(RIGHT, s - 0.02, -0.08), lift_m=0.055, weight=False),
+        Step(RIGHT, 2.2, 3.0, home(RIGHT), lift_m=0.055, weight=False),
+        Step(RIGHT, 3.2, 4.0, home(RIGHT, -s), lift_m=0.065),
+        Step(LEFT, 4.2, 5.0, home(LEFT, -s + 0.02, -0.08), lift_m=0.055, weight=False),
+        Step(LEFT, 5.2, 6.0, home(LEFT), lift_m=0.055, weight=False),
     ]
     arms = [(1.0, "v_up", "low_diag"), (2.5, "t_side", "t_side"), (4.0, "low_diag", "v_up"),
             (4.75, "wave_up", "wave_up")]  # fmt: skip
@@ -946,14 +958,14 @@ def waltz_natural_turn(e: Energy, rng: np.random.Generator) -> Choreo:
         return (float(np.cos(h) * x + np.sin(h) * z), float(-np.sin(h) * x + np.cos(h) * z))
 
     steps = [
-        Step(LEFT, 0.0, 0.9, at(LEFT, 0.0, s, 0.3 * turn), yaw_deg=0.3 * turn + 8, lift_m=0.055),
-        Step(RIGHT, 1.0, 1.9, at(RIGHT, -0.25, s, 0.6 * turn), yaw_deg=0.6 * turn - 8),
-        Step(LEFT, 2.0, 2.9, at(LEFT, -0.23, s, 0.8 * turn), yaw_deg=0.8 * turn + 8),
-        Step(RIGHT, 3.0, 3.9, at(RIGHT, -0.25, 0.05, turn), yaw_deg=turn - 8),
-        Step(LEFT, 4.0, 4.9, at(LEFT, 0.0, 0.05, turn), yaw_deg=turn + 8),
-        Step(RIGHT, 5.0, 5.9, at(RIGHT, 0.0, 0.05, turn), yaw_deg=turn - 8, lift_m=0.0555),
+        Step(LEFT, 0.1, 1.0, at(LEFT, 0.0, s, 0.3 * turn), yaw_deg=0.3 * turn + 8, lift_m=0.055),
+        Step(RIGHT, 1.1, 2.0, at(RIGHT, -0.25, s, 0.6 * turn), yaw_deg=0.6 * turn - 8),
+        Step(LEFT, 2.1, 3.0, at(LEFT, -0.23, s, 0.8 * turn), yaw_deg=0.8 * turn + 8),
+        Step(RIGHT, 3.1, 4.0, at(RIGHT, -0.25, 0.05, turn), yaw_deg=turn - 8),
+        Step(LEFT, 4.1, 5.0, at(LEFT, 0.0, 0.05, turn), yaw_deg=turn + 8),
+        Step(RIGHT, 5.1, 6.0, at(RIGHT, 0.0, 0.05, turn), yaw_deg=turn - 8, lift_m=0.0555),
     ]
-    arms = [(0.5, "frame", "frame_hold"), (3.5, "frame", "frame_hold"), (5.0, "v_up", "t_side")]
+    arms = [(1.0, "frame", "frame_hold"), (3.5, "frame", "frame_hold"), (5.0, "v_up", "t_side")]
     return Choreo(
         counts=6,
         meter=3,
@@ -976,12 +988,12 @@ def waltz_promenade(e: Energy, rng: np.random.Generator) -> Choreo:
     """Gliding forward three steps with the arms opening wide, three steps back."""
     s = 0.26 * e.step
     steps = [
-        Step(LEFT, 0.0, 0.9, home(LEFT, 0.0, s), lift_m=0.065),
-        Step(RIGHT, 1.0, 1.9, home(RIGHT, 0.0, 2 * s), lift_m=0.065),
-        Step(LEFT, 2.0, 2.9, home(LEFT, 0.0, 2 * s), lift_m=0.0555),
-        Step(RIGHT, 3.0, 3.9, home(RIGHT, 0.0, s), lift_m=0.065),
-        Step(LEFT, 4.0, 4.9, home(LEFT), lift_m=0.065),
-        Step(RIGHT, 5.0, 5.9, home(RIGHT), lift_m=0.0555),
+        Step(LEFT, 0.1, 1.0, home(LEFT, 0.0, s), lift_m=0.065),
+        Step(RIGHT, 1.1, 2.0, home(RIGHT, 0.0, 2 * s), lift_m=0.065),
+        Step(LEFT, 2.1, 3.0, home(LEFT, 0.0, 2 * s), lift_m=0.0555),
+        Step(RIGHT, 3.1, 4.0, home(RIGHT, 0.0, s), lift_m=0.065),
+        Step(LEFT, 4.1, 5.0, home(LEFT), lift_m=0.065),
+        Step(RIGHT, 5.1, 6.0, home(RIGHT), lift_m=0.0555),
     ]
     arms = [(1.0, "low_diag", "low_diag"), (2.5, "v_up", "v_up"), (4.0, "t_side", "t_side"),
             (4.75, "overhead", "wave_up")]  # fmt: skip
@@ -1008,9 +1020,13 @@ Z = (0.0, 0.0, 0.0)
 
 FLAVORS = {
     "hiphop": Flavor("down", 0.1, 1.0, 1.0, twist_deg=10.0, nod_deg=10.0),
-    "house": Flavor("up", 0.085, 0.85 * HOUSE_ARMS, 0.6, twist_deg=6.0),
+    "house": Flavor(
+        "up", 0.085, 0.85 * HOUSE_ARMS, 0.6, twist_deg=6.0, anticipation=SOFT_ANTICIPATION
+    ),
     "pop": Flavor("down", 0.09, POP_ARMS, 1.0, twist_deg=8.0),
-    "jazz": Flavor("none", 0.0, 0.9, 0.5, twist_deg=5.0, nod_deg=0.0),
+    "jazz": Flavor(
+        "none", 0.0, 0.9, 0.5, twist_deg=5.0, nod_deg=0.0, anticipation=SOFT_ANTICIPATION
+    ),
     "popping": Flavor("down", 0.11, 1.0, 1.4, twist_deg=4.0, max_accel_mps2=50.0),
     "locking": Flavor("down", 0.07, 1.0, 1.1, twist_deg=8.0, nod_deg=10.0),
     "waltz": Flavor("rise", 0.1, 1.1, 0.4, twist_deg=3.0, nod_deg=0.0, max_accel_mps2=50.0),

@@ -16,6 +16,26 @@ namespace MdTool.Dance
             double y = 2.0 * Math.Log(2.0) / Math.Max(halflifeS, 1e-6);
             return Math.Exp(-y * t) * (offset + (velocity + offset * y) * t);
         }
+
+        /// <summary>musicdance.synthesis.blend.rotvec_rate: how fast the rotation vector
+        /// <paramref name="rotvec"/> changes while exp(rotvec) turns at
+        /// <paramref name="angularVelocity"/> (the inverse left Jacobian of SO(3)).</summary>
+        public static Vec3D RotvecRate(Vec3D rotvec, Vec3D angularVelocity)
+        {
+            double angle = rotvec.Length;
+            double safe = Math.Min(Math.Max(angle, 1e-4), Math.PI - 1e-6);
+            double tail = angle < 1e-4 ? 1.0 / 12.0 : 1.0 / (safe * safe) - 1.0 / (2.0 * safe * Math.Tan(safe / 2.0));
+            var across = Vec3D.Cross(rotvec, angularVelocity);
+            return angularVelocity - across * 0.5 + Vec3D.Cross(rotvec, across) * tail;
+        }
+
+        /// <summary>The offset's rate for an inertialization (musicdance.synthesis.blend.inertialize):
+        /// the previous motion's angular velocity less the following one's seen through the
+        /// offset, through the exponential map's Jacobian.</summary>
+        public static Vec3D OffsetRate(QuatD offset, Vec3D rotOffset, Vec3D previousVelocity, Vec3D followingVelocity)
+        {
+            return RotvecRate(rotOffset, previousVelocity - offset.Rotate(followingVelocity));
+        }
     }
 
     public sealed class Inertializer
@@ -49,8 +69,9 @@ namespace MdTool.Dance
                 QuatD n0 = nextFirst.Rotation(j), n1 = nextSecond.Rotation(j);
                 Vec3D prevVelocity = (p1 * p0.Conjugate()).ToRotVec() * fps;
                 QuatD prevNext = QuatD.FromRotVec(prevVelocity * dt) * p1;
-                rotOffset[j] = (prevNext * n0.Conjugate()).ToRotVec();
-                rotVelocity[j] = prevVelocity - (n1 * n0.Conjugate()).ToRotVec() * fps;
+                QuatD offset = prevNext * n0.Conjugate();
+                rotOffset[j] = offset.ToRotVec();
+                rotVelocity[j] = Spring.OffsetRate(offset, rotOffset[j], prevVelocity, (n1 * n0.Conjugate()).ToRotVec() * fps);
             }
             Vec3D r0 = previousBefore.RootPosition, r1 = previousLast.RootPosition;
             Vec3D rootVel = (r1 - r0) * fps;

@@ -225,7 +225,9 @@ namespace MdTool.Dance.Choreography
                 if (!any) continue;
                 double upperLen = new Vec3D(library.OffsetsM[3 * lo], library.OffsetsM[3 * lo + 1], library.OffsetsM[3 * lo + 2]).Length;
                 double lowerLen = new Vec3D(library.OffsetsM[3 * f], library.OffsetsM[3 * f + 1], library.OffsetsM[3 * f + 2]).Length;
-                var pole = KneePoles(hip, knee, ankle, forward, contact);
+                var moved = new bool[n];  // every frame the pin acts on (lock_feet: weight > 0)
+                for (int t = 0; t < n; t++) moved[t] = weight[t] > 0;
+                var pole = KneePoles(hip, knee, ankle, forward, moved);
                 int parentJoint = library.Parents[u];
                 for (int t = 0; t < n; t++)
                 {

@@ -59,7 +59,7 @@ namespace MdTool.Dance.Choreography
     public static partial class TimelineRenderer
     {
         const double JoinSearchBeats = 1.0, JoinShiftCost = 0.5, JoinHalflifeMax = 2.0, JoinPeakCost = 0.5;
-        const double JoinPeakRefMps2 = 100.0, JoinPeakWindowS = 0.4, JoinPeakShare = 0.85, ExtendHalflifeS = 0.1;
+        const double JoinPeakRefMps2 = 100.0, JoinPeakWindowS = 0.4, JoinPeakShare = 0.85, ExtendHalflifeS = 0.1, CoastHalflifeS = 0.15;
         const int JoinTrialCuts = 3, FeatureWindow = 3, FeatureSize = 34;
         static readonly string[] FeatureJoints = { "LeftFoot", "RightFoot", "LeftHand", "RightHand", "Head" };
 
@@ -155,6 +155,7 @@ namespace MdTool.Dance.Choreography
                     MotionD afterMotion = after < 0 ? null : after == k ? motion : Decode(library, after, false);
                     int shift;
                     var extended = Extend(motion, motion.Frames - 1, beforeMotion, afterMotion, out shift);
+                    extended = Coasted(extended, ref shift, before < 0, after < 0);
                     Unroll(extended);
                     sources[k] = source = Tuple.Create(extended, shift, before >= 0, after >= 0);
                 }
@@ -330,6 +331,37 @@ namespace MdTool.Dance.Choreography
                 Array.Copy(m.Rot, (m.Frames - 1 - t) * stride, result.Rot, t * stride, stride);
             }
             return result;
+        }
+
+        /// <summary>render._coasted: the sides no other phrase continues coast to rest for a
+        /// second (blend.coast; the start played backwards).</summary>
+        static MotionD Coasted(MotionD motion, ref int shift, bool before, bool after)
+        {
+            int frames = (int)Math.Round(motion.Fps, MidpointRounding.ToEven);
+            if (after) motion = Coast(motion, frames);
+            if (before) { motion = Reverse(Coast(Reverse(motion), frames)); shift += frames; }
+            return motion;
+        }
+
+        /// <summary>blend.coast: the motion played on for `frames` more frames, each joint's
+        /// angular velocity and the root's velocity at its end halving every half-life.</summary>
+        static MotionD Coast(MotionD motion, int frames)
+        {
+            int n = motion.Frames;
+            if (frames <= 0 || n < 2) return motion;
+            double fps = motion.Fps, rate = Math.Log(2.0) / Math.Max(CoastHalflifeS, 1e-6);
+            var tail = new MotionD(frames, motion.Joints, fps);
+            var rootVelocity = (motion.R(n - 1) - motion.R(n - 2)) * fps;
+            var spin = new Vec3D[motion.Joints];
+            for (int j = 0; j < motion.Joints; j++) spin[j] = RotVec(motion.Q(n - 1, j) * motion.Q(n - 2, j).Conjugate()) * fps;
+            for (int i = 0; i < frames; i++)
+            {
+                double travel = (1.0 - Math.Exp(-rate * (i + 1) / fps)) / rate;
+                tail.SetR(i, motion.R(n - 1) + rootVelocity * travel);
+                for (int j = 0; j < motion.Joints; j++)
+                    tail.SetQ(i, j, Normalize(QuatD.FromRotVec(spin[j] * travel) * motion.Q(n - 1, j)));
+            }
+            return Concatenate(new List<MotionD> { motion, tail });
         }
 
         /// <summary>blend.extend: the motion played on into `after` and coming out of `before`.</summary>

@@ -241,9 +241,10 @@ namespace MdTool.Dance.Choreography
             {
                 var prevVel = p > 1 ? RotVec(previous.Q(p - 1, j) * previous.Q(p - 2, j).Conjugate()) * fps : new Vec3D(0, 0, 0);
                 var prevNext = QuatD.FromRotVec(prevVel * dt) * previous.Q(p - 1, j);
-                offset[j] = RotVec(prevNext * following.Q(0, j).Conjugate());
+                var offsetQ = prevNext * following.Q(0, j).Conjugate();
+                offset[j] = RotVec(offsetQ);
                 var nextVel = n > 1 ? RotVec(following.Q(1, j) * following.Q(0, j).Conjugate()) * fps : new Vec3D(0, 0, 0);
-                velocity[j] = prevVel - nextVel;
+                velocity[j] = Spring.OffsetRate(offsetQ, offset[j], prevVel, nextVel);
             }
             var prevRootVel = p > 1 ? (previous.R(p - 1) - previous.R(p - 2)) * fps : new Vec3D(0, 0, 0);
             var rootOffset = previous.R(p - 1) + prevRootVel * dt - following.R(0);
