@@ -113,6 +113,22 @@ def test_cache_is_reused_and_extended(corpus, tmp_path):
     assert len(list((folder / "shards").iterdir())) == 3
 
 
+def test_phrases_changed_under_the_same_ids_relabel_the_rule_songs(corpus, tmp_path):
+    """The rule labels depend on the phrases, not only their ids: a library re-annotated under
+    the same ids (one phrase rejected) re-analyses the rule-labelled songs and keeps the
+    unlabelled ones."""
+    folder, library = tmp_path / "copy", tmp_path / "library"
+    shutil.copytree(corpus, folder)
+    shutil.copytree(LIBRARY, library)
+    sources = starter_sources(unlabelled=2, labelled=2, duration_s=20.0, test_every=2)
+    same = build_corpus(folder, sources, library=library, workers=1)
+    assert (same.cached, same.analysed) == (4, 0)  # a copy of the same phrases
+    labelled = [str(x) for x in open_corpus(folder).load(labelled=True).labels]
+    open_library(library).set_status(labelled[:1], "rejected")
+    changed = build_corpus(folder, sources, library=library, workers=1)
+    assert (changed.cached, changed.analysed) == (2, 2)
+
+
 def test_changed_feature_parameters_rebuild_and_are_refused_on_open(corpus, tmp_path, monkeypatch):
     folder = tmp_path / "copy"
     shutil.copytree(corpus, folder)

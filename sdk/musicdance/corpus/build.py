@@ -58,7 +58,7 @@ from musicdance.corpus.sources import (
     starter_sources,
 )
 from musicdance.errors import MusicDanceError
-from musicdance.library.fingerprint import library_fingerprint
+from musicdance.library.fingerprint import library_content_fingerprint, library_fingerprint
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -110,6 +110,7 @@ def _library_info(library) -> dict[str, Any]:
         "path": str(library.path),
         "phrases": len(ids),
         "fingerprint": library_fingerprint(ids),
+        "content": library_content_fingerprint(library),
         "phrase_ids": ids,
     }
 
@@ -243,7 +244,8 @@ def _song_key(source: SongSource, features: dict, lib_info: dict | None) -> str:
         "labels": source.labels,
         "split": source.split,
         "spans": [list(span) for span in source.spans],
-        "library": lib_info["fingerprint"] if lib_info and source.labels == "rule" else None,
+        # the rule labels change when the phrases do, even under the same ids
+        "library": lib_info["content"] if lib_info and source.labels == "rule" else None,
         "label_seed": source.seed if source.labels == "rule" else None,
     }
     blob = json.dumps(content, sort_keys=True).encode("utf-8")
