@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -75,17 +76,46 @@ def tables(results: dict) -> list[str]:
         "BiLSTM-BiGRU (test; paper: weighted F1 0.98 / 0.667 / 0.5, CE 0.32 / 3.37 / 5.63)"
     )
     lines.append(
-        f"  {'variant':26s}{'segment':>10s}{'piece':>10s}{'w. F1':>8s}{'CE':>8s}"
-        f"{'kNN':>8s}{'s/epoch':>9s}"
+        f"  {'variant':26s}{'width':>6s}{'epochs':>8s}{'kept':>6s}{'segment':>10s}{'piece':>10s}"
+        f"{'w. F1':>8s}{'CE':>8s}{'kNN':>8s}{'s/epoch':>9s}"
     )
     for name, row in results["bilstm"].items():
         t = row["test"]
         lines.append(
-            f"  {name:26s}{pct(t['segment_accuracy']):>10s}{pct(t['piece_accuracy']):>10s}"
+            f"  {name:26s}{row.get('width', 256):6d}{row.get('epochs', 0):8d}"
+            f"{row.get('best_epoch', 0):6d}"
+            f"{pct(t['segment_accuracy']):>10s}{pct(t['piece_accuracy']):>10s}"
             f"{t['weighted_f1']:8.3f}{t['cross_entropy']:8.3f}{t['knn_same_style']:8.3f}"
             f"{row['seconds_per_epoch']:9.1f}"
         )
+    styles = results["styles"]
+    shipped = {
+        "MCLEMCD with CL, late fusion": results["mclemcd"]["test"]["cl"]["late-fusion"],
+        "BiLSTM-BiGRU, pose only (shipped)": results["bilstm"]["bilstm-bigru"]["test"],
+    }
+    for title, t in shipped.items():
+        for key, unit in (("confusion", "segments"), ("piece_confusion", "pieces")):
+            if key in t:
+                lines += confusion_lines(f"{title}: confusion, {unit} (rows true)", t[key], styles)
+    checks = results.get("input_checks")
+    if checks:
+        lines.append("Inputs as fed (scaled with the training minima/maxima): share outside [0, 1]")
+        for split, row in checks.items():
+            lines.append(
+                f"  {split:5s} windows per class {row['windows_per_class']}; "
+                + ", ".join(f"{k} {row[k]['outside_0_1']:.4%} [{row[k]['min']:.3f}, "
+                            f"{row[k]['max']:.3f}]" for k in ("joints", "limbs", "mfcc"))
+            )  # fmt: skip
     return lines
+
+
+def confusion_lines(title: str, matrix: list[list[int]], styles: list[str]) -> list[str]:
+    """A confusion matrix as text rows (true style, counts per predicted style)."""
+    short = [s[:5] for s in styles]
+    out = [f"  {title}", "  " + " " * 13 + "".join(f"{s:>6s}" for s in short)]
+    for style, row in zip(styles, matrix, strict=True):
+        out.append(f"  {style:13s}" + "".join(f"{v:6d}" for v in row))
+    return out
 
 
 def hit_rates(recognizer, pieces, profiles) -> dict:
@@ -116,6 +146,8 @@ def hit_rates(recognizer, pieces, profiles) -> dict:
 
 
 def timing(recognizer, pieces) -> dict:
+    """Median of 5 runs on 4 minutes of test dances chained: wall and CPU seconds of the ONNX
+    calls alone and of the whole classification (features, ONNX, tempo)."""
     from musicdance.recognize import features as F
 
     frames = int(240 * F.FPS)
@@ -123,30 +155,44 @@ def timing(recognizer, pieces) -> dict:
     while len(chain) < frames:
         chain = np.concatenate([chain, chain])
     dance = chain[:frames]
-    out = {"frames": frames}
+    out: dict = {"frames": frames}
     for method in ("mclemcd", "bilstm"):
         recognizer.classify(dance[:600], method)  # sessions made, caches warm
-        total, onnx = [], []
-        for _ in range(3):
+        runs: dict[str, list[float]] = {"onnx_s": [], "onnx_cpu_s": [], "classify_s": [],
+                                        "classify_cpu_s": []}  # fmt: skip
+        for _ in range(5):
             if method == "mclemcd":
                 windows, _ = F.motion_windows(dance, "both")
-                prepared = time.perf_counter()
-                for f in recognizer.fusion:
-                    part = windows[:, :3] if f == "joints" else windows[:, 3:]
-                    recognizer._run(f"motion_{f}", "motion", recognizer._scaled(part, f, 1))
+                inputs = [(f"motion_{f}", recognizer._scaled(
+                    windows[:, :3] if f == "joints" else windows[:, 3:], f, 1))
+                    for f in recognizer.fusion]  # fmt: skip
+                name = "motion"
             else:
                 summary = F.pose_summary(dance, F.segment_starts(len(dance)))
-                prepared = time.perf_counter()
                 mean = np.asarray(recognizer.scales["bilstm"]["mean"], np.float32)
                 std = np.asarray(recognizer.scales["bilstm"]["std"], np.float32)
-                recognizer._run("bilstm", "summary", ((summary - mean) / std).astype(np.float32))
-            done = time.perf_counter()
-            onnx.append(done - prepared)
-            started_full = time.perf_counter()
+                inputs = [("bilstm", ((summary - mean) / std).astype(np.float32))]
+                name = "summary"
+            wall, cpu = time.perf_counter(), time.process_time()
+            for role, x in inputs:
+                recognizer._run(role, name, x)
+            runs["onnx_s"].append(time.perf_counter() - wall)
+            runs["onnx_cpu_s"].append(time.process_time() - cpu)
+            wall, cpu = time.perf_counter(), time.process_time()
             recognizer.classify(dance, method)
-            total.append(time.perf_counter() - started_full)
-        out[method] = {"onnx_s": statistics.median(onnx), "classify_s": statistics.median(total)}
+            runs["classify_s"].append(time.perf_counter() - wall)
+            runs["classify_cpu_s"].append(time.process_time() - cpu)
+        out[method] = {k: statistics.median(v) for k, v in runs.items()}
+        out[method]["inputs"] = int(sum(len(x) for _, x in inputs))
     return out
+
+
+def sizes() -> dict:
+    """Bytes of the dance-music companion and of the whole default bundle folder."""
+    bundle = ROOT / "bundles" / "default"
+    companion = sum(p.stat().st_size for p in (bundle / "dance-music").iterdir() if p.is_file())
+    total = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
+    return {"companion_bytes": companion, "bundle_bytes": total}
 
 
 def real_takes(recognizer) -> list[dict]:
@@ -185,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     report["catalog"] = stats
     report["hit_rate"] = hit_rates(recognizer, pieces, profiles)
     report["timing_4min"] = timing(recognizer, pieces)
+    report["sizes"] = sizes()
+    report["load_average"] = list(os.getloadavg())
     report["real_takes"] = real_takes(recognizer)
     if args.json:
         print(json.dumps({"tables": results, **report}, indent=1))
@@ -200,12 +248,20 @@ def main(argv: list[str] | None = None) -> int:
             f"{pct(row['style_accuracy_per_dance'])}"
         )
     t = report["timing_4min"]
+    load = ", ".join(f"{v:.1f}" for v in report["load_average"])
+    print(f"ONNX time for a 4-minute dance ({t['frames']} frames; median of 5; load {load}):")
     for method in ("mclemcd", "bilstm"):
+        r = t[method]
         print(
-            f"  {method:8s} 4-minute dance ({t['frames']} frames): "
-            f"ONNX {t[method]['onnx_s']:.3f} s, "
-            f"whole classification (features, ONNX, tempo) {t[method]['classify_s']:.3f} s"
+            f"  {method:8s} ONNX {r['onnx_s']:.3f} s wall / {r['onnx_cpu_s']:.3f} s CPU "
+            f"({r['inputs']} inputs); whole classification (features, ONNX, tempo) "
+            f"{r['classify_s']:.3f} s wall / {r['classify_cpu_s']:.3f} s CPU"
         )
+    z = report["sizes"]
+    print(
+        f"Sizes: dance-music companion {z['companion_bytes'] / 1e6:.2f} MB, "
+        f"bundles/default {z['bundle_bytes'] / 1e6:.1f} MB"
+    )
     print(f"  catalogue analysis: {stats}")
     checks = report["export_checks"] or {}
     print("Export checks (max |onnx - torch|, operators):")

@@ -24,22 +24,32 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "sdk")]
+from musicdance.train.bilstm import SHIPPED_WIDTH  # noqa: E402
+
 BUILD = ROOT / "build" / "recognize"
 DOCS = ROOT / "docs"
 #: Pieces per style and split (songs of DURATION_S seconds).
 COUNTS = {"train": 10, "val": 3, "test": 7}
 DURATION_S = 40.0
-#: Reduced schedule (the paper: 1500 + 1500 epochs for MCLEMCD, 200 for the BiLSTM-BiGRU).
-EPOCHS_SEPARATE = 3
-EPOCHS_JOINT = 3
+#: Reduced schedule (the paper: 1500 + 1500 epochs for MCLEMCD, 200 for the BiLSTM-BiGRU);
+#: an MCLEMCD epoch is WINDOWS_PER_EPOCH windows drawn from the training windows.
+EPOCHS_SEPARATE = 6
+EPOCHS_JOINT = 6
 WINDOWS_PER_EPOCH = 720
-BILSTM_EPOCHS = 5
+#: BiLSTM epochs (the weights of the epoch with the best validation accuracy are kept).
+BILSTM_EPOCHS = 40
 FEATURES = ("joints", "limbs", "both")
-BILSTM_VARIANTS = {  # name: (architecture, input)
-    "bilstm-bigru": ("bilstm-bigru", "pose"),
-    "lstm-bigru": ("lstm-bigru", "pose"),
-    "lstm-gru": ("lstm-gru", "pose"),
-    "bilstm-bigru-soundtrack": ("bilstm-bigru", "paper"),
+#: Epochs of the equal-budget comparisons of the shipped width with Fig. 4's 256.
+COMPARE_EPOCHS = (5, 20)
+#: name: (architecture, input, width of every layer, epochs; None: --bilstm-epochs)
+BILSTM_VARIANTS = {
+    "bilstm-bigru": ("bilstm-bigru", "pose", SHIPPED_WIDTH, None),
+    **{f"bilstm-bigru-e{e}": ("bilstm-bigru", "pose", SHIPPED_WIDTH, e) for e in COMPARE_EPOCHS},
+    **{f"bilstm-bigru-fig4-e{e}": ("bilstm-bigru", "pose", 256, e) for e in COMPARE_EPOCHS},
+    "lstm-bigru": ("lstm-bigru", "pose", SHIPPED_WIDTH, None),
+    "lstm-gru": ("lstm-gru", "pose", SHIPPED_WIDTH, None),
+    "bilstm-bigru-soundtrack": ("bilstm-bigru", "paper", SHIPPED_WIDTH, None),
 }
 
 
@@ -90,10 +100,13 @@ def part_mclemcd(seed: int) -> None:
             progress=say,
         )
         trained[features], timing[features] = branches, seconds
+    schedule = {"epochs_separate": EPOCHS_SEPARATE, "epochs_joint": EPOCHS_JOINT,
+                "windows_per_epoch": WINDOWS_PER_EPOCH}  # fmt: skip
     torch.save(
-        {"trained": trained, "scales": scales, "timing": timing, "styles": styles},
+        {"trained": trained, "scales": scales, "timing": timing, "styles": styles,
+         "schedule": schedule},
         BUILD / "mclemcd.pt",
-    )
+    )  # fmt: skip
     say("mclemcd saved")
 
 
@@ -110,12 +123,15 @@ def part_bilstm(seed: int, variants: list[str] | None = None) -> None:
         target = BUILD / f"bilstm-{name}.pt"
         if target.is_file():
             continue
-        architecture, kind = BILSTM_VARIANTS[name]
+        architecture, kind, width, epochs = BILSTM_VARIANTS[name]
         mean, std = R.standardiser(arrays[kind][train])
         x = (arrays[kind] - mean) / std
+        val = arrays["split"] == "val"
         model, history = R.train_bilstm(x[train], arrays["label"][train], len(styles),
-                                        architecture=architecture, epochs=BILSTM_EPOCHS,
-                                        seed=seed, progress=say)  # fmt: skip
+                                        architecture=architecture, width=width,
+                                        epochs=epochs or BILSTM_EPOCHS, seed=seed,
+                                        val=(x[val], arrays["label"][val]),
+                                        progress=say)  # fmt: skip
         torch.save({"model": model, "scale": (mean, std), "history": history}, target)
         say(f"{name} saved")
 
@@ -177,6 +193,8 @@ def part_ship(seed: int, bundle: Path) -> None:
     all_pieces = pieces(seed)
     styles = styles_of(all_pieces)
     mc = torch.load(BUILD / "mclemcd.pt", weights_only=False)
+    mc.setdefault("schedule", {"epochs_separate": EPOCHS_SEPARATE, "epochs_joint": EPOCHS_JOINT,
+                               "windows_per_epoch": WINDOWS_PER_EPOCH})  # fmt: skip
     bl = bilstm_trained()
     bl["arrays"] = R.bilstm_arrays(all_pieces, styles)
     data = R.mclemcd_arrays(all_pieces, styles)
@@ -185,10 +203,9 @@ def part_ship(seed: int, bundle: Path) -> None:
         split: R.evaluate_mclemcd(data, mc["trained"], mc["scales"], split) for split in ("test",)
     }
     results["mclemcd_timing_s_per_epoch"] = mc["timing"]
+    results["input_checks"] = R.input_checks(data, mc["scales"])
     results["mclemcd_schedule"] = {
-        "epochs_separate": EPOCHS_SEPARATE,
-        "epochs_joint": EPOCHS_JOINT,
-        "windows_per_epoch": WINDOWS_PER_EPOCH,
+        **mc["schedule"],
         "batch": R.MCLEMCD_BATCH,
         "lr": R.MCLEMCD_LR,
         "train_windows": int(len(data.rows("train"))),
@@ -202,12 +219,20 @@ def part_ship(seed: int, bundle: Path) -> None:
         results["bilstm"][name] = {
             split: R.evaluate_bilstm(model, arrays, x, split, len(styles)) for split in ("test",)
         }
-        results["bilstm"][name]["seconds_per_epoch"] = float(
-            np.median([h["seconds"] for h in bl["history"][name]])
-        )
-        results["bilstm"][name]["history"] = bl["history"][name]
+        history = bl["history"][name]
+        row = results["bilstm"][name]
+        row["seconds_per_epoch"] = float(np.median([h["seconds"] for h in history]))
+        row["width"] = int(model.width)
+        row["std_floor"] = float(np.min(std))  # 1e-6: the first models' floor; else STD_FLOOR
+        row["epochs"] = len(history)
+        if "val_accuracy" in history[0]:
+            best = max(history, key=lambda h: (h["val_accuracy"], -h["epoch"]))
+            row["best_epoch"], row["val_accuracy"] = best["epoch"], best["val_accuracy"]
+        row["history"] = history
     results["bilstm_schedule"] = {
         "epochs": BILSTM_EPOCHS,
+        "compare_epochs": COMPARE_EPOCHS,
+        "kept": "the epoch with the best validation accuracy",
         "batch": R.BILSTM_BATCH,
         "lr": R.BILSTM_LR,
         "train_segments": int((arrays["split"] == "train").sum()),
@@ -232,7 +257,7 @@ def part_ship(seed: int, bundle: Path) -> None:
         "command": "nice python benchmarks/train_recognition.py --part all",
         "seed": seed,
         "mclemcd_branch": "cl (late fusion of joints and limbs)",
-        "bilstm_variant": "bilstm-bigru (pose only)",
+        "bilstm_variant": f"bilstm-bigru (pose only, width {SHIPPED_WIDTH})",
         "mclemcd_schedule": results["mclemcd_schedule"],
         "bilstm_schedule": results["bilstm_schedule"],
         "test_segment_accuracy": {
@@ -257,6 +282,7 @@ def part_ship(seed: int, bundle: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global BILSTM_EPOCHS, EPOCHS_SEPARATE, EPOCHS_JOINT, WINDOWS_PER_EPOCH
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--part", choices=("data", "mclemcd", "bilstm", "ship", "all"), default="all"
@@ -270,7 +296,13 @@ def main(argv: list[str] | None = None) -> int:
         choices=list(BILSTM_VARIANTS),
         help="BiLSTM variants to train (default: all not yet trained).",
     )
+    parser.add_argument("--bilstm-epochs", type=int, default=BILSTM_EPOCHS)
+    parser.add_argument("--epochs-separate", type=int, default=EPOCHS_SEPARATE)
+    parser.add_argument("--epochs-joint", type=int, default=EPOCHS_JOINT)
+    parser.add_argument("--windows-per-epoch", type=int, default=WINDOWS_PER_EPOCH)
     args = parser.parse_args(argv)
+    BILSTM_EPOCHS, EPOCHS_SEPARATE = args.bilstm_epochs, args.epochs_separate
+    EPOCHS_JOINT, WINDOWS_PER_EPOCH = args.epochs_joint, args.windows_per_epoch
     torch.set_num_threads(args.threads)
     BUILD.mkdir(parents=True, exist_ok=True)
     parts = ["data", "mclemcd", "bilstm", "ship"] if args.part == "all" else [args.part]

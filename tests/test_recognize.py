@@ -120,7 +120,7 @@ def test_tempo_match_allows_octaves_at_a_discount():
 
 def test_networks_have_the_papers_shapes_and_the_unrolled_gru_matches():
     torch = pytest.importorskip("torch")
-    from musicdance.train.bilstm import BiLstmBiGru, SentisBiLstmBiGru
+    from musicdance.train.bilstm import SHIPPED_WIDTH, BiLstmBiGru
     from musicdance.train.mclemcd import (
         FcMapping,
         MotionEncoder,
@@ -145,37 +145,110 @@ def test_networks_have_the_papers_shapes_and_the_unrolled_gru_matches():
     assert sum(p.numel() for p in model.parameters()) == 2_957_573 + 2_048
     summary = torch.randn(3, 130)
     with torch.no_grad():
-        h = model.convs(summary.unsqueeze(1))
-        assert h.shape == (3, 256, 29)
-        want = torch.softmax(model(summary), -1)
-        got = SentisBiLstmBiGru(model)(summary)
-    assert float((want - got).abs().max()) <= 1e-5
+        assert model.convs(summary.unsqueeze(1)).shape == (3, 256, 29)
+        narrow = BiLstmBiGru(8, width=SHIPPED_WIDTH).eval()
+        assert narrow.convs(summary.unsqueeze(1)).shape == (3, SHIPPED_WIDTH, 29)
+        assert narrow.features(summary).shape == (3, SHIPPED_WIDTH)
+        assert narrow(summary).shape == (3, 8)
+    # the shipped width keeps the graph small: under a tenth of Fig. 4's parameters
+    assert sum(p.numel() for p in narrow.parameters()) < 0.1 * 2_957_573
 
 
-def test_export_checks_parity_and_refuses_gru_in_the_engine_graph(tmp_path):
+def test_export_checks_parity_and_the_sentis_graph_is_unrolled_from_onnx(tmp_path):
     torch = pytest.importorskip("torch")
+    import onnx
+
     from musicdance.errors import MusicDanceError
-    from musicdance.train.bilstm import BiLstmBiGru, SentisBiLstmBiGru
-    from musicdance.train.recognition import (
+    from musicdance.train.bilstm import BiLstmBiGru
+    from musicdance.train.recognition import _BilstmGraph, export_onnx
+    from musicdance.train.sentis import (
         ORT_RECURRENT_OPERATORS,
         SENTIS_RECURRENT_OPERATORS,
-        export_onnx,
+        write_sentis_graph,
     )
 
     torch.manual_seed(0)
-    model = BiLstmBiGru(3).eval()
+    model = BiLstmBiGru(3, width=16).eval()
     example = torch.randn(2, 130)
     with pytest.raises(MusicDanceError, match="GRU"):
         export_onnx(model, example, "summary", ("logits",), tmp_path / "a.onnx",
                     SENTIS_RECURRENT_OPERATORS, dynamo=False)  # fmt: skip
     assert not (tmp_path / "a.onnx").exists()
-    check = export_onnx(SentisBiLstmBiGru(model), example, "summary", ("probabilities",),
-                        tmp_path / "b.onnx", SENTIS_RECURRENT_OPERATORS, dynamo=False)  # fmt: skip
-    assert "GRU" not in check["operators"] and "LSTM" in check["operators"]
-    assert check["parity"] <= 1e-5
-    check = export_onnx(model, example, "summary", ("logits",), tmp_path / "c.onnx",
-                        ORT_RECURRENT_OPERATORS, dynamo=False)  # fmt: skip
+    check = export_onnx(_BilstmGraph(model), example, "summary", ("probabilities", "features"),
+                        tmp_path / "c.onnx", ORT_RECURRENT_OPERATORS, float16=True,
+                        dynamo=False)  # fmt: skip
     assert "GRU" in check["operators"] and check["parity"] <= 1e-4
+    report = write_sentis_graph(tmp_path / "c.onnx", tmp_path / "s.onnx")
+    assert "GRU" not in report["operators"] and "LSTM" in report["operators"]
+    assert set(report["operators"]) <= SENTIS_RECURRENT_OPERATORS
+    assert report["parity"] <= 1e-5
+    # the unrolled graph is the same function in torch too, at another batch size
+    from musicdance.companions import onnx_session
+
+    x = torch.randn(5, 130)
+    got = onnx_session(tmp_path / "s.onnx").run(None, {"summary": x.numpy()})
+    with torch.no_grad():
+        want = _BilstmGraph(model)(x)
+    assert max(float(np.abs(g - w.numpy()).max()) for g, w in zip(got, want, strict=True)) < 1e-4
+    assert [o.name for o in onnx.load(tmp_path / "s.onnx").graph.output] == [
+        "probabilities",
+        "features",
+    ]
+    (tmp_path / "bad.onnx").write_bytes(b"not a graph")
+    with pytest.raises(MusicDanceError, match="bad.onnx"):
+        write_sentis_graph(tmp_path / "bad.onnx", tmp_path / "t.onnx")
+    assert not (tmp_path / "t.onnx").exists()
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+@pytest.mark.parametrize("linear_before_reset", [0, 1])
+@pytest.mark.parametrize("with_h0", [False, True])
+def test_unrolled_gru_matches_onnxruntimes_gru_operator(direction, linear_before_reset, with_h0):
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("torch")  # train.sentis sits in the train package
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from musicdance.train.export import operator_types
+    from musicdance.train.sentis import SENTIS_RECURRENT_OPERATORS, unroll_gru
+
+    rng = np.random.default_rng(linear_before_reset + 2 * with_h0)
+    dirs, hidden, size, steps = (2 if direction == "bidirectional" else 1), 3, 2, 4
+    weights = {
+        "W": rng.standard_normal((dirs, 3 * hidden, size)),
+        "R": rng.standard_normal((dirs, 3 * hidden, hidden)),
+        "B": rng.standard_normal((dirs, 6 * hidden)),
+    }
+    inputs = ["X", "W", "R", "B", "", "h0" if with_h0 else ""]
+    graph_inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, [steps, "N", size])]
+    if with_h0:
+        graph_inputs.append(helper.make_tensor_value_info("h0", TensorProto.FLOAT,
+                                                          [dirs, "N", hidden]))  # fmt: skip
+    node = helper.make_node("GRU", inputs, ["Y", "Y_h"], hidden_size=hidden, direction=direction,
+                            linear_before_reset=linear_before_reset)  # fmt: skip
+    graph = helper.make_graph(
+        [node], "gru", graph_inputs,
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [steps, dirs, "N", hidden]),
+         helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [dirs, "N", hidden])],
+        [numpy_helper.from_array(v.astype(np.float32), k) for k, v in weights.items()],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 10
+    unrolled = unroll_gru(model)
+    assert "GRU" not in operator_types(unrolled)
+    assert set(operator_types(unrolled)) <= SENTIS_RECURRENT_OPERATORS
+    feeds = {"X": rng.standard_normal((steps, 5, size)).astype(np.float32)}
+    if with_h0:
+        feeds["h0"] = rng.standard_normal((dirs, 5, hidden)).astype(np.float32)
+
+    def run(m):
+        session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        return session.run(None, feeds)
+
+    for want, got in zip(run(model), run(unrolled), strict=True):
+        assert want.shape == got.shape
+        assert np.abs(want - got).max() <= 1e-5
+    onnx.checker.check_model(unrolled)
 
 
 # -- the shipped companion ---------------------------------------------------------------------
@@ -195,19 +268,32 @@ def test_shipped_companion_records_its_checks(recognizer):
     for name, check in checks.items():
         if isinstance(check, dict):
             assert check["parity"] <= 1e-4, name
-    assert checks["bilstm_unrolled_vs_gru"] <= 1e-5
-    assert "GRU" not in checks["bilstm_bigru_sentis.onnx"]["operators"]
+    assert checks["bilstm_sentis_on_demand"]["parity"] <= 1e-5
+    assert "GRU" not in checks["bilstm_sentis_on_demand"]["operators"]
     assert "GRU" in checks["bilstm_bigru.onnx"]["operators"]
+    # one BiLSTM graph (the engine's is made on demand): the whole companion within 3 MB
+    assert "bilstm_sentis" not in manifest["graphs"]
     total = sum(f["bytes"] for f in manifest["files"].values())
-    assert total < 16e6
+    assert total <= 3e6
 
 
-def test_shipped_graphs_agree_with_each_other_in_onnxruntime(recognizer):
+def test_export_sentis_writes_the_engine_graph_of_the_shipped_model(recognizer, tmp_path):
+    pytest.importorskip("onnx")
+    out = tmp_path / "engine" / "bilstm_sentis.onnx"
+    done = _mdtool("export-sentis", out, "--bundle", BUNDLE, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert "GRU" not in report["operators"] and report["parity"] <= 1e-5
+    from musicdance.companions import onnx_session
+
     x = np.random.default_rng(2).standard_normal((5, 130)).astype(np.float32)
     gru = recognizer.companion.session("bilstm").run(None, {"summary": x})[0]
-    unrolled = recognizer.companion.session("bilstm_sentis").run(None, {"summary": x})[0]
+    unrolled = onnx_session(out).run(None, {"summary": x})[0]
     assert np.abs(gru - unrolled).max() <= 1e-5
     assert np.allclose(gru.sum(1), 1.0, atol=1e-5)
+    bad = _mdtool("export-sentis", tmp_path / "x.txt")
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
+    assert ".onnx" in bad.stderr and not (tmp_path / "x.txt").exists()
 
 
 @pytest.mark.parametrize("method", ["mclemcd", "bilstm"])

@@ -28,9 +28,12 @@ __all__ = [
 
 #: Size of Z_m and Z_a (the paper's 256).
 EMBEDDING = 256
-#: Channels, temporal stride and temporal kernel of each GCN-TCN block (kept small: training
-#: runs on 2 shared CPU cores); a 1x1 convolution then widens the last block to Z_m's 256.
-BLOCKS = ((16, 1, 3), (32, 2, 3), (64, 2, 3))
+#: Channels, temporal stride and temporal kernel of each GCN-TCN block, kept small (training
+#: runs on 2 shared CPU cores). The time stride comes first, at 16 channels, so the wider
+#: blocks run on 13 and 7 frames; the last block is averaged over time and joints, then an FC
+#: layer (+ BN + ReLU) widens it to Z_m's 256. Both halve the ONNX time of a 4-minute dance
+#: against a 1x1 convolution to 256 at every frame and joint with strides (1, 2, 2).
+BLOCKS = ((16, 2, 3), (32, 2, 3), (64, 1, 3))
 #: Dropout after each ReLU of the music encoder in the dropout variant (not given by the paper).
 MUSIC_DROPOUT = 0.3
 
@@ -87,12 +90,12 @@ class MotionEncoder(nn.Module):
             cin = cout
         self.blocks = nn.Sequential(*blocks)
         self.widen = nn.Sequential(
-            nn.Conv2d(cin, EMBEDDING, 1), nn.BatchNorm2d(EMBEDDING), nn.ReLU()
+            nn.Linear(cin, EMBEDDING), nn.BatchNorm1d(EMBEDDING), nn.ReLU()
         )
         self.classifier = nn.Linear(EMBEDDING, classes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.widen(self.blocks(self.data_bn(x))).mean(dim=(2, 3))
+        return self.widen(self.blocks(self.data_bn(x)).mean(dim=(2, 3)))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.embed(x)

@@ -11,7 +11,9 @@ paper's "without CL, MCLEMCD-Dropout" row is the ``separate`` motion model by co
 Feature configurations: joints, limbs, both (early fusion); late fusion averages the joints'
 and the limbs' probabilities.
 
-BiLSTM-BiGRU: RMSprop 1e-3, sparse cross-entropy, batch 32, on 8-s segment summaries.
+BiLSTM-BiGRU: RMSprop 1e-3, sparse cross-entropy, batch 32, on 8-s segment summaries
+(standardised, :data:`STD_FLOOR`), at any width (Fig. 4: 256; shipped: 64), keeping the weights
+of the epoch with the best validation accuracy.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import copy
 import io
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,10 +41,11 @@ from musicdance.recognize.dataset import STYLE_GENRES, Piece
 from musicdance.recognize.metrics import (
     confusion,
     cross_entropy,
+    majority_votes,
     piece_accuracy,
     weighted_f1,
 )
-from musicdance.train.bilstm import BiLstmBiGru, SentisBiLstmBiGru
+from musicdance.train.bilstm import SHIPPED_WIDTH, BiLstmBiGru
 from musicdance.train.export import IR_VERSION, OPSET, SENTIS_OPERATORS, operator_types
 from musicdance.train.mclemcd import (
     MUSIC_DROPOUT,
@@ -50,12 +54,17 @@ from musicdance.train.mclemcd import (
     MusicAutoEncoder,
     collaborative_losses,
 )
+from musicdance.train.sentis import (
+    ORT_RECURRENT_OPERATORS,
+    write_sentis_graph,
+)
 
 __all__ = [
     "BRANCHES",
     "MclemcdData",
     "bilstm_arrays",
     "evaluate_bilstm",
+    "input_checks",
     "evaluate_mclemcd",
     "export_companion",
     "mclemcd_arrays",
@@ -68,25 +77,11 @@ MCLEMCD_BATCH = 72
 MCLEMCD_LR = 5e-4
 BILSTM_BATCH = 32
 BILSTM_LR = 1e-3
-#: Operators the engine graphs may use: export.SENTIS_OPERATORS plus these, each on Unity
-#: Sentis' "Supported ONNX operators" page (LSTM is; GRU is not, hence the unrolled graph).
-SENTIS_RECURRENT_OPERATORS = SENTIS_OPERATORS | {
-    "LSTM",
-    "LeakyRelu",
-    "Tanh",
-    "Sub",
-    "Slice",
-    "Gather",
-    "Expand",
-    "Shape",
-    "Split",
-    "Div",
-    "Identity",
-    "Constant",
-    "ConstantOfShape",
-}
-#: Operators the onnxruntime BiLSTM-BiGRU graph may use (the engine set plus GRU).
-ORT_RECURRENT_OPERATORS = SENTIS_RECURRENT_OPERATORS | {"GRU"}
+#: Floor of the summaries' standard deviations. Four pose features do not vary at all (a
+#: forearm's length and its spread): with the first floor, 1e-6, their float rounding (1e-7
+#: when the dancer stands elsewhere) reached the network as 0.1 standard deviations and moved
+#: its probabilities by 1e-3; at 1e-3 it stays at 1e-4.
+STD_FLOOR = 1e-3
 
 
 def _log(progress: Callable[[str], None] | None, text: str) -> None:
@@ -137,6 +132,27 @@ def channel_range(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel (minimum, maximum) over every other axis, float32."""
     other = tuple(i for i in range(x.ndim) if i != axis)
     return x.min(axis=other).astype(np.float32), x.max(axis=other).astype(np.float32)
+
+
+def input_checks(data: MclemcdData, scales: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict:
+    """What the models are fed, per split: windows per class, and per scaled input (joints,
+    limbs, MFCC with the training minima and maxima) its range and the share outside [0, 1]."""
+    out: dict[str, dict] = {}
+    for split in ("train", "val", "test"):
+        rows = data.rows(split)
+        row: dict[str, Any] = {"windows_per_class": np.bincount(
+            data.label[rows], minlength=len(data.styles)).tolist()}  # fmt: skip
+        inputs = {f: (data.motion[rows][:, channels_of(f)], 1) for f in ("joints", "limbs")}
+        inputs["mfcc"] = (data.mfcc[rows], 2)
+        for name, (x, axis) in inputs.items():
+            scaled = F.scale_unit(x, *scales[name], axis=axis)
+            row[name] = {
+                "min": round(float(scaled.min()), 4),
+                "max": round(float(scaled.max()), 4),
+                "outside_0_1": round(float(((scaled < 0) | (scaled > 1)).mean()), 6),
+            }
+        out[split] = row
+    return out
 
 
 def channels_of(features: str) -> slice:
@@ -282,10 +298,14 @@ def music_probabilities(models: MclemcdModels, a: np.ndarray, batch: int = 512) 
 
 
 def summarise(probs: np.ndarray, label: np.ndarray, piece: np.ndarray, classes: int) -> dict:
-    """Per-segment and per-piece accuracy, weighted F1, cross-entropy, confusion matrix."""
+    """Per-segment and per-piece accuracy, weighted F1, cross-entropy, confusion matrices
+    (per segment and per piece)."""
     pred = probs.argmax(1)
     piece_acc, pieces = piece_accuracy(pred, label, piece, classes)
+    votes = majority_votes(pred, piece, classes)
+    truth = [int(label[piece == g][0]) for g in votes]
     return {
+        "piece_confusion": confusion(truth, list(votes.values()), classes).tolist(),
         "segment_accuracy": float((pred == label).mean()),
         "piece_accuracy": piece_acc,
         "segments": int(len(label)),
@@ -350,9 +370,11 @@ def bilstm_arrays(pieces: list[Piece], styles: list[str]) -> dict[str, np.ndarra
     }
 
 
-def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and standard deviation (floored at 1e-6), float32."""
-    return x.mean(0).astype(np.float32), np.maximum(x.std(0), 1e-6).astype(np.float32)
+def standardiser(
+    x: np.ndarray, floor: float = STD_FLOOR
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation (floored at ``floor``), float32."""
+    return x.mean(0).astype(np.float32), np.maximum(x.std(0), floor).astype(np.float32)
 
 
 def train_bilstm(
@@ -361,17 +383,23 @@ def train_bilstm(
     classes: int,
     *,
     architecture: str = "bilstm-bigru",
+    width: int = SHIPPED_WIDTH,
     epochs: int,
     seed: int = 0,
+    val: tuple[np.ndarray, np.ndarray] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[BiLstmBiGru, list[dict]]:
-    """RMSprop 1e-3, sparse cross-entropy, batch 32 on standardised summaries ``x [S, 130]``."""
+    """RMSprop 1e-3, sparse cross-entropy, batch 32 on standardised summaries ``x [S, 130]``
+    (``width``: every layer's width, Fig. 4's is 256). With ``val`` (summaries, labels) the
+    returned weights are those of the epoch with the best validation accuracy (the earliest
+    on ties), recorded per epoch in the history."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = BiLstmBiGru(classes, architecture)
+    model = BiLstmBiGru(classes, architecture, width)
     opt = torch.optim.RMSprop(model.parameters(), lr=BILSTM_LR)
     xt, yt = torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y).long()
-    history = []
+    history: list[dict] = []
+    best, best_state = -1.0, None
     for epoch in range(epochs):
         model.train()
         started, total, n = time.perf_counter(), 0.0, 0
@@ -382,17 +410,27 @@ def train_bilstm(
             opt.step()
             total, n = total + float(loss.detach()) * len(batch), n + len(batch)
         seconds = time.perf_counter() - started
-        history.append({"epoch": epoch + 1, "loss": total / n, "seconds": seconds})
+        record = {"epoch": epoch + 1, "loss": total / n, "seconds": seconds}
+        if val is not None:
+            record["val_accuracy"] = float((bilstm_outputs(model, val[0])[0].argmax(1)
+                                            == val[1]).mean())  # fmt: skip
+            if record["val_accuracy"] > best:
+                best, best_state = record["val_accuracy"], copy.deepcopy(model.state_dict())
+        history.append(record)
         _log(
             progress,
-            f"{architecture} epoch {epoch + 1}/{epochs} loss {total / n:.4f} ({seconds:.1f} s)",
+            f"{architecture} w{width} epoch {epoch + 1}/{epochs} loss {total / n:.4f} "
+            + (f"val {record['val_accuracy']:.3f} " if val is not None else "")
+            + f"({seconds:.1f} s)",
         )
+    if best_state is not None:
+        model.load_state_dict(best_state)
     return model.eval(), history
 
 
 @torch.no_grad()
 def bilstm_outputs(model: BiLstmBiGru, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities ``[S, K]`` and Dense-256 features ``[S, 256]``."""
+    """Probabilities ``[S, K]`` and Dense features ``[S, width]``."""
     model.eval()
     xt = torch.from_numpy(x.astype(np.float32))
     features = model.features(xt)
@@ -569,8 +607,9 @@ def export_companion(
     seed: int = 0,
 ) -> Path:
     """Write the ``dance-music`` companion: MCLEMCD motion graphs (joints, limbs: late fusion)
-    and music graphs, the BiLSTM-BiGRU for onnxruntime and its unrolled Sentis graph, the
-    scales and labels in the manifest; returns the manifest path."""
+    and music graphs, the BiLSTM-BiGRU for onnxruntime (float16 weights; its unrolled Sentis
+    graph is checked here and made on demand by ``mdtool export-sentis``), the scales and
+    labels in the manifest; returns the manifest path."""
     from musicdance.companions import write_companion
 
     root = Path(folder)
@@ -613,24 +652,12 @@ def export_companion(
         dynamo=False,
     )
     graphs["bilstm"] = "bilstm_bigru.onnx"
-    checks["bilstm_bigru_sentis.onnx"] = export_onnx(
-        SentisBiLstmBiGru(bilstm),
-        example,
-        "summary",
-        ("probabilities",),
-        root / "bilstm_bigru_sentis.onnx",
-        SENTIS_RECURRENT_OPERATORS,
-        float16=True,
-        dynamo=False,
-    )
-    graphs["bilstm_sentis"] = "bilstm_bigru_sentis.onnx"
-    # the two BiLSTM graphs against each other (same rounded weights)
-    from musicdance.companions import onnx_session
-
-    x = np.random.default_rng(seed).standard_normal((16, F.SUMMARY_LENGTH)).astype(np.float32)
-    p_ort = onnx_session(root / "bilstm_bigru.onnx").run(None, {"summary": x})[0]
-    p_sentis = onnx_session(root / "bilstm_bigru_sentis.onnx").run(None, {"summary": x})[0]
-    checks["bilstm_unrolled_vs_gru"] = float(np.abs(p_ort - p_sentis).max())
+    # the engine's graph is made on demand (mdtool export-sentis), not shipped: checked here
+    with tempfile.TemporaryDirectory(prefix="mdtool-sentis-") as tmp:
+        sentis = write_sentis_graph(root / "bilstm_bigru.onnx", Path(tmp) / "s.onnx", seed=seed)
+    checks["bilstm_sentis_on_demand"] = {
+        k: sentis[k] for k in ("operators", "parity", "bytes")
+    }
 
     def listed(values):
         return [round(float(v), 6) for v in np.asarray(values).ravel()]
@@ -659,12 +686,16 @@ def export_companion(
         },
         "runtime_graphs": {
             "onnxruntime": "bilstm (GRU operator) and motion_*/music_* (MCLEMCD, late fusion)",
-            "sentis": "bilstm_sentis (BiGRU unrolled into MatMul/Sigmoid/Tanh/Mul/Add/Sub; "
-            "LSTM kept: Sentis imports LSTM) and motion_*/music_*",
+            "sentis": "bilstm with its BiGRU unrolled into MatMul/Sigmoid/Tanh/Mul/Add/Sub "
+            "(LSTM kept: Sentis imports LSTM), made on demand by 'mdtool export-sentis'; "
+            "motion_*/music_* as shipped",
         },
         "checks": checks,
         "training": record,
     }
+    for stale in root.glob("*.onnx"):  # graphs of an earlier export that this one dropped
+        if stale.name not in graphs.values():
+            stale.unlink()
     return write_companion(root, manifest)
 
 
