@@ -92,7 +92,8 @@ class Parity:
         melody_agree: fraction of frames with the same voicing and pitch within 1 %.
         rhythm_agree: fraction of frames with the same rhythm target.
         onsets_py, onsets_cs: onset counts.
-        descriptor_max_rel: largest relative difference of the phrase descriptors.
+        descriptor_max_rel: largest relative difference of the phrase descriptors (energy,
+            0-1 already: absolute).
     """
 
     tempo_diff_bpm: float
@@ -144,12 +145,14 @@ def compare(py, cs: dict, cs_log_mel: np.ndarray) -> Parity:
         for p, q in zip(py.phrases, cs["phrases"], strict=True):
             for key in ("loudness_db", "energy", "onset_density_per_s", "centroid_hz", "tempo_bpm"):
                 a, b = float(getattr(p, key)), float(q[key])
-                rel = max(rel, abs(a - b) / max(abs(a), 1e-3))
+                scale = 1.0 if key == "energy" else max(abs(a), 1e-3)  # energy is 0-1 already
+                rel = max(rel, abs(a - b) / scale)
     mel_py = py.log_mel_db
     diff = np.abs(mel_py - cs_log_mel) if mel_py.shape == cs_log_mel.shape else np.array([np.inf])
     m_py, m_cs = np.asarray(py.melody_hz, float), np.asarray(cs["melody_hz"], float)
     both = (m_py > 0) & (m_cs > 0)
-    agree = ((m_py > 0) == (m_cs > 0)) & (~both | (np.abs(m_py - m_cs) <= 0.01 * np.maximum(m_py, 1)))
+    close = np.abs(m_py - m_cs) <= 0.01 * np.maximum(m_py, 1)
+    agree = ((m_py > 0) == (m_cs > 0)) & (~both | close)
     return Parity(
         tempo_diff_bpm=abs(float(py.tempo_bpm) - cs["tempo_bpm"]),
         beats_py=len(py.beat_times_s), beats_cs=len(cs["beat_times_s"]),

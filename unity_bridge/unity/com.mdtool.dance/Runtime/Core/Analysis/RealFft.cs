@@ -9,7 +9,7 @@ namespace MdTool.Dance.Analysis
     {
         readonly int _n, _half;
         readonly int[] _bitrev;
-        readonly double[] _cos, _sin;        // twiddles of the half-size complex FFT
+        readonly double[] _twCos, _twSin;    // stage twiddles: entry h + k is exp(-i pi k / h)
         readonly double[] _splitCos, _splitSin;
         readonly double[] _re, _im;
 
@@ -27,12 +27,13 @@ namespace MdTool.Dance.Analysis
                 for (int b = 0; b < bits; b++) if ((i & (1 << b)) != 0) r |= 1 << (bits - 1 - b);
                 _bitrev[i] = r;
             }
-            _cos = new double[_half / 2]; _sin = new double[_half / 2];
-            for (int i = 0; i < _half / 2; i++)
-            {
-                _cos[i] = Math.Cos(2 * Math.PI * i / _half);
-                _sin[i] = -Math.Sin(2 * Math.PI * i / _half);
-            }
+            _twCos = new double[_half]; _twSin = new double[_half];
+            for (int h = 1; h < _half; h <<= 1)
+                for (int k = 0; k < h; k++)
+                {
+                    _twCos[h + k] = Math.Cos(Math.PI * k / h);
+                    _twSin[h + k] = -Math.Sin(Math.PI * k / h);
+                }
             _splitCos = new double[_half + 1]; _splitSin = new double[_half + 1];
             for (int k = 0; k <= _half; k++)
             {
@@ -53,18 +54,26 @@ namespace MdTool.Dance.Analysis
                 _re[j] = x[2 * i];
                 _im[j] = x[2 * i + 1];
             }
-            for (int size = 2; size <= m; size <<= 1)
+            double[] re = _re, im = _im, tc = _twCos, ts = _twSin;
+            for (int a = 0; a < m; a += 2)
             {
-                int halfSize = size >> 1, step = m / size;
+                double r0 = re[a], i0 = im[a], r1 = re[a + 1], i1 = im[a + 1];
+                re[a] = r0 + r1; im[a] = i0 + i1; re[a + 1] = r0 - r1; im[a + 1] = i0 - i1;
+            }
+            for (int h = 2; h < m; h <<= 1)
+            {
+                int size = h << 1;
                 for (int start = 0; start < m; start += size)
                 {
-                    for (int k = 0, t = 0; k < halfSize; k++, t += step)
+                    for (int k = 0; k < h; k++)
                     {
-                        int a = start + k, b = a + halfSize;
-                        double wr = _cos[t], wi = _sin[t];
-                        double br = _re[b] * wr - _im[b] * wi, bi = _re[b] * wi + _im[b] * wr;
-                        _re[b] = _re[a] - br; _im[b] = _im[a] - bi;
-                        _re[a] += br; _im[a] += bi;
+                        int a = start + k, b = a + h;
+                        double wr = tc[h + k], wi = ts[h + k];
+                        double xr = re[b], xi = im[b];
+                        double br = xr * wr - xi * wi, bi = xr * wi + xi * wr;
+                        double ar = re[a], ai = im[a];
+                        re[b] = ar - br; im[b] = ai - bi;
+                        re[a] = ar + br; im[a] = ai + bi;
                     }
                 }
             }
