@@ -62,11 +62,18 @@ def run_csharp(exe: Path, y: np.ndarray, sr_hz: int, folder: Path) -> tuple[dict
     return data, log_mel
 
 
-def bench_csharp(exe: Path, y: np.ndarray, sr_hz: int, folder: Path, repeats: int = 3) -> dict:
-    """Time the C# analysis (best of ``repeats``, one thread) and report its peak memory."""
+def bench_csharp(
+    exe: Path, y: np.ndarray, sr_hz: int, folder: Path, repeats: int = 3, core: int | None = 0
+) -> dict:
+    """Time the C# analysis (best of ``repeats``; wall and CPU seconds) and report its peak memory.
+
+    Args:
+        core: CPU the process is pinned to (``taskset``, where installed); None: not pinned.
+    """
     pcm = folder / "bench.f32"
     np.asarray(y, dtype="<f4").tofile(pcm)
-    done = subprocess.run(["mono", str(exe), "--bench", str(pcm), str(sr_hz), str(repeats)],
+    pin = ["taskset", "-c", str(core)] if core is not None and shutil.which("taskset") else []
+    done = subprocess.run([*pin, "mono", str(exe), "--bench", str(pcm), str(sr_hz), str(repeats)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise MusicDanceError((done.stderr or done.stdout).strip())

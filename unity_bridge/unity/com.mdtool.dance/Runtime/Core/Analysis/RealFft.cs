@@ -15,7 +15,7 @@ namespace MdTool.Dance.Analysis
 
         public RealFft(int n)
         {
-            if (n < 4 || (n & (n - 1)) != 0) throw new ArgumentException("FFT size must be a power of two >= 4");
+            if (n < 8 || (n & (n - 1)) != 0) throw new ArgumentException("FFT size must be a power of two >= 8");
             _n = n; _half = n / 2;
             _re = new double[_half]; _im = new double[_half];
             _bitrev = new int[_half];
@@ -55,12 +55,20 @@ namespace MdTool.Dance.Analysis
                 _im[j] = x[2 * i + 1];
             }
             double[] re = _re, im = _im, tc = _twCos, ts = _twSin;
-            for (int a = 0; a < m; a += 2)
+            // stages 1 and 2 at once: size-4 butterflies (twiddles 1 and -i)
+            for (int a = 0; a < m; a += 4)
             {
                 double r0 = re[a], i0 = im[a], r1 = re[a + 1], i1 = im[a + 1];
-                re[a] = r0 + r1; im[a] = i0 + i1; re[a + 1] = r0 - r1; im[a + 1] = i0 - i1;
+                double r2 = re[a + 2], i2 = im[a + 2], r3 = re[a + 3], i3 = im[a + 3];
+                double s0r = r0 + r1, s0i = i0 + i1, d0r = r0 - r1, d0i = i0 - i1;
+                double s1r = r2 + r3, s1i = i2 + i3, d1r = r2 - r3, d1i = i2 - i3;
+                re[a] = s0r + s1r; im[a] = s0i + s1i;
+                re[a + 2] = s0r - s1r; im[a + 2] = s0i - s1i;
+                // odd half times -i: (d1r, d1i) * -i = (d1i, -d1r)
+                re[a + 1] = d0r + d1i; im[a + 1] = d0i - d1r;
+                re[a + 3] = d0r - d1i; im[a + 3] = d0i + d1r;
             }
-            for (int h = 2; h < m; h <<= 1)
+            for (int h = 4; h < m; h <<= 1)
             {
                 int size = h << 1;
                 for (int start = 0; start < m; start += size)

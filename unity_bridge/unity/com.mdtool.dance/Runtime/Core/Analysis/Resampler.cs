@@ -60,6 +60,11 @@ namespace MdTool.Dance.Analysis
                 }
                 table[p] = w;
             }
+            // with one phase the kernel is symmetric (its last tap is the window's zero)
+            bool symmetric = nPhases == 1 && half % 2 == 0;
+            float centre = table[0][half - 1];
+            var fold = new float[half];
+            for (int j = 1; j < half; j++) fold[j] = table[0][half - 1 + j];
             var outY = new float[nOut];
             int n = y.Length;
             long report = Math.Max(1, nOut / 20);
@@ -77,7 +82,19 @@ namespace MdTool.Dance.Analysis
                 float[] w = table[p];
                 long start = i0 - half + 1;
                 double acc = 0;
-                if (start >= 0 && start + taps <= n)
+                if (symmetric && start >= 0 && start + taps <= n)
+                {
+                    // integer decimation: one phase, symmetric about its centre tap (half - 1)
+                    int c = (int)start + half - 1;
+                    float a0 = centre * y[c], a1 = 0f;
+                    for (int j = 1; j < half - 1; j += 2)
+                    {
+                        a0 += fold[j] * (y[c - j] + y[c + j]);
+                        a1 += fold[j + 1] * (y[c - j - 1] + y[c + j + 1]);
+                    }
+                    acc = a0 + a1 + fold[half - 1] * (y[c - half + 1] + y[c + half - 1]);
+                }
+                else if (start >= 0 && start + taps <= n)
                 {
                     int s = (int)start;
                     float a0 = 0f, a1 = 0f, a2 = 0f, a3 = 0f;

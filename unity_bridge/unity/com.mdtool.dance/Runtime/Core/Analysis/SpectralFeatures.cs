@@ -308,7 +308,11 @@ namespace MdTool.Dance.Analysis
         /// <summary>Strongest candidate f0 (parabolic refinement) and its salience for one frame.</summary>
         public void Frame(double[] mag, out float f0Hz, out float peak)
         {
-            for (int b = 0; b <= _maxBin; b++) _compressed[b] = (float)Math.Pow(mag[b], MagPower);
+            for (int b = 0; b <= _maxBin; b++)
+            {
+                double v = mag[b];
+                _compressed[b] = v > 0 ? (float)Math.Exp(MagPower * Math.Log(v)) : 0f;  // |X|^0.3
+            }
             int n = _midi.Length, best = 0;
             for (int c = 0; c < n; c++)
             {
