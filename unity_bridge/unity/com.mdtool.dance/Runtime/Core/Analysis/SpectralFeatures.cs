@@ -162,12 +162,20 @@ namespace MdTool.Dance.Analysis
             {
                 int s0 = t * HopLength - half;
                 double sq = 0;
-                for (int i = 0; i < NFft; i++)
+                if (s0 >= 0 && s0 + NFft <= y.Length)
                 {
-                    int s = s0 + i;
-                    double v = s >= 0 && s < y.Length ? y[s] : 0.0;
-                    if (i >= half - HopLength && i < half + HopLength) sq += v * v;
-                    frame[i] = v * window[i];
+                    for (int i = 0; i < NFft; i++) frame[i] = y[s0 + i] * window[i];
+                    for (int i = half - HopLength; i < half + HopLength; i++) { double v = y[s0 + i]; sq += v * v; }
+                }
+                else
+                {
+                    for (int i = 0; i < NFft; i++)
+                    {
+                        int s = s0 + i;
+                        double v = s >= 0 && s < y.Length ? y[s] : 0.0;
+                        if (i >= half - HopLength && i < half + HopLength) sq += v * v;
+                        frame[i] = v * window[i];
+                    }
                 }
                 f.Rms[t] = (float)Math.Sqrt(sq / (2 * HopLength));
                 fft.Magnitude(frame, mag);
