@@ -1,15 +1,17 @@
 """The Unity package's C# music analysis under mono: speed, memory and parity with Python.
 
 1. Speed: a 4-minute song (``synth_song`` pop at 120 BPM, mono float32) analysed by the C#
-   ``MusicAnalyzer`` pinned to one core (``taskset -c 0``), best of ``--runs``: from 44.1 kHz PCM
-   (the C# resampler included; what ``AudioClip.GetData`` gives) and from 22050 Hz PCM. Wall and
-   CPU seconds, the process's peak working set (the mono runtime included) and managed heap. The
-   Python ``analyze_signal`` on the same PCM for comparison. The issue's budget is 2 s for the
-   whole C# choreography (analysis, scoring, decoding, render); this is the analysis part.
+   ``MusicAnalyzer`` pinned to one core (``taskset -c 0``), best of ``--runs``: from 44.1 and
+   48 kHz PCM (the C# resampler included; what ``AudioClip.GetData`` gives) and from 22050 Hz
+   PCM. Wall and CPU seconds, the process's peak working set (the mono runtime included) and
+   managed heap. The Python ``analyze_signal`` on the same PCM for comparison. The issue's
+   budget is 2 s for the whole C# choreography (analysis, scoring, decoding, render); this is
+   the analysis part.
 2. Parity: the demo song and the songs in ``../shared/data/music``, decoded by
    ``musicdance.audio.load`` and fed as float32 PCM at 22050 Hz to both sides; the demo also at
-   44.1 kHz (soxr against the C# resampler). Per song: tempo difference, largest beat/downbeat/
-   section/phrase boundary difference in hops, same meter/sections/phrases, log-mel difference.
+   44.1 and 48 kHz (soxr against the C# resampler). Per song: tempo difference, largest
+   beat/downbeat/section/phrase boundary difference in hops, same meter/sections/phrases,
+   log-mel difference.
 
 Usage: python benchmarks/bench_unity_analysis.py [--runs 3] [--json OUT] [--no-parity]
 """
@@ -43,9 +45,11 @@ def _speed(exe: Path, folder: Path, runs: int) -> list[dict]:
     import soxr
 
     y44 = _song_4min(44100)
+    y48 = soxr.resample(y44, 44100, 48000).astype(np.float32)
     y22 = soxr.resample(y44, 44100, 22050).astype(np.float32)
     rows = []
-    for label, y, sr in (("44.1 kHz in", y44, 44100), ("22050 Hz in", y22, 22050)):
+    for label, y, sr in (("44.1 kHz in", y44, 44100), ("48 kHz in", y48, 48000),
+                         ("22050 Hz in", y22, 22050)):
         cs = ca.bench_csharp(exe, y, sr, folder, repeats=runs)
         best_py = min(_timed(lambda y=y, sr=sr: analyze_signal(y, sr_hz=sr)) for _ in range(runs))
         rows.append({
@@ -75,8 +79,12 @@ def _parity(exe: Path, folder: Path) -> list[dict]:
         y, _ = load_audio(song)
         inputs = [(y, 22050, "22050")]
         if song.name == "demo_song.mp3":
+            import soxr
+
             raw, sr = sf.read(song, dtype="float32", always_2d=True)
-            inputs.append((raw.mean(axis=1).astype(np.float32), sr, str(sr)))
+            raw = raw.mean(axis=1).astype(np.float32)
+            inputs.append((raw, sr, str(sr)))
+            inputs.append((soxr.resample(raw, sr, 48000).astype(np.float32), 48000, "48000"))
         for pcm, sr, label in inputs:
             py = analyze_signal(pcm, sr_hz=sr)
             cs, log_mel = ca.run_csharp(exe, pcm, sr, folder)

@@ -67,7 +67,7 @@ namespace MdTool.Dance.Analysis
             for (int j = 1; j < half; j++) fold[j] = table[0][half - 1 + j];
             var outY = new float[nOut];
             int n = y.Length;
-            long report = Math.Max(1, nOut / 20);
+            long report = Math.Max(1, nOut / 20), untilReport = 1;
             for (long k = 0; k < nOut; k++)
             {
                 long num = k * down;
@@ -116,7 +116,11 @@ namespace MdTool.Dance.Analysis
                     }
                 }
                 outY[k] = (float)acc;
-                if (progress != null && k % report == 0) progress((float)k / nOut);
+                if (--untilReport == 0)
+                {
+                    untilReport = report;
+                    if (progress != null) progress((float)k / nOut);
+                }
             }
             return outY;
         }
