@@ -19,7 +19,12 @@ import numpy as np
 
 from musicdance.errors import MusicDanceError
 
-__all__ = ["PACKAGE", "Parity", "available", "build", "compare", "run_csharp", "bench_csharp"]
+__all__ = [
+    "PACKAGE", "Parity", "available", "build", "compare", "run_csharp", "bench_csharp",
+    "log_mel_gap_below_9k4",
+]
+#: mel bands 0-121 lie below 9.4 kHz at 22050 Hz (above it the resamplers' band edges differ).
+BANDS_BELOW_9K4 = 122
 
 PACKAGE = Path(__file__).resolve().parents[1] / "unity" / "com.mdtool.dance"
 
@@ -127,6 +132,16 @@ class Parity:
 
     def to_json(self) -> dict:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def log_mel_gap_below_9k4(py_log_mel: np.ndarray, cs_log_mel: np.ndarray,
+                          above_floor_db: float = 20.0) -> tuple[float, float]:
+    """Largest |log-mel difference| in the bands below 9.4 kHz where the Python log-mel is more
+    than ``above_floor_db`` above its floor (near the floor, 80 dB under the song's loudest bin,
+    tiny absolute differences are large in dB), and the fraction of those entries compared."""
+    a, b = py_log_mel[:BANDS_BELOW_9K4], cs_log_mel[:BANDS_BELOW_9K4]
+    keep = a > py_log_mel.min() + above_floor_db
+    return (float(np.abs(a - b)[keep].max()) if keep.any() else 0.0), float(keep.mean())
 
 
 def _max_gap_hops(a, b, fps: float) -> float:

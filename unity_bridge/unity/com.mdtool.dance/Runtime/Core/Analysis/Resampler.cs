@@ -16,6 +16,48 @@ namespace MdTool.Dance.Analysis
         public const double Cutoff = 0.935;
         const int MaxPhases = 4096;
 
+        /// <summary>Half the rate: a Kaiser-windowed half-band lowpass (cutoff at a quarter of
+        /// the input rate, beta 8), every second output; zero taps and symmetry skipped.</summary>
+        public static float[] HalfBand(float[] y)
+        {
+            int n = y.Length, nOut = (n + 1) / 2, side = HalfBandSide;
+            double i0Beta = BesselI0(8.0);
+            var odd = new float[side / 2];  // weights at offsets 1, 3, 5, ...
+            for (int j = 0; j < odd.Length; j++)
+            {
+                int t = 2 * j + 1;
+                double u = (double)t / (side + 1);
+                double win = BesselI0(8.0 * Math.Sqrt(1 - u * u)) / i0Beta;
+                odd[j] = (float)(Math.Sin(Math.PI * t / 2) / (Math.PI * t) * win);
+            }
+            var outY = new float[nOut];
+            int reach = 2 * odd.Length - 1;
+            for (int k = 0; k < nOut; k++)
+            {
+                int c = 2 * k;
+                float acc = 0.5f * y[c];
+                if (c - reach >= 0 && c + reach < n)
+                {
+                    for (int j = 0; j < odd.Length; j++)
+                    {
+                        int t = 2 * j + 1;
+                        acc += odd[j] * (y[c - t] + y[c + t]);
+                    }
+                }
+                else
+                {
+                    for (int j = 0; j < odd.Length; j++)
+                    {
+                        int t = 2 * j + 1;
+                        float a = c - t >= 0 ? y[c - t] : 0f, b = c + t < n ? y[c + t] : 0f;
+                        acc += odd[j] * (a + b);
+                    }
+                }
+                outY[k] = acc;
+            }
+            return outY;
+        }
+
         static long Gcd(long a, long b) { while (b != 0) { long t = a % b; a = b; b = t; } return a; }
 
         static double BesselI0(double x)
@@ -30,10 +72,23 @@ namespace MdTool.Dance.Analysis
             return sum;
         }
 
+        /// <summary>Taps on each side of the half-band prefilter (odd offsets only are nonzero).</summary>
+        public const int HalfBandSide = 48;
+
         /// <summary>y (at srIn) resampled to srOut; progress gets 0..1.</summary>
         public static float[] Resample(float[] y, int srIn, int srOut, Action<float> progress)
         {
             if (srIn == srOut) return (float[])y.Clone();
+            // far above the output rate (48 kHz -> 22050 Hz): halve the rate first with a cheap
+            // half-band filter whose transition (about 0.45-0.55 of its input's Nyquist
+            // frequency) lies above the output's band, then resample what is left
+            if (srIn % 2 == 0 && srIn / 2 >= 1.08 * srOut)
+            {
+                float[] halved = HalfBand(y);
+                Action<float> rest = progress == null ? null : (Action<float>)(p => progress(0.3f + 0.7f * p));
+                if (progress != null) progress(0.3f);
+                return Resample(halved, srIn / 2, srOut, rest);
+            }
             long g = Gcd(srIn, srOut);
             long up = srOut / g, down = srIn / g;  // output n sits at input n * down / up
             long nOut = (2L * y.Length * up + down) / (2 * down);
