@@ -1,9 +1,12 @@
 // Band-limited resampling to the analysis rate (the Python side uses soxr "HQ"): a Kaiser-windowed
 // sinc (40 zero crossings per side at the lower rate, beta 9, -6 dB at 0.935 of the lower Nyquist
 // frequency; within 0.2 dB of soxr up to 0.89 of it; soxr is flat to 0.913 and much steeper
-// above: the top mel bands, above 10 kHz at 22050 Hz, differ), polyphase over the exact
+// above: the top mel bands, above 9.4 kHz at 22050 Hz, differ), polyphase over the exact
 // rational ratio (up to 4096 phases; finer ratios use the nearest of 4096 phases, under 1/8192 of
-// a sample of timing error). Output length round(n * out / in) like soxr.resample.
+// a sample of timing error); integer decimation (44.1 kHz) folds its symmetric kernel, and inputs
+// above twice the output rate (48 kHz) are first halved by a 95-tap half-band filter (flat within
+// 0.0004 dB to 0.44 of its input's Nyquist frequency). Output length round(n * out / in) like
+// soxr.resample.
 using System;
 
 namespace MdTool.Dance.Analysis
