@@ -43,6 +43,25 @@ def _assert_same_analysis(p: ca.Parity, *, log_mel_db: float) -> None:
     assert p.log_mel_max_db < log_mel_db, p
 
 
+@pytest.mark.parametrize("sr", [22050, 16000])
+def test_csharp_filterbanks_equal_the_python_ones(exe, tmp_path, sr):
+    """The Slaney mel filterbank (not ONNX's mel formula) and the chroma maps, computed in C#:
+    the same float32 values."""
+    import subprocess
+
+    from musicdance.audio.features import chroma_filterbank, mel_filterbank
+
+    out = tmp_path / "banks.f32"
+    done = subprocess.run(["mono", str(exe), "--filterbanks", str(sr), str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    banks = np.fromfile(out, dtype="<f4").reshape(152, 1025)
+    assert np.array_equal(banks[:128], mel_filterbank(sr_hz=sr))
+    bass = chroma_filterbank(sr_hz=sr, fmin_hz=30.0, fmax_hz=250.0)
+    assert np.array_equal(banks[128:140], chroma_filterbank(sr_hz=sr))
+    assert np.array_equal(banks[140:], bass)
+
+
 @pytest.mark.parametrize("song", SONGS, ids=lambda s: s.name)
 def test_csharp_analysis_matches_python(exe, tmp_path, song):
     if not song.is_file():

@@ -3,6 +3,7 @@
 //       the analysis as JSON out (and the log-mel, 128 x T row-major float32)
 //   AnalysisCli.exe --bench PCM.f32 SR REPEATS          JSON timings (best wall and CPU, each run, s),
 //       peak working set and managed heap
+//   AnalysisCli.exe --filterbanks SR OUT.f32            the mel, chroma and bass chroma filterbanks
 // On an AnalysisException it prints "AnalysisException: message" to stderr and exits 3.
 using System;
 using System.Diagnostics;
@@ -90,6 +91,25 @@ public static class AnalysisCli
         var analyzer = new MusicAnalyzer();
         try
         {
+            if (args.Length >= 1 && args[0] == "--filterbanks")
+            {
+                // the mel and chroma filterbanks at a rate, float32 row-major: mel (128 x 1025),
+                // chroma (12 x 1025), bass chroma (12 x 1025)
+                int sr = int.Parse(args[1], CultureInfo.InvariantCulture);
+                float[][,] banks = {
+                    SpectralFeatures.MelFilterbank(sr, SpectralFeatures.NFft, SpectralFeatures.NMels),
+                    SpectralFeatures.ChromaFilterbank(sr, SpectralFeatures.NFft, 55.0, 4000.0),
+                    SpectralFeatures.ChromaFilterbank(sr, SpectralFeatures.NFft, 30.0, 250.0),
+                };
+                using (var file = File.Create(args[2]))
+                    foreach (float[,] bank in banks)
+                    {
+                        var bytes = new byte[bank.Length * 4];
+                        Buffer.BlockCopy(bank, 0, bytes, 0, bytes.Length);
+                        file.Write(bytes, 0, bytes.Length);
+                    }
+                return 0;
+            }
             if (args.Length >= 1 && args[0] == "--bench")
             {
                 float[] pcm = ReadPcm(args[1]);
