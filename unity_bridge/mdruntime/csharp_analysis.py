@@ -21,12 +21,53 @@ from musicdance.errors import MusicDanceError
 
 __all__ = [
     "PACKAGE", "Parity", "available", "build", "compare", "run_csharp", "bench_csharp",
-    "log_mel_gap_below_9k4",
+    "log_mel_gap_below_9k4", "soxr_response", "write_soxr_response",
 ]
 #: mel bands 0-121 lie below 9.4 kHz at 22050 Hz (above it the resamplers' band edges differ).
 BANDS_BELOW_9K4 = 122
 
 PACKAGE = Path(__file__).resolve().parents[1] / "unity" / "com.mdtool.dance"
+
+
+SOXR_RESPONSE_CS = PACKAGE / "Runtime" / "Core" / "Analysis" / "SoxrResponse.cs"
+
+
+def soxr_response(n_bins: int = 1025) -> np.ndarray:
+    """soxr's magnitude response when it resamples to 22050 Hz ("HQ", from 44.1 kHz: the curve is
+    the same within 0.05 dB down to -6 dB for 32-96 kHz inputs), at the STFT bin frequencies.
+
+    Returns:
+        np.ndarray [shape=(n_bins,)], linear gain at ``linspace(0, 11025, n_bins)`` Hz, 1 at 0 Hz.
+    """
+    import soxr
+
+    n = 1 << 16
+    impulse = np.zeros(n, dtype=np.float32)
+    impulse[n // 2] = 1.0
+    response = soxr.resample(impulse, 44100, 22050).astype(np.float64)
+    n_fft = 1 << 18
+    mag = np.abs(np.fft.rfft(response, n_fft))
+    gain = np.interp(np.linspace(0, 11025, n_bins), np.fft.rfftfreq(n_fft, 1 / 22050), mag)
+    return gain / gain[0]
+
+
+def write_soxr_response(path: Path = SOXR_RESPONSE_CS) -> Path:
+    """Write ``soxr_response()`` as the C# table the in-engine analysis corrects its spectrum by."""
+    values = ",\n".join(
+        "            " + ", ".join(f"{v:.9g}f" for v in row)
+        for row in np.array_split(soxr_response(), range(6, 1025, 6))
+    )
+    path.write_text(
+        "// soxr's magnitude response when it resamples to 22050 Hz (\"HQ\", measured from\n"
+        "// 44.1 kHz by mdruntime.csharp_analysis.write_soxr_response; do not edit), at the 1025\n"
+        "// bins of the 2048-point STFT (0 to 11025 Hz). The C# analysis scales the spectrum of a\n"
+        "// downsampled song by this over its own resampler's response, so that its top bands see\n"
+        "// the same band edge as the Python analysis.\n"
+        "namespace MdTool.Dance.Analysis\n{\n    public static class SoxrResponse\n    {\n"
+        "        public static readonly float[] Gain =\n        {\n" + values + "\n        };\n"
+        "    }\n}\n"
+    )
+    return path
 
 
 def available() -> bool:

@@ -27,11 +27,26 @@ namespace MdTool.Dance.Analysis
             if (sampleRateHz != AnalysisSampleRateHz)
                 y = Resampler.Resample(monoPcm, sampleRateHz, AnalysisSampleRateHz, p => report(p * resampleShare));
             SpectralFeatures f = SpectralFeatures.Compute(
-                y, AnalysisSampleRateHz, p => report(resampleShare + p * (0.8f - resampleShare)));
+                y, AnalysisSampleRateHz, p => report(resampleShare + p * (0.8f - resampleShare)),
+                SoxrCorrection(sampleRateHz));
             report(0.8f);
             MusicAnalysis a = FromFeatures(f, (double)y.Length / AnalysisSampleRateHz);
             report(1f);
             return a;
+        }
+
+        /// <summary>Per-bin gain that turns this resampler's band edge into soxr's (the Python
+        /// analysis resamples with soxr): soxr's response over ours, at most +20 dB; null when
+        /// the song is not downsampled.</summary>
+        public static double[] SoxrCorrection(int sampleRateHz)
+        {
+            int nBins = 1 + SpectralFeatures.NFft / 2;
+            double[] ours = Resampler.MagnitudeResponse(sampleRateHz, AnalysisSampleRateHz, nBins);
+            if (ours == null) return null;
+            var gain = new double[nBins];
+            for (int b = 0; b < nBins; b++)
+                gain[b] = Math.Min(SoxrResponse.Gain[b] / Math.Max(ours[b], 1e-9), 10.0);
+            return gain;
         }
 
         static void Check(float[] y, int sr)

@@ -19,11 +19,67 @@ namespace MdTool.Dance.Analysis
         public const double Cutoff = 0.935;
         const int MaxPhases = 4096;
 
-        /// <summary>Half the rate: a Kaiser-windowed half-band lowpass (cutoff at a quarter of
-        /// the input rate, beta 8), every second output; zero taps and symmetry skipped.</summary>
-        public static float[] HalfBand(float[] y)
+        /// <summary>This resampler's magnitude response (linear) at nBins frequencies from 0 to
+        /// srOut / 2 Hz; null when it does not downsample.</summary>
+        public static double[] MagnitudeResponse(int srIn, int srOut, int nBins)
         {
-            int n = y.Length, nOut = (n + 1) / 2, side = HalfBandSide;
+            if (srIn <= srOut) return null;
+            double[] freqs = SpectralFeatures.Linspace(0, srOut / 2.0, nBins);
+            var resp = new double[nBins];
+            for (int b = 0; b < nBins; b++) resp[b] = 1.0;
+            int sr = srIn;
+            while (sr % 2 == 0 && sr / 2 >= 1.08 * srOut)
+            {
+                float[] odd = HalfBandWeights();
+                for (int b = 0; b < nBins; b++)
+                {
+                    double h = 0.5, w = 2 * Math.PI * freqs[b] / sr;
+                    for (int j = 0; j < odd.Length; j++) h += 2 * odd[j] * Math.Cos(w * (2 * j + 1));
+                    resp[b] *= Math.Abs(h);
+                }
+                sr /= 2;
+            }
+            if (sr == srOut) return resp;
+            long g = Gcd(sr, srOut);
+            long up = srOut / g;
+            double scale = (double)srOut / sr, fc = Cutoff * scale;
+            int half = 2 * (int)Math.Ceiling(ZeroCrossings / scale / 2);
+            double i0Beta = BesselI0(KaiserBeta);
+            // one phase: the taps themselves; several: the continuous kernel, 8 points per sample
+            int perSample = up == 1 ? 1 : 8;
+            int nPoints = 2 * half * perSample;
+            var kernel = new double[nPoints];
+            double t0 = -half + 1;
+            for (int i = 0; i < nPoints; i++)
+            {
+                double t = t0 + (double)i / perSample;
+                double u = t / half;
+                double win = Math.Abs(u) >= 1 ? 0.0 : BesselI0(KaiserBeta * Math.Sqrt(1 - u * u)) / i0Beta;
+                double x = Math.PI * fc * t;
+                kernel[i] = fc * (t == 0 ? 1.0 : Math.Sin(x) / x) * win / perSample;
+            }
+            for (int b = 0; b < nBins; b++)
+            {
+                // sum of kernel(t) exp(-i w t), the phase advanced by a rotation per point
+                double w = 2 * Math.PI * freqs[b] / sr, re = 0, im = 0;
+                double c = Math.Cos(w * t0), sn = Math.Sin(w * t0);
+                double dc = Math.Cos(w / perSample), ds = Math.Sin(w / perSample);
+                for (int i = 0; i < nPoints; i++)
+                {
+                    re += kernel[i] * c;
+                    im += kernel[i] * sn;
+                    double nc = c * dc - sn * ds;
+                    sn = sn * dc + c * ds;
+                    c = nc;
+                }
+                resp[b] *= Math.Sqrt(re * re + im * im);
+            }
+            return resp;
+        }
+
+        static float[] HalfBandWeights()
+        {
+            int side = HalfBandSide;
             double i0Beta = BesselI0(8.0);
             var odd = new float[side / 2];  // weights at offsets 1, 3, 5, ...
             for (int j = 0; j < odd.Length; j++)
@@ -33,6 +89,15 @@ namespace MdTool.Dance.Analysis
                 double win = BesselI0(8.0 * Math.Sqrt(1 - u * u)) / i0Beta;
                 odd[j] = (float)(Math.Sin(Math.PI * t / 2) / (Math.PI * t) * win);
             }
+            return odd;
+        }
+
+        /// <summary>Half the rate: a Kaiser-windowed half-band lowpass (cutoff at a quarter of
+        /// the input rate, beta 8), every second output; zero taps and symmetry skipped.</summary>
+        public static float[] HalfBand(float[] y)
+        {
+            int n = y.Length, nOut = (n + 1) / 2;
+            float[] odd = HalfBandWeights();
             var outY = new float[nOut];
             int reach = 2 * odd.Length - 1;
             for (int k = 0; k < nOut; k++)

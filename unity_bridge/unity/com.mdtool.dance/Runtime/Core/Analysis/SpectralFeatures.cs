@@ -132,8 +132,9 @@ namespace MdTool.Dance.Analysis
         }
 
         // ------------------------------------------------------------ the STFT pass
-        /// <summary>Every frame-level feature of y (mono, at srHz); progress gets 0..1.</summary>
-        public static SpectralFeatures Compute(float[] y, int srHz, Action<float> progress)
+        /// <summary>Every frame-level feature of y (mono, at srHz); progress gets 0..1. binGain
+        /// (1 + n_fft / 2 values, or null) scales each frame's magnitude spectrum.</summary>
+        public static SpectralFeatures Compute(float[] y, int srHz, Action<float> progress, double[] binGain = null)
         {
             int nFrames = 1 + y.Length / HopLength, nBins = 1 + NFft / 2, half = NFft / 2;
             var mel = new SparseRows(MelFilterbank(srHz, NFft, NMels));
@@ -179,6 +180,7 @@ namespace MdTool.Dance.Analysis
                 }
                 f.Rms[t] = (float)Math.Sqrt(sq / (2 * HopLength));
                 fft.Magnitude(frame, mag);
+                if (binGain != null) for (int b = 0; b < nBins; b++) mag[b] *= binGain[b];
                 double total = 0, weighted = 0;
                 for (int b = 0; b < nBins; b++)
                 {
