@@ -6,7 +6,8 @@
 // a sample of timing error); integer decimation (44.1 kHz) folds its symmetric kernel, and inputs
 // above twice the output rate (48 kHz) are first halved by a 95-tap half-band filter (flat within
 // 0.0004 dB to 0.44 of its input's Nyquist frequency). Output length round(n * out / in) like
-// soxr.resample.
+// soxr.resample. MagnitudeResponse gives the response, from which MusicAnalyzer.SoxrCorrection
+// scales the spectrum to soxr's band edge (SoxrResponse.cs).
 using System;
 
 namespace MdTool.Dance.Analysis
