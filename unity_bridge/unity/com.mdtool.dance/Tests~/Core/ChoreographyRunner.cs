@@ -1,6 +1,8 @@
 // Command-line driver of the in-engine choreographer for the parity tests and the benchmark
 // (tests/test_unity_choreograph.py, benchmarks/bench_unity_choreograph.py):
 //   choreograph LIBRARY.mdlb ANALYSIS.mdan OUT.timeline.json [--bundle] [--seed N] [--style S]
+//     (or PCM.f32 [--sr HZ] instead of ANALYSIS.mdan: raw float32 mono PCM, analysed by the C#
+//     MusicAnalyzer: the whole in-engine path)
 //   check LIBRARY.mdlb ANALYSIS.mdan          (prints the exception type and message, exit 3)
 //   bench LIBRARY.mdlb ANALYSIS.mdan [--bundle] (timings JSON)
 //   render LIBRARY.mdlb ANALYSIS.mdan PREFIX [--bundle] [--seed N] [--simple]  (PREFIX.timeline.json, the
@@ -91,10 +93,21 @@ static class ChoreographyRunner
         return choreographer.Choreograph(analysis, timedScorer, Option(args, "--song", null));
     }
 
+    /// <summary>The song's analysis: a Python analysis asset (.mdan), or raw float32 mono PCM
+    /// (.f32, rate from --sr, default 22050) analysed here by the C# MusicAnalyzer.</summary>
+    static MusicAnalysis LoadAnalysis(string path, string[] args)
+    {
+        if (!path.EndsWith(".f32", StringComparison.Ordinal)) return MusicAnalysisFile.Read(path);
+        byte[] bytes = File.ReadAllBytes(path);
+        var pcm = new float[bytes.Length / 4];
+        Buffer.BlockCopy(bytes, 0, pcm, 0, pcm.Length * 4);
+        return new MusicAnalyzer().Analyze(pcm, int.Parse(Option(args, "--sr", "22050")), null);
+    }
+
     static int Choreograph(string[] args)
     {
         var library = LibraryAsset.Load(args[1]);
-        var analysis = MusicAnalysisFile.Read(args[2]);
+        var analysis = LoadAnalysis(args[2], args);
         Choreographer choreographer;
         IProbabilityModel model;
         var timeline = Run(library, analysis, args, out choreographer, out model);
