@@ -4,7 +4,8 @@
 //     (or PCM.f32 [--sr HZ] instead of ANALYSIS.mdan: raw float32 mono PCM, analysed by the C#
 //     MusicAnalyzer: the whole in-engine path)
 //   check LIBRARY.mdlb ANALYSIS.mdan          (prints the exception type and message, exit 3)
-//   bench LIBRARY.mdlb ANALYSIS.mdan [--bundle] (timings JSON)
+//   bench LIBRARY.mdlb ANALYSIS.mdan|PCM.f32 [--sr HZ] [--bundle] (timings JSON; with PCM the C#
+//     analysis is timed too)
 //   render LIBRARY.mdlb ANALYSIS.mdan PREFIX [--bundle] [--seed N] [--simple]  (PREFIX.timeline.json, the
 //     rendered track's frames PREFIX.frames.f32 and poses sampled every 13.7 ms PREFIX.samples.f32)
 //   edit LIBRARY.mdlb ANALYSIS.mdan PREFIX SLOT [--bundle]  (PREFIX.alternatives.json, then the
@@ -253,7 +254,10 @@ static class ChoreographyRunner
         var clock = Stopwatch.StartNew();
         var library = LibraryAsset.Load(args[1]);
         double loadS = clock.Elapsed.TotalSeconds;
-        var analysis = MusicAnalysisFile.Read(args[2]);
+        clock.Restart();
+        double analysisCpu = Cpu();
+        var analysis = LoadAnalysis(args[2], args);  // PCM: the C# analysis, timed
+        double analysisS = clock.Elapsed.TotalSeconds, analysisCpuS = Cpu() - analysisCpu;
         long before = GC.GetTotalMemory(true);
         clock.Restart();
         Choreographer choreographer;
@@ -284,7 +288,8 @@ static class ChoreographyRunner
         long perSample = GC.GetAllocatedBytesForCurrentThread() - allocated;
         double sampleS = sampling.Elapsed.TotalSeconds;
         var t = choreographer.Timings;
-        Console.WriteLine("{\"load_s\": " + loadS.ToString("R") + ", \"choreograph_s\": " + totalS.ToString("R")
+        Console.WriteLine("{\"load_s\": " + loadS.ToString("R") + ", \"analysis_s\": " + analysisS.ToString("R")
+                          + ", \"analysis_cpu_s\": " + analysisCpuS.ToString("R") + ", \"choreograph_s\": " + totalS.ToString("R")
                           + ", \"scoring_s\": " + t.ScoringS.ToString("R") + ", \"transitions_s\": " + t.TransitionsS.ToString("R")
                           + ", \"decoding_s\": " + t.DecodingS.ToString("R")
                           + ", \"scoring_cpu_s\": " + timedScorer.CpuS.ToString("R") + ", \"choreograph_cpu_s\": " + choreographCpuS.ToString("R")
