@@ -3,9 +3,12 @@
 // frequency; within 0.2 dB of soxr up to 0.89 of it; soxr is flat to 0.913 and much steeper
 // above: the top mel bands, above 9.4 kHz at 22050 Hz, differ), polyphase over the exact
 // rational ratio (up to 4096 phases; finer ratios use the nearest of 4096 phases, under 1/8192 of
-// a sample of timing error); integer decimation (44.1 kHz) folds its symmetric kernel, and inputs
-// above twice the output rate (48 kHz) are first halved by a 95-tap half-band filter (flat within
-// 0.0004 dB to 0.44 of its input's Nyquist frequency). Output length round(n * out / in) like
+// a sample of timing error; integer ratios fold the symmetric kernel). Even rates of at least
+// twice the output rate are first halved by a half-band filter, half of whose taps are zero: 95
+// taps where the halved rate leaves room above the analysis band (48 kHz -> 24 kHz, flat within
+// 0.0004 dB to 0.44 of its input's Nyquist frequency), 191 taps for an exact halving (44.1 kHz ->
+// 22050 Hz: 48 multiplies per output against the sinc's 80; its band edge is corrected like the
+// sinc's, its aliasing, in the top band, is not). Output length round(n * out / in) like
 // soxr.resample. MagnitudeResponse gives the response, from which MusicAnalyzer.SoxrCorrection
 // scales the spectrum to soxr's band edge (SoxrResponse.cs).
 using System;
@@ -29,9 +32,9 @@ namespace MdTool.Dance.Analysis
             var resp = new double[nBins];
             for (int b = 0; b < nBins; b++) resp[b] = 1.0;
             int sr = srIn;
-            while (sr % 2 == 0 && sr / 2 >= 1.08 * srOut)
+            while (sr % 2 == 0 && sr / 2 >= srOut)
             {
-                float[] odd = HalfBandWeights();
+                float[] odd = HalfBandWeights(HalfBandSideFor(sr, srOut));
                 for (int b = 0; b < nBins; b++)
                 {
                     double h = 0.5, w = 2 * Math.PI * freqs[b] / sr;
@@ -78,9 +81,8 @@ namespace MdTool.Dance.Analysis
             return resp;
         }
 
-        static float[] HalfBandWeights()
+        static float[] HalfBandWeights(int side)
         {
-            int side = HalfBandSide;
             double i0Beta = BesselI0(8.0);
             var odd = new float[side / 2];  // weights at offsets 1, 3, 5, ...
             for (int j = 0; j < odd.Length; j++)
@@ -95,10 +97,10 @@ namespace MdTool.Dance.Analysis
 
         /// <summary>Half the rate: a Kaiser-windowed half-band lowpass (cutoff at a quarter of
         /// the input rate, beta 8), every second output; zero taps and symmetry skipped.</summary>
-        public static float[] HalfBand(float[] y)
+        public static float[] HalfBand(float[] y, int side)
         {
             int n = y.Length, nOut = (n + 1) / 2;
-            float[] odd = HalfBandWeights();
+            float[] odd = HalfBandWeights(side);
             var outY = new float[nOut];
             int reach = 2 * odd.Length - 1;
             for (int k = 0; k < nOut; k++)
@@ -141,19 +143,25 @@ namespace MdTool.Dance.Analysis
             return sum;
         }
 
-        /// <summary>Taps on each side of the half-band prefilter (odd offsets only are nonzero).</summary>
-        public const int HalfBandSide = 48;
+        /// <summary>Taps on each side of the half-band filter (odd offsets only are nonzero): the
+        /// short one where the output rate leaves room above the analysis band (48 kHz -> 24 kHz),
+        /// the long, steeper one for an exact halving to the analysis rate (44.1 kHz).</summary>
+        public const int HalfBandSide = 48, HalfBandSideExact = 96;
+
+        static int HalfBandSideFor(int srIn, int srOut)
+        {
+            return srIn / 2 >= 1.08 * srOut ? HalfBandSide : HalfBandSideExact;
+        }
 
         /// <summary>y (at srIn) resampled to srOut; progress gets 0..1.</summary>
         public static float[] Resample(float[] y, int srIn, int srOut, Action<float> progress)
         {
             if (srIn == srOut) return (float[])y.Clone();
-            // far above the output rate (48 kHz -> 22050 Hz): halve the rate first with a cheap
-            // half-band filter whose transition (about 0.45-0.55 of its input's Nyquist
-            // frequency) lies above the output's band, then resample what is left
-            if (srIn % 2 == 0 && srIn / 2 >= 1.08 * srOut)
+            // at least twice the output rate (44.1 or 48 kHz -> 22050 Hz): halve the rate first
+            // with a half-band filter, then resample what is left (nothing at exactly 2x)
+            if (srIn % 2 == 0 && srIn / 2 >= srOut)
             {
-                float[] halved = HalfBand(y);
+                float[] halved = HalfBand(y, HalfBandSideFor(srIn, srOut));
                 Action<float> rest = progress == null ? null : (Action<float>)(p => progress(0.3f + 0.7f * p));
                 if (progress != null) progress(0.3f);
                 return Resample(halved, srIn / 2, srOut, rest);
