@@ -4,8 +4,9 @@ Prints: the library asset's size and export time, its load time in C#, and for t
 scorer and the bundle (onnxruntime C API, one thread): the whole in-engine path after analysis
 (scoring with the model's share, transitions, decoding, render), managed memory and peak
 working set,
-and the bytes allocated while sampling 200,000 poses (target 0). The analysis is Python's
-(the C# analyzer is issue 16's other half); the render is TimelineRenderer.Render (the poses of
+and the bytes allocated while sampling 200,000 poses (target 0). The analysis is Python's for
+those two; a third run is the whole path: the song's samples at 44.1 kHz analysed by the C#
+MusicAnalyzer, then the bundle scorer. The render is TimelineRenderer.Render (the poses of
 mdtool choreograph), with RenderSimple's time beside it.
 Each figure is the fastest of ``--repeat`` runs (the shared machine's load only adds time);
 wall-clock stage times come with the process CPU seconds (10 ms ticks), which the other
@@ -69,8 +70,16 @@ def main() -> None:
         song = write_analysis_asset(analysis, work / "song.mdan")
         env = {**os.environ, "LD_LIBRARY_PATH": str(native)}
         pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
-        for name, extra in (("features", []), ("bundle", ["--bundle"])):
-            command = [*pin, "mono", str(exe), "bench", report["asset"]["path"], str(song), *extra]
+        # the whole path: the song's samples at 44.1 kHz (an AudioClip's usual rate) analysed in C#
+        import soxr
+
+        pcm = work / "song44k.f32"
+        soxr.resample(y.astype(np.float32), 22050, 44100).astype("<f4").tofile(pcm)
+        for name, extra in (("features", []), ("bundle", ["--bundle"]),
+                            ("whole path from 44.1 kHz PCM", ["--bundle", "--sr", "44100"])):
+            source = pcm if name.startswith("whole") else song
+            command = [*pin, "mono", str(exe), "bench", report["asset"]["path"], str(source),
+                       *extra]
             runs = [json.loads(subprocess.run(command, capture_output=True, text=True, env=env,
                                               check=True).stdout) for _ in range(args.repeat)]
             # the shared machine's load only ever adds time: the fastest of the runs per figure
@@ -87,10 +96,15 @@ def main() -> None:
     print(f"song: {report['song_s']} s")
     print(f"asset: {asset['phrases']} phrases, {asset['frames']} frames, "
           f"{asset['size_bytes'] / 1e6:.2f} MB, export {asset['export_s']:.2f} s")  # fmt: skip
-    for name in ("features", "bundle"):
+    for name in ("features", "bundle", "whole path from 44.1 kHz PCM"):
         r = report[name]
         r["total_s"] = r["choreograph_s"] + r["render_s"]
         r["total_cpu_s"] = r["choreograph_cpu_s"] + r["render_cpu_s"]
+        if name.startswith("whole"):
+            print(f"{name} (bundle): C# analysis wall {r['analysis_s']:.3f} s, CPU "
+                  f"{r['analysis_cpu_s']:.2f} s; with choreography and render wall "
+                  f"{r['analysis_s'] + r['total_s']:.3f} s, CPU "
+                  f"{r['analysis_cpu_s'] + r['total_cpu_s']:.2f} s")
         print(f"{name}: load {r['load_s'] * 1e3:.0f} ms; {r['slots']} slots, {r['frames']} "
               f"frames; wall {r['total_s']:.3f} s (scoring {r['scoring_s']:.3f} s, of which "
               f"model {r['model_s']:.3f} s; transitions {r['transitions_s']:.3f} s; decoding "

@@ -150,6 +150,34 @@ def test_same_phrases_as_the_cli(engine, tmp_path):
     assert [s["phrase_id"] for s in csharp["slots"]] == summary["phrases"]
 
 
+@pytest.mark.parametrize("sr_hz", [22050, 44100])
+def test_whole_path_from_pcm_gives_the_cli_phrases(engine, tmp_path, sr_hz):
+    """PCM -> the C# MusicAnalyzer -> the C# choreographer with the bundle: the same phrase in
+    every slot as ``mdtool choreograph`` (which decodes and analyses the file in Python). At
+    22050 Hz the PCM is what the CLI analyses; at 44.1 kHz the file's own samples go through the
+    C# resampler instead of soxr."""
+    import numpy as np
+    import soundfile as sf
+
+    from musicdance.audio.load import load_audio
+
+    song = REPO / "examples" / "demo_song.mp3"
+    cli = _run("mdtool", "choreograph", song, "-o", tmp_path, "--format", "json", "--json",
+               "--library", REPO / "phrase_library",
+               env={**os.environ, **VENV_PATH})  # fmt: skip
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    if sr_hz == 22050:
+        y, _ = load_audio(song)
+    else:
+        y, sr_file = sf.read(song, dtype="float32", always_2d=True)
+        assert sr_file == sr_hz
+        y = y.mean(axis=1, dtype=np.float32)
+    pcm = tmp_path / "song.f32"
+    np.asarray(y, dtype="<f4").tofile(pcm)
+    csharp = _csharp(engine, pcm, tmp_path / "cs.json", "--bundle", "--sr", sr_hz)
+    assert [s["phrase_id"] for s in csharp["slots"]] == json.loads(cli.stdout)["phrases"]
+
+
 def _check(engine, analysis_path: Path, *options) -> str:
     exe, asset, env = engine
     result = _run("mono", exe, "check", asset, analysis_path, *options, env=env)

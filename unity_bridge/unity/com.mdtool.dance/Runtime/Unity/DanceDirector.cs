@@ -1,7 +1,7 @@
 // Choreographs a song inside the game: DanceDirector.Choreograph(clip) reads the AudioClip's
 // samples (on the main thread, as Unity requires), then analyses and choreographs them on a
-// worker thread (InEngineChoreography) and returns the timeline. The analyzer is injected
-// (Analyzer property); the library asset is StreamingAssets/<libraryFile> (mdtool library
+// worker thread (InEngineChoreography) and returns the timeline. The analyzer is the package's
+// MusicAnalyzer unless another is set (Analyzer property); the library asset is StreamingAssets/<libraryFile> (mdtool library
 // export --unity DIR), its bundle graph runs through onnxruntime (SentisProbabilityModel is the
 // Sentis back end: set Model). Bake(timeline) renders the PoseTrack DancePlayer plays.
 using System;
@@ -38,8 +38,14 @@ namespace MdTool.Dance
             set { model = value; }
         }
 
-        /// <summary>PCM -> MusicAnalysis; must be set before Choreograph.</summary>
-        public IMusicAnalyzer Analyzer { get; set; }
+        IMusicAnalyzer analyzer;
+
+        /// <summary>PCM -> MusicAnalysis (default: the package's C# MusicAnalyzer).</summary>
+        public IMusicAnalyzer Analyzer
+        {
+            get { return analyzer ?? (analyzer = new MusicAnalyzer()); }
+            set { analyzer = value; }
+        }
 
         /// <summary>The loaded library (loaded on first use unless set).</summary>
         public LibraryAsset Library

@@ -1,8 +1,11 @@
 // Command-line driver of the in-engine choreographer for the parity tests and the benchmark
 // (tests/test_unity_choreograph.py, benchmarks/bench_unity_choreograph.py):
 //   choreograph LIBRARY.mdlb ANALYSIS.mdan OUT.timeline.json [--bundle] [--seed N] [--style S]
+//     (or PCM.f32 [--sr HZ] instead of ANALYSIS.mdan: raw float32 mono PCM, analysed by the C#
+//     MusicAnalyzer: the whole in-engine path)
 //   check LIBRARY.mdlb ANALYSIS.mdan          (prints the exception type and message, exit 3)
-//   bench LIBRARY.mdlb ANALYSIS.mdan [--bundle] (timings JSON)
+//   bench LIBRARY.mdlb ANALYSIS.mdan|PCM.f32 [--sr HZ] [--bundle] (timings JSON; with PCM the C#
+//     analysis is timed too)
 //   render LIBRARY.mdlb ANALYSIS.mdan PREFIX [--bundle] [--seed N] [--simple]  (PREFIX.timeline.json, the
 //     rendered track's frames PREFIX.frames.f32 and poses sampled every 13.7 ms PREFIX.samples.f32)
 //   edit LIBRARY.mdlb ANALYSIS.mdan PREFIX SLOT [--bundle]  (PREFIX.alternatives.json, then the
@@ -91,10 +94,21 @@ static class ChoreographyRunner
         return choreographer.Choreograph(analysis, timedScorer, Option(args, "--song", null));
     }
 
+    /// <summary>The song's analysis: a Python analysis asset (.mdan), or raw float32 mono PCM
+    /// (.f32, rate from --sr, default 22050) analysed here by the C# MusicAnalyzer.</summary>
+    static MusicAnalysis LoadAnalysis(string path, string[] args)
+    {
+        if (!path.EndsWith(".f32", StringComparison.Ordinal)) return MusicAnalysisFile.Read(path);
+        byte[] bytes = File.ReadAllBytes(path);
+        var pcm = new float[bytes.Length / 4];
+        Buffer.BlockCopy(bytes, 0, pcm, 0, pcm.Length * 4);
+        return new MusicAnalyzer().Analyze(pcm, int.Parse(Option(args, "--sr", "22050")), null);
+    }
+
     static int Choreograph(string[] args)
     {
         var library = LibraryAsset.Load(args[1]);
-        var analysis = MusicAnalysisFile.Read(args[2]);
+        var analysis = LoadAnalysis(args[2], args);
         Choreographer choreographer;
         IProbabilityModel model;
         var timeline = Run(library, analysis, args, out choreographer, out model);
@@ -240,7 +254,10 @@ static class ChoreographyRunner
         var clock = Stopwatch.StartNew();
         var library = LibraryAsset.Load(args[1]);
         double loadS = clock.Elapsed.TotalSeconds;
-        var analysis = MusicAnalysisFile.Read(args[2]);
+        clock.Restart();
+        double analysisCpu = Cpu();
+        var analysis = LoadAnalysis(args[2], args);  // PCM: the C# analysis, timed
+        double analysisS = clock.Elapsed.TotalSeconds, analysisCpuS = Cpu() - analysisCpu;
         long before = GC.GetTotalMemory(true);
         clock.Restart();
         Choreographer choreographer;
@@ -271,7 +288,8 @@ static class ChoreographyRunner
         long perSample = GC.GetAllocatedBytesForCurrentThread() - allocated;
         double sampleS = sampling.Elapsed.TotalSeconds;
         var t = choreographer.Timings;
-        Console.WriteLine("{\"load_s\": " + loadS.ToString("R") + ", \"choreograph_s\": " + totalS.ToString("R")
+        Console.WriteLine("{\"load_s\": " + loadS.ToString("R") + ", \"analysis_s\": " + analysisS.ToString("R")
+                          + ", \"analysis_cpu_s\": " + analysisCpuS.ToString("R") + ", \"choreograph_s\": " + totalS.ToString("R")
                           + ", \"scoring_s\": " + t.ScoringS.ToString("R") + ", \"transitions_s\": " + t.TransitionsS.ToString("R")
                           + ", \"decoding_s\": " + t.DecodingS.ToString("R")
                           + ", \"scoring_cpu_s\": " + timedScorer.CpuS.ToString("R") + ", \"choreograph_cpu_s\": " + choreographCpuS.ToString("R")
