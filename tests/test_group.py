@@ -249,6 +249,29 @@ def test_dancers_face_the_audience_and_hold_their_spots(rendered, group):
         assert gap[held].max() <= SWAY_M + 1e-6
 
 
+def test_travel_is_carried_by_steps_not_slides(rendered, group, library):
+    """Issue 23: every dancer's foot skating, over the whole song and over the frames where
+    the spots travel, against the same dancer's own timeline rendered alone (the slice
+    re-pinning that this replaced slid 0.2-0.6 cm/s over the song, up to 7 m/s at a slice's
+    edge)."""
+    from musicdance.evaluate.metrics import foot_skating_cm_s
+    from musicdance.library.phrase import FOOT_POINTS, detect_contacts
+    from musicdance.motion.analysis import foot_skating_mps
+
+    moving = np.zeros(rendered.spots_m.shape[1], dtype=bool)
+    moving[1:] = np.linalg.norm(np.diff(rendered.spots_m, axis=1), axis=-1).max(axis=0) > 1e-7
+    assert moving.sum() > 2 * group.fps  # the spots do travel on this song
+    solo = max(foot_skating_cm_s(render_dance(group.dancer_timeline(d), library).motion)
+               for d in range(group.num_dancers))  # fmt: skip
+    for motion in rendered.motions():
+        positions = motion.global_positions()
+        contacts = detect_contacts(motion, positions)
+        travel = 100 * foot_skating_mps(positions, motion.fps, contacts & moving[:, None],
+                                        FOOT_POINTS)  # fmt: skip
+        assert travel < 0.5
+        assert foot_skating_cm_s(motion) < max(0.15, 3 * solo)
+
+
 def test_dancers_who_dance_alike_share_one_render(group, rendered, library):
     assert rendered.distinct_renders == len({group.render_key(d) for d in range(6)})
     assert rendered.distinct_renders < group.num_dancers

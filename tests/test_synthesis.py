@@ -288,3 +288,38 @@ def test_inertialize_keeps_the_velocity_through_a_large_offset():
     n = previous.num_frames
     seam, before = steps[n - 1 : n + 3].max(), steps[n - 5 : n - 1].max()
     assert seam < 1.5 * before, (seam, before)
+
+
+def test_carry_targets_plant_each_step_where_the_floor_has_brought_it_half_way():
+    """A foot planted for 2 s while the floor under it drifts 0.6 m: plants are held still
+    (no slide), split by added lifted steps every ``STEP_M`` of drift, the feet alternate,
+    and a foot on a floor that holds still is left alone."""
+    from musicdance.synthesis.contacts import LIFT_M, STEP_M, carry_targets, mask_runs
+
+    fps = 30.0
+    frames = 90
+    ankles = np.zeros((frames, 3))
+    ankles[:, 1] = 0.08
+    ankles[:, 0] = np.linspace(0.0, 0.6, frames)  # the floor drifts: the foot would slide
+    contact = np.zeros(frames, dtype=bool)
+    contact[15:75] = True
+    targets, moved = {}, {}
+    for side in (0, 1):
+        targets[side], moved[side] = carry_targets(ankles, contact, fps, side=side)
+        target = targets[side]
+        lifted = target[:, 1] > 0.08 + 1e-9
+        assert lifted.any() and target[:, 1].max() <= 0.08 + LIFT_M + 1e-9
+        plants = contact & ~lifted
+        runs = mask_runs(plants)
+        assert len(runs) >= 2  # the 0.6 m were split into steps
+        for a, b in runs:
+            # still while planted, and never further than half a step from the free foot
+            assert np.ptp(target[a:b, 0]) < 1e-9
+            assert np.abs(target[a:b, 0] - ankles[a:b, 0]).max() <= STEP_M / 2 + 0.02
+        assert moved[side][15:75].any()
+    first_lift = [int(np.argmax(targets[s][:, 1] > 0.08 + 1e-9)) for s in (0, 1)]
+    assert first_lift[0] != first_lift[1]  # the feet alternate
+    still = np.zeros((frames, 3))
+    still[:, 1] = 0.08
+    target, changed = carry_targets(still, contact, fps)
+    assert not changed.any() and np.array_equal(target, still)

@@ -10,8 +10,13 @@
    over the section's ``travel_counts`` counts before it starts.
 4. Every frame is checked: where two hips would come closer than ``min_distance_m`` plus a
    margin, the paths there are pushed apart and smoothed (``formation.relax_paths``).
-5. Where a dancer's spot moves, the feet are pinned again on the contacts of the render, so
-   travel lengthens or shortens the steps instead of sliding the feet.
+5. Where a dancer's spot moves, the travel is carried by the feet (``contacts.carry_feet``):
+   each plant of a foot stays where the spot has brought it half-way through the plant, a
+   plant that would have to carry more than ``contacts.STEP_M`` is split by an added step,
+   and in the air the foot goes from one plant to the next; the legs reach there with IK. So
+   travel lengthens the steps (and adds some) instead of sliding the feet. The anchoring
+   (step 2) plants the feet the same way: removing the render's slow travel and turning
+   also moves the floor under its feet.
 """
 
 from __future__ import annotations
@@ -25,10 +30,16 @@ from musicdance.choreo.group import GroupTimeline
 from musicdance.choreo.render import RenderOptions, frame_at, render_dance
 from musicdance.library.phrase import FOOT_POINTS
 from musicdance.motion.analysis import contacts_from_signals, foot_signals
-from musicdance.motion.motion import Motion, concatenate
+from musicdance.motion.motion import Motion, concatenate, slice_frames
 from musicdance.motion.quat import quat_inv, quat_mul, quat_mul_vec3
 from musicdance.motion.rootmotion import RootCurve, readd_root_motion, root_curve
-from musicdance.synthesis.contacts import lock_feet
+from musicdance.synthesis.contacts import (
+    LEGS,
+    carry_feet,
+    carry_targets,
+    mask_runs,
+    move_feet,
+)
 
 __all__ = ["ANCHOR_WINDOW_S", "SWAY_M", "GroupRendered", "MemoLibrary", "render_group"]
 
@@ -38,8 +49,8 @@ ANCHOR_WINDOW_S = 6.0
 SWAY_M = 0.35
 #: Paths are pushed apart to ``min_distance_m + MARGIN_M``.
 MARGIN_M = 0.05
-#: Frames around a moving spot that are re-pinned with it.
-PIN_PAD_S = 0.4
+#: Frames around a travelling spot's plants whose legs may be solved again.
+PAD_FRAMES = 2
 
 
 class MemoLibrary:
@@ -188,7 +199,7 @@ def _anchor(motion: Motion, audience_yaw_deg: float, plant: bool) -> tuple[Motio
                        np.full(motion.num_frames, np.deg2rad(audience_yaw_deg)))  # fmt: skip
     placed = readd_root_motion(centred, facing)
     if plant:
-        placed = lock_feet(placed, contacts)
+        placed = carry_feet(placed, contacts)
     return placed, contacts
 
 
@@ -241,44 +252,54 @@ def _push_apart(hips: np.ndarray, close: np.ndarray, limit: float, fps: float) -
 
 
 def _placed(anchored, keys, spots: np.ndarray, fps: float, plant: bool) -> list[Motion]:
-    """Each dancer's anchored motion moved onto its spots; the frames where the spot moves
-    (padded by ``PIN_PAD_S``) re-pinned on the render's contacts, all dancers in one pass."""
-    pad = int(round(PIN_PAD_S * fps))
+    """Each dancer's anchored motion moved onto its spots; where the spot travels (with every
+    contact run that overlaps the travel), the feet are carried by steps (``carry_feet``), all
+    dancers in one pass."""
     motions, slices = [], []
     for d, key in enumerate(keys):
         motion, contacts = anchored[key]
         roots = motion.root_positions_m.copy()
         roots[:, 0] += spots[d, :, 0]
         roots[:, 2] += spots[d, :, 1]
-        placed = replace(motion, root_positions_m=roots)
-        motions.append(placed)
-        if not plant:
-            continue
+        motions.append(replace(motion, root_positions_m=roots))
         step = np.linalg.norm(np.diff(spots[d], axis=0), axis=1) > 1e-7
+        if not plant or not step.any():
+            continue
         moving = np.zeros(motion.num_frames, dtype=bool)
         moving[1:] |= step
         moving[:-1] |= step
-        if not moving.any():
-            continue
-        moving = np.convolve(moving.astype(float), np.ones(2 * pad + 1), mode="same") > 0
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], moving.astype(int), [0]])))
-        for a, b in zip(edges[::2], edges[1::2], strict=True):
-            slices.append((d, a, b, contacts[a:b].copy()))
-    if slices:
-        from musicdance.motion.motion import slice_frames
-
-        parts = [slice_frames(motions[d], a, b) for d, a, b, _ in slices]
-        contacts = []
-        for _, _, _, c in slices:
-            c[0], c[-1] = False, False  # no pin runs from one slice into the next
-            contacts.append(c)
-        pinned = lock_feet(concatenate(parts), np.concatenate(contacts))
-        at = 0
-        for d, a, b, _ in slices:
-            rotations = motions[d].rotations.copy()
-            rotations[a:b] = pinned.rotations[at : at + b - a]
-            motions[d] = replace(motions[d], rotations=rotations)
-            at += b - a
+        touched = moving.copy()
+        for side in range(2):
+            for a, b in mask_runs(contacts[:, side]):
+                touched[a:b] |= moving[a:b].any()
+        touched = np.convolve(touched.astype(float), np.ones(2 * PAD_FRAMES + 1), "same") > 0
+        for a, b in mask_runs(touched):
+            slices.append((d, a, b))
+    if not slices:
+        return motions
+    parts = [slice_frames(motions[d], a, b) for d, a, b in slices]
+    contacts = [anchored[keys[d]][1][a:b].copy() for d, a, b in slices]
+    for c in contacts:
+        c[0], c[-1] = False, False  # no contact run from one slice into the next
+    # each slice is planned on its own (its runs, its plants), then one IK pass for all
+    part = concatenate(parts)
+    positions, rotations = part.global_transforms()
+    targets, weights, at = [], [], 0
+    for piece, c in zip(parts, contacts, strict=True):
+        span = slice(at, at + piece.num_frames)
+        at += piece.num_frames
+        sides = [carry_targets(positions[span, part.skeleton.index(foot)], c[:, side], fps,
+                               side=side) for side, (_, _, foot) in enumerate(LEGS)]  # fmt: skip
+        targets.append(np.stack([t for t, _ in sides], 1))
+        weights.append(np.stack([w for _, w in sides], 1).astype(float))
+    moved = move_feet(part, np.concatenate(targets), np.concatenate(weights),
+                      np.concatenate(contacts), transforms=(positions, rotations))  # fmt: skip
+    at = 0
+    for d, a, b in slices:
+        rotations = motions[d].rotations.copy()
+        rotations[a:b] = moved.rotations[at : at + b - a]
+        motions[d] = replace(motions[d], rotations=rotations)
+        at += b - a
     return motions
 
 

@@ -15,6 +15,7 @@ sliding that joins (and time warping) would otherwise add.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -48,6 +49,15 @@ POLE_SMOOTH_FRAMES = 2.0
 #: Length (m) of the foot-forward hint added to the knee's own bend direction: it decides the
 #: bend only when the knee's offset from the hip-ankle line is shorter than a few cm.
 POLE_HINT_M = 0.03
+#: ``carry_feet``: slide (m) one plant may carry before the foot steps again; an added step is
+#: ``STEP_S`` off the floor and ``LIFT_M`` high at its middle; corrections below
+#: ``CARRY_TOLERANCE_M`` are left alone.
+STEP_M = 0.25
+STEP_S = 0.17
+LIFT_M = 0.06
+CARRY_TOLERANCE_M = 1e-4
+#: A foot that rises less than this (m) between two contacts has not left the floor.
+RISE_M = 0.02
 
 
 def _blend_frames(blend_s: float, fps: float) -> int:
@@ -179,6 +189,92 @@ def knee_poles(
     return pole / np.maximum(np.linalg.norm(pole, axis=-1, keepdims=True), 1e-9)
 
 
+def carry_targets(
+    ankles_m: np.ndarray,
+    contact: np.ndarray,
+    fps: float,
+    *,
+    side: int = 0,
+    step_m: float = STEP_M,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where one ankle should be, ``[T, 3]``, and where it differs from ``ankles_m [T, 3]``
+    (``[T]`` bool), when the floor under a motion drifts (the motion moved or turned on the
+    floor while its feet are down): each plant (a run of ``contact [T]``) stays where the foot
+    is half-way through it, so the leg reaches at most half the plant's slide either way; a
+    plant sliding further than ``step_m`` is split at every ``step_m`` of slide (``side`` 1:
+    half a step later, so the feet alternate) by an added step, ``STEP_S`` off the floor and
+    ``LIFT_M`` high at its middle; in the air the foot follows its own path, corrected by a
+    smoothstep from where the last plant left it to where the next one needs it. A gap in
+    which the foot rises less than ``RISE_M`` is part of one plant, and a plant lasts while
+    the foot stays within ``RISE_M / 2`` of its height (lifting off, landing)."""
+    frames = len(ankles_m)
+    flat = ankles_m[:, [0, 2]]
+    slid = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(flat, axis=0), axis=1))])
+    gap = max(int(round(STEP_S * fps)), 2)
+    bump = LIFT_M * np.sin(np.pi * np.arange(1, gap + 1) / (gap + 1))
+    plants = np.asarray(contact, dtype=bool).copy()
+    heights = ankles_m[:, 1]
+    runs = mask_runs(plants)
+    for (_, b), (a, _) in zip(runs, runs[1:], strict=False):
+        if heights[b:a].max() - max(heights[b - 1], heights[a]) < RISE_M:
+            plants[b:a] = True  # the foot never left the floor: one plant
+    for a, b in mask_runs(plants):  # a plant lasts while the foot is still on the floor
+        low = np.abs(heights - heights[b - 1]) < RISE_M / 2
+        stop = b + int(np.argmin(np.append(low[b:], False)))
+        low = np.abs(heights - heights[a]) < RISE_M / 2
+        start = a - int(np.argmin(np.append(low[:a][::-1], False)))
+        plants[start:stop] = True
+    lift = np.zeros(frames)
+    phase = side * step_m / 2
+    for a, b in mask_runs(plants):
+        if slid[b - 1] - slid[a] <= step_m:
+            continue
+        first = math.ceil((slid[a] - phase) / step_m)
+        for mark in np.arange(first, math.floor((slid[b - 1] - phase) / step_m) + 1) * step_m:
+            lo = min(max(int(np.searchsorted(slid, mark + phase)) - gap // 2, a + 1), b - 1 - gap)
+            if lo <= a or not plants[lo - 1]:
+                continue  # too short a plant for a step, or the step before is too close
+            plants[lo : lo + gap] = False
+            lift[lo : lo + gap] = bump
+    runs = mask_runs(plants)
+    correction = np.zeros((frames, 2))
+    pins = [flat[(a + b - 1) // 2] for a, b in runs]
+    for (a, b), pin in zip(runs, pins, strict=True):
+        correction[a:b] = pin - flat[a:b]
+    for (_, b), (a, _) in zip(runs, runs[1:], strict=False):
+        share = _smoothstep(np.arange(1, a - b + 1) / (a - b + 1.0))[:, None]
+        correction[b:a] = (1 - share) * correction[b - 1] + share * correction[a]
+    target = ankles_m.copy()
+    target[:, [0, 2]] += correction
+    target[:, 1] += lift
+    return target, (np.abs(correction).max(axis=1) > CARRY_TOLERANCE_M) | (lift > 0)
+
+
+def carry_feet(
+    motion: Motion,
+    contacts: np.ndarray,
+    *,
+    frames: np.ndarray | None = None,
+    transforms: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Motion:
+    """``motion`` with its feet carried by steps over a drifting floor (``carry_targets``,
+    legs solved with IK): the way to plant feet when the motion was moved or turned on the
+    floor after it was made. contacts: ``[T, 2]``; frames: ``[T]`` bool, the only frames that
+    may change (all when None)."""
+    skeleton = motion.skeleton
+    positions, rotations = motion.global_transforms() if transforms is None else transforms
+    targets, weights = [], []
+    for side, (_, _, foot) in enumerate(LEGS):
+        target, moved = carry_targets(positions[:, skeleton.index(foot)], contacts[:, side],
+                                      motion.fps, side=side)  # fmt: skip
+        if frames is not None:
+            moved &= frames
+        targets.append(target)
+        weights.append(moved.astype(float))
+    return move_feet(motion, np.stack(targets, 1), np.stack(weights, 1), contacts,
+                     transforms=(positions, rotations))  # fmt: skip
+
+
 def lock_feet(
     motion: Motion,
     contacts: np.ndarray,
@@ -193,13 +289,37 @@ def lock_feet(
     """
     skeleton = motion.skeleton
     positions, rotations = motion.global_transforms() if transforms is None else transforms
+    targets, weights = [], []
+    for side, (_, _, foot) in enumerate(LEGS):
+        target, weight = contact_targets(positions[:, skeleton.index(foot)], contacts[:, side],
+                                         motion.fps, blend_s)  # fmt: skip
+        targets.append(target)
+        weights.append(weight)
+    return move_feet(motion, np.stack(targets, 1), np.stack(weights, 1), contacts,
+                     transforms=(positions, rotations))  # fmt: skip
+
+
+def move_feet(
+    motion: Motion,
+    targets_m: np.ndarray,
+    weights: np.ndarray,
+    contacts: np.ndarray,
+    *,
+    transforms: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Motion:
+    """``motion`` with each ankle moved towards ``targets_m [T, 2, 3]`` (left, right; world
+    metres) by ``weights [T, 2]`` (0..1) with two-bone IK: the knee bends towards its own bend
+    (smoothed over ``contacts [T, 2]``), reaches beyond ``SOFT_REACH`` are eased in, the foot
+    keeps its world orientation; leg joints where a foot's weight is 0 are unchanged."""
+    skeleton = motion.skeleton
+    positions, rotations = motion.global_transforms() if transforms is None else transforms
     local = motion.rotations.copy()
     for side, (upper, lower, foot) in enumerate(LEGS):
-        u, lo, f = (skeleton.index(name) for name in (upper, lower, foot))
-        target, weight = contact_targets(positions[:, f], contacts[:, side], motion.fps, blend_s)
+        target, weight = targets_m[:, side], weights[:, side]
         moved = weight > 0
         if not moved.any():
             continue
+        u, lo, f = (skeleton.index(name) for name in (upper, lower, foot))
         hip, knee, ankle = positions[:, u], positions[:, lo], positions[:, f]
         upper_len = float(np.linalg.norm(skeleton.offsets_m[lo]))
         lower_len = float(np.linalg.norm(skeleton.offsets_m[f]))
