@@ -303,13 +303,15 @@ def test_carry_targets_plant_each_step_where_the_floor_has_brought_it_half_way()
     ankles[:, 0] = np.linspace(0.0, 0.6, frames)  # the floor drifts: the foot would slide
     contact = np.zeros(frames, dtype=bool)
     contact[15:75] = True
+    ankles[~contact, 1] = 0.2  # the foot is up before and after its plant
     targets, moved = {}, {}
     for side in (0, 1):
-        targets[side], moved[side] = carry_targets(ankles, contact, fps, side=side)
+        targets[side], moved[side], planted = carry_targets(ankles, contact, fps, side=side)
         target = targets[side]
-        lifted = target[:, 1] > 0.08 + 1e-9
-        assert lifted.any() and target[:, 1].max() <= 0.08 + LIFT_M + 1e-9
+        lifted = contact & (target[:, 1] > 0.08 + 1e-9)
+        assert lifted.any() and target[contact, 1].max() <= 0.08 + LIFT_M + 1e-9
         plants = contact & ~lifted
+        assert np.array_equal(planted, plants)
         runs = mask_runs(plants)
         assert len(runs) >= 2  # the 0.6 m were split into steps
         for a, b in runs:
@@ -317,9 +319,10 @@ def test_carry_targets_plant_each_step_where_the_floor_has_brought_it_half_way()
             assert np.ptp(target[a:b, 0]) < 1e-9
             assert np.abs(target[a:b, 0] - ankles[a:b, 0]).max() <= STEP_M / 2 + 0.02
         assert moved[side][15:75].any()
-    first_lift = [int(np.argmax(targets[s][:, 1] > 0.08 + 1e-9)) for s in (0, 1)]
+    first_lift = [int(np.argmax(contact & (targets[s][:, 1] > 0.08 + 1e-9))) for s in (0, 1)]
     assert first_lift[0] != first_lift[1]  # the feet alternate
     still = np.zeros((frames, 3))
-    still[:, 1] = 0.08
-    target, changed = carry_targets(still, contact, fps)
+    still[:, 1] = np.where(contact, 0.08, 0.2)
+    target, changed, planted = carry_targets(still, contact, fps)
     assert not changed.any() and np.array_equal(target, still)
+    assert np.array_equal(planted, contact)

@@ -178,7 +178,8 @@ def render_group(
 
 def _anchor(motion: Motion, audience_yaw_deg: float, plant: bool) -> tuple[Motion, np.ndarray]:
     """The motion on the spot (x = z = 0) facing ``audience_yaw_deg`` with its sway kept
-    within ``SWAY_M``, feet pinned on its contacts again; and those contacts ``[T, 2]``."""
+    within ``SWAY_M``, feet carried over that change (``carry_feet``); and its plants
+    ``[T, 2]`` afterwards."""
     positions, _ = motion.global_transforms()
     heights, speeds = foot_signals(positions, motion.fps, FOOT_POINTS)
     contacts = contacts_from_signals(heights, speeds, FOOT_POINTS)
@@ -198,8 +199,8 @@ def _anchor(motion: Motion, audience_yaw_deg: float, plant: bool) -> tuple[Motio
     facing = RootCurve(motion.fps, np.zeros((motion.num_frames, 3)),
                        np.full(motion.num_frames, np.deg2rad(audience_yaw_deg)))  # fmt: skip
     placed = readd_root_motion(centred, facing)
-    if plant:
-        placed = carry_feet(placed, contacts)
+    if plant:  # the plants of the carried feet: what the formation travel carries again
+        placed, contacts = carry_feet(placed, contacts)
     return placed, contacts
 
 
@@ -290,8 +291,8 @@ def _placed(anchored, keys, spots: np.ndarray, fps: float, plant: bool) -> list[
         at += piece.num_frames
         sides = [carry_targets(positions[span, part.skeleton.index(foot)], c[:, side], fps,
                                side=side) for side, (_, _, foot) in enumerate(LEGS)]  # fmt: skip
-        targets.append(np.stack([t for t, _ in sides], 1))
-        weights.append(np.stack([w for _, w in sides], 1).astype(float))
+        targets.append(np.stack([t for t, _, _ in sides], 1))
+        weights.append(np.stack([w for _, w, _ in sides], 1).astype(float))
     moved = move_feet(part, np.concatenate(targets), np.concatenate(weights),
                       np.concatenate(contacts), transforms=(positions, rotations))  # fmt: skip
     at = 0

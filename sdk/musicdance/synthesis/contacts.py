@@ -58,6 +58,8 @@ LIFT_M = 0.06
 CARRY_TOLERANCE_M = 1e-4
 #: A foot that rises less than this (m) between two contacts has not left the floor.
 RISE_M = 0.02
+#: Height (m) above both plants above which a foot in the air is surely off the floor.
+AIR_FREE_M = 0.05
 
 
 def _blend_frames(blend_s: float, fps: float) -> int:
@@ -196,16 +198,19 @@ def carry_targets(
     *,
     side: int = 0,
     step_m: float = STEP_M,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Where one ankle should be, ``[T, 3]``, and where it differs from ``ankles_m [T, 3]``
-    (``[T]`` bool), when the floor under a motion drifts (the motion moved or turned on the
-    floor while its feet are down): each plant (a run of ``contact [T]``) stays where the foot
-    is half-way through it, so the leg reaches at most half the plant's slide either way; a
-    plant sliding further than ``step_m`` is split at every ``step_m`` of slide (``side`` 1:
-    half a step later, so the feet alternate) by an added step, ``STEP_S`` off the floor and
-    ``LIFT_M`` high at its middle; in the air the foot follows its own path, corrected by a
-    smoothstep from where the last plant left it to where the next one needs it. A gap in
-    which the foot rises less than ``RISE_M`` is part of one plant, and a plant lasts while
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """When the floor under a motion drifts (the motion was moved or turned on the floor while
+    its feet are down): where one ankle should be, ``[T, 3]``; where that differs from
+    ``ankles_m [T, 3]`` (``[T]`` bool); and where the foot is planted then (``[T]`` bool, what
+    a second call on the carried motion reads as ``contact``). Each plant (a run of ``contact
+    [T]``) stays where the foot is half-way through it, so the leg reaches at most half the
+    plant's slide either way; a plant sliding further than ``step_m`` is split at every
+    ``step_m`` of slide (``side`` 1: half a step later, so the feet alternate) by an added
+    step, ``STEP_S`` off the floor and ``LIFT_M`` high at its middle; in the air the foot
+    follows its own path plus a correction going from where the last plant left it to where
+    the next one needs it, made while the foot is more than ``AIR_FREE_M`` above both (where
+    it cannot be sliding; a smoothstep over the gap when it never is, for three frames). A gap
+    in which the foot rises less than ``RISE_M`` is part of one plant, and a plant lasts while
     the foot stays within ``RISE_M / 2`` of its height (lifting off, landing)."""
     frames = len(ankles_m)
     flat = ankles_m[:, [0, 2]]
@@ -242,37 +247,40 @@ def carry_targets(
     for (a, b), pin in zip(runs, pins, strict=True):
         correction[a:b] = pin - flat[a:b]
     for (_, b), (a, _) in zip(runs, runs[1:], strict=False):
-        share = _smoothstep(np.arange(1, a - b + 1) / (a - b + 1.0))[:, None]
+        share = _smoothstep(np.arange(1, a - b + 1) / (a - b + 1.0))
+        up = np.maximum(heights[b:a] - max(heights[b - 1], heights[a]) - AIR_FREE_M, 0.0)
+        if np.count_nonzero(up) >= 3:  # made where the foot is off the floor (not sliding)
+            share = np.cumsum(up) / up.sum()
+        share = share[:, None]
         correction[b:a] = (1 - share) * correction[b - 1] + share * correction[a]
     target = ankles_m.copy()
     target[:, [0, 2]] += correction
     target[:, 1] += lift
-    return target, (np.abs(correction).max(axis=1) > CARRY_TOLERANCE_M) | (lift > 0)
+    moved = (np.abs(correction).max(axis=1) > CARRY_TOLERANCE_M) | (lift > 0)
+    return target, moved, plants
 
 
 def carry_feet(
     motion: Motion,
     contacts: np.ndarray,
     *,
-    frames: np.ndarray | None = None,
     transforms: tuple[np.ndarray, np.ndarray] | None = None,
-) -> Motion:
+) -> tuple[Motion, np.ndarray]:
     """``motion`` with its feet carried by steps over a drifting floor (``carry_targets``,
     legs solved with IK): the way to plant feet when the motion was moved or turned on the
-    floor after it was made. contacts: ``[T, 2]``; frames: ``[T]`` bool, the only frames that
-    may change (all when None)."""
+    floor after it was made; and its plants ``[T, 2]`` afterwards. contacts: ``[T, 2]``."""
     skeleton = motion.skeleton
     positions, rotations = motion.global_transforms() if transforms is None else transforms
-    targets, weights = [], []
+    targets, weights, plants = [], [], []
     for side, (_, _, foot) in enumerate(LEGS):
-        target, moved = carry_targets(positions[:, skeleton.index(foot)], contacts[:, side],
-                                      motion.fps, side=side)  # fmt: skip
-        if frames is not None:
-            moved &= frames
+        ankles = positions[:, skeleton.index(foot)]
+        target, moved, planted = carry_targets(ankles, contacts[:, side], motion.fps, side=side)
         targets.append(target)
         weights.append(moved.astype(float))
-    return move_feet(motion, np.stack(targets, 1), np.stack(weights, 1), contacts,
-                     transforms=(positions, rotations))  # fmt: skip
+        plants.append(planted)
+    carried = move_feet(motion, np.stack(targets, 1), np.stack(weights, 1), contacts,
+                        transforms=(positions, rotations))  # fmt: skip
+    return carried, np.stack(plants, 1)
 
 
 def lock_feet(
