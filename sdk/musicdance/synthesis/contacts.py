@@ -224,9 +224,9 @@ def carry_targets(
         if heights[b:a].max() - max(heights[b - 1], heights[a]) < RISE_M:
             plants[b:a] = True  # the foot never left the floor: one plant
     for a, b in mask_runs(plants):  # a plant lasts while the foot is still on the floor
-        low = np.abs(heights - heights[b - 1]) < RISE_M / 2
+        low = heights - heights[b - 1] < RISE_M / 2
         stop = b + int(np.argmin(np.append(low[b:], False)))
-        low = np.abs(heights - heights[a]) < RISE_M / 2
+        low = heights - heights[a] < RISE_M / 2
         start = a - int(np.argmin(np.append(low[:a][::-1], False)))
         plants[start:stop] = True
     lift = np.zeros(frames)
