@@ -354,3 +354,21 @@ def test_runtime_packages_do_not_import_torch():
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["failed"] == [], "modules that do not import without torch"
     assert not report["torch"], "torch was imported"
+
+
+def test_conducting_generator_output_gain_scales_its_motion_about_the_mean_pose():
+    """``--output-gain`` (musicdance.train.conducting): the same weights with a ten times
+    smaller gain move the keypoints ten times less around the mean pose."""
+    from musicdance.train.conducting import CODE_DIM, NOISE_DIM, Generator
+
+    pose = np.linspace(0.2, 0.8, 26)
+    codes = torch.randn(1, CODE_DIM, 60, generator=torch.Generator().manual_seed(3))
+    noise = torch.randn(1, NOISE_DIM, 2, generator=torch.Generator().manual_seed(4))
+    outputs = []
+    for gain in (0.1, 0.01):
+        torch.manual_seed(0)
+        generator = Generator(pose, output_gain=gain)
+        with torch.no_grad():
+            outputs.append(generator(codes, noise)[0].numpy() - pose[:, None])
+    assert np.abs(outputs[0]).max() > 1e-3
+    np.testing.assert_allclose(outputs[1], outputs[0] / 10, rtol=1e-4, atol=1e-7)

