@@ -294,7 +294,7 @@ def _placed(anchored, keys, spots: np.ndarray, fps: float, plant: bool) -> list[
         targets.append(np.stack([t for t, _, _ in sides], 1))
         weights.append(np.stack([w for _, w, _ in sides], 1).astype(float))
     moved = move_feet(part, np.concatenate(targets), np.concatenate(weights),
-                      np.concatenate(contacts), transforms=(positions, rotations))  # fmt: skip
+                      transforms=(positions, rotations))  # fmt: skip
     at = 0
     for d, a, b in slices:
         rotations = motions[d].rotations.copy()

@@ -278,7 +278,7 @@ def carry_feet(
         targets.append(target)
         weights.append(moved.astype(float))
         plants.append(planted)
-    carried = move_feet(motion, np.stack(targets, 1), np.stack(weights, 1), contacts,
+    carried = move_feet(motion, np.stack(targets, 1), np.stack(weights, 1),
                         transforms=(positions, rotations))  # fmt: skip
     return carried, np.stack(plants, 1)
 
@@ -303,7 +303,7 @@ def lock_feet(
                                          motion.fps, blend_s)  # fmt: skip
         targets.append(target)
         weights.append(weight)
-    return move_feet(motion, np.stack(targets, 1), np.stack(weights, 1), contacts,
+    return move_feet(motion, np.stack(targets, 1), np.stack(weights, 1),
                      transforms=(positions, rotations))  # fmt: skip
 
 
@@ -311,14 +311,14 @@ def move_feet(
     motion: Motion,
     targets_m: np.ndarray,
     weights: np.ndarray,
-    contacts: np.ndarray,
     *,
     transforms: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Motion:
     """``motion`` with each ankle moved towards ``targets_m [T, 2, 3]`` (left, right; world
     metres) by ``weights [T, 2]`` (0..1) with two-bone IK: the knee bends towards its own bend
-    (smoothed over ``contacts [T, 2]``), reaches beyond ``SOFT_REACH`` are eased in, the foot
-    keeps its world orientation; leg joints where a foot's weight is 0 are unchanged."""
+    (smoothed over each run of frames the foot is moved on, ``knee_poles``), reaches beyond
+    ``SOFT_REACH`` are eased in, the foot keeps its world orientation; leg joints where a
+    foot's weight is 0 are unchanged."""
     skeleton = motion.skeleton
     positions, rotations = motion.global_transforms() if transforms is None else transforms
     local = motion.rotations.copy()
