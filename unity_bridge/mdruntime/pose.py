@@ -283,8 +283,9 @@ class GroupSampler:
     alike share one, ``track_of [N]``), moved onto its spot path ``spots_m [N, T, 2]`` (x, z
     per frame at ``fps``), in one vectorised pass (a :class:`CrowdSampler` plus a gather).
 
-    The legs re-pinned while a spot travels (``GroupRendered.motions``, what the exported files
-    hold) are not part of the shared tracks: sampled dancers show the dance's own legs there.
+    The legs carried by steps while a spot travels (``GroupRendered.motions``, what the exported
+    files hold) are not part of the shared tracks: sampled dancers show the anchored dance's
+    legs there.
     """
 
     def __init__(self, tracks: Sequence[PoseTrack], track_of, spots_m, fps: float,

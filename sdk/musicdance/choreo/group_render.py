@@ -4,8 +4,8 @@
    (``render.render_dance`` of their own timeline).
 2. Each render is *anchored*: its slow travel and turning (the hips' floor path and heading
    averaged over ``ANCHOR_WINDOW_S``) are removed, what is left of the hips' sway is kept
-   within ``SWAY_M`` of the spot, the dancer faces the audience, and the feet are pinned again
-   on the render's own contacts.
+   within ``SWAY_M`` of the spot, the dancer faces the audience, and the feet are carried over
+   that change by steps (``carry_feet``) on the render's own contacts.
 3. Each dancer's spot follows the formations: held during a section, travelling (smoothstep)
    over the section's ``travel_counts`` counts before it starts.
 4. Every frame is checked: where two hips would come closer than ``min_distance_m`` plus a
@@ -115,8 +115,8 @@ class GroupRendered:
         return int(np.sum(self.closest_m < self.min_distance_m))
 
     def motions(self) -> list[Motion]:
-        """Every dancer's motion in the world: its dance on its spots, feet pinned again where
-        the spot moves."""
+        """Every dancer's motion in the world: its dance on its spots, the feet carried by
+        steps where the spot moves."""
         if self._motions is None:
             fps = next(iter(self.anchored.values()))[0].fps
             self._motions = _placed(self.anchored, self.keys, self.spots_m, fps, self.plant_feet)
@@ -153,7 +153,7 @@ def render_group(
                           sort_keys=True)  # fmt: skip
         full_key = hashlib.sha256(text.encode()).hexdigest()
         if full_key not in cache:
-            # the feet are pinned once, after anchoring (on the contacts of the joined dance)
+            # the feet are planted once, after anchoring (on the contacts of the joined dance)
             loose = replace(options, plant_feet=False)
             motion = render_dance(timeline, library, loose).motion
             cache[full_key] = _anchor(motion, group.audience_yaw_deg, options.plant_feet)
