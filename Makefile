@@ -34,8 +34,9 @@ test: venv
 	$(BLENDER_VENV)/bin/pip install --quiet "$(BPY_PIN)" || echo "bpy not installed: the FBX and Blender tests will be skipped"
 	# Godot 3 headless imports the .glb in tests/test_engines.py (skipped without it)
 	command -v godot3-server >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends godot3-server) || echo "godot3-server not installed: the Godot test will be skipped"
-	# headless Chromium runs three.js (WebGL through SwiftShader) in tests/test_engines.py (skipped without it)
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) || echo "chromium not installed: the browser test will be skipped"
+	# headless Chromium runs three.js (WebGL through SwiftShader) in tests/test_engines.py, and
+	# chromium-driver lets Selenium drive it through the studio in tests/test_studio.py (skipped without them)
+	(command -v chromium >/dev/null && test -x /usr/bin/chromedriver) || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver) || echo "chromium or chromium-driver not installed: the browser tests will be skipped"
 	# mono compiles and runs the Unity package's engine-independent C# tests (skipped without it)
 	command -v mcs >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends mono-mcs) || echo "mono-mcs not installed: the C# tests will be skipped"
 	# strace watches the service write nothing outside its work folder (skipped without it)

@@ -21,6 +21,7 @@ from mdtool import (
     recommend_commands,  # noqa: F401
     rhythm_commands,  # noqa: F401
     serve_commands,  # noqa: F401
+    studio_commands,  # noqa: F401
     train_commands,  # noqa: F401
 )
 from mdtool.app import app, err_console, state

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mdruntime.studio import studio_openapi_paths
 from musicdance import __version__ as MDTOOL_VERSION
 from musicdance.choreo.choreographer import DECODERS
 
@@ -27,6 +28,8 @@ _ERRORS = {
     "or malformed HTTP (request line, headers, Content-Length), answered by the server itself "
     "with the same envelope",
     "401": "missing or wrong token (only when the service was started with one)",
+    "404": "no such file under /studio/, or a studio endpoint asked of a service not started "
+    "by mdtool studio",
     "408": "the request head did not arrive within the idle time limit, or the body within the "
     "body time limit (slow or stalled client)",
     "413": "the body is larger than the limit, the JSON is nested deeper or holds more values "
@@ -395,6 +398,7 @@ def openapi_schema() -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
                 }
             },
+            **studio_openapi_paths(_json, _json, _param, _errors, _ref("Timeline")),
         },
     }
 

@@ -177,6 +177,7 @@ class Runtime:
         self._edit_states = LRUCache(edit_cache_size)  # timeline key -> Rendered with its state
         self._edited_from = LRUCache(256)  # key of a replace's result -> key of its source
         self._analyses = LRUCache(max(cache_size, 4))
+        self._glbs = LRUCache(2)  # timeline key -> .glb bytes (the studio asks twice)
         self._groups = LRUCache(max(cache_size // 2, 2))  # group key -> _RenderedGroup
         self._group_renders = _CacheDict(LRUCache(64))  # one group dancer's anchored dance
         self._group_lock = threading.Lock()
@@ -309,10 +310,16 @@ class Runtime:
             analysis, self.library, style=style, seed=int(seed), fps=float(fps), decoder=decoder,
             reuse_sections=reuse_sections, top_k=top_k, scorer=self.scorer_for(analysis),
         )  # fmt: skip
+        self.remember_analysis(timeline, analysis)
+        return timeline
+
+    def remember_analysis(self, timeline: Timeline, analysis: Analysis) -> None:
+        """Keep the song's analysis for this timeline, so that a bundle re-scores its
+        alternatives as ``mdtool edit --alternatives`` does (``mdtool studio`` opening a
+        timeline file); nothing is kept without a bundle."""
         if self.bundle is not None:
             spans = [(s.start_s, s.end_s) for s in timeline.slots]
             self._analyses.put(_analysis_key(timeline.duration_s, spans), analysis)
-        return timeline
 
     def choreograph_file(self, path: str | os.PathLike[str], **options) -> Timeline:
         return self.choreograph(self.analyze_file(path), **options)
@@ -572,6 +579,10 @@ class Runtime:
     def glb_bytes(self, timeline: Timeline) -> bytes:
         """The ``.glb`` ``mdtool choreograph`` writes (timeline embedded), as bytes; staged in
         ``work_dir`` and removed."""
+        key = timeline_key(timeline)
+        found = self._glbs.get(key)
+        if found is not None:
+            return found
         motion = self.render(timeline)
         handle, staged = tempfile.mkstemp(suffix=".glb", dir=self.work_dir)
         os.close(handle)
@@ -579,7 +590,7 @@ class Runtime:
             # Named as `mdtool choreograph` names it (the song's stem), not after the temp file.
             name = Path(str(timeline.song.get("path") or "dance")).stem or "dance"
             export_dance(timeline, motion, {"glb": staged}, name=name)
-            return Path(staged).read_bytes()
+            return self._glbs.put(key, Path(staged).read_bytes())
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(staged)

@@ -20,6 +20,7 @@ JSON API, version 1 (schema: :func:`mdruntime.openapi.openapi_schema`, published
     POST /v1/conduct         audio bytes -> conductor pose track (MDPT) or keypoints (JSON)
     POST /v1/recommend       {timeline} or {poses, fps} -> dance style, songs of the catalogue
     GET  /openapi.json       the schema
+    GET  /studio/, /v1/studio/*, /v1/library/*   the browser studio (``mdruntime.studio``)
     WS   /v1/live            PCM chunks in, live poses out (``mdruntime.live_socket``)
 
 Safe by default: binds 127.0.0.1; any other address needs a token (``Authorization: Bearer``);
@@ -720,11 +721,15 @@ ROUTES = [
 ]
 
 
-def create_app(runtime: Runtime, config: ServiceConfig | None = None) -> Starlette:
-    """The ASGI application serving ``runtime`` under ``config``'s limits."""
+def create_app(runtime: Runtime, config: ServiceConfig | None = None, studio=None) -> Starlette:
+    """The ASGI application serving ``runtime`` under ``config``'s limits; with ``studio`` (an
+    ``mdruntime.studio.Studio``) also the studio's page and endpoints (without it those answer
+    404)."""
+    from mdruntime.studio import studio_routes
+
     config = config or ServiceConfig()
     app = Starlette(
-        routes=ROUTES,
+        routes=ROUTES + studio_routes(),
         exception_handlers={404: not_found, 405: not_allowed, 500: internal},
     )
     app.state.service = _State(
@@ -733,6 +738,7 @@ def create_app(runtime: Runtime, config: ServiceConfig | None = None) -> Starlet
         jobs=_Jobs(config.workers, config.queue_limit, config.request_timeout_s),
         expected=None if config.token is None else f"Bearer {config.token}".encode(),
     )
+    app.state.studio = studio
     return app
 
 
@@ -742,13 +748,14 @@ def serve(
     *,
     log_level: str = "warning",
     on_ready=None,
+    studio=None,
 ) -> None:
     """Bind (refusing a non-loopback address without a token) and serve until interrupted."""
     sock = _bind(config)
     try:
         if on_ready is not None:
             on_ready(config.host, sock.getsockname()[1])
-        _run(create_app(runtime, config), sock, config, log_level)
+        _run(create_app(runtime, config, studio), sock, config, log_level)
     finally:
         sock.close()
 

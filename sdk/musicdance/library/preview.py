@@ -207,3 +207,32 @@ def _save(fig, path: str | os.PathLike[str], fmt: str, dpi: int = 80) -> None:
             fig.savefig(handle, format=fmt, dpi=dpi)
     finally:
         plt.close(fig)
+
+
+def phrase_svg(phrase: Phrase, max_poses: int = 6, height_px: int = 48) -> str:
+    """A small SVG strip of stick figures (front view, one per count, at most ``max_poses``),
+    drawn without matplotlib: the studio's preview of a phrase (a few kB)."""
+    frames = _figure_frames(phrase, max_poses)
+    positions = phrase.motion.global_positions()[frames]  # [P, J, 3] metres
+    parents = phrase.motion.skeleton.parents
+    colours = _bone_colours(phrase.motion.skeleton.names)
+    low, high = positions[..., 1].min(), positions[..., 1].max()
+    scale = (height_px - 6) / max(float(high - low), 1e-6)  # px per metre
+    cell_px = height_px * 0.8
+    lines = []
+    for k, pose in enumerate(positions):
+        x = (pose[:, 0] - pose[0, 0]) * scale + cell_px * (k + 0.5)
+        y = (high - pose[:, 1]) * scale + 3
+        lines += [
+            f'<line x1="{x[p]:.1f}" y1="{y[p]:.1f}" x2="{x[j]:.1f}" y2="{y[j]:.1f}" '
+            f'stroke="{colours[j]}"/>'
+            for j, p in enumerate(parents) if p >= 0
+        ]  # fmt: skip
+        lines.append(f'<circle cx="{x[_HEAD]:.1f}" cy="{y[_HEAD]:.1f}" r="2.5" '
+                     f'fill="{_CENTRE_COLOUR}"/>')  # fmt: skip
+    width_px = cell_px * len(positions)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width_px:.0f}" height="{height_px}" '
+        f'viewBox="0 0 {width_px:.0f} {height_px}" stroke-width="1.5" stroke-linecap="round">'
+        + "".join(lines) + "</svg>"
+    )

@@ -1,0 +1,345 @@
+"""``mdtool studio`` in a real browser: Debian's headless Chromium driven by Selenium through
+Debian's chromedriver (``/usr/bin/chromedriver``, so Selenium Manager never downloads anything),
+against the real service started by the real command, a real song, a real library copy.
+
+Skipped, with the reason, only where chromium, chromium-driver or selenium is missing
+(``make test`` installs all three)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SONG = REPO / "examples" / "demo_song.mp3"
+STATIC = REPO / "unity_bridge" / "mdruntime" / "studio_static"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SHOTS = REPO / "build" / "studio"
+#: A guard against a hung page, never an assertion: every wait ends on a page condition.
+HANG_S = 180
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return "chromium not installed (apt-get install chromium)"
+    if not CHROMEDRIVER.exists():
+        return "chromium-driver not installed (apt-get install chromium-driver)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium not installed (pip install -e '.[dev]')"
+    return None
+
+
+needs_browser = pytest.mark.skipif(_missing() is not None, reason=str(_missing()))
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    paths = [str(REPO / p) for p in ("sdk", "tools", "unity_bridge")]
+    env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")])
+    return env
+
+
+def mdtool(*args: str, cwd: Path) -> str:
+    done = subprocess.run([sys.executable, "-m", "mdtool.cli", *args], cwd=cwd, env=_env(),
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+# -- the vendored three.js ---------------------------------------------------------------------
+
+
+def test_vendored_threejs_is_the_npm_release_byte_for_byte():
+    vendor = STATIC / "vendor" / "three"
+    manifest = json.loads((vendor / "VENDORED.json").read_text())
+    lock = json.loads((REPO / "package-lock.json").read_text())
+    assert manifest["version"] == lock["packages"]["node_modules/three"]["version"]
+    assert "MIT License" in (vendor / "LICENSE").read_text()
+    for name, sha in manifest["files"].items():
+        assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == sha, name
+    npm = REPO / "node_modules" / "three"
+    if not npm.is_dir():
+        pytest.skip("node_modules/three not installed (npm ci): checked against VENDORED.json only")
+    assert json.loads((npm / "package.json").read_text())["version"] == manifest["version"]
+    for name in manifest["files"]:
+        assert (vendor / name).read_bytes() == (npm / name).read_bytes(), name
+
+
+def test_the_page_imports_only_what_ships():
+    """Every module the page imports is in the package: no CDN, no bare specifier left over."""
+    import re
+
+    page = (STATIC / "index.html").read_text()
+    assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page
+    for module in ("studio.js", "player.js", "strip.js"):
+        text = (STATIC / module).read_text()
+        for spec in re.findall(r'from "([^"]+)"', text):
+            if spec.startswith("./"):
+                assert (STATIC / spec).is_file(), spec
+            else:
+                assert spec in ("three", "three/addons/loaders/GLTFLoader.js",
+                                "three/addons/controls/OrbitControls.js"), spec  # fmt: skip
+
+
+# -- the studio in Chromium --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dance(tmp_path_factory):
+    """A choreographed song in two identical folders (the studio edits one, ``mdtool edit`` the
+    other) and a copy of the starter library (the studio approves and rejects in it)."""
+    root = tmp_path_factory.mktemp("studio")
+    studio_dir, cli_dir = root / "studio", root / "cli"
+    library = root / "library"
+    shutil.copytree(REPO / "phrase_library", library)
+    mdtool("choreograph", str(SONG), "-o", str(studio_dir), "--library", str(library),
+           "--seed", "3", cwd=root)  # fmt: skip
+    shutil.copytree(studio_dir, cli_dir)
+    return {"root": root, "studio": studio_dir / "demo_song.timeline.json",
+            "cli": cli_dir / "demo_song.timeline.json", "library": library}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def studio_url(dance):
+    """``mdtool studio TIMELINE`` on a free port; its printed URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mdtool.cli", "studio", str(dance["studio"]),
+         "--library", str(dance["library"]), "--port", "0"],
+        cwd=dance["root"], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    line = process.stdout.readline()
+    if not line.startswith("mdtool studio: http://127.0.0.1:"):
+        process.kill()
+        pytest.fail(f"no URL from mdtool studio: {line!r} {process.stderr.read()[-3000:]}")
+    yield line.split(": ", 1)[1].strip()
+    process.terminate()
+    process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(studio_url, tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--window-size=1280,720",
+                 "--autoplay-policy=no-user-gesture-required", "--use-angle=swiftshader",
+                 "--enable-unsafe-swiftshader", "--mute-audio",
+                 f"--user-data-dir={tmp_path_factory.mktemp('profile')}"):  # fmt: skip
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    driver.set_script_timeout(HANG_S)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1280, "height": 720, "deviceScaleFactor": 1, "mobile": False})
+    driver.get(studio_url)
+    wait_for(driver, "return document.body.dataset.ready === '1'")
+    yield driver
+    driver.quit()
+
+
+def wait_for(driver, script: str, *args):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, HANG_S, poll_frequency=0.05).until(
+        lambda d: d.execute_script(script, *args)
+    )
+
+
+def clock(driver) -> tuple[float, float, int]:
+    data = driver.execute_script("return {...document.getElementById('clock').dataset}")
+    return float(data["audioS"]), float(data["animS"]), int(data["frame"])
+
+
+def severe(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+@needs_browser
+def test_the_page_loads_without_console_errors_and_shows_the_figures(browser, dance):
+    assert severe(browser) == []
+    timeline = json.loads(dance["studio"].read_text())
+    shown = browser.execute_script(
+        "return [window.studio.timeline.slots.map(c => c.phrase_id),"
+        " document.querySelectorAll('#slots > div').length, window.studio.song.duration_s]"
+    )
+    assert shown[0] == [c["phrase_id"] for c in timeline["slots"]]
+    assert shown[1] == len(timeline["slots"]) and shown[2] == pytest.approx(79.42, abs=0.01)
+    assert "124" in browser.find_element("id", "fig-tempo").text
+    wait_for(browser, "return window.studio.evaluation !== null")
+    figures = browser.execute_script("return window.studio.evaluation")
+    assert figures["beat_align_score"] > figures["beat_align_score_control"]
+    shown_bas = browser.find_element("id", "fig-bas").text
+    assert shown_bas.startswith(f"{figures['beat_align_score']:.3f}")
+    assert browser.execute_script("return [window.innerWidth, window.innerHeight]") == [1280, 720]
+
+
+@needs_browser
+def test_the_animation_follows_the_audio_clock_within_one_frame(browser):
+    """10 s of playback (at 1x, then paused, then 1.5x): every readout the page wrote has the
+    dance within one frame of the audio, and the dance moves."""
+    fps = browser.execute_script("return window.studio.timeline.fps")
+    browser.execute_script("document.getElementById('seek').blur()")
+    browser.find_element("tag name", "body").send_keys(" ")  # space: play
+    wait_for(browser, "return document.getElementById('play').ariaLabel === 'pause'")
+    start = clock(browser)[0]
+    samples, hips = [], set()
+    while not samples or samples[-1][0] < start + 10.0:
+        samples.append(clock(browser))
+        hips.add(tuple(round(v, 3) for v in browser.execute_script(
+            "return window.studioPlayer ? window.studioPlayer.hipsWorld() : [0,0,0]")))
+    browser.find_element("tag name", "body").send_keys(" ")  # pause
+    wait_for(browser, "return document.getElementById('play').ariaLabel === 'play'")
+    audio_s = [s[0] for s in samples]
+    assert audio_s == sorted(audio_s)
+    assert max(abs(a - b) for a, b, _ in samples) <= 1.0 / fps
+    assert all(frame == round(b * fps) for _, b, frame in samples)
+    assert len({frame for *_, frame in samples}) > 30  # it was drawn, frame after frame
+    assert len(hips) > 10  # and the character moved
+    paused = clock(browser)
+    assert abs(paused[0] - paused[1]) <= 1.0 / fps
+    assert severe(browser) == []
+
+
+@needs_browser
+def test_clicking_a_slot_lists_the_alternatives_of_mdtool_edit(browser, dance):
+    slot = 3
+    browser.find_element("css selector", f'#slots > div[data-slot="{slot}"]').click()
+    wait_for(browser, "return window.studio.alternatives && window.studio.alternatives.slot === "
+             "arguments[0] && document.querySelectorAll('#alternatives li').length > 0", slot)
+    shown = browser.execute_script(
+        "return [...document.querySelectorAll('#alternatives li')].map(li => li.dataset.phrase)"
+    )
+    served = browser.execute_script("return window.studio.alternatives.alternatives")
+    expected = json.loads(mdtool("edit", str(dance["cli"]), "--alternatives", "--slot",
+                                 str(slot), "--json", cwd=dance["root"]))  # fmt: skip
+    assert shown == [row["phrase_id"] for row in expected["alternatives"]]
+    for got, want in zip(served, expected["alternatives"], strict=True):
+        assert got["score"] == pytest.approx(want["score"], rel=1e-9)
+        assert got["current"] == want["current"]
+    wait_for(browser, "return document.querySelectorAll('#alternatives .preview svg').length"
+             " === arguments[0]", len(shown))  # every phrase has its preview
+
+
+@needs_browser
+def test_replacing_a_slot_saves_what_mdtool_edit_replace_writes(browser, dance):
+    slot = 3
+    original = json.loads(dance["studio"].read_text())
+    pick = browser.execute_script(
+        "return window.studio.alternatives.alternatives.filter(r => !r.current)[1].phrase_id"
+    )
+    browser.find_element("css selector", f'#alternatives li[data-phrase="{pick}"] .replace').click()
+    wait_for(browser, "return window.studio.timeline.slots[arguments[0]].phrase_id === "
+             "arguments[1] && window.studio.busy === 0", slot, pick)
+    browser.find_element("id", "undo").click()  # undo, redo: the edit comes back
+    wait_for(browser, "return window.studio.timeline.slots[arguments[0]].phrase_id === "
+             "arguments[1] && window.studio.busy === 0", slot, original["slots"][slot]["phrase_id"])
+    browser.find_element("id", "redo").click()
+    wait_for(browser, "return window.studio.timeline.slots[arguments[0]].phrase_id === "
+             "arguments[1] && window.studio.busy === 0", slot, pick)
+    browser.find_element("id", "save").click()
+    wait_for(browser, "return window.studio.saved !== null")
+    mdtool("edit", str(dance["cli"]), "--replace", f"{slot}={pick}", cwd=dance["root"])
+    saved, expected = dance["studio"].read_text(), dance["cli"].read_text()
+    assert json.loads(saved) == json.loads(expected) and saved == expected
+    assert json.loads(saved)["slots"][slot]["phrase_id"] == pick
+    assert json.loads(saved) != original
+    bvh = dance["studio"].with_name("demo_song.bvh").read_text().split("MOTION")[0]
+    assert bvh == dance["cli"].with_name("demo_song.bvh").read_text().split("MOTION")[0]
+    assert severe(browser) == []
+
+
+@needs_browser
+def test_the_library_page_approves_rejects_and_tags_in_the_sqlite(browser, dance):
+    db = dance["library"] / "library.sqlite"
+
+    def row(phrase_id: str) -> tuple:
+        with sqlite3.connect(db) as connection:
+            status = connection.execute("SELECT status FROM phrases WHERE id = ?",
+                                        (phrase_id,)).fetchone()[0]  # fmt: skip
+            tags = {t for (t,) in connection.execute(
+                "SELECT tag FROM tags WHERE phrase_id = ?", (phrase_id,))}  # fmt: skip
+        return status, tags
+
+    browser.find_element("id", "tab-library").click()
+    wait_for(browser, "return document.querySelectorAll('#phrases tbody tr').length > 100")
+    first = browser.execute_script("return window.studio.library[7].id")
+    assert row(first)[0] == "approved"
+    browser.find_element("css selector", f'#phrases tr[data-phrase="{first}"]').click()
+    wait_for(browser, "return document.querySelectorAll('#findings li').length > 0")
+    browser.find_element("id", "phrase-reject").click()
+    wait_for(browser, "return window.studio.library.some(p => p.id === arguments[0] && "
+             "p.status === 'rejected')", first)  # fmt: skip
+    assert row(first)[0] == "rejected"
+    browser.find_element("id", "phrase-approve").click()
+    wait_for(browser, "return window.studio.library.some(p => p.id === arguments[0] && "
+             "p.status === 'approved')", first)  # fmt: skip
+    assert row(first)[0] == "approved"
+    browser.find_element("id", "phrase-tag").send_keys("studio-test")
+    browser.find_element("id", "phrase-tag-add").click()
+    wait_for(browser, "return window.studio.library.some(p => p.id === arguments[0] && "
+             "p.tags.includes('studio-test'))", first)  # fmt: skip
+    assert "studio-test" in row(first)[1]
+    # filtering by the new tag lists exactly that phrase
+    browser.find_element("css selector", "#filters input[name=tag]").send_keys("studio-test")
+    browser.find_element("css selector", "#filters button[type=submit]").click()
+    wait_for(browser, "return window.studio.library.length === 1")
+    browser.find_element("id", "phrase-play").click()
+    wait_for(browser, "return window.studioPlayer.phraseClock !== null && window.studio.busy === 0")
+    assert severe(browser) == []
+
+
+@needs_browser
+def test_a_screenshot_is_written_and_is_not_blank(browser):
+    from PIL import Image
+
+    browser.find_element("id", "tab-dance").click()
+    wait_for(browser, "return window.studioPlayer.phraseClock === null && window.studio.busy === 0")
+    browser.execute_script("document.getElementById('seek').blur()")
+    browser.find_element("tag name", "body").send_keys("k")  # J/K: next slot, seeks there
+    wait_for(browser, "return window.studio.alternatives !== null && window.studio.busy === 0")
+    png = browser.get_screenshot_as_png()
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    assert image.size == (1280, 720)
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 200  # a drawn page, not one flat colour
+    viewport = browser.find_element("id", "viewport").rect
+    box = tuple(int(v) for v in (viewport["x"], viewport["y"], viewport["x"] + viewport["width"],
+                                 viewport["y"] + viewport["height"]))  # fmt: skip
+    figure = image.crop(box).getcolors(maxcolors=1 << 20)
+    assert figure is not None and len(figure) > 50  # the character and the grid are drawn
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "studio.png").write_bytes(png)
+    assert severe(browser) == []
+
+
+def test_every_studio_file_is_package_data():
+    """pyproject's package-data patterns cover every file of the page (a wheel and
+    ``pip install -e .`` ship them; checked once by building a wheel, here by the patterns)."""
+    import fnmatch
+
+    tomllib = pytest.importorskip("tomllib")
+
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["mdruntime"]  # fmt: skip
+    root = STATIC.parent
+    files = [p.relative_to(root).as_posix() for p in STATIC.rglob("*") if p.is_file()]
+    assert len(files) >= 12
+    def covered(name: str) -> bool:
+        return any(fnmatch.fnmatch(name, p) and name.count("/") == p.count("/") for p in patterns)
+
+    uncovered = [f for f in files if not covered(f)]
+    assert uncovered == []

@@ -1,0 +1,87 @@
+"""``mdtool studio``: the runtime service with its web page (player, editor, library browser;
+``docs/studio.md``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mdtool.app import (
+    BUNDLE_OPTION,
+    FEATURE_WEIGHT_OPTION,
+    NO_BUNDLE_OPTION,
+    app,
+    check_bundle_choice,
+    err_console,
+)
+from mdtool.library_commands import DEFAULT_LIBRARY
+from musicdance.serving import ServiceConfig
+
+#: The service's defaults (``musicdance.serving.ServiceConfig``).
+DEFAULTS = ServiceConfig()
+
+
+def studio_url(host: str, port: int, token: str | None) -> str:
+    """The page's address; the token rides in the fragment, which browsers never send."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/studio/" + (f"#token={token}" if token else "")
+
+
+@app.command()
+def studio(
+    target: Path = typer.Argument(
+        None, help="A .timeline.json (its song must be there) or a song; none: drop one."
+    ),
+    library: Path = typer.Option(DEFAULT_LIBRARY, "--library", "-L", help="Phrase library."),
+    port: int = typer.Option(DEFAULTS.port, "--port", min=0, max=65535, help="Port (0: any)."),
+    host: str = typer.Option(
+        DEFAULTS.host, "--host", help="Address to bind (anything but loopback needs a token)."
+    ),
+    token: str = typer.Option(
+        None, "--token", envvar="MDTOOL_SERVE_TOKEN", show_envvar=True,
+        help="Clients must send 'Authorization: Bearer TOKEN' (required off loopback).",
+    ),  # fmt: skip
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Where saves go (default: beside the timeline, or out/)."
+    ),
+    style: str = typer.Option(None, "--style", help="With a SONG: the dance style."),
+    seed: int = typer.Option(0, "--seed", min=0, help="With a SONG: the seed."),
+    bundle: Path = BUNDLE_OPTION,
+    no_bundle: bool = NO_BUNDLE_OPTION,
+    feature_weight: float = FEATURE_WEIGHT_OPTION,
+    open_browser: bool = typer.Option(False, "--open", help="Open the page in a browser."),
+    log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Watch the dance with its song, edit it and curate the library in a web page."""
+    from mdruntime import Runtime
+    from mdruntime.service import WorkFolder, confine_temporary_files, serve
+    from mdruntime.studio import Studio, open_studio
+
+    check_bundle_choice(bundle, no_bundle)
+    config = ServiceConfig(host=host, port=port, token=token or None)
+    config.check_binding()
+    folder = WorkFolder.make(None)
+    try:
+        confine_temporary_files(folder.path)
+        runtime = Runtime(library, bundle=bundle, default_bundle=not no_bundle,
+                          feature_weight=feature_weight, work_dir=folder.path)  # fmt: skip
+        if target is None:
+            opened = Studio(None, None, None, Path(output or "out"), None)
+        else:
+            opened = open_studio(runtime, target, output_dir=output, style=style, seed=seed)
+            runtime.glb_bytes(opened.timeline)  # the page's first request, ready before it asks
+
+        def ready(bound_host: str, bound_port: int) -> None:
+            url = studio_url(bound_host, bound_port, config.token)
+            print(f"mdtool studio: {url}", flush=True)
+            if open_browser:
+                import webbrowser
+
+                webbrowser.open(url)
+
+        scorer = "bundle " + str(runtime.bundle.path) if runtime.bundle else "features"
+        err_console.print(f"scorer: {scorer}; saves go to {opened.output_dir}")
+        serve(runtime, config, log_level=log_level, on_ready=ready, studio=opened)
+    finally:
+        folder.cleanup()
