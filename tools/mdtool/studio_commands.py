@@ -70,7 +70,7 @@ def studio(
             opened = Studio(None, None, None, Path(output or "out"), None)
         else:
             opened = open_studio(runtime, target, output_dir=output, style=style, seed=seed)
-            runtime.glb_bytes(opened.timeline)  # the page's first request, ready before it asks
+            opened.opening_glb = runtime.glb_bytes(opened.timeline)  # ready before the page asks
 
         def ready(bound_host: str, bound_port: int) -> None:
             url = studio_url(bound_host, bound_port, config.token)

@@ -177,7 +177,7 @@ class Runtime:
         self._edit_states = LRUCache(edit_cache_size)  # timeline key -> Rendered with its state
         self._edited_from = LRUCache(256)  # key of a replace's result -> key of its source
         self._analyses = LRUCache(max(cache_size, 4))
-        self._glbs = LRUCache(2)  # timeline key -> .glb bytes (the studio asks twice)
+        self._glbs = LRUCache(2)  # timeline key -> .glb bytes (asked again by a page reload)
         self._groups = LRUCache(max(cache_size // 2, 2))  # group key -> _RenderedGroup
         self._group_renders = _CacheDict(LRUCache(64))  # one group dancer's anchored dance
         self._group_lock = threading.Lock()

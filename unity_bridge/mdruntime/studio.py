@@ -9,6 +9,7 @@ send). Endpoints::
     GET  /studio/{path}             the page and its assets
     GET  /v1/studio/session         the song, its analysis, the timeline and where saves go
     GET  /v1/studio/audio           the song's bytes
+    GET  /v1/studio/dance.glb       the opening timeline's dance (rendered at start)
     POST /v1/studio/evaluate        {timeline} -> BAS with its control, worst join, skating
     POST /v1/studio/save            {timeline} -> writes .timeline.json, .glb and .bvh
     POST /v1/studio/choreograph     {style, seed} -> a new timeline for the studio's song
@@ -63,6 +64,7 @@ class Studio:
     output_dir: Path
     stem: str | None
     saved: list[str] = field(default_factory=list)
+    opening_glb: bytes | None = None  # the opening timeline's .glb, rendered before serving
 
     def session(self, runtime: Runtime) -> dict:
         """What the page opens with (``GET /v1/studio/session``); without a song the page
@@ -180,6 +182,16 @@ def studio_routes():
             raise svc.ServiceError(404, "the studio has no song yet: drop an audio file")
         media = _AUDIO_TYPES.get(studio.song_path.suffix.lower(), "application/octet-stream")
         return Response(studio.song_path.read_bytes(), media_type=media)
+
+    @svc.endpoint()
+    async def dance_glb(request: Request) -> Response:
+        studio = studio_of(request)
+        if studio.timeline is None:
+            raise svc.ServiceError(404, "the studio has no song yet: drop an audio file")
+        if studio.opening_glb is None:  # never behind the job queue once rendered
+            state = svc._service(request)
+            studio.opening_glb = await state.jobs.run(state.runtime.glb_bytes, studio.timeline)
+        return Response(studio.opening_glb, media_type=svc.GLB_MEDIA_TYPE)
 
     @svc.endpoint()
     async def evaluate(request: Request) -> Response:
@@ -319,6 +331,7 @@ def studio_routes():
         Route("/studio/{path:path}", page, methods=["GET"]),
         Route("/v1/studio/session", session, methods=["GET"]),
         Route("/v1/studio/audio", audio, methods=["GET"]),
+        Route("/v1/studio/dance.glb", dance_glb, methods=["GET"]),
         Route("/v1/studio/evaluate", evaluate, methods=["POST"]),
         Route("/v1/studio/save", save, methods=["POST"]),
         Route("/v1/studio/choreograph", rechoreograph, methods=["POST"]),
@@ -397,6 +410,12 @@ def studio_openapi_paths(json_body, json_response, param, errors, timeline_ref) 
             "responses": {"200": {"description": "audio bytes",
                                   "content": {"audio/*": {"schema": {"type": "string"}}}},
                           **errors("401", "404")}}},  # fmt: skip
+        "/v1/studio/dance.glb": {"get": {
+            "summary": "The opening timeline's dance as a .glb (rendered when the studio "
+            "started)" + only,
+            "responses": {"200": {"description": ".glb", "content": {
+                "model/gltf-binary": {"schema": {"type": "string"}}}},
+                **errors("401", "404")}}},
         "/v1/studio/evaluate": {"post": {
             "summary": "Beat alignment with its control, worst join and foot skating of a "
             "timeline's dance (musicdance.evaluate, as mdtool evaluate --timeline)",

@@ -23,11 +23,16 @@ async function call(method, path, body, as = "json") {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(path, init);
+  return answer(await fetch(path, init), `${method} ${path.split("?")[0]}`, as);
+}
+
+/** The body of a response (as JSON, a blob, text or an ArrayBuffer), or its error message. */
+async function answer(response, what, as = "json") {
+  const [method, path] = what.split(" ");
   if (!response.ok) {
     let message = `${response.status}`;
     try { message = (await response.json()).error.message; } catch (_) { /* not JSON */ }
-    throw new Error(`${method} ${path.split("?")[0]}: ${message}`);
+    throw new Error(`${method} ${path}: ${message}`);
   }
   if (as === "json") return response.json();
   if (as === "blob") return response.blob();
@@ -55,8 +60,7 @@ async function work(text, job) {
 
 // -- player, strip, clock ---------------------------------------------------------------------
 
-const audio = new Audio();
-audio.preload = "auto";
+const audio = window.studioEarly.audio; // index.html loads the song into it early
 const player = new Player($("viewport"), audio);
 window.studioPlayer = player;
 const strip = new Strip({
@@ -108,13 +112,15 @@ async function loadAudio(blob) {
   state.audio_ms = performance.now() - started;
 }
 
-/** Show `timeline`: render its dance (the service re-renders only what an edit changed). */
-async function showTimeline(timeline, key) {
+/** Show `timeline`: render its dance (the service re-renders only what an edit changed), or
+ * show the given `glb` (ArrayBuffer promise) of it. */
+async function showTimeline(timeline, key, glb = null) {
   state.timeline = timeline;
   state.key = key;
   const started = performance.now();
-  const glb = await call("POST", "/v1/render.glb", { timeline }, "buffer");
-  await player.load(glb, { fps: timeline.fps });
+  const bytes = await (glb || call("POST", "/v1/render.glb", { timeline }, "buffer"));
+  if (state.marks) state.marks.glb_bytes_ms = state.marks.glb_bytes_ms || performance.now();
+  await player.load(bytes, { fps: timeline.fps });
   state.glb_ms = performance.now() - started;
   const a = state.analysis;
   strip.show(timeline, state.song.duration_s, a && a.sections, a && a.beat_times_s, a && a.downbeat_times_s);
@@ -388,8 +394,11 @@ window.addEventListener("keydown", (e) => {
 // -- start ------------------------------------------------------------------------------------
 
 async function start() {
+  state.marks = { modules_ms: performance.now() };
   player.run();
-  const session = await call("GET", "/v1/studio/session");
+  const early = window.studioEarly;
+  const session = await answer(await early.session, "GET /v1/studio/session");
+  state.marks.session_ms = performance.now();
   for (const select of [$("style"), $("filters").elements.style]) {
     for (const style of session.styles) select.add(new Option(style, style));
   }
@@ -407,9 +416,13 @@ async function start() {
   $("song-name").textContent = `${session.song.name} (${session.song.duration_s.toFixed(1)} s)`;
   $("seek").max = String(session.song.duration_s);
   $("seed").value = String(session.timeline.seed);
+  const data = await early.data;
   await Promise.all([
-    call("GET", session.song.audio, undefined, "blob").then(loadAudio),
-    showTimeline(session.timeline, session.key),
+    data.audio.then((r) => { if (!r.ok) return answer(r, "GET /v1/studio/audio"); })
+      .then(() => { state.marks.audio_ms = performance.now(); }),
+    showTimeline(session.timeline, session.key,
+      data.glb.then((r) => answer(r, "GET /v1/studio/dance.glb", "buffer")))
+      .then(() => { state.marks.dance_ms = performance.now(); }),
   ]);
   showAnalysis();
   player.step(); // the character is drawn
