@@ -151,6 +151,25 @@ def browser(studio_url, tmp_path_factory):
     driver.quit()
 
 
+def test_bad_input_is_one_clear_line(tmp_path):
+    """A missing file, or a timeline whose song is gone: one line, exit 1, no traceback."""
+    done = subprocess.run([sys.executable, "-m", "mdtool.cli", "studio", str(tmp_path / "no.json")],
+                          cwd=tmp_path, env=_env(), capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 1 and "no such file" in done.stderr
+    assert "Traceback" not in done.stderr
+    mdtool("choreograph", str(SONG), "-o", str(tmp_path), "--library",
+           str(REPO / "phrase_library"), "--format", "json", cwd=tmp_path)  # fmt: skip
+    timeline = tmp_path / "demo_song.timeline.json"
+    data = json.loads(timeline.read_text())
+    data["song"]["path"] = str(tmp_path / "gone.mp3")
+    timeline.write_text(json.dumps(data))
+    done = subprocess.run([sys.executable, "-m", "mdtool.cli", "studio", str(timeline),
+                           "--library", str(REPO / "phrase_library")],
+                          cwd=tmp_path, env=_env(), capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 1 and "gone.mp3 is not there" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 2
+
+
 def wait_for(driver, script: str, *args):
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -189,8 +208,10 @@ def test_the_page_loads_without_console_errors_and_shows_the_figures(browser, da
 
 @needs_browser
 def test_the_animation_follows_the_audio_clock_within_one_frame(browser):
-    """10 s of playback (at 1x, then paused, then 1.5x): every readout the page wrote has the
-    dance within one frame of the audio, and the dance moves."""
+    """10 s of playback, then paused, then 2 s at 1.5x (arrow up twice): every readout the page
+    wrote has the dance within one frame of the audio, and the dance moves."""
+    from selenium.webdriver.common.keys import Keys
+
     fps = browser.execute_script("return window.studio.timeline.fps")
     browser.execute_script("document.getElementById('seek').blur()")
     browser.find_element("tag name", "body").send_keys(" ")  # space: play
@@ -211,6 +232,15 @@ def test_the_animation_follows_the_audio_clock_within_one_frame(browser):
     assert len(hips) > 10  # and the character moved
     paused = clock(browser)
     assert abs(paused[0] - paused[1]) <= 1.0 / fps
+    body = browser.find_element("tag name", "body")
+    body.send_keys(Keys.ARROW_UP + Keys.ARROW_UP + " ")
+    wait_for(browser, "return document.getElementById('play').ariaLabel === 'pause'")
+    assert browser.execute_script("return window.studioPlayer.audio.playbackRate") == 1.5
+    faster = []
+    while not faster or faster[-1][0] < paused[0] + 2.0:
+        faster.append(clock(browser))
+    body.send_keys(" ")
+    assert max(abs(a - b) for a, b, _ in faster) <= 1.0 / fps
     assert severe(browser) == []
 
 

@@ -16,6 +16,7 @@ from mdtool.app import (
     err_console,
 )
 from mdtool.library_commands import DEFAULT_LIBRARY
+from musicdance.errors import MusicDanceError
 from musicdance.serving import ServiceConfig
 
 #: The service's defaults (``musicdance.serving.ServiceConfig``).
@@ -59,6 +60,8 @@ def studio(
     from mdruntime.studio import Studio, open_studio
 
     check_bundle_choice(bundle, no_bundle)
+    if target is not None and not target.is_file():  # before the library loads
+        raise MusicDanceError("no such file", target)
     config = ServiceConfig(host=host, port=port, token=token or None)
     config.check_binding()
     folder = WorkFolder.make(None)
