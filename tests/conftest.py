@@ -34,6 +34,7 @@ SLOW_FILES_FIRST = (
     "test_library_scale.py",
     "test_train_bundle.py",
     "test_service_hardening.py",
+    "test_studio.py",
     "test_runtime_service.py",
     "test_runtime_bundle.py",
     "test_library_starter.py",
