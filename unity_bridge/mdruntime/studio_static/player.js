@@ -11,7 +11,9 @@ const STATS_FRAMES = 1200; // per-frame timings kept for the page's own report
 export class Player {
   constructor(container, audio) {
     this.audio = audio;
-    this.renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+    const t0 = performance.now();
+    this.renderer = new THREE.WebGLRenderer({ antialias: true });
+    const t1 = performance.now();
     this.renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
     container.appendChild(this.renderer.domElement);
     this.scene = new THREE.Scene();
@@ -37,18 +39,20 @@ export class Player {
     this.onFrame = () => {};
     new ResizeObserver(() => this.resize()).observe(container);
     this.resize();
+    const t2 = performance.now();
     this.warmUp();
+    this.initTimes = { context_ms: t1 - t0, scene_ms: t2 - t1, warm_up_ms: performance.now() - t2 };
   }
 
-  /** Compile the skinned standard material's shaders (what the mannequin uses) while the
-   * dance is still on its way: SwiftShader takes a good part of a second for them. */
+  /** Compile the skinned Lambert material's shaders (what the mannequin is drawn with) while
+   * the dance is still on its way. */
   warmUp() {
     const geometry = new THREE.BoxGeometry(0.01, 0.01, 0.01);
     const count = geometry.attributes.position.count;
     geometry.setAttribute("skinIndex", new THREE.Uint16BufferAttribute(new Uint16Array(4 * count), 4));
     geometry.setAttribute("skinWeight", new THREE.Float32BufferAttribute(
       new Float32Array(4 * count).map((_, i) => (i % 4 === 0 ? 1 : 0)), 4));
-    const material = new THREE.MeshStandardMaterial({ roughness: 0.7, metalness: 0 });
+    const material = new THREE.MeshLambertMaterial();
     const mesh = new THREE.SkinnedMesh(geometry, material);
     const bone = new THREE.Bone();
     mesh.add(bone);
@@ -77,7 +81,14 @@ export class Player {
     this.model = gltf.scene;
     this.scene.add(this.model);
     this.skinned = [];
-    this.model.traverse((o) => { if (o.isSkinnedMesh) { this.skinned.push(o); o.frustumCulled = false; } });
+    this.model.traverse((o) => {
+      if (!o.isSkinnedMesh) return;
+      this.skinned.push(o);
+      o.frustumCulled = false;
+      // Lambert instead of the file's metal-roughness material: the same colour, and shaders
+      // that software WebGL compiles several times faster (page-ready time, docs/studio.md)
+      o.material = new THREE.MeshLambertMaterial({ color: o.material.color });
+    });
     this.mixer = new THREE.AnimationMixer(this.model);
     this.clip = gltf.animations[0];
     this.action = this.mixer.clipAction(this.clip);

@@ -12,6 +12,7 @@ const state = {
   alternatives: null, library: [], selectedPhrase: null, saved: null,
 };
 window.studio = state;
+state.marks = { evaluated_ms: performance.now() }; // three.js and the modules compiled and run
 
 // -- service calls ------------------------------------------------------------------------------
 
@@ -63,6 +64,7 @@ async function work(text, job) {
 const audio = window.studioEarly.audio; // index.html loads the song into it early
 const player = new Player($("viewport"), audio);
 window.studioPlayer = player;
+state.marks.player_ms = performance.now(); // WebGL started, the mannequin's shaders compiled
 const strip = new Strip({
   sections: $("sections"), slots: $("slots"), beats: $("beats"), playhead: $("playhead"),
   onSlot: (i) => selectSlot(i, true), onSeek: (t) => seek(t),
@@ -394,7 +396,7 @@ window.addEventListener("keydown", (e) => {
 // -- start ------------------------------------------------------------------------------------
 
 async function start() {
-  state.marks = { modules_ms: performance.now() };
+  state.marks.modules_ms = performance.now();
   player.run();
   const early = window.studioEarly;
   const session = await answer(await early.session, "GET /v1/studio/session");
