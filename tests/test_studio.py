@@ -373,3 +373,46 @@ def test_every_studio_file_is_package_data():
 
     uncovered = [f for f in files if not covered(f)]
     assert uncovered == []
+
+
+@needs_browser
+def test_choreograph_again_with_a_style_and_seed_gives_mdtool_choreographs_dance(browser, dance):
+    from selenium.webdriver.support.ui import Select
+
+    browser.find_element("id", "tab-dance").click()
+    Select(browser.find_element("id", "style")).select_by_value("hiphop")
+    seed = browser.find_element("id", "seed")
+    seed.clear()
+    seed.send_keys("7")
+    browser.find_element("id", "rechoreograph").click()
+    wait_for(browser, "return window.studio.timeline.seed === 7 && window.studio.busy === 0")
+    shown = browser.execute_script("return window.studio.timeline")
+    out = dance["root"] / "again"
+    mdtool("choreograph", str(SONG), "-o", str(out), "--library", str(dance["library"]),
+           "--style", "hiphop", "--seed", "7", "--format", "json", cwd=dance["root"])  # fmt: skip
+    expected = json.loads((out / "demo_song.timeline.json").read_text())
+    assert [s["phrase_id"] for s in shown["slots"]] == [s["phrase_id"] for s in expected["slots"]]
+    assert shown["style"] == "hiphop"
+    assert browser.find_element("id", "undo").is_enabled()  # the previous dance is one undo away
+    assert severe(browser) == []
+
+
+@needs_browser
+def test_a_dropped_audio_file_is_choreographed_through_the_upload_path(browser):
+    """The drop handler's work (a File from the page's own audio bytes, as a drop hands it over):
+    the service choreographs the upload and the page plays the file from memory."""
+    browser.execute_async_script(
+        "const done = arguments[0];"
+        "fetch('/v1/studio/audio').then(r => r.blob())"
+        ".then(b => window.studio.openDropped(new File([b], 'dropped.mp3', {type: 'audio/mpeg'})))"
+        ".then(() => done(true), e => done(String(e)))"
+    )
+    wait_for(browser, "return window.studio.busy === 0")
+    found = browser.execute_script(
+        "return [window.studio.timeline.song.path, window.studio.timeline.slots.length,"
+        " window.studio.analysis, document.getElementById('song-name').textContent,"
+        " document.querySelectorAll('#sections > div').length]"
+    )
+    assert found[0] == "dropped.mp3" and found[1] > 5 and found[2] is None
+    assert found[3] == "dropped.mp3" and found[4] > 0  # sections from the slots' labels
+    assert severe(browser) == []
