@@ -245,6 +245,24 @@ def test_the_animation_follows_the_audio_clock_within_one_frame(browser):
 
 
 @needs_browser
+def test_the_agreement_panel_shows_the_endpoint_where_the_service_has_it(browser):
+    """With GET /v1/edits/agreement in the service's schema the panel shows its figures (read
+    after the page loads and after every replace); without it, the labelled place says so."""
+    has = browser.execute_script(
+        "return fetch('/openapi.json').then(r => r.json())"
+        ".then(s => '/v1/edits/agreement' in s.paths)"
+    )
+    if has:
+        wait_for(browser, "return window.studio.agreement !== null")
+        found = browser.execute_script("return window.studio.agreement")
+        text = browser.find_element("id", "agreement").text
+        assert f"{found['edits']} ({found['scored']} scored)" in text
+    else:
+        assert "not served by this service" in browser.find_element("id", "agreement").text
+    assert severe(browser) == []
+
+
+@needs_browser
 def test_clicking_a_slot_lists_the_alternatives_of_mdtool_edit(browser, dance):
     slot = 3
     browser.find_element("css selector", f'#slots > div[data-slot="{slot}"]').click()

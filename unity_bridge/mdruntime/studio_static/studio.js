@@ -9,7 +9,7 @@ const token = new URLSearchParams(location.hash.slice(1)).get("token");
 const state = {
   timeline: null, key: null, undo: [], redo: [], song: null, analysis: null,
   ready: false, ready_ms: null, glb_ms: null, audio_ms: null, busy: 0, evaluation: null,
-  alternatives: null, library: [], selectedPhrase: null, saved: null,
+  alternatives: null, library: [], selectedPhrase: null, saved: null, agreement: null,
 };
 window.studio = state;
 state.marks = { evaluated_ms: performance.now() }; // three.js and the modules compiled and run
@@ -171,6 +171,24 @@ async function evaluate(timeline) {
   ]);
 }
 
+/** How often the model's first choice is the curators' (GET /v1/edits/agreement, issue 18's
+ * "edits become the expert labels"), when this service has that endpoint (its schema says). */
+async function showAgreement() {
+  const schema = await call("GET", "/openapi.json").catch(() => null);
+  if (!schema || !schema.paths["/v1/edits/agreement"]) return; // the labelled place stays
+  const found = await work("reading the curators' agreement", () => call("GET", "/v1/edits/agreement"));
+  if (!found) return;
+  const share = (x) => (x === null || x === undefined ? "- (no bundle)" : `${(100 * x).toFixed(1)} %`);
+  state.agreement = found;
+  const panel = $("agreement");
+  panel.classList.remove("placeholder");
+  figures(panel, [
+    ["edits recorded", `${found.edits} (${found.scored} scored)`],
+    ["model = curator", share(found.top1), "fig-agreement"],
+    ["model alone", share(found.model_top1)],
+  ]);
+}
+
 // -- editor -----------------------------------------------------------------------------------
 
 async function selectSlot(index, seekThere) {
@@ -224,6 +242,7 @@ async function replace(index, phraseId) {
   state.undo.push(before);
   state.redo = [];
   await work("rendering", () => showTimeline(edited.timeline, edited.key));
+  showAgreement(); // the replace was recorded as an edit where the service records them
 }
 
 async function undoRedo(from, to) {
@@ -427,6 +446,7 @@ async function start() {
       .then(() => { state.marks.dance_ms = performance.now(); }),
   ]);
   showAnalysis();
+  showAgreement();
   player.step(); // the character is drawn
   state.ready = true;
   state.ready_ms = performance.now(); // since navigation started
