@@ -77,6 +77,18 @@ def test_vendored_threejs_is_the_npm_release_byte_for_byte():
         assert (vendor / name).read_bytes() == (npm / name).read_bytes(), name
 
 
+def test_the_vendored_files_are_committed():
+    """No ignore rule (``build/``) keeps a vendored file out of the repository."""
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    manifest = json.loads((STATIC / "vendor" / "three" / "VENDORED.json").read_text())
+    done = subprocess.run(["git", "ls-files", str(STATIC)], cwd=REPO, capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    tracked = {Path(line).relative_to(STATIC.relative_to(REPO)).as_posix()
+               for line in done.stdout.splitlines()}  # fmt: skip
+    assert {f"vendor/three/{name}" for name in manifest["files"]} <= tracked
+
+
 def test_the_page_imports_only_what_ships():
     """Every module the page imports is in the package: no CDN, no bare specifier left over."""
     import re
