@@ -446,3 +446,30 @@ def test_a_dropped_audio_file_is_choreographed_through_the_upload_path(browser):
     assert found[0] == "dropped.mp3" and found[1] > 5 and found[2] is None
     assert found[3] == "dropped.mp3" and found[4] > 0  # sections from the slots' labels
     assert severe(browser) == []
+
+
+@needs_browser
+def test_with_a_token_the_page_sends_it_and_the_service_wants_it(browser, dance):
+    """``--token``: the printed address carries it in the fragment; the page loads with it and
+    the service refuses the same request without it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mdtool.cli", "studio", str(dance["cli"]),
+         "--library", str(dance["library"]), "--port", "0", "--token", "s3cret"],
+        cwd=dance["root"], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = process.stdout.readline()
+        assert line.strip().endswith("/studio/#token=s3cret"), line
+        browser.get("about:blank")
+        browser.get_log("browser")  # what the earlier pages logged
+        browser.get(line.split(": ", 1)[1].strip())
+        wait_for(browser, "return document.body.dataset.ready === '1'")
+        assert browser.execute_script("return window.studio.timeline.slots.length") > 5
+        assert severe(browser) == []
+        status = browser.execute_script(
+            "return fetch('/v1/studio/session').then(r => r.status)"
+        )
+        assert status == 401
+    finally:
+        process.terminate()
+        process.wait()
