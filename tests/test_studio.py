@@ -195,6 +195,27 @@ def clock(driver) -> tuple[float, float, int]:
     return float(data["audioS"]), float(data["animS"]), int(data["frame"])
 
 
+def readout(driver) -> tuple[float, tuple[float, ...]]:
+    """The audio time and the drawn hips position (m) the page wrote in the same frame."""
+    data = driver.execute_script("return {...document.getElementById('clock').dataset}")
+    return float(data["audioS"]), tuple(float(v) for v in data["hipsM"].split(","))
+
+
+def service_hips_m(url: str, timeline: dict, times_s: list[float]):
+    """The root (hips) positions the service's pose sampler gives at ``times_s``."""
+    import urllib.request
+
+    import numpy as np
+
+    base = url.split("/studio/")[0]
+    request = urllib.request.Request(
+        f"{base}/v1/pose", data=json.dumps({"timeline": timeline, "times_s": times_s}).encode(),
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request) as answer:
+        return np.asarray(json.loads(answer.read())["root_positions_m"])
+
+
 def severe(driver) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
@@ -219,7 +240,7 @@ def test_the_page_loads_without_console_errors_and_shows_the_figures(browser, da
 
 
 @needs_browser
-def test_the_animation_follows_the_audio_clock_within_one_frame(browser):
+def test_the_animation_follows_the_audio_clock_within_one_frame(browser, studio_url):
     """10 s of playback, then paused, then 2 s at 1.5x (arrow up twice): every readout the page
     wrote has the dance within one frame of the audio, and the dance moves."""
     from selenium.webdriver.common.keys import Keys
@@ -244,6 +265,15 @@ def test_the_animation_follows_the_audio_clock_within_one_frame(browser):
     assert len(hips) > 10  # and the character moved
     paused = clock(browser)
     assert abs(paused[0] - paused[1]) <= 1.0 / fps
+    # the pose drawn is the dance at the audio time: the hips where the service's sampler puts
+    # them, to within how far they move in one frame
+    import numpy as np
+
+    timeline = browser.execute_script("return window.studio.timeline")
+    audio_s, hips = readout(browser)
+    near = service_hips_m(studio_url, timeline, [audio_s - 1 / fps, audio_s, audio_s + 1 / fps])
+    step_m = max(np.linalg.norm(near[0] - near[1]), np.linalg.norm(near[2] - near[1]))
+    assert np.linalg.norm(np.asarray(hips) - near[1]) <= step_m + 1e-3
     body = browser.find_element("tag name", "body")
     body.send_keys(Keys.ARROW_UP + Keys.ARROW_UP + " ")
     wait_for(browser, "return document.getElementById('play').ariaLabel === 'pause'")

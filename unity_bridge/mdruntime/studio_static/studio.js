@@ -76,6 +76,8 @@ player.onFrame = (audioS, animS) => {
   clock.dataset.audioS = audioS.toFixed(4);
   clock.dataset.animS = animS.toFixed(4);
   clock.dataset.frame = String(frame);
+  const hips = player.hipsWorld(); // the drawn pose's hips (m), for the tests to compare
+  if (hips) clock.dataset.hipsM = hips.map((v) => v.toFixed(4)).join(",");
   clock.textContent = `audio ${audioS.toFixed(3)} s · dance ${animS.toFixed(3)} s (frame ${frame})`;
   if (!player.phraseClock) {
     strip.update(audioS);
