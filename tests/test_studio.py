@@ -503,3 +503,47 @@ def test_with_a_token_the_page_sends_it_and_the_service_wants_it(browser, dance)
     finally:
         process.terminate()
         process.wait()
+
+
+def test_studio_on_a_song_choreographs_it_and_saves_where_asked(tmp_path):
+    """``mdtool studio SONG --output DIR``: the song is choreographed at start (as ``mdtool
+    choreograph`` would), its dance is ready as a .glb, and a save writes the three files."""
+    import urllib.request
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mdtool.cli", "studio", str(SONG), "--library",
+         str(REPO / "phrase_library"), "--port", "0", "--seed", "2",
+         "--output", str(tmp_path / "o")],
+        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("mdtool studio: http://127.0.0.1:"), process.stderr.read()
+        base = line.split(": ", 1)[1].strip().removesuffix("/studio/")
+
+        def get(path: str) -> bytes:
+            with urllib.request.urlopen(base + path) as answer:
+                return answer.read()
+
+        session = json.loads(get("/v1/studio/session"))
+        assert session["song"]["name"] == "demo_song.mp3" and session["timeline"]["seed"] == 2
+        assert session["analysis"]["tempo_bpm"] == pytest.approx(124.0, abs=0.5)
+        assert get("/v1/studio/dance.glb")[:4] == b"glTF"
+        assert get("/v1/studio/audio") == SONG.read_bytes()
+        assert b"<title>mdtool studio</title>" in get("/studio/")
+        request = urllib.request.Request(
+            base + "/v1/studio/save", data=json.dumps({"timeline": session["timeline"]}).encode(),
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request) as answer:
+            outputs = json.loads(answer.read())["outputs"]
+    finally:
+        process.terminate()
+        process.wait()
+    assert sorted(Path(p).name for p in outputs.values()) == [
+        "demo_song.bvh", "demo_song.glb", "demo_song.timeline.json"]  # fmt: skip
+    mdtool("choreograph", str(SONG), "-o", str(tmp_path / "cli"), "--seed", "2",
+           "--library", str(REPO / "phrase_library"), "--format", "json", cwd=tmp_path)  # fmt: skip
+    saved = json.loads((tmp_path / "o" / "demo_song.timeline.json").read_text())
+    expected = json.loads((tmp_path / "cli" / "demo_song.timeline.json").read_text())
+    assert saved == expected
