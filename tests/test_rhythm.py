@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import REPO, SHARED_DATA
+from library_support import mdtool
 
 from musicdance.audio.analysis import analyze_signal
 from musicdance.audio.synth import synth_song, write_song
@@ -150,11 +151,21 @@ def test_the_companion_runs_without_torch(tmp_path):
 
 
 def _cli(*args, check=True):
-    out = subprocess.run([sys.executable, "-m", "mdtool.cli", *map(str, args)],
-                         capture_output=True, text=True, cwd=REPO)  # fmt: skip
+    """``mdtool`` in this process (``library_support.mdtool``): the companion loads once."""
+    out = mdtool(*args, cwd=REPO)
     if check:
         assert out.returncode == 0, out.stderr
     return out
+
+
+@pytest.fixture(scope="module")
+def house_library(tmp_path_factory):
+    """The starter library's house phrases (72 of 520): MuDaR embeds every phrase of the
+    library it scores, and one style is enough to check the commands."""
+    from musicdance.library import open_library
+
+    folder = tmp_path_factory.mktemp("house") / "library"
+    return open_library(REPO / "phrase_library").export(folder, styles=["house"]).path
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +199,7 @@ def test_fit_writes_the_refitted_dance(tmp_path, song):
 
 
 @needs_companion
-def test_choreograph_with_mudar_emission_and_retrieve_both_ways(tmp_path, song):
+def test_choreograph_with_mudar_emission_and_retrieve_both_ways(tmp_path, song, house_library):
     dances = tmp_path / "dances"
     for emission in ("mudar", "mix"):
         out = json.loads(
@@ -203,6 +214,8 @@ def test_choreograph_with_mudar_emission_and_retrieve_both_ways(tmp_path, song):
                 "bvh",
                 "--emission",
                 emission,
+                "--library",
+                house_library,
                 "--json",
             ).stdout
         )
