@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import resource
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -65,6 +68,34 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "shared_bvh" in item.fixturenames:
                 item.add_marker(skip)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--cpu-report", metavar="PATH", default=None,
+        help="append one JSON line per test to PATH: CPU seconds of the test process and its "
+        "waited-for children (setup, call and teardown), and wall seconds; summarise with "
+        "benchmarks/bench_tests.py (wall time alone misleads on a shared machine)",
+    )  # fmt: skip
+
+
+def _cpu_s() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    path = item.config.getoption("--cpu-report")
+    cpu_s, wall_s = _cpu_s(), time.perf_counter()
+    yield
+    if path:
+        row = {"test": item.nodeid, "cpu_s": round(_cpu_s() - cpu_s, 3),
+               "wall_s": round(time.perf_counter() - wall_s, 3)}  # fmt: skip
+        with open(path, "a") as out:  # one short line per write: workers may share the file
+            out.write(json.dumps(row) + "\n")
 
 
 @pytest.fixture(params=SHARED_BVH, ids=[p.stem for p in SHARED_BVH])

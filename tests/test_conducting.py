@@ -225,8 +225,10 @@ def test_gan_through_onnx_is_seeded_and_covers_the_song():
 
 # --- CLI -------------------------------------------------------------------------------------
 def mdtool(*args, cwd=REPO):
-    return subprocess.run([sys.executable, "-m", "mdtool.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    """``mdtool`` in this process (Typer's runner): the models load without a new process."""
+    from library_support import mdtool as in_process
+
+    return in_process(*args, cwd=cwd)
 
 
 def test_cli_conduct_writes_a_valid_set(tmp_path):

@@ -5,8 +5,6 @@ and the runtime's ``recommend``."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -311,8 +309,10 @@ def test_classify_a_dance_gives_votes_per_segment(recognizer, method):
 
 
 def _mdtool(*args, cwd=REPO):
-    return subprocess.run([sys.executable, "-m", "mdtool.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=None)  # fmt: skip
+    """``mdtool`` in this process (Typer's runner): the models load without a new process."""
+    from library_support import mdtool
+
+    return mdtool(*args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
