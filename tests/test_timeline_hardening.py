@@ -27,6 +27,7 @@ from musicdance.audio.synth import synth_song, write_song
 from musicdance.choreo.choreographer import choreograph
 from musicdance.choreo.timeline import (
     MAX_FRAMES,
+    MAX_SLOTS,
     Timeline,
     parse_timeline,
     read_timeline,
@@ -97,7 +98,7 @@ MUTATIONS = {
     "label megabyte": lambda d: d["slots"][0].update(section_label="A" * 1_000_000),
     "schema missing": lambda d: d.pop("schema"),
     "version text": lambda d: d.update(version="1"),
-    "many slots": lambda d: d.update(slots=d["slots"] * 20_001),
+    "many slots": lambda d: d.update(slots=d["slots"] * (MAX_SLOTS // len(d["slots"]) + 1)),
 }
 
 
