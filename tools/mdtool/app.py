@@ -32,6 +32,10 @@ BUNDLE_OPTION = typer.Option(
     "feature scorer).",
 )
 NO_BUNDLE_OPTION = typer.Option(False, "--no-bundle", help="Score with the features only.")
+USER_OPTION = typer.Option(
+    None, "--user", envvar="MDTOOL_USER", show_envvar=True,
+    help="Curator recorded with each replace (default: the login name).",
+)  # fmt: skip
 FEATURE_WEIGHT_OPTION = typer.Option(
     DEFAULT_FEATURE_WEIGHT, "--feature-weight", min=0.0, max=1.0,
     help="With a bundle: weight of the feature scorer in the geometric mix.",

@@ -16,10 +16,12 @@ from mdtool.app import (
     NO_BUNDLE_OPTION,
     ROOT_MOTION_OPTION,
     UNITS_OPTION,
+    USER_OPTION,
     app,
     check_bundle_choice,
     console,
     emission_choice,
+    err_console,
     format_list,
     mesh_choice,
     print_json,
@@ -228,6 +230,23 @@ def _edit_scorer(timeline, library, bundle: Path | None, no_bundle: bool, featur
     return scorer_for(model, analyze(song), feature_weight=feature_weight), name, None
 
 
+def _edit_context(timeline, library, bundle: Path | None, no_bundle: bool, record: bool):
+    """``(analysis, bundle)`` a recorded replace keeps: the song's analysis when its audio is
+    still there (the slot's model input comes from it) and the bundle that would score it."""
+    if not record:
+        return None, None
+    check_bundle_choice(bundle, no_bundle)
+    model, _, _ = _choose_bundle(library, bundle, no_bundle)
+    song = Path(timeline.song["path"])
+    if not song.is_file():
+        err_console.print(f"note: the song {song} is not there: edits are recorded without "
+                          "their model input (training cannot use them)")  # fmt: skip
+        return None, model
+    from musicdance.audio.analysis import analyze
+
+    return analyze(song), model
+
+
 def _print_timeline(timeline) -> None:
     table = Table(
         title=f"{timeline.song['path']}: {timeline.style}, {timeline.song['tempo_bpm']:.0f} BPM, "
@@ -264,10 +283,20 @@ def edit(
     ),
     no_bundle: bool = NO_BUNDLE_OPTION,
     feature_weight: float = FEATURE_WEIGHT_OPTION,
+    user: str = USER_OPTION,
+    record: bool = typer.Option(
+        True, "--record/--no-record",
+        help="Record each replace in the library (labels for 'train finetune --labels edits').",
+    ),  # fmt: skip
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """List alternatives for a slot, or swap phrases and re-render the dance files."""
-    from musicdance.choreo.choreographer import alternatives, replace_phrase
+    """List alternatives for a slot, or swap phrases and re-render the dance files.
+
+    Every replace is recorded in the library (the slot's features and model input, the
+    phrases, the curator, the time; never the audio): see 'mdtool library edits'.
+    """
+    from musicdance.choreo.choreographer import alternatives
+    from musicdance.choreo.curation import replace_phrases
     from musicdance.choreo.export import dance_outputs, export_dance
     from musicdance.choreo.render import render_timeline
     from musicdance.choreo.timeline import read_timeline
@@ -302,11 +331,17 @@ def edit(
         return
     if not replace:
         raise typer.BadParameter("give --alternatives with --slot, or --replace N=PHRASE_ID")
+    replacements = []
     for item in replace:
         number, _, phrase_id = item.partition("=")
         if not number.strip().isdigit() or not phrase_id.strip():
             raise typer.BadParameter(f"--replace takes N=PHRASE_ID, got {item!r}")
-        timeline = replace_phrase(timeline, phrases, int(number), phrase_id.strip())
+        replacements.append((int(number), phrase_id.strip()))
+    analysis, scoring_bundle = _edit_context(timeline, phrases, bundle, no_bundle, record)
+    timeline, edits = replace_phrases(
+        timeline, phrases, replacements, analysis=analysis, user=user, bundle=scoring_bundle,
+        record=record,
+    )  # fmt: skip
     stem = timeline_path.name.removesuffix(".timeline.json").removesuffix(".json")
     folder = timeline_path.parent
     formats = ["json"] + [f for f in ("glb", "bvh") if (folder / f"{stem}.{f}").exists()]
@@ -316,12 +351,15 @@ def edit(
     # runtime, which keeps renders, re-renders only what changed.
     motion = render_timeline(timeline, phrases)
     export_dance(timeline, motion, outputs)
+    recorded = [e.id for e in edits] if record else []
     if as_json:
         print_json({"outputs": {k: str(v) for k, v in outputs.items()},
-                    "phrases": timeline.phrase_ids()})  # fmt: skip
+                    "phrases": timeline.phrase_ids(), "recorded_edits": recorded})  # fmt: skip
         return
     for path in outputs.values():
         console.print(f"wrote {path}")
+    if recorded:
+        console.print(f"recorded {len(recorded)} edit(s) by {edits[0].user} in {phrases.path}")
 
 
 @app.command()

@@ -1,5 +1,6 @@
 """Phrase-library commands: ``mdtool library build-starter | import | list | show | tag | untag |
-set-status | remove | stats | validate | preview | transitions | index | export | repair``."""
+set-status | remove | edits | stats | validate | preview | transitions | index | export |
+repair``."""
 
 from __future__ import annotations
 
@@ -375,6 +376,64 @@ def remove(
     """Remove phrases and their motion files (all or nothing)."""
     removed = _open(library).remove(phrase_ids)
     console.print(f"removed {len(removed)} phrase(s): {', '.join(removed)}")
+
+
+@library_app.command("edits")
+def edits_command(
+    library: Path = LIBRARY_OPTION,
+    user: list[str] = typer.Option(None, "--user", help="Only these curators' edits."),
+    last: int = typer.Option(20, "--last", min=0, help="How many of the latest edits to list."),
+    agreement: bool = typer.Option(
+        False, "--agreement", help="Also: how often the bundle's first choice is the curator's."
+    ),
+    bundle: Path = typer.Option(
+        None, "--bundle", help="With --agreement: the bundle (default: bundles/default)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The curators' recorded replaces (labels for 'train finetune --labels edits')."""
+    from musicdance.library.edits import list_edits, summarise_edits
+
+    opened = _open(library)
+    edits = list_edits(opened, users=user or None, with_inputs=agreement)
+    report = {"library": str(library), **summarise_edits(edits),
+              "latest": [e.to_json() for e in edits[-last:]] if last else []}  # fmt: skip
+    if agreement:
+        report["agreement"] = _edits_agreement(opened, edits, bundle)
+    if as_json:
+        print_json(report)
+        return
+    console.print(
+        f"{library}: {report['edits']} edits ({report['with_model_input']} with a model input) "
+        f"on {report['songs']} songs"
+    )
+    for key in ("users", "styles"):
+        console.print(f"  {key}: {', '.join(f'{k} {v}' for k, v in report[key].items()) or '-'}")
+    if report["latest"]:
+        table = Table(title=f"latest {len(report['latest'])}")
+        for column in ("id", "time (UTC)", "user", "song", "slot", "replaced", "chosen"):
+            table.add_column(column)
+        for row in report["latest"]:
+            table.add_row(str(row["id"]), row["created_at"], row["user"],
+                          row["song_name"] or row["song_id"][:16], str(row["slot"]),
+                          row["replaced_id"], row["chosen_id"])  # fmt: skip
+        console.print(table)
+    if agreement:
+        found = report["agreement"]
+        console.print(
+            f"agreement of {found['bundle']} on {found['scored']} edits: top-1 "
+            f"{found['top1']:.1%} (model alone {found['model_top1']:.1%}), top-5 "
+            f"{found['top5']:.1%}"
+        )
+
+
+def _edits_agreement(library, edits, bundle: Path | None) -> dict:
+    from musicdance.bundle import DEFAULT_BUNDLE, open_bundle
+    from musicdance.choreo.curation import agreement
+
+    folder = bundle or DEFAULT_BUNDLE
+    return {"bundle": str(folder),
+            **agreement(open_bundle(folder, library=library), edits, library)}  # fmt: skip
 
 
 @library_app.command()

@@ -11,6 +11,7 @@ from mdtool.app import (
     BUNDLE_OPTION,
     FEATURE_WEIGHT_OPTION,
     NO_BUNDLE_OPTION,
+    USER_OPTION,
     app,
     check_bundle_choice,
     err_console,
@@ -91,6 +92,11 @@ def serve(
     preload: bool = typer.Option(
         True, "--preload/--no-preload", help="Decode every phrase before serving."
     ),
+    record_edits: bool = typer.Option(
+        True, "--record-edits/--no-record-edits",
+        help="Record every replace in the library's edits table (labels for training).",
+    ),  # fmt: skip
+    user: str = USER_OPTION,
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
     write_openapi: Path = typer.Option(
         None, "--write-openapi", help="Write the API schema (OpenAPI JSON) here and exit."
@@ -137,7 +143,7 @@ def serve(
             runtime = Runtime(
                 library, bundle=bundle, default_bundle=not no_bundle,
                 feature_weight=feature_weight, preload=preload, work_dir=folder.path,
-                catalog=catalog,
+                catalog=catalog, record_edits=record_edits, user=user,
             )  # fmt: skip
             scorer = "bundle " + str(runtime.bundle.path) if runtime.bundle else "features"
             note = f" ({runtime.scorer_note})" if runtime.scorer_note else ""

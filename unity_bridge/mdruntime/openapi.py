@@ -196,13 +196,41 @@ def openapi_schema() -> dict[str, Any]:
                                 "timeline": _ref("Timeline"),
                                 "slot": {"type": "integer", "minimum": 0},
                                 "phrase_id": {"type": "string"},
+                                "user": {
+                                    "type": "string",
+                                    "minLength": 1,
+                                    "maxLength": 100,
+                                    "description": "curator recorded with the edit (default: "
+                                    "the service's --user, $MDTOOL_USER, the login name)",
+                                },
                             },
                         },
                         "timeline, slot and the new phrase",
                     ),
                     "responses": {
-                        "200": _json(_ref("TimelineResult"), "the edited timeline"),
+                        "200": _json(
+                            _ref("ReplaceResult"),
+                            "the edited timeline; with edit recording on, the change is a new "
+                            "row of the library's edits table",
+                        ),
                         **_errors(*_TIMELINE_BODY),
+                    },
+                }
+            },
+            "/v1/edits/agreement": {
+                "get": {
+                    "summary": "How often the bundle's first choice is the curators' phrase",
+                    "description": (
+                        "Over the recorded edits (mdtool edit --replace, /v1/replace, the "
+                        "studio): for each edited slot, the best phrase of the edit's style by "
+                        "the loaded bundle (mixed with the feature scorer as the choreographer "
+                        "scores; model_top1: the model alone) against the curator's choice. "
+                        "Fractions are null without a bundle or usable edits."
+                    ),
+                    "parameters": [_param("user", {"type": "string"}, "only this curator")],
+                    "responses": {
+                        "200": _json(_ref("EditsAgreement"), "agreement with the curators"),
+                        **_errors("400", "401", "503", "504"),
                     },
                 }
             },
@@ -540,6 +568,43 @@ def _schemas() -> dict[str, Any]:
                 "timeline": _ref("Timeline"),
                 "key": {"type": "string", "description": "sha256 of the timeline"},
                 "scorer": {"type": "string", "enum": ["feature", "onnx"]},
+            },
+        },
+        "ReplaceResult": {
+            "type": "object",
+            "required": ["timeline", "key", "edit_id", "record_note"],
+            "properties": {
+                "timeline": _ref("Timeline"),
+                "key": {"type": "string", "description": "sha256 of the timeline"},
+                "edit_id": {
+                    "type": ["integer", "null"],
+                    "description": "row of the library's edits table (null: not recorded)",
+                },
+                "record_note": {
+                    "type": ["string", "null"],
+                    "description": "why the edit was not recorded (read-only library)",
+                },
+            },
+        },
+        "EditsAgreement": {
+            "type": "object",
+            "required": ["bundle", "edits", "scored", "top1", "model_top1"],
+            "properties": {
+                "bundle": {"type": ["string", "null"]},
+                "edits": {"type": "integer", "description": "edits recorded"},
+                "scored": {"type": "integer", "description": "edits with a model input"},
+                "skipped": {"type": "integer"},
+                "feature_weight": {"type": "number"},
+                **{
+                    key: {"type": ["number", "null"], "minimum": 0, "maximum": 1,
+                          "description": text}
+                    for key, text in (
+                        ("top1", "share where the first choice is the curator's phrase"),
+                        ("top5", "share where the curator's phrase is in the first five"),
+                        ("model_top1", "top1 by the model's probabilities alone"),
+                        ("replaced_top1", "share where the first choice is the replaced phrase"),
+                    )
+                },  # fmt: skip
             },
         },
         "Alternatives": {

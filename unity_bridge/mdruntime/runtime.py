@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -37,6 +38,7 @@ from musicdance import __version__ as MDTOOL_VERSION
 from musicdance.audio.analysis import Analysis, analyze, analyze_signal
 from musicdance.bundle import choose_bundle
 from musicdance.choreo import choreographer
+from musicdance.choreo.curation import agreement, replace_phrases
 from musicdance.choreo.export import export_dance, export_group
 from musicdance.choreo.group import GROUP_SCHEMA, GROUP_VERSION, GroupTimeline, choreograph_group
 from musicdance.choreo.group_render import GroupRendered, MemoLibrary, render_group
@@ -56,6 +58,7 @@ from musicdance.choreo.timeline import (
 from musicdance.defaults import DEFAULT_BUNDLE, DEFAULT_FEATURE_WEIGHT
 from musicdance.errors import MusicDanceError
 from musicdance.library import open_library
+from musicdance.library.edits import list_edits, record_edits
 from musicdance.motion.motion import Motion
 from musicdance.recognize.features import canonical_positions, resample_positions
 from musicdance.recognize.recognizer import Recognizer, SongProfile, catalog_profiles, rank_songs
@@ -74,6 +77,7 @@ __all__ = [
 ]
 
 RUNTIME_API_VERSION = 1
+_log = logging.getLogger("mdruntime")
 # MAX_SONG_S (the longest timeline rendered; a longer one is refused before any work), MAX_FPS
 # and MAX_SLOTS are the limits of ``Timeline.validate`` (``musicdance.choreo.timeline``).
 
@@ -146,6 +150,11 @@ class Runtime:
             temporary folder). Nothing is written anywhere else.
         catalog: a folder of songs that :meth:`recommend` ranks for a dance (analysed on first
             use and kept in memory; a cache ``mdtool recommend`` left in the folder is read).
+        record_edits: record every :meth:`replace` in the library's ``edits`` table
+            (``musicdance.choreo.curation``; ``mdtool serve`` turns it on); off, nothing is
+            written to the library.
+        user: the curator recorded with each replace when the caller names none
+            (``musicdance.choreo.curation.current_user``).
     """
 
     def __init__(
@@ -162,6 +171,8 @@ class Runtime:
         bundle_threads: int = 0,
         conducting_bundle: str | os.PathLike[str] | None = None,
         catalog: str | os.PathLike[str] | None = None,
+        record_edits: bool = False,
+        user: str | None = None,
     ) -> None:
         opened = open_library(library) if isinstance(library, str | os.PathLike) else library
         self.library = CachedLibrary(opened)
@@ -187,6 +198,8 @@ class Runtime:
         self._conducting_bundle = conducting_bundle
         self._conductor = None
         self.catalog = Path(catalog) if catalog is not None else None
+        self.record_edits = bool(record_edits)
+        self.user = user
         self._recognition_bundle = Path(bundle) if bundle is not None else DEFAULT_BUNDLE
         self._recognizer = None
         self._catalog_profiles = None
@@ -316,8 +329,9 @@ class Runtime:
     def remember_analysis(self, timeline: Timeline, analysis: Analysis) -> None:
         """Keep the song's analysis for this timeline, so that a bundle re-scores its
         alternatives as ``mdtool edit --alternatives`` does (``mdtool studio`` opening a
-        timeline file); nothing is kept without a bundle."""
-        if self.bundle is not None:
+        timeline file) and a recorded edit keeps the slot's model input; nothing is kept
+        without a bundle or edit recording."""
+        if self.bundle is not None or self.record_edits:
             spans = [(s.start_s, s.end_s) for s in timeline.slots]
             self._analyses.put(_analysis_key(timeline.duration_s, spans), analysis)
 
@@ -370,17 +384,59 @@ class Runtime:
     def _analysis_of(self, timeline: Timeline) -> Analysis | None:
         if self.bundle is None:
             return None
+        return self._song_analysis(timeline)
+
+    def _song_analysis(self, timeline: Timeline) -> Analysis | None:
         spans = [(s.start_s, s.end_s) for s in timeline.slots]
         return self._analyses.get(_analysis_key(timeline.duration_s, spans))
 
-    def replace(self, timeline: Timeline, slot: int, phrase_id: str) -> Timeline:
-        """A copy of the timeline with ``phrase_id`` in ``slot`` (``mdtool edit --replace``).
+    def replace(
+        self, timeline: Timeline, slot: int, phrase_id: str, *,
+        analysis: Analysis | None = None, user: str | None = None,
+    ) -> Timeline:  # fmt: skip
+        """A copy of the timeline with ``phrase_id`` in ``slot`` (``mdtool edit --replace``),
+        recorded as an edit when ``record_edits`` is on (:meth:`replace_recorded`).
 
         Its render is derived from ``timeline``'s (``rerender``) when that is still cached."""
+        return self.replace_recorded(timeline, slot, phrase_id, analysis=analysis, user=user)[0]
+
+    def replace_recorded(
+        self, timeline: Timeline, slot: int, phrase_id: str, *,
+        analysis: Analysis | None = None, user: str | None = None,
+    ) -> tuple[Timeline, dict]:  # fmt: skip
+        """:meth:`replace`, and what was recorded: ``{"edit_id", "record_note"}``. The edit
+        (by ``user``, else the runtime's) keeps the slot's model input when the song's analysis
+        is given or cached. A recording that fails (a read-only library) does not fail the
+        replace: ``edit_id`` is None and ``record_note`` says why."""
         self.check_timeline(timeline)
-        edited = choreographer.replace_phrase(timeline, self.library, int(slot), str(phrase_id))
+        edited, edits = replace_phrases(
+            timeline, self.library, [(int(slot), str(phrase_id))],
+            analysis=analysis or self._song_analysis(timeline), user=user or self.user,
+            bundle=self.bundle, record=False,
+        )  # fmt: skip
+        recorded = {"edit_id": None, "record_note": None}
+        if self.record_edits and edits:
+            try:
+                record_edits(self.library.library, edits)
+                recorded["edit_id"] = edits[0].id
+            except MusicDanceError as error:
+                recorded["record_note"] = f"edit not recorded: {error}"
+                _log.warning("%s", recorded["record_note"])
         self._edited_from.put(timeline_key(edited), timeline_key(timeline))
-        return edited
+        return edited, recorded
+
+    def edits_agreement(self, *, users: list[str] | None = None) -> dict:
+        """How often the loaded bundle's first choice is the curators' recorded phrase
+        (``musicdance.choreo.curation.agreement``; ``top1`` etc. are null without a bundle)."""
+        edits = list_edits(self.library.library, users=users, with_inputs=self.bundle is not None)
+        report = {"bundle": None if self.bundle is None else str(self.bundle.path)}
+        if self.bundle is None:
+            return {**report, "edits": len(edits), "scored": 0, "skipped": len(edits),
+                    "feature_weight": self.feature_weight, "top1": None, "top5": None,
+                    "model_top1": None, "replaced_top1": None}  # fmt: skip
+        found = agreement(self.bundle, edits, self.library, feature_weight=self.feature_weight)
+        return {**report, **{k: (None if isinstance(v, float) and v != v else v)
+                             for k, v in found.items()}}  # fmt: skip
 
     # -- rendering and sampling ------------------------------------------------------------------
 
@@ -732,9 +788,10 @@ class Session:
             scorer=self.runtime.scorer_for(self.analysis),
         )  # fmt: skip
 
-    def replace(self, slot: int, phrase_id: str) -> Timeline:
+    def replace(self, slot: int, phrase_id: str, *, user: str | None = None) -> Timeline:
         """Put ``phrase_id`` in ``slot``; the previous timeline goes on the undo history."""
-        updated = self.runtime.replace(self.timeline, slot, phrase_id)
+        updated = self.runtime.replace(self.timeline, slot, phrase_id, analysis=self.analysis,
+                                       user=user)  # fmt: skip
         self.history.append(self.timeline)
         self._set(updated)
         return updated

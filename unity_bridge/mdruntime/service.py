@@ -8,7 +8,8 @@ JSON API, version 1 (schema: :func:`mdruntime.openapi.openapi_schema`, published
     GET  /v1/phrases         the library's phrases (for an editing UI)
     POST /v1/choreograph     audio bytes -> timeline
     POST /v1/alternatives    {timeline, slot, top_k} -> ranked phrases
-    POST /v1/replace         {timeline, slot, phrase_id} -> timeline
+    POST /v1/replace         {timeline, slot, phrase_id, user} -> timeline (recorded as an edit)
+    GET  /v1/edits/agreement how often the bundle's first choice is the curators' (?user=)
     POST /v1/bake            {timeline} -> pose track (MDPT bytes, what engines sample)
     POST /v1/pose            {timeline, times_s} -> poses
     POST /v1/render.glb      {timeline} -> .glb
@@ -27,7 +28,9 @@ Safe by default: binds 127.0.0.1; any other address needs a token (``Authorizati
 uploads and JSON bodies are size-bounded and must arrive within ``body_timeout_s``; every job has
 a time limit; CPU work runs on a bounded thread pool with a bounded queue (503 when full);
 malformed input gets a 4xx with ``{"error": {"status", "message"}}``; files are staged only in
-the work folder and removed at once. The service is stateless: clients send the timeline back.
+the work folder and removed at once. The service is stateless: clients send the timeline back;
+with edit recording on (``mdtool serve``'s default) each replace is appended to the library's
+``edits`` table (``musicdance.library.edits``), the one write outside the work folder.
 """
 
 from __future__ import annotations
@@ -414,8 +417,23 @@ async def replace(request: Request) -> Response:
     timeline = _timeline_of(body, state.config)
     slot = _field(body, "slot", int)
     phrase_id = _field(body, "phrase_id", str)
-    edited = await state.jobs.run(state.runtime.replace, timeline, slot, phrase_id)
-    return JSONResponse({"timeline": edited.to_json(), "key": timeline_key(edited)})
+    user = _field(body, "user", str, required=False)
+    if user is not None and not 0 < len(user.strip()) <= 100:
+        raise ServiceError(400, "field 'user' must be 1-100 characters")
+    edited, recorded = await state.jobs.run(
+        functools.partial(state.runtime.replace_recorded, user=user), timeline, slot, phrase_id
+    )
+    return JSONResponse({"timeline": edited.to_json(), "key": timeline_key(edited), **recorded})
+
+
+@endpoint()
+async def edits_agreement(request: Request) -> Response:
+    state = _service(request)
+    user = _query(request, "user", _short_text(100), None)
+    report = await state.jobs.run(
+        functools.partial(state.runtime.edits_agreement, users=[user] if user else None)
+    )
+    return JSONResponse(report)
 
 
 @endpoint()
@@ -706,6 +724,7 @@ ROUTES = [
     Route("/v1/choreograph", choreograph, methods=["POST"]),
     Route("/v1/alternatives", alternatives, methods=["POST"]),
     Route("/v1/replace", replace, methods=["POST"]),
+    Route("/v1/edits/agreement", edits_agreement, methods=["GET"]),
     Route("/v1/bake", bake, methods=["POST"]),
     Route("/v1/pose", pose, methods=["POST"]),
     Route("/v1/render.glb", render_glb, methods=["POST"]),

@@ -53,10 +53,39 @@ CREATE INDEX phrases_status ON phrases(status);
 CREATE INDEX phrases_tempo ON phrases(tempo_bpm);
 """
 
+#: Curators' replaces (``musicdance.library.edits``): what the slot sounded like as the model
+#: sees it (its compact features as JSON, and its phrase model input stored once per content
+#: hash in ``edit_inputs``), never the audio.
+_V3 = """
+CREATE TABLE edit_inputs (
+    sha256 TEXT PRIMARY KEY,
+    shape TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE edits (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at TEXT NOT NULL,
+    user TEXT NOT NULL,
+    song_id TEXT NOT NULL,
+    song_name TEXT NOT NULL DEFAULT '',
+    slot INTEGER NOT NULL CHECK (slot >= 0),
+    style TEXT NOT NULL,
+    chosen_id TEXT NOT NULL,
+    replaced_id TEXT NOT NULL,
+    bundle TEXT NOT NULL DEFAULT '',
+    bundle_sha256 TEXT NOT NULL DEFAULT '',
+    slot_features TEXT NOT NULL,
+    input_sha256 TEXT REFERENCES edit_inputs(sha256)
+);
+CREATE INDEX edits_user ON edits(user);
+CREATE INDEX edits_song ON edits(song_id);
+"""
+
 #: (version, description, SQL script), oldest first.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "phrases and tags tables", _V1),
     (2, "indexes on status and tempo", _V2),
+    (3, "edits and edit_inputs tables (curators' replaces as labels)", _V3),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

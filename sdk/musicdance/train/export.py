@@ -209,6 +209,26 @@ def to_float16_weights(
     return out
 
 
+def conv_norm_pairs(module: nn.Module) -> list[tuple[str, str, str]]:
+    """``(parent name, conv name, norm name)`` of every batch norm that directly follows a
+    convolution in ``module`` (a ``Sequential``'s registration order is the data flow)."""
+    pairs = []
+    for parent_name, parent in module.named_modules():
+        if isinstance(parent, nn.Sequential):
+            names = list(parent._modules)
+            candidates = list(zip(names, names[1:], strict=False))
+        elif isinstance(parent, Bottleneck):
+            candidates = [(f"conv{index}", f"bn{index}") for index in (1, 2, 3)]
+        else:
+            continue
+        for conv_name, norm_name in candidates:
+            conv, norm = getattr(parent, conv_name), getattr(parent, norm_name)
+            convolution = isinstance(conv, nn.Conv2d | nn.ConvTranspose2d)
+            if convolution and isinstance(norm, nn.BatchNorm2d):
+                pairs.append((parent_name, conv_name, norm_name))
+    return pairs
+
+
 def fold_batch_norms(module: nn.Module) -> nn.Module:
     """Fold every batch norm that follows a convolution into it, in place (eval statistics), and
     return ``module``; the batch norms become ``Identity``. Same function up to float32
@@ -218,24 +238,13 @@ def fold_batch_norms(module: nn.Module) -> nn.Module:
     """
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-    def fold(conv: nn.Module, norm: nn.Module) -> nn.Module:
-        return fuse_conv_bn_eval(conv, norm, transpose=isinstance(conv, nn.ConvTranspose2d))
-
     module.eval()
-    for parent in list(module.modules()):
-        if isinstance(parent, nn.Sequential):  # registration order is the data flow
-            names = list(parent._modules)
-            pairs = list(zip(names, names[1:], strict=False))
-        elif isinstance(parent, Bottleneck):
-            pairs = [(f"conv{index}", f"bn{index}") for index in (1, 2, 3)]
-        else:
-            continue
-        for conv_name, norm_name in pairs:
-            conv, norm = getattr(parent, conv_name), getattr(parent, norm_name)
-            convolution = isinstance(conv, nn.Conv2d | nn.ConvTranspose2d)
-            if convolution and isinstance(norm, nn.BatchNorm2d):
-                setattr(parent, conv_name, fold(conv, norm))
-                setattr(parent, norm_name, nn.Identity())
+    for parent_name, conv_name, norm_name in conv_norm_pairs(module):
+        parent = module.get_submodule(parent_name)
+        conv, norm = getattr(parent, conv_name), getattr(parent, norm_name)
+        transpose = isinstance(conv, nn.ConvTranspose2d)
+        setattr(parent, conv_name, fuse_conv_bn_eval(conv, norm, transpose=transpose))
+        setattr(parent, norm_name, nn.Identity())
     left = [name for name, sub in module.named_modules() if isinstance(sub, nn.BatchNorm2d)]
     if left:
         raise MusicDanceError(f"batch norms that follow no convolution: {', '.join(left)}")
