@@ -256,15 +256,47 @@ def finetune_command(
         True, "--attention/--no-attention", help="Residual attention blocks in T."
     ),
     balance: bool = typer.Option(False, "--balance/--no-balance", help="Class balancing."),
-    epochs: int = typer.Option(30, "--epochs", min=1, help="Epochs (paper: 500)."),
-    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Samples per step/process."),
-    lr: float = typer.Option(1e-2, "--lr", help="SGD learning rate (paper: 1e-2)."),
+    epochs: int = typer.Option(
+        None, "--epochs", min=1, help="Epochs (default 30, paper: 500; edits: 60)."
+    ),
+    batch_size: int = typer.Option(
+        None, "--batch-size", min=1, help="Samples per step/process (default 64; edits: 32)."
+    ),
+    lr: float = typer.Option(
+        None, "--lr", help="Learning rate (default: SGD 1e-2 as the paper; edits: Adam 1e-3)."
+    ),
     processes: int = PROCESSES_OPTION,
     seed: int = SEED_OPTION,
     resume: bool = RESUME_OPTION,
+    labels: str = typer.Option(
+        "corpus", "--labels",
+        help="corpus (the corpus' labelled songs) or edits (the curators' recorded replaces "
+        "in --library; --init is then a bundle or checkpoint, default bundles/default).",
+    ),  # fmt: skip
+    library: Path = typer.Option(
+        DEFAULT_LIBRARY, "--library", "-L", help="With --labels edits: the library."
+    ),
+    user: list[str] = typer.Option(None, "--user", help="With --labels edits: only theirs."),
+    bundle_out: Path = typer.Option(
+        Path("build/bundle-edits"), "--bundle-out",
+        help="With --labels edits: the bundle written (export-onnx --bundle).",
+    ),  # fmt: skip
+    force: bool = typer.Option(False, "--force", help="Replace an existing --bundle-out."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Fine-tune the predictor on the labelled songs with the encoder frozen (eq. 5)."""
+    """Fine-tune the predictor on the labelled songs with the encoder frozen (eq. 5), or with
+    --labels edits on the curators' recorded replaces, and export a bundle."""
+    if labels not in ("corpus", "edits"):
+        raise typer.BadParameter("--labels is corpus or edits")
+    if labels == "edits":
+        if resume or processes > 1:
+            raise typer.BadParameter("--labels edits trains in one process, without --resume")
+        _finetune_edits(
+            library, out, init, user, bundle_out, force, epochs=epochs or 60,
+            batch_size=batch_size or 32, lr=lr or 1e-3, seed=seed, as_json=as_json,
+        )  # fmt: skip
+        return
+    epochs, batch_size, lr = epochs or 30, batch_size or 64, lr or 1e-2
     result = _loops().finetune(
         corpus, out, init=init, encoder=encoder, embedding_dim=embedding_dim, attention=attention,
         balance=balance,
@@ -272,6 +304,37 @@ def finetune_command(
         resume=resume, progress=None if as_json else training_progress,
     )  # fmt: skip
     _report(result, ["epoch", "loss", "train_top1", "top1", "top5", "top10"], as_json)
+
+
+def _finetune_edits(library, out, init, users, bundle_out, force, *, as_json, **settings):
+    """``train finetune --labels edits``: fine-tune on the library's edits, export a bundle."""
+    _loops()
+    from musicdance.defaults import DEFAULT_BUNDLE
+    from musicdance.library import open_library
+    from musicdance.train import bundle_export
+    from musicdance.train.edits import finetune_on_edits
+
+    opened = open_library(library)
+    if out == DEFAULT_RUNS / "finetune.pt":
+        out = DEFAULT_RUNS / "finetune-edits.pt"
+    bundle_export._check_target(Path(bundle_out), force)  # before any training
+    report = finetune_on_edits(
+        opened, out, init=init or DEFAULT_BUNDLE, users=users or None,
+        progress=None if as_json else training_progress, **settings,
+    )  # fmt: skip
+    exported = bundle_export.export_bundle(out, bundle_out, library=library, force=force)
+    report["bundle"] = exported["bundle"]
+    report["bundle_max_abs_diff"] = exported["max_abs_diff"]
+    if as_json:
+        print_json(report)
+        return
+    console.print(
+        f"learned from {report['edits_used']} edits ({report['edits_skipped']} skipped) by "
+        f"{', '.join(report['users'])}: top-1 on them {report['edits_top1_before']:.1%} -> "
+        f"{report['edits_top1_after']:.1%} ({report['seconds']:.1f} s)"
+    )
+    console.print(f"wrote {out} and bundle {report['bundle']}; see its agreement with "
+                  f"'mdtool library edits --agreement --bundle {report['bundle']}'")  # fmt: skip
 
 
 @train_app.command("coascent")
