@@ -317,7 +317,7 @@ def _finetune_edits(library, out, init, users, bundle_out, force, *, as_json, **
     opened = open_library(library)
     if out == DEFAULT_RUNS / "finetune.pt":
         out = DEFAULT_RUNS / "finetune-edits.pt"
-    bundle_export._check_target(Path(bundle_out), force)  # before any training
+    bundle_export.check_bundle_target(Path(bundle_out), force)  # before any training
     report = finetune_on_edits(
         opened, out, init=init or DEFAULT_BUNDLE, users=users or None,
         progress=None if as_json else training_progress, **settings,

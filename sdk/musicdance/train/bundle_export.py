@@ -286,7 +286,7 @@ def export_bundle(
             library_path,
         )
     target = Path(out)
-    _check_target(target, force)
+    check_bundle_target(target, force)
     networks = networks_from_checkpoint(loaded).eval()
     names = None if all_graphs else ("probabilities",)
     transition = loaded.get("transition")
@@ -371,7 +371,8 @@ def _rounding_record(
     return {**rounding, "checkpoint_sha256": file_sha256(checkpoint), "inputs": checks["inputs"]}
 
 
-def _check_target(target: Path, force: bool) -> None:
+def check_bundle_target(target: Path, force: bool) -> None:
+    """Raise unless ``target`` can take a bundle (missing, empty, or a bundle with ``force``)."""
     if target.exists() and not target.is_dir():
         raise MusicDanceError("the bundle path exists and is not a folder", target)
     if target.is_dir() and any(target.iterdir()):
