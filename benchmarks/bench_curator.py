@@ -65,7 +65,10 @@ def main() -> None:
         held = [curate_song(library, curator, seed=900 + k, duration_s=args.duration,
                             bundle=shipped) for k in range(args.holdout)]  # fmt: skip
         slots = [edit for song in held for edit in song.all_slots(curator)]
-        chorus = sum(s == "chorus" for song in held for s in song.sections)
+        in_chorus = [s == "chorus" for song in held for s in song.sections]
+        chorus = sum(in_chorus)
+        parts = {"chorus": [e for e, c in zip(slots, in_chorus, strict=True) if c],
+                 "other": [e for e, c in zip(slots, in_chorus, strict=True) if not c]}  # fmt: skip
         edits = list_edits(library, with_inputs=True)
         prepared_s = time.perf_counter() - t0
         rules = agreement(shipped, slots, library, feature_weight=1.0)
@@ -81,9 +84,11 @@ def main() -> None:
                 export_bundle(checkpoint, work / f"bundle-{n}", library=library.path)
                 bundle = open_bundle(work / f"bundle-{n}", library=library)
             found = agreement(bundle, slots, library)
+            by_part = {f"{name}_model_top1": agreement(bundle, part, library)["model_top1"]
+                       for name, part in parts.items()}  # fmt: skip
             rows.append({"n": n, "model_top1": found["model_top1"], "top1": found["top1"],
                          "top5": found["top5"], "replaced_top1": found["replaced_top1"],
-                         "seconds": round(time.perf_counter() - t1, 1)})  # fmt: skip
+                         **by_part, "seconds": round(time.perf_counter() - t1, 1)})  # fmt: skip
         report = {
             "training_songs": songs, "edits_recorded": len(edits),
             "edits_with_input": sum(e.model_input is not None for e in edits),
@@ -100,10 +105,12 @@ def main() -> None:
           f"input); held out: {report['holdout_slots']} slots of {report['holdout_songs']} songs "
           f"({chorus} in choruses); {report['prepare_s']} s to prepare")  # fmt: skip
     print(f"rules (feature scorer) top-1 agreement with the curator: {rules['top1']:.1%}")
-    print(f"{'N':>5} {'model top-1':>12} {'mixed top-1':>12} {'mixed top-5':>12} {'s':>7}")
+    print(f"{'N':>5} {'model top-1':>12} {'(chorus)':>9} {'(other)':>9} {'mixed top-1':>12} "
+          f"{'mixed top-5':>12} {'s':>7}")  # fmt: skip
     for row in rows:
-        print(f"{row['n']:>5} {row['model_top1']:>12.1%} {row['top1']:>12.1%} "
-              f"{row['top5']:>12.1%} {row['seconds']:>7.1f}")  # fmt: skip
+        print(f"{row['n']:>5} {row['model_top1']:>12.1%} {row['chorus_model_top1']:>9.1%} "
+              f"{row['other_model_top1']:>9.1%} {row['top1']:>12.1%} {row['top5']:>12.1%} "
+              f"{row['seconds']:>7.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":
