@@ -19,8 +19,10 @@ bundle's or checkpoint's transition matrix.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,13 @@ from musicdance.train.common import TrainingProgress, embed, report_progress, se
 from musicdance.train.export import conv_norm_pairs, fold_batch_norms
 from musicdance.train.networks import Networks
 
-__all__ = ["EditLabels", "edit_labels", "finetune_on_edits", "networks_from_bundle"]
+__all__ = [
+    "EditLabels",
+    "edit_labels",
+    "finetune_on_edits",
+    "fit_predictor",
+    "networks_from_bundle",
+]
 
 _TRAINED = ("encoder.", "predictor.")
 
@@ -163,6 +171,59 @@ def _masked_loss(logits: torch.Tensor, labels: torch.Tensor, allowed: torch.Tens
     return F.cross_entropy(logits.masked_fill(~allowed, -1e9), labels)
 
 
+@contextlib.contextmanager
+def _torch_threads(count: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _top1(predictor, u: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor) -> float:
+    """Share of rows whose best allowed class is the label."""
+    predictor.eval()
+    with torch.no_grad():
+        logits = predictor(u).masked_fill(~allowed, -1e9)
+    return float((logits.argmax(dim=1) == labels).float().mean())
+
+
+def fit_predictor(
+    predictor, u: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor, *,
+    epochs: int, batch_size: int, lr: float, anchor: float, seed: int,
+    progress: TrainingProgress | None = None,
+) -> tuple[float, float, list[dict[str, Any]]]:  # fmt: skip
+    """Train T on embeddings ``u [N, D]`` with class ``labels [N]`` chosen among ``allowed
+    [N, K]`` (masked cross-entropy, Adam, the decoupled pull back by ``anchor`` after each
+    step). Returns the top-1 on them before and after, and the loss per epoch."""
+    params = list(predictor.parameters())
+    start_weights = [p.detach().clone() for p in params]
+    optimizer = torch.optim.Adam(params, lr=lr, foreach=True)
+    generator = torch.Generator().manual_seed(int(seed))
+    before = _top1(predictor, u, labels, allowed)
+    history = []
+    with report_progress(progress, "finetune on edits", epochs) as advance:
+        for epoch in range(epochs):
+            predictor.train()
+            order = torch.randperm(len(labels), generator=generator)
+            total = 0.0
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                loss = _masked_loss(predictor(u[rows]), labels[rows], allowed[rows])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                with torch.no_grad():  # decoupled pull towards the start (L2-SP)
+                    torch._foreach_lerp_(params, start_weights, anchor)
+                total += float(loss.detach()) * len(rows)
+            history.append({"epoch": epoch + 1, "loss": round(total / len(labels), 6)})
+            advance(loss=history[-1]["loss"])
+    after = _top1(predictor, u, labels, allowed)
+    history[-1]["train_top1"] = after
+    return before, after, history
+
+
 def finetune_on_edits(
     library,
     out: str | Path,
@@ -206,54 +267,14 @@ def finetune_on_edits(
             "--replace' (the song's audio must be there) or the studio first",
             library.path,
         )
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small steps: one thread is fastest on shared cores
-    try:
-        return _train(networks, data, library, out, init=init, kind=kind, users=users,
-                      edits=edits, transition=transition, phrase_ids=phrase_ids, epochs=epochs,
-                      batch_size=batch_size, lr=lr, anchor=anchor, seed=seed,
-                      progress=progress, started=started)  # fmt: skip
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _train(networks, data, library, out, *, init, kind, users, edits, transition, phrase_ids,
-           epochs, batch_size, lr, anchor, seed, progress, started) -> dict[str, Any]:
-    """The training loop of :func:`finetune_on_edits` (E frozen, T trained)."""
     seed_everything(seed)
-    u = embed(networks.encoder, data.mel)
-    labels, allowed = torch.from_numpy(data.labels), torch.from_numpy(data.allowed)
-    predictor = networks.predictor
-    params = list(predictor.parameters())
-    start_weights = [p.detach().clone() for p in params]
-    optimizer = torch.optim.Adam(params, lr=lr, foreach=True)
-    generator = torch.Generator().manual_seed(int(seed))
-
-    def agreement() -> float:
-        predictor.eval()
-        with torch.no_grad():
-            logits = predictor(u).masked_fill(~allowed, -1e9)
-        return float((logits.argmax(dim=1) == labels).float().mean())
-
-    before = agreement()
-    history = []
-    with report_progress(progress, "finetune on edits", epochs) as advance:
-        for epoch in range(epochs):
-            predictor.train()
-            order = torch.randperm(len(labels), generator=generator)
-            total = 0.0
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
-                loss = _masked_loss(predictor(u[rows]), labels[rows], allowed[rows])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                with torch.no_grad():  # decoupled pull towards the start (L2-SP)
-                    torch._foreach_lerp_(params, start_weights, anchor)
-                total += float(loss.detach()) * len(rows)
-            history.append({"epoch": epoch + 1, "loss": round(total / len(labels), 6)})
-            advance(loss=history[-1]["loss"])
-    history[-1]["train_top1"] = after = agreement()
+    with _torch_threads(1):  # small steps: one thread is fastest on shared cores
+        u = embed(networks.encoder, data.mel)
+        before, after, history = fit_predictor(
+            networks.predictor, u, torch.from_numpy(data.labels),
+            torch.from_numpy(data.allowed), epochs=epochs, batch_size=batch_size, lr=lr,
+            anchor=anchor, seed=seed, progress=progress,
+        )  # fmt: skip
     ids = library.ids()
     settings = {"labels": "edits", "init": str(init), "init_kind": kind, "users": users,
                 "epochs": epochs, "batch_size": batch_size, "lr": lr, "anchor": anchor,
@@ -266,7 +287,8 @@ def _train(networks, data, library, out, *, init, kind, users, edits, transition
     ))  # fmt: skip
     return {
         "checkpoint": str(out), "init": str(init), "edits_used": len(data),
-        "edits_skipped": data.skipped, "users": sorted({e.user for e in edits}),
+        "edits_skipped": data.skipped,
+        "users": sorted({e.user for e in edits if e.model_input is not None}),
         "edits_top1_before": round(before, 4), "edits_top1_after": round(after, 4),
         "final_loss": history[-1]["loss"], "epochs": epochs,
         "seconds": round(time.perf_counter() - started, 3),
