@@ -72,7 +72,7 @@ def cli_check(text: str, made: Path, work: Path, phrase_ids: list[str], rng, tal
     try:
         result = subprocess.run(
             [sys.executable, "-m", "mdtool.cli", "edit", str(folder / "song.timeline.json"),
-             "--replace", replace, "--library", str(STARTER)],
+             "--replace", replace, "--library", str(STARTER), "--no-record"],
             capture_output=True, text=True, timeout=20 * 3,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
