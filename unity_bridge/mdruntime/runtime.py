@@ -147,7 +147,7 @@ class Runtime:
         edit_cache_size: of those, how many keep what an incremental re-render after
             :meth:`replace` needs (about 17 MB more each for a 4-minute song).
         work_dir: where uploaded audio is staged while it is decoded (default: the system's
-            temporary folder). Nothing is written anywhere else.
+            temporary folder). Nothing is written anywhere else, but for ``record_edits``.
         catalog: a folder of songs that :meth:`recommend` ranks for a dance (analysed on first
             use and kept in memory; a cache ``mdtool recommend`` left in the folder is read).
         record_edits: record every :meth:`replace` in the library's ``edits`` table
@@ -409,9 +409,11 @@ class Runtime:
         is given or cached. A recording that fails (a read-only library) does not fail the
         replace: ``edit_id`` is None and ``record_note`` says why."""
         self.check_timeline(timeline)
+        if self.record_edits:
+            analysis = analysis or self._song_analysis(timeline)
         edited, edits = replace_phrases(
             timeline, self.library, [(int(slot), str(phrase_id))],
-            analysis=analysis or self._song_analysis(timeline), user=user or self.user,
+            analysis=analysis if self.record_edits else None, user=user or self.user,
             bundle=self.bundle, record=False,
         )  # fmt: skip
         recorded = {"edit_id": None, "record_note": None}
