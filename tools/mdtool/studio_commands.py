@@ -11,6 +11,7 @@ from mdtool.app import (
     BUNDLE_OPTION,
     FEATURE_WEIGHT_OPTION,
     NO_BUNDLE_OPTION,
+    USER_OPTION,
     app,
     check_bundle_choice,
     err_console,
@@ -52,6 +53,11 @@ def studio(
     no_bundle: bool = NO_BUNDLE_OPTION,
     feature_weight: float = FEATURE_WEIGHT_OPTION,
     open_browser: bool = typer.Option(False, "--open", help="Open the page in a browser."),
+    record_edits: bool = typer.Option(
+        True, "--record-edits/--no-record-edits",
+        help="Record every replace in the library's edits table (labels for training).",
+    ),  # fmt: skip
+    user: str = USER_OPTION,
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Watch the dance with its song, edit it and curate the library in a web page."""
@@ -68,7 +74,8 @@ def studio(
     try:
         confine_temporary_files(folder.path)
         runtime = Runtime(library, bundle=bundle, default_bundle=not no_bundle,
-                          feature_weight=feature_weight, work_dir=folder.path)  # fmt: skip
+                          feature_weight=feature_weight, work_dir=folder.path,
+                          record_edits=record_edits, user=user)  # fmt: skip
         if target is None:
             opened = Studio(None, None, None, Path(output or "out"), None)
         else:
