@@ -92,9 +92,17 @@ def _damage_a_page(db: Path, page: int) -> None:
 def test_a_damaged_page_is_found_and_the_rest_salvaged(library, tmp_path):
     pages = library.db_path.stat().st_size // 4096
     assert pages >= 4, pages
-    _damage_a_page(library.db_path, pages // 2)
+    sound = library.db_path.read_bytes()
+    # a data page from the middle on whose damage SQLite can still check (damage to a page of
+    # the schema's own tables stops the check itself: the test above covers that case)
+    for page in range(pages // 2, pages):
+        _damage_a_page(library.db_path, page)
+        try:
+            problems = database_integrity(library.db_path)
+            break
+        except MusicDanceError:
+            library.db_path.write_bytes(sound)
     before = _snapshot(library.path)
-    problems = database_integrity(library.db_path)
     assert problems, "the damage went unnoticed"
     result = mdtool("library", "validate", "--library", library.path)
     assert result.returncode == 1

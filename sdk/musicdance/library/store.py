@@ -254,41 +254,40 @@ class PhraseLibrary:
 
     def get(self, phrase_id: str) -> Phrase:
         """A phrase with its motion and contacts (the motion file's checksum is verified)."""
-        with self._read() as connection:
-            row = connection.execute(
-                "SELECT motion_file, motion_sha256 FROM phrases WHERE id = ?", (phrase_id,)
-            ).fetchone()
-        if row is None:
-            raise MusicDanceError(f"no phrase with id {phrase_id!r}", self.path)
+        data, relative = self._phrase_motion_bytes(phrase_id)
         info = self.info(phrase_id)
-        data = self._motion_bytes(row[0], row[1])
         try:
             motion, contacts = decode_motion_file(data, info.fps)
         except (ValueError, KeyError, OSError, zipfile.BadZipFile) as error:
             raise MusicDanceError(
-                f"motion file cannot be decoded ({error})", self.path / row[0]
+                f"motion file cannot be decoded ({error})", self.path / relative
             ) from None
         if motion.num_frames != info.num_frames:
             raise MusicDanceError(
                 f"motion file of {phrase_id!r} has {motion.num_frames} frames, the database "
                 f"says {info.num_frames}",
-                self.path / row[0],
+                self.path / relative,
             )
         return Phrase(info=info, motion=motion, contacts=contacts)
 
     def motion_q15(self, phrase_id: str) -> tuple[np.ndarray, np.ndarray]:
         """A phrase's stored frames as they are in its motion file: root positions ``[T, 3]``
         float32 and rotations ``[T, J, 4]`` int16 (Q15; ``get`` normalises ``q / 32767``)."""
+        data, _ = self._phrase_motion_bytes(phrase_id)
+        with np.load(io.BytesIO(data)) as arrays:
+            root = arrays["root_positions_m"].astype(np.float32)
+            q15 = np.cumsum(np.moveaxis(arrays["rotations_q15"], -1, 0), axis=0, dtype=np.int16)
+        return root, q15
+
+    def _phrase_motion_bytes(self, phrase_id: str) -> tuple[bytes, str]:
+        """The checked bytes of a phrase's motion file and its path inside the library."""
         with self._read() as connection:
             row = connection.execute(
                 "SELECT motion_file, motion_sha256 FROM phrases WHERE id = ?", (phrase_id,)
             ).fetchone()
         if row is None:
             raise MusicDanceError(f"no phrase with id {phrase_id!r}", self.path)
-        with np.load(io.BytesIO(self._motion_bytes(row[0], row[1]))) as arrays:
-            root = arrays["root_positions_m"].astype(np.float32)
-            q15 = np.cumsum(np.moveaxis(arrays["rotations_q15"], -1, 0), axis=0, dtype=np.int16)
-        return root, q15
+        return self._motion_bytes(row[0], row[1]), row[0]
 
     def _motion_bytes(self, relative: str, sha256: str) -> bytes:
         path = self.path / relative
