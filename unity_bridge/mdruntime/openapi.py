@@ -49,6 +49,14 @@ def _errors(*codes: str) -> dict:
 
 
 _TIMELINE_BODY = ("400", "401", "408", "413", "422", "503", "504")
+#: The body of an audio upload: the file's bytes.
+_AUDIO_BODY = {
+    "required": True,
+    "content": {
+        "application/octet-stream": {"schema": {"type": "string", "contentMediaType": "audio/*"}},
+        "audio/*": {"schema": {"type": "string"}},
+    },
+}
 
 
 def openapi_schema() -> dict[str, Any]:
@@ -135,24 +143,9 @@ def openapi_schema() -> dict[str, Any]:
                             "repeated music gets the same dance",
                         ),
                         _param("name", {"type": "string"}, "song name stored in the timeline"),
-                        _param(
-                            "format",
-                            {
-                                "type": "string",
-                                "enum": ["wav", "mp3", "ogg", "flac", "aiff", "m4a"],
-                            },
-                            "override the format recognised from the bytes",
-                        ),
+                        _format_param(),
                     ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/octet-stream": {
-                                "schema": {"type": "string", "contentMediaType": "audio/*"}
-                            },
-                            "audio/*": {"schema": {"type": "string"}},
-                        },
-                    },
+                    "requestBody": _AUDIO_BODY,
                     "responses": {
                         "200": _json(_ref("TimelineResult"), "the timeline"),
                         **_errors(*_TIMELINE_BODY),
@@ -329,24 +322,9 @@ def openapi_schema() -> dict[str, Any]:
                             "MDPT pose track or keypoint JSON",
                         ),
                         _param("name", {"type": "string"}, "song name stored in the summary"),
-                        _param(
-                            "format",
-                            {
-                                "type": "string",
-                                "enum": ["wav", "mp3", "ogg", "flac", "aiff", "m4a"],
-                            },
-                            "override the format recognised from the bytes",
-                        ),
+                        _format_param(),
                     ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/octet-stream": {
-                                "schema": {"type": "string", "contentMediaType": "audio/*"}
-                            },
-                            "audio/*": {"schema": {"type": "string"}},
-                        },
-                    },
+                    "requestBody": _AUDIO_BODY,
                     "responses": {
                         "200": {
                             "description": "MDPT v1 pose track, or the keypoint JSON",
@@ -429,6 +407,13 @@ def openapi_schema() -> dict[str, Any]:
             **studio_openapi_paths(_json, _json, _param, _errors, _ref("Timeline")),
         },
     }
+
+
+def _format_param() -> dict:
+    """The ``format`` query parameter of an audio upload."""
+    formats = ["wav", "mp3", "ogg", "flac", "aiff", "m4a"]
+    return _param("format", {"type": "string", "enum": formats},
+                  "override the format recognised from the bytes")  # fmt: skip
 
 
 def _param(name: str, schema: dict, description: str) -> dict:
@@ -699,9 +684,7 @@ def _group_paths() -> dict[str, Any]:
                 _param("reuse_sections", {"type": "boolean", "default": True},
                        "repeated music gets the same dance"),
                 _param("name", {"type": "string"}, "song name stored in the timeline"),
-                _param("format", {"type": "string",
-                                  "enum": ["wav", "mp3", "ogg", "flac", "aiff", "m4a"]},
-                       "override the format recognised from the bytes"),
+                _format_param(),
             ],
             "requestBody": {"required": True, "content": {"application/octet-stream": {
                 "schema": {"type": "string", "contentMediaType": "audio/*"}}}},

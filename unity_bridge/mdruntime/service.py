@@ -207,6 +207,22 @@ def _check_song_work(duration_s: float, fps: float, config: ServiceConfig) -> No
         )
 
 
+async def _audio_upload(
+    request: Request, config: ServiceConfig, fps: float
+) -> tuple[str | None, str | None, bytes]:
+    """An uploaded song: its name and format from the query and its bytes, with the size, time
+    and declared-length caps (at ``fps``) checked before any decoding."""
+    name = safe_song_name(_query(request, "name", _short_text(256), None))
+    audio_format = _query(request, "format", _choice(tuple(AUDIO_FORMATS)), None)
+    data = await _read_body(request, config.max_upload_bytes, config.body_timeout_s, "audio upload")
+    if not data:
+        raise ServiceError(400, "the body is empty: POST the audio file's bytes")
+    declared_s = _declared_duration_s(data)
+    if declared_s is not None:
+        _check_song_work(declared_s, fps, config)
+    return name, audio_format, data
+
+
 def _declared_duration_s(data: bytes) -> float | None:
     """The length an audio file's header declares (soundfile, no decoding), or None."""
     import io
@@ -363,17 +379,7 @@ async def choreograph(request: Request) -> Response:
         "decoder": _query(request, "decoder", _choice(DECODERS), "viterbi"),
         "reuse_sections": _query(request, "reuse_sections", _boolean, True),
     }
-    name = safe_song_name(_query(request, "name", _short_text(256), None))
-    audio_format = _query(request, "format", _choice(tuple(AUDIO_FORMATS)), None)
-    data = await _read_body(
-        request, config.max_upload_bytes, config.body_timeout_s, "audio upload"
-    )
-    if not data:
-        raise ServiceError(400, "the body is empty: POST the audio file's bytes")
-
-    declared_s = _declared_duration_s(data)
-    if declared_s is not None:  # the caps apply before decoding
-        _check_song_work(declared_s, options["fps"], config)
+    name, audio_format, data = await _audio_upload(request, config, options["fps"])
 
     def job():
         analysis = runtime.analyze_bytes(
@@ -562,14 +568,7 @@ async def group_choreograph(request: Request) -> Response:
     }
     if options["lead"] >= dancers:
         raise ServiceError(400, f"lead must be 1 to {dancers}")
-    name = safe_song_name(_query(request, "name", _short_text(256), None))
-    audio_format = _query(request, "format", _choice(tuple(AUDIO_FORMATS)), None)
-    data = await _read_body(request, config.max_upload_bytes, config.body_timeout_s, "audio upload")
-    if not data:
-        raise ServiceError(400, "the body is empty: POST the audio file's bytes")
-    declared_s = _declared_duration_s(data)
-    if declared_s is not None:
-        _check_song_work(declared_s, options["fps"], config)
+    name, audio_format, data = await _audio_upload(request, config, options["fps"])
 
     def job():
         analysis = runtime.analyze_bytes(
@@ -665,16 +664,7 @@ async def conduct(request: Request) -> Response:
     seed = _query(request, "seed", _seed, 0)
     method = _query(request, "method", _choice(("gan", "procedural")), "gan")
     output = _query(request, "output", _choice(("posetrack", "keypoints")), "posetrack")
-    name = safe_song_name(_query(request, "name", _short_text(256), None))
-    audio_format = _query(request, "format", _choice(tuple(AUDIO_FORMATS)), None)
-    data = await _read_body(
-        request, config.max_upload_bytes, config.body_timeout_s, "audio upload"
-    )
-    if not data:
-        raise ServiceError(400, "the body is empty: POST the audio file's bytes")
-    declared_s = _declared_duration_s(data)
-    if declared_s is not None:
-        _check_song_work(declared_s, 30.0, config)
+    name, audio_format, data = await _audio_upload(request, config, 30.0)
 
     def job():
         result = runtime.conduct_bytes(
