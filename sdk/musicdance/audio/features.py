@@ -11,6 +11,7 @@ cold ``mdtool analyze`` process starts fast.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ __all__ = [
     "compute_features",
     "mel_filterbank",
     "chroma_filterbank",
+    "frame_blocks",
     "hz_to_mel",
     "mel_to_hz",
     "onset_envelope",
@@ -174,6 +176,24 @@ def onset_envelope(log_mel_db: np.ndarray, *, lag: int = 1) -> np.ndarray:
     return env
 
 
+def frame_blocks(
+    y: np.ndarray, *, n_fft: int, hop_length: int, block_frames: int = 2048
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """The centred STFT frames of ``y`` (zero-padded by ``n_fft // 2`` at both ends, frame t
+    centred on sample ``t * hop_length``), ``block_frames`` at a time: ``(t0, t1, frames)`` with
+    ``frames [t1 - t0, n_fft]`` float32 (a view; ``1 + len(y) // hop_length`` frames in all)."""
+    n_frames = 1 + len(y) // hop_length
+    half = n_fft // 2
+    for t0 in range(0, n_frames, block_frames):
+        t1 = min(n_frames, t0 + block_frames)
+        s0, s1 = t0 * hop_length - half, (t1 - 1) * hop_length + half
+        seg = np.zeros(s1 - s0, dtype=np.float32)
+        a, b = max(s0, 0), min(s1, len(y))
+        if b > a:
+            seg[a - s0 : b - s0] = y[a:b]
+        yield t0, t1, np.lib.stride_tricks.sliding_window_view(seg, n_fft)[::hop_length][: t1 - t0]
+
+
 def compute_features(
     y: np.ndarray, *, sr_hz: int, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH,
     n_mels: int = N_MELS, block_frames: int = 2048,
@@ -207,14 +227,8 @@ def compute_features(
     mel_f0 = np.empty(n_frames, dtype=np.float32)
     mel_sal = np.empty(n_frames, dtype=np.float32)
     half = n_fft // 2
-    for t0 in range(0, n_frames, block_frames):
-        t1 = min(n_frames, t0 + block_frames)
-        s0, s1 = t0 * hop_length - half, (t1 - 1) * hop_length + half
-        seg = np.zeros(s1 - s0, dtype=np.float32)
-        a, b = max(s0, 0), min(s1, len(y))
-        if b > a:
-            seg[a - s0 : b - s0] = y[a:b]
-        frames = np.lib.stride_tricks.sliding_window_view(seg, n_fft)[::hop_length][: t1 - t0]
+    for t0, t1, frames in frame_blocks(y, n_fft=n_fft, hop_length=hop_length,
+                                       block_frames=block_frames):  # fmt: skip
         rms[t0:t1] = np.sqrt(np.mean(np.square(frames[:, half - hop_length : half + hop_length]),
                                      axis=1))
         spec = np.fft.rfft(frames * window, axis=1)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import fft as scipy_fft
 
-from musicdance.audio.features import mel_filterbank, onset_envelope
+from musicdance.audio.features import frame_blocks, mel_filterbank, onset_envelope
 from musicdance.audio.phrases import onset_peaks
 
 __all__ = [
@@ -58,15 +58,8 @@ def _mel_db(y: np.ndarray, sr_hz: int, block_frames: int = 2048) -> np.ndarray:
     fb = mel_filterbank(sr_hz=sr_hz, n_fft=MEL_N_FFT, n_mels=MEL_BANDS)
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(MEL_N_FFT) / MEL_N_FFT)).astype(np.float32)
     out = np.empty((MEL_BANDS, n_frames), dtype=np.float32)
-    half = MEL_N_FFT // 2
-    for t0 in range(0, n_frames, block_frames):
-        t1 = min(n_frames, t0 + block_frames)
-        s0, s1 = t0 * MEL_HOP - half, (t1 - 1) * MEL_HOP + half
-        seg = np.zeros(s1 - s0, dtype=np.float32)
-        a, b = max(s0, 0), min(s1, len(y))
-        if b > a:
-            seg[a - s0 : b - s0] = y[a:b]
-        frames = np.lib.stride_tricks.sliding_window_view(seg, MEL_N_FFT)[::MEL_HOP][: t1 - t0]
+    for t0, t1, frames in frame_blocks(y, n_fft=MEL_N_FFT, hop_length=MEL_HOP,
+                                       block_frames=block_frames):  # fmt: skip
         spectrum = scipy_fft.rfft(frames * window, axis=1)
         power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
         out[:, t0:t1] = (power @ fb.T).T
