@@ -52,6 +52,7 @@ from musicdance.choreo.choreographer import (
     twin_index,
     vary_step,
 )
+from musicdance.choreo.onnx_scorer import mix_with_features
 from musicdance.choreo.render import JOIN_HALFLIFE_S, join_halflife_s, source_count_frames
 from musicdance.choreo.scoring import FeatureScorer, score_table
 from musicdance.choreo.slots import Slot
@@ -570,10 +571,8 @@ class LiveSession:
         ).mel  # fmt: skip
         bundle = self.owner.bundle
         probabilities = bundle.probabilities(mel[None])[0]
-        model = probabilities[[bundle.column(p) for p in self.ids]].astype(np.float64)
-        model = np.maximum(model / max(float(model.sum()), 1e-30), floor)
-        w = self.owner.feature_weight
-        return model ** (1.0 - w) * np.maximum(features, floor) ** w
+        model = probabilities[[bundle.column(p) for p in self.ids]]
+        return mix_with_features(model, features, self.owner.feature_weight, floor)
 
     # -- the clock and the frames ------------------------------------------------------------
 
@@ -714,15 +713,20 @@ class LiveSession:
         plans = [(0.0, scale) for scale in CUT_HALFLIFE_SCALES]
         plans += [(delay, 1.0) for delay in CUT_DELAYS_BEATS if delay > 0]
         best, best_cost = plans[0], np.inf
+        joined: dict[float, tuple] = {}  # delay -> frames before the cut, clock, segment, halflife
         for delay, scale in plans:
-            frames = list(self._previous)
-            clock = self._clock
-            for _ in range(int(round(delay / rate / dt))):
-                frames.append(self._segment_pose(self._segment, clock, t))
-                clock += rate * dt
+            if delay not in joined:  # the longer blends share the cut and its placed phrase
+                frames = list(self._previous)
+                clock = self._clock
+                for _ in range(int(round(delay / rate / dt))):
+                    frames.append(self._segment_pose(self._segment, clock, t))
+                    clock += rate * dt
+                segment = self._joined_segment(phrase_id, b0, t, frames[-2:], clock)
+                joined[delay] = (frames, clock, segment, segment.halflife_s)
+            before, clock, segment, halflife_s = joined[delay]
+            frames = list(before)
             cut = len(frames)
-            segment = self._joined_segment(phrase_id, b0, t, frames[-2:], clock)
-            segment.halflife_s *= scale
+            segment.halflife_s = halflife_s * scale
             for k in range(after):
                 frames.append(self._segment_pose(segment, clock + k * rate * dt, t + k * dt))
             motion = Motion(self._skeleton, self.fps, np.array([f[0] for f in frames]),

@@ -25,7 +25,7 @@ from musicdance.defaults import DEFAULT_FEATURE_WEIGHT
 from musicdance.errors import MusicDanceError
 from musicdance.library.phrase import PhraseInfo
 
-__all__ = ["DEFAULT_FEATURE_WEIGHT", "OnnxScorer", "scorer_for"]
+__all__ = ["DEFAULT_FEATURE_WEIGHT", "OnnxScorer", "mix_with_features", "scorer_for"]
 
 
 class OnnxScorer:
@@ -93,15 +93,10 @@ class OnnxScorer:
         return self._combine(slots, columns, lambda: self.feature_scorer.score_table(slots, table))
 
     def _combine(self, slots: list[Slot], columns: list[int], features) -> np.ndarray:
-        model = self.probabilities(slots)[:, columns].astype(np.float64)
-        if self.feature_weight < 1.0:
-            model = model / np.maximum(model.sum(axis=1, keepdims=True), 1e-30)
-        model = np.maximum(model, self.floor)
+        model = self.probabilities(slots)[:, columns]
         if self.feature_weight == 0.0:
-            return model
-        features = np.maximum(features(), self.floor)
-        w = self.feature_weight
-        return model ** (1.0 - w) * features**w
+            return mix_with_features(model, None, 0.0, self.floor)
+        return mix_with_features(model, features(), self.feature_weight, self.floor)
 
     def transition_prior(self, infos: list[PhraseInfo]) -> np.ndarray:
         """The bundle's Markov matrix over ``infos`` (row-stochastic ``[K', K']``), a drop-in
@@ -109,6 +104,22 @@ class OnnxScorer:
         columns = [self.bundle.column(info.id) for info in infos]
         matrix = self.bundle.transition[np.ix_(columns, columns)]
         return matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1e-30)
+
+
+def mix_with_features(
+    model: np.ndarray, features: np.ndarray | None, feature_weight: float, floor: float = 1e-6
+) -> np.ndarray:
+    """The model's probabilities over the candidates ``[..., K]`` (renormalised over them unless
+    ``feature_weight`` is 1, floored) times the features' scores, geometrically:
+    ``model^(1 - w) * features^w`` (``features`` may be None when ``w`` is 0)."""
+    model = np.asarray(model, dtype=np.float64)
+    if feature_weight < 1.0:
+        model = model / np.maximum(model.sum(axis=-1, keepdims=True), 1e-30)
+    model = np.maximum(model, floor)
+    if feature_weight == 0.0:
+        return model
+    w = float(feature_weight)
+    return model ** (1.0 - w) * np.maximum(features, floor) ** w
 
 
 def scorer_for(
