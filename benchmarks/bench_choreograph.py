@@ -10,8 +10,10 @@
    cuts, inertialization on count 1, and ours (inertialization at searched cuts).
 3. The same four on "edited" timelines (random phrases of the song's style in every slot), where
    joins are not chosen by the transition prior: what a user's swaps can produce.
+4. Per dance style (the style the choreographer picked), ours: BAS, control, margin and the
+   join ratios, so the worst style shows beside the means.
 
-    python benchmarks/bench_choreograph.py [--songs 10]
+    python benchmarks/bench_choreograph.py [--songs 10] [--skip-speed] [--genres waltz ...]
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ def quality_row(name: str, song: Path, library) -> dict[str, dict[str, float]]:
     rows["ours"].update(
         {k: float(v) for k, v in diversity(timeline).items() if k != "back_to_back_repeats"}
     )
+    rows["style"] = timeline.style
     print(f"{name:<28} {timeline.style:<8} {analysis.tempo_bpm:6.1f} BPM  "
           + "  ".join(f"{k}={v:.3f}" for k, v in rows["ours"].items()))  # fmt: skip
     return rows
@@ -130,10 +133,39 @@ def print_means(label: str, rows: list[dict[str, dict[str, float]]]) -> None:
         print(f"  {mode:<17} " + "  ".join(f"{k}={v:.3f}" for k, v in means.items()))
 
 
+#: Columns of the per-style table: (header, key in the "ours" row).
+STYLE_COLUMNS = (
+    ("BAS", "bas"), ("control", "bas_control"), ("accel", "join_accel_ratio"),
+    ("jerk", "join_jerk_ratio"), ("peak", "join_peak_ratio"),
+)  # fmt: skip
+
+
+def print_by_style(label: str, rows: list[dict]) -> None:
+    """Ours per dance style: means over the songs danced in it, the worst jerk ratio first."""
+    styles = sorted({r["style"] for r in rows})
+    table = {}
+    for style in styles:
+        ours = [r["ours"] for r in rows if r["style"] == style]
+        table[style] = {key: float(np.nanmean([o[key] for o in ours])) for _, key in STYLE_COLUMNS}
+        table[style]["songs"] = len(ours)
+    print(f"\nours per style over {label} (join ratios accel / jerk / peak; worst jerk first):")
+    print(f"  {'style':<13} songs  " + "  ".join(f"{h:>7}" for h, _ in STYLE_COLUMNS[:2])
+          + "   margin  " + "  ".join(f"{h:>6}" for h, _ in STYLE_COLUMNS[2:]))  # fmt: skip
+    for style in sorted(styles, key=lambda s: -table[s]["join_jerk_ratio"]):
+        t = table[style]
+        print(f"  {style:<13} {t['songs']:5d}  {t['bas']:7.3f}  {t['bas_control']:7.3f}  "
+              f"{t['bas'] - t['bas_control']:7.3f}  "
+              + "  ".join(f"{t[key]:6.2f}" for _, key in STYLE_COLUMNS[2:]))  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--songs", type=int, default=10)
     parser.add_argument("--skip-speed", action="store_true", help="Only the quality figures.")
+    parser.add_argument(
+        "--genres", nargs="+", choices=sorted(GENRES), help="Generate songs of these genres only."
+    )
+    parser.add_argument("--no-real", action="store_true", help="Skip the real recordings.")
     args = parser.parse_args()
     library = open_library(REPO / "phrase_library")
     with tempfile.TemporaryDirectory() as folder:
@@ -142,17 +174,22 @@ def main() -> None:
             speed(tmp)
         print("\nquality (ours: inertialized joins at searched cuts):")
         songs = []
-        genres = sorted(GENRES)
+        genres = sorted(args.genres or GENRES)
         for i in range(args.songs):
             genre = genres[i % len(genres)]
             y, _ = synth_song(genre, seed=1000 + i, duration_s=90.0)
             songs.append((f"generated {genre} #{i}", write_song(tmp / f"{genre}_{i}.wav", y,
                                                                 sr_hz=22050)))  # fmt: skip
         generated = [quality_row(name, song, library) for name, song in songs]
-        real = [quality_row(p.name, p, library) for p in sorted(MUSIC.glob("*.*")) if p.is_file()]
+        real = [] if args.no_real else [
+            quality_row(p.name, p, library) for p in sorted(MUSIC.glob("*.*")) if p.is_file()
+        ]  # fmt: skip
         print_means("generated songs", generated)
         if real:
             print_means("real recordings", real)
+        print_by_style("generated songs", generated)
+        if real:
+            print_by_style("real recordings", real)
         edited = [edited_row(song, library, seed=i) for i, (_, song) in enumerate(songs)]
         print_means("generated songs with random phrases (edited timelines)", edited)
 

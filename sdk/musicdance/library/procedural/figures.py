@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from musicdance.library.procedural.routine import STANCE_HALF_WIDTH_M, TURNOUT_DEG, Choreo, Step
+from musicdance.library.procedural.routine import (
+    SETTLE_IN_BEATS,
+    STANCE_HALF_WIDTH_M,
+    TURNOUT_DEG,
+    Choreo,
+    Step,
+)
 
 W = STANCE_HALF_WIDTH_M
 LEFT, RIGHT = 0, 1
@@ -297,7 +303,8 @@ def alternate(
 class Flavor:
     """What a style adds to every figure: groove (see ``Choreo``), groove depth at energy
     factor 1, arm size, sharpness (a factor on the energy's hold), hip twist, limits and the
-    arms' anticipation and follow-through (``Choreo.anticipation``)."""
+    arms' anticipation and follow-through (``Choreo.anticipation``) and how long the body
+    takes to leave the boundary pose (``Choreo.settle_in_beats``)."""
 
     groove: str = "down"
     depth_m: float = 0.09
@@ -308,6 +315,7 @@ class Flavor:
     max_accel_mps2: float = 40.0
     nod_deg: float = 8.0
     anticipation: float = 0.2
+    settle_in_beats: float = SETTLE_IN_BEATS
 
 
 @dataclass(frozen=True)
@@ -363,6 +371,7 @@ class Figure:
                 max_accel_mps2=flavor.max_accel_mps2,
                 anticipation=flavor.anticipation,
                 hip_twist_deg=flavor.twist_deg,
+                settle_in_beats=flavor.settle_in_beats,
             )
 
         build.__doc__ = self.doc

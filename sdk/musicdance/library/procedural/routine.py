@@ -37,6 +37,17 @@ TURNOUT_DEG = 8.0
 STAND_HEIGHT_M = ANKLE_HEIGHT_M + HIP_DROP_M + 0.965 * LEG_M
 
 
+#: The body holds the neutral boundary pose (arms at rest, angles neutral, the groove at
+#: ``BOUNDARY_GROOVE_M``) still for this many beats at the start and at the end of a phrase,
+#: and eases out of and into it, so that any phrase joins any other without a velocity jump.
+SETTLE_IN_BEATS = 0.2
+SETTLE_OUT_BEATS = 0.35
+#: Groove depth at the phrase boundaries (every energy meets the same hips height there),
+#: reached over ``GROOVE_RAMP_BEATS`` from the phrase's own depth.
+BOUNDARY_GROOVE_M = 0.07
+GROOVE_RAMP_BEATS = 1.0
+
+
 @dataclass
 class Step:
     """One foot movement: leaves the floor at beat ``start``, lands at beat ``end``.
@@ -74,6 +85,7 @@ class Choreo:
     a point 0.5 m out). anticipation: strength of the arms' anticipation and follow-through.
     hip_turn_deg_per_m: hip yaw per metre the left foot is ahead of the right; hip_twist_deg:
     hip yaw towards the standing leg; landing_depth_m: how far the knees give on a landing.
+    settle_in_beats: how long the body takes to leave the boundary pose (``at_boundaries``).
     """
 
     counts: int = 8
@@ -98,6 +110,7 @@ class Choreo:
     hip_turn_deg_per_m: float = 45.0
     hip_twist_deg: float = 6.0
     landing_depth_m: float = 0.02
+    settle_in_beats: float = SETTLE_IN_BEATS
 
 
 def ease(u: np.ndarray) -> np.ndarray:
@@ -268,27 +281,16 @@ def _groove(choreo: Choreo, beats: np.ndarray) -> np.ndarray:
     return np.zeros_like(beats)
 
 
-#: The body holds the neutral boundary pose (arms at rest, angles neutral, the groove at
-#: ``BOUNDARY_GROOVE_M``) still for this many beats at the start and at the end of a phrase,
-#: and eases out of and into it, so that any phrase joins any other without a velocity jump.
-SETTLE_IN_BEATS = 0.2
-SETTLE_OUT_BEATS = 0.35
-#: Groove depth at the phrase boundaries (every energy meets the same hips height there),
-#: reached over ``GROOVE_RAMP_BEATS`` from the phrase's own depth.
-BOUNDARY_GROOVE_M = 0.07
-GROOVE_RAMP_BEATS = 1.0
-
-
 def at_boundaries(choreo: Choreo) -> Choreo:
     """``choreo`` with its keys and steps kept out of the boundary settles: steps land by
     ``counts - SETTLE_OUT_BEATS`` (the last count's footwork squeezed in time); arm keys
-    inside the first ``SETTLE_IN_BEATS`` or after the last count's beat are dropped and the
+    inside the first ``choreo.settle_in_beats`` or after the last count's beat are dropped and the
     rest pose keyed half-way into the first settle (the arms rise into their first pose from
     there: a move that starts at a join is its gentlest) and at the last settle's edge; body
     keys (torso, pelvis, head, sway, levels) inside the settles are dropped and neutral keys
     put at 0, the settle edges and ``counts``."""
     n = float(choreo.counts)
-    settle_in, settle_out = SETTLE_IN_BEATS, n - SETTLE_OUT_BEATS
+    settle_in, settle_out = choreo.settle_in_beats, n - SETTLE_OUT_BEATS
     # Steps of the last count landing too late are squeezed in time (after the last count's
     # beat, towards the settle), keeping their order: no new moment in the air.
     last = max((step.end for step in choreo.steps), default=0.0)
@@ -345,7 +347,8 @@ def perform(choreo: Choreo, *, bpm: float, fps: float) -> tuple[Motion, np.ndarr
     )
     boundary = _targets(neutral, bpm=bpm, fps=fps)[0]
     boundary.pelvis_deg[:, 1] += heading
-    return solve_body(settle(targets, boundary, beats, choreo.counts), fps), contacts, count_frames
+    settled = settle(targets, boundary, beats, choreo.counts, choreo.settle_in_beats)
+    return solve_body(settled, fps), contacts, count_frames
 
 
 #: Fields of ``BodyTargets`` eased into the boundary pose (the feet are planted already and
@@ -354,11 +357,17 @@ _SETTLED = ("pelvis_deg", "spine_deg", "head_deg", "clavicle_deg", "wrists_m", "
             "hand_deg")  # fmt: skip
 
 
-def settle(targets: BodyTargets, boundary: BodyTargets, beats: np.ndarray, counts: int):
+def settle(
+    targets: BodyTargets,
+    boundary: BodyTargets,
+    beats: np.ndarray,
+    counts: int,
+    settle_in_beats: float = SETTLE_IN_BEATS,
+):
     """``targets`` eased into ``boundary`` (same shapes) at both ends of the phrase: equal to
     it with no velocity at beat 0 and at beat ``counts``, untouched after
-    ``SETTLE_IN_BEATS`` and before ``counts - SETTLE_OUT_BEATS``."""
-    w = np.minimum(ease(beats / SETTLE_IN_BEATS), ease((counts - beats) / SETTLE_OUT_BEATS))
+    ``settle_in_beats`` and before ``counts - SETTLE_OUT_BEATS``."""
+    w = np.minimum(ease(beats / settle_in_beats), ease((counts - beats) / SETTLE_OUT_BEATS))
     out = {}
     for name in BodyTargets.__dataclass_fields__:
         value = getattr(targets, name)

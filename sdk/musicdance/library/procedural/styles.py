@@ -887,6 +887,11 @@ def locking_stop_and_go(e: Energy, rng: np.random.Generator) -> Choreo:
 
 # -- waltz (3/4, six counts): rise and fall, box steps, balances, turns --------------------------
 
+#: The waltz leaves the boundary pose over half a beat (the other styles: ``SETTLE_IN_BEATS``,
+#: 0.2): its moves are about half as sharp (mean joint jerk inside a phrase 53 m/s^3 against
+#: 110-150), so a 0.2-beat start was the roughest moment of a waltz at every join.
+WALTZ_SETTLE_IN_BEATS = 0.5
+
 
 def waltz_box(e: Energy, rng: np.random.Generator) -> Choreo:
     """Forward-side-close, back-side-close, in a ballroom frame."""
@@ -913,6 +918,7 @@ def waltz_box(e: Energy, rng: np.random.Generator) -> Choreo:
         head=[(1.0, (-10.0, 25.0, 0.0)), (4.0, (-10.0, 25.0, 0.0)), (6.0, (0.0, 0.0, 0.0))],
         body_hold=0.1,
         groove="rise",
+        settle_in_beats=WALTZ_SETTLE_IN_BEATS,
         groove_depth_m=0.1 * e.depth,
         arm_amplitude=1.1 * e.amp,
     )  # fmt: skip
@@ -942,6 +948,7 @@ def waltz_balance(e: Energy, rng: np.random.Generator) -> Choreo:
         head=[(1.0, (-8.0, 30.0, 0.0)), (4.0, (-8.0, -30.0, 0.0)), (6.0, (0.0, 0.0, 0.0))],
         body_hold=0.1,
         groove="rise",
+        settle_in_beats=WALTZ_SETTLE_IN_BEATS,
         groove_depth_m=0.11 * e.depth,
         arm_amplitude=1.1 * e.amp,
     )  # fmt: skip
@@ -979,6 +986,7 @@ def waltz_natural_turn(e: Energy, rng: np.random.Generator) -> Choreo:
         head=[(1.0, (-10.0, 25.0, 0.0)), (4.0, (-10.0, 25.0, 0.0)), (6.0, (0.0, 0.0, 0.0))],
         body_hold=0.1,
         groove="rise",
+        settle_in_beats=WALTZ_SETTLE_IN_BEATS,
         groove_depth_m=0.1 * e.depth,
         arm_amplitude=1.1 * e.amp,
     )  # fmt: skip
@@ -1008,6 +1016,7 @@ def waltz_promenade(e: Energy, rng: np.random.Generator) -> Choreo:
         head=[(2.5, (-14.0, 0.0, 0.0)), (4.0, (0.0, -20.0, 0.0)), (6.0, (0.0, 0.0, 0.0))],
         body_hold=0.1,
         groove="rise",
+        settle_in_beats=WALTZ_SETTLE_IN_BEATS,
         groove_depth_m=0.11 * e.depth,
         arm_amplitude=e.amp,  # the wide poses reach full stretch at full energy
     )  # fmt: skip
@@ -1029,7 +1038,16 @@ FLAVORS = {
     ),
     "popping": Flavor("down", 0.11, 1.0, 1.4, twist_deg=4.0, max_accel_mps2=50.0),
     "locking": Flavor("down", 0.07, 1.0, 1.1, twist_deg=8.0, nod_deg=10.0),
-    "waltz": Flavor("rise", 0.1, 1.1, 0.4, twist_deg=3.0, nod_deg=0.0, max_accel_mps2=50.0),
+    "waltz": Flavor(
+        "rise",
+        0.1,
+        1.1,
+        0.4,
+        twist_deg=3.0,
+        nod_deg=0.0,
+        max_accel_mps2=50.0,
+        settle_in_beats=WALTZ_SETTLE_IN_BEATS,
+    ),
 }
 
 HIPHOP = {
