@@ -10,8 +10,9 @@
    cuts, inertialization on count 1, and ours (inertialization at searched cuts).
 3. The same four on "edited" timelines (random phrases of the song's style in every slot), where
    joins are not chosen by the transition prior: what a user's swaps can produce.
-4. Per dance style (the style the choreographer picked), ours: BAS, control, margin and the
-   join ratios, so the worst style shows beside the means.
+4. Per dance style (the style the choreographer picked), ours: BAS, control, margin (against
+   every beat, and against the counts the dance was planned on, which differ in half time)
+   and the join ratios, so the worst style shows beside the means.
 
     python benchmarks/bench_choreograph.py [--songs 10] [--skip-speed] [--genres waltz ...]
 """
@@ -76,16 +77,22 @@ MODES = (
 
 
 def join_rows(timeline, library, beat_times_s) -> dict[str, dict[str, float]]:
-    """Quality figures of ``timeline`` rendered with each of ``MODES``."""
+    """Quality figures of ``timeline`` rendered with each of ``MODES``. BAS is scored against
+    every beat of the music (Bailando) and, as ``bas_counts``, against the counts the dance
+    was planned on (every other beat in half time; the same as every beat otherwise)."""
     rows = {}
+    counts_s = np.concatenate([slot.beat_times_s for slot in timeline.slots])
     for label, join, search in MODES:
         rendered = render_dance(timeline, library, RenderOptions(join=join, search_joins=search))
         motion = rendered.motion
         scores = beat_alignment(motion, beat_times_s)
+        on_counts = beat_alignment(motion, counts_s)
         smooth = transition_smoothness(motion, [j.time_s for j in rendered.joins])
         rows[label] = {
             "bas": scores["beat_align_score"],
             "bas_control": scores["beat_align_score_control"],
+            "bas_counts": on_counts["beat_align_score"],
+            "bas_counts_control": on_counts["beat_align_score_control"],
             "fact": scores["fact_beat_align"],
             "fact_control": scores["fact_beat_align_control"],
             "pfc": physical_foot_contact(motion),
@@ -135,7 +142,8 @@ def print_means(label: str, rows: list[dict[str, dict[str, float]]]) -> None:
 
 #: Columns of the per-style table: (header, key in the "ours" row).
 STYLE_COLUMNS = (
-    ("BAS", "bas"), ("control", "bas_control"), ("accel", "join_accel_ratio"),
+    ("BAS", "bas"), ("control", "bas_control"), ("counts", "bas_counts"),
+    ("control", "bas_counts_control"), ("accel", "join_accel_ratio"),
     ("jerk", "join_jerk_ratio"), ("peak", "join_peak_ratio"),
 )  # fmt: skip
 
@@ -148,14 +156,17 @@ def print_by_style(label: str, rows: list[dict]) -> None:
         ours = [r["ours"] for r in rows if r["style"] == style]
         table[style] = {key: float(np.nanmean([o[key] for o in ours])) for _, key in STYLE_COLUMNS}
         table[style]["songs"] = len(ours)
-    print(f"\nours per style over {label} (join ratios accel / jerk / peak; worst jerk first):")
+    print(f"\nours per style over {label} (BAS against every beat, then against the planned "
+          "counts; join ratios accel / jerk / peak; worst jerk first):")  # fmt: skip
     print(f"  {'style':<13} songs  " + "  ".join(f"{h:>7}" for h, _ in STYLE_COLUMNS[:2])
-          + "   margin  " + "  ".join(f"{h:>6}" for h, _ in STYLE_COLUMNS[2:]))  # fmt: skip
+          + "   margin  " + "  ".join(f"{h:>7}" for h, _ in STYLE_COLUMNS[2:4])
+          + "   margin  " + "  ".join(f"{h:>6}" for h, _ in STYLE_COLUMNS[4:]))  # fmt: skip
     for style in sorted(styles, key=lambda s: -table[s]["join_jerk_ratio"]):
         t = table[style]
         print(f"  {style:<13} {t['songs']:5d}  {t['bas']:7.3f}  {t['bas_control']:7.3f}  "
-              f"{t['bas'] - t['bas_control']:7.3f}  "
-              + "  ".join(f"{t[key]:6.2f}" for _, key in STYLE_COLUMNS[2:]))  # fmt: skip
+              f"{t['bas'] - t['bas_control']:7.3f}  {t['bas_counts']:7.3f}  "
+              f"{t['bas_counts_control']:7.3f}  {t['bas_counts'] - t['bas_counts_control']:7.3f}  "
+              + "  ".join(f"{t[key]:6.2f}" for _, key in STYLE_COLUMNS[4:]))  # fmt: skip
 
 
 def main() -> None:

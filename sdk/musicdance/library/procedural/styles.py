@@ -104,6 +104,13 @@ def nods(counts: int, pitch: float, every: float = 1.0, offset: float = 0.0) -> 
     ]
 
 
+#: The waltz and house leave the boundary pose over half a beat (the other styles over
+#: ``SETTLE_IN_BEATS``, 0.2): the waltz's moves are about half as sharp as the others' and
+#: house arms loft up from rest on every phrase start, so a 0.2-beat start was the roughest
+#: moment at their joins (join jerk ratio 1.41 on a generated waltz, 1.18-1.29 on house).
+LONG_SETTLE_IN_BEATS = 0.5
+
+
 # -- hip-hop: down-groove, bounce, rocks, step-touch with arm swings and points -----------------
 
 
@@ -269,6 +276,7 @@ def house_jack_taps(e: Energy, rng: np.random.Generator) -> Choreo:
         torso=torso,
         head=nods(8, 8.0),
         groove="up",
+        settle_in_beats=LONG_SETTLE_IN_BEATS,
         groove_depth_m=0.085 * e.depth,
         arm_amplitude=HOUSE_ARMS * e.amp,
         anticipation=SOFT_ANTICIPATION,
@@ -302,6 +310,7 @@ def house_skate(e: Energy, rng: np.random.Generator) -> Choreo:
         torso=[(0.0, (0.0, 0.0, 0.0)), *torso, (7.0, (4.0, 0.0, 0.0)), (8.0, (0.0, 0.0, 0.0))],
         head=nods(8, 6.0),
         groove="up",
+        settle_in_beats=LONG_SETTLE_IN_BEATS,
         groove_depth_m=0.085 * e.depth,
         levels=[(0.0, 0.0), (1.0, -0.05), (3.0, -0.05), (5.0, -0.05), (7.0, 0.0)],
         arm_amplitude=HOUSE_ARMS * e.amp,
@@ -344,6 +353,7 @@ def house_shuffle(e: Energy, rng: np.random.Generator) -> Choreo:
         torso=torso,
         head=nods(8, 8.0),
         groove="up",
+        settle_in_beats=LONG_SETTLE_IN_BEATS,
         groove_depth_m=0.085 * e.depth,
         arm_amplitude=HOUSE_ARMS * e.amp,
         anticipation=SOFT_ANTICIPATION,
@@ -370,6 +380,7 @@ def house_knee_loft(e: Energy, rng: np.random.Generator) -> Choreo:
         torso=[(b, (12.0 if b % 2 else -4.0, 0.0, 0.0)) for b in range(9)],
         head=nods(8, 8.0),
         groove="up",
+        settle_in_beats=LONG_SETTLE_IN_BEATS,
         groove_depth_m=0.085 * e.depth,
         arm_amplitude=HOUSE_ARMS * e.amp,
         anticipation=SOFT_ANTICIPATION,
@@ -887,11 +898,6 @@ def locking_stop_and_go(e: Energy, rng: np.random.Generator) -> Choreo:
 
 # -- waltz (3/4, six counts): rise and fall, box steps, balances, turns --------------------------
 
-#: The waltz leaves the boundary pose over half a beat (the other styles: ``SETTLE_IN_BEATS``,
-#: 0.2): its moves are about half as sharp (mean joint jerk inside a phrase 53 m/s^3 against
-#: 110-150), so a 0.2-beat start was the roughest moment of a waltz at every join.
-WALTZ_SETTLE_IN_BEATS = 0.5
-
 
 def waltz_box(e: Energy, rng: np.random.Generator) -> Choreo:
     """Forward-side-close, back-side-close, in a ballroom frame."""
@@ -918,7 +924,7 @@ def waltz_box(e: Energy, rng: np.random.Generator) -> Choreo:
         head=[(1.0, (-10.0, 25.0, 0.0)), (4.0, (-10.0, 25.0, 0.0)), (6.0, (0.0, 0.0, 0.0))],
         body_hold=0.1,
         groove="rise",
-        settle_in_beats=WALTZ_SETTLE_IN_BEATS,
+        settle_in_beats=LONG_SETTLE_IN_BEATS,
         groove_depth_m=0.1 * e.depth,
         arm_amplitude=1.1 * e.amp,
     )  # fmt: skip
@@ -948,7 +954,7 @@ def waltz_balance(e: Energy, rng: np.random.Generator) -> Choreo:
         head=[(1.0, (-8.0, 30.0, 0.0)), (4.0, (-8.0, -30.0, 0.0)), (6.0, (0.0, 0.0, 0.0))],
         body_hold=0.1,
         groove="rise",
-        settle_in_beats=WALTZ_SETTLE_IN_BEATS,
+        settle_in_beats=LONG_SETTLE_IN_BEATS,
         groove_depth_m=0.11 * e.depth,
         arm_amplitude=1.1 * e.amp,
     )  # fmt: skip
@@ -986,7 +992,7 @@ def waltz_natural_turn(e: Energy, rng: np.random.Generator) -> Choreo:
         head=[(1.0, (-10.0, 25.0, 0.0)), (4.0, (-10.0, 25.0, 0.0)), (6.0, (0.0, 0.0, 0.0))],
         body_hold=0.1,
         groove="rise",
-        settle_in_beats=WALTZ_SETTLE_IN_BEATS,
+        settle_in_beats=LONG_SETTLE_IN_BEATS,
         groove_depth_m=0.1 * e.depth,
         arm_amplitude=1.1 * e.amp,
     )  # fmt: skip
@@ -1016,7 +1022,7 @@ def waltz_promenade(e: Energy, rng: np.random.Generator) -> Choreo:
         head=[(2.5, (-14.0, 0.0, 0.0)), (4.0, (0.0, -20.0, 0.0)), (6.0, (0.0, 0.0, 0.0))],
         body_hold=0.1,
         groove="rise",
-        settle_in_beats=WALTZ_SETTLE_IN_BEATS,
+        settle_in_beats=LONG_SETTLE_IN_BEATS,
         groove_depth_m=0.11 * e.depth,
         arm_amplitude=e.amp,  # the wide poses reach full stretch at full energy
     )  # fmt: skip
@@ -1030,7 +1036,13 @@ Z = (0.0, 0.0, 0.0)
 FLAVORS = {
     "hiphop": Flavor("down", 0.1, 1.0, 1.0, twist_deg=10.0, nod_deg=10.0),
     "house": Flavor(
-        "up", 0.085, 0.85 * HOUSE_ARMS, 0.6, twist_deg=6.0, anticipation=SOFT_ANTICIPATION
+        "up",
+        0.085,
+        0.85 * HOUSE_ARMS,
+        0.6,
+        twist_deg=6.0,
+        anticipation=SOFT_ANTICIPATION,
+        settle_in_beats=LONG_SETTLE_IN_BEATS,
     ),
     "pop": Flavor("down", 0.09, POP_ARMS, 1.0, twist_deg=8.0),
     "jazz": Flavor(
@@ -1046,7 +1058,7 @@ FLAVORS = {
         twist_deg=3.0,
         nod_deg=0.0,
         max_accel_mps2=50.0,
-        settle_in_beats=WALTZ_SETTLE_IN_BEATS,
+        settle_in_beats=LONG_SETTLE_IN_BEATS,
     ),
 }
 
