@@ -39,7 +39,8 @@ STAND_HEIGHT_M = ANKLE_HEIGHT_M + HIP_DROP_M + 0.965 * LEG_M
 
 #: The body holds the neutral boundary pose (arms at rest, angles neutral, the groove at
 #: ``BOUNDARY_GROOVE_M``) still for this many beats at the start and at the end of a phrase,
-#: and eases out of and into it, so that any phrase joins any other without a velocity jump.
+#: and eases out of and into it, so that any phrase joins any other without a velocity jump
+#: (the start: ``Choreo.settle_in_beats``, this by default).
 SETTLE_IN_BEATS = 0.2
 SETTLE_OUT_BEATS = 0.35
 #: Groove depth at the phrase boundaries (every energy meets the same hips height there),
@@ -284,8 +285,8 @@ def _groove(choreo: Choreo, beats: np.ndarray) -> np.ndarray:
 def at_boundaries(choreo: Choreo) -> Choreo:
     """``choreo`` with its keys and steps kept out of the boundary settles: steps land by
     ``counts - SETTLE_OUT_BEATS`` (the last count's footwork squeezed in time); arm keys
-    inside the first ``choreo.settle_in_beats`` or after the last count's beat are dropped and the
-    rest pose keyed half-way into the first settle (the arms rise into their first pose from
+    inside the first ``choreo.settle_in_beats`` or after the last count's beat are dropped and
+    the rest pose keyed half-way into the first settle (the arms rise into their first pose from
     there: a move that starts at a join is its gentlest) and at the last settle's edge; body
     keys (torso, pelvis, head, sway, levels) inside the settles are dropped and neutral keys
     put at 0, the settle edges and ``counts``."""
