@@ -208,6 +208,34 @@ def test_companion_is_listed_checked_small_and_sentis_clean():
     assert training["m2s_gan"]["lambda_sync"] == 0.05 and training["m2s_gan"]["critic_steps"] == 5
 
 
+def test_conductor_sessions_do_not_spin_and_the_mel_is_unchanged():
+    """The conductor's ONNX sessions let idle threads sleep (CPU time of the cold path);
+    other companions keep onnxruntime's default. The mel on one BLAS thread is the plain
+    filterbank product."""
+    from musicdance.audio.features import mel_filterbank
+    from musicdance.companions import find_companion
+    from musicdance.conduct.features import _mel_db
+    from musicdance.conduct.generate import load_conductor
+
+    key = "session.intra_op.allow_spinning"
+    quiet = load_conductor(BUNDLE).session("conductor").get_session_options()
+    assert quiet.get_session_config_entry(key) == "0"
+    plain = find_companion("conducting", BUNDLE).session("conductor").get_session_options()
+    with pytest.raises(RuntimeError):  # not set: onnxruntime's default (spinning)
+        plain.get_session_config_entry(key)
+    y, truth = song()
+    y = y[: truth.sr_hz * 3]
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(y, 1024), 2048)[::256]
+    window = np.hanning(2049)[:-1]
+    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
+    db = 10 * np.log10(np.maximum(mel_filterbank(sr_hz=22050, n_fft=2048, n_mels=128)
+                                  @ power.T, 1e-10))  # fmt: skip
+    expected = np.maximum(db - db.max(), -80)
+    got = _mel_db(y, truth.sr_hz, block_frames=64)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=1e-3)
+
+
 def test_gan_through_onnx_is_seeded_and_covers_the_song():
     from musicdance.conduct.generate import conduct_signal
 

@@ -356,19 +356,63 @@ def test_runtime_packages_do_not_import_torch():
     assert not report["torch"], "torch was imported"
 
 
-def test_conducting_generator_output_gain_scales_its_motion_about_the_mean_pose():
-    """``--output-gain`` (musicdance.train.conducting): the same weights with a ten times
-    smaller gain move the keypoints ten times less around the mean pose."""
+def test_conducting_generator_moves_each_coordinate_by_the_corpus_spread():
+    """G's output layer is standardised (musicdance.train.conducting.Generator): the same
+    weights move a coordinate in proportion to the corpus' standard deviation of it, and
+    ``--output-gain`` scales all of them about the mean pose."""
     from musicdance.train.conducting import CODE_DIM, NOISE_DIM, Generator
 
     pose = np.linspace(0.2, 0.8, 26)
+    spread = np.full(26, 0.01)
+    spread[3] = 0.001  # a coordinate that hardly moves in the corpus (a hip, say)
     codes = torch.randn(1, CODE_DIM, 60, generator=torch.Generator().manual_seed(3))
     noise = torch.randn(1, NOISE_DIM, 2, generator=torch.Generator().manual_seed(4))
     outputs = []
-    for gain in (0.1, 0.01):
+    for std, gain in ((np.full(26, 0.01), 1.0), (spread, 1.0), (spread, 0.1)):
         torch.manual_seed(0)
-        generator = Generator(pose, output_gain=gain)
+        generator = Generator(pose, std, output_gain=gain)
         with torch.no_grad():
             outputs.append(generator(codes, noise)[0].numpy() - pose[:, None])
     assert np.abs(outputs[0]).max() > 1e-3
-    np.testing.assert_allclose(outputs[1], outputs[0] / 10, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(outputs[1][3], outputs[0][3] / 10, rtol=1e-4, atol=2e-7)
+    np.testing.assert_allclose(outputs[1][4], outputs[0][4], rtol=1e-4, atol=2e-7)
+    np.testing.assert_allclose(outputs[2], outputs[1] / 10, rtol=1e-4, atol=2e-7)
+
+
+def test_conducting_noise_is_interpolated_linearly_between_seconds():
+    """The 1 Hz noise reaches G at 30 fps by linear interpolation (a fixed transposed
+    convolution) between samples placed at the middle of each second (fading to half at the
+    two ends); the learned up-sampler it replaces repeated a 6-frame pattern (power at
+    5-15 Hz, the shipped GAN's jitter)."""
+    from musicdance.train.conducting import FPS, NOISE_DIM, Generator
+
+    up = Generator().noise_up
+    assert not any(p.requires_grad for p in up.parameters())
+    z = torch.randn(2, NOISE_DIM, 6, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        frames = up(z).numpy()
+    assert frames.shape == (2, NOISE_DIM, 6 * FPS)
+    centres = np.arange(6) * FPS + (FPS - 1) / 2
+    inner = np.arange(FPS // 2, 6 * FPS - FPS // 2)
+    expected = np.stack([[np.interp(inner, centres, row) for row in batch] for batch in z.numpy()])
+    np.testing.assert_allclose(frames[..., inner], expected, atol=1e-5)
+    np.testing.assert_allclose(frames[..., 0], z.numpy()[..., 0] * (FPS + 1) / (2 * FPS), atol=1e-5)
+
+
+def test_conducting_recipe_keeps_a_stage_until_its_settings_change(tmp_path):
+    """``--stages`` (build_companion): a stage with the same settings is read back, not
+    recomputed; another setting recomputes it."""
+    from musicdance.train.conducting import _cached
+
+    calls = []
+
+    def make():
+        calls.append(1)
+        return {"weights": torch.arange(3.0), "n": len(calls)}
+
+    first = _cached(tmp_path, "stage", {"steps": 5}, make)
+    again = _cached(tmp_path, "stage", {"steps": 5}, make)
+    other = _cached(tmp_path, "stage", {"steps": 6}, make)
+    assert len(calls) == 2 and again["n"] == first["n"] == 1 and other["n"] == 2
+    assert torch.equal(again["weights"], first["weights"])
+    assert _cached(None, "stage", {"steps": 5}, make)["n"] == 3

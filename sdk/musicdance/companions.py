@@ -70,12 +70,18 @@ def file_records(folder: Path, names) -> dict[str, dict]:
     }
 
 
-def onnx_session(path: str | os.PathLike[str], threads: int = 0):
-    """An onnxruntime CPU session for ``path`` (a clear MusicDanceError if it cannot load)."""
+def onnx_session(path: str | os.PathLike[str], threads: int = 0, *, spinning: bool = True):
+    """An onnxruntime CPU session for ``path`` (a clear MusicDanceError if it cannot load).
+
+    ``spinning=False`` lets idle intra-op threads sleep instead of busy-waiting: for a graph
+    run once per request (a whole song) it saves CPU time (0.2 s of 0.5 s on the 4-minute
+    conductor run), at a small latency cost for many short runs."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = int(threads)
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -91,6 +97,8 @@ class Companion:
     path: Path
     manifest: dict[str, Any]
     threads: int = 0
+    #: onnxruntime's busy-waiting intra-op threads (see :func:`onnx_session`).
+    spinning: bool = True
     _sessions: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -116,7 +124,9 @@ class Companion:
                     f"companion {self.name} has no {role!r} graph (it has {sorted(graphs)})",
                     self.path,
                 )
-            self._sessions[role] = onnx_session(self.path / graphs[role], self.threads)
+            self._sessions[role] = onnx_session(
+                self.path / graphs[role], self.threads, spinning=self.spinning
+            )
         return self._sessions[role]
 
 

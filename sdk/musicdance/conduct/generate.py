@@ -14,7 +14,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +71,15 @@ class Conducting:
 def load_conductor(
     bundle: str | os.PathLike[str] = DEFAULT_BUNDLE, *, threads: int = 0
 ) -> Companion:
-    """The ``conducting`` companion of ``bundle`` (checked); a clear error without one."""
-    return require_companion(
+    """The ``conducting`` companion of ``bundle`` (checked); a clear error without one. Its
+    sessions do not spin (one run per song: busy-waiting threads only cost CPU time)."""
+    companion = require_companion(
         COMPANION_NAME, bundle,
         "the bundle has no conducting model (build it with: python -m "
         "musicdance.train.conducting --out BUNDLE/conducting --register BUNDLE); "
         "or use --method procedural", task="conducting", threads=threads,
     )  # fmt: skip
+    return replace(companion, spinning=False)
 
 
 def generate_keypoints(companion: Companion, mel01: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -64,6 +64,9 @@ __all__ = [
 
 NOISE_DIM = 8
 CODE_DIM = 32
+#: Changes with G's and D's design (a kept GAN stage of another design is retrained):
+#: 2 = linearly interpolated noise, standardised output and critic input.
+GENERATOR_VERSION = 2
 #: Limbs of the 13 COCO keypoints (the ST-GCN graph).
 EDGES = (
     (0, 1), (0, 2), (1, 3), (2, 4), (0, 5), (0, 6), (5, 6), (5, 7), (7, 9), (6, 8), (8, 10),
@@ -164,18 +167,37 @@ class M2SNet(nn.Module):
         return self.fuse(codes).mean(dim=(1, 2))
 
 
+def _linear_upsampler(channels: int, factor: int) -> nn.ConvTranspose1d:
+    """A fixed (not trained) transposed convolution that interpolates each channel linearly
+    from one sample per ``factor`` frames: ``[B, C, S] -> [B, C, factor S]``."""
+    up = nn.ConvTranspose1d(channels, channels, 2 * factor, stride=factor, padding=factor // 2,
+                            groups=channels, bias=False)  # fmt: skip
+    taps = 1.0 - np.abs(np.arange(2 * factor) - (factor - 0.5)) / factor
+    with torch.no_grad():
+        up.weight.copy_(torch.tensor(taps, dtype=torch.float32).expand(channels, 1, -1))
+    up.weight.requires_grad_(False)
+    return up
+
+
 class Generator(nn.Module):
-    """G: music codes ``[B, 32, T]`` and noise ``[B, 8, T / 30]`` -> keypoints ``[B, 26, T]``."""
+    """G: music codes ``[B, 32, T]`` and noise ``[B, 8, T / 30]`` -> keypoints ``[B, 26, T]``.
+
+    The noise (8-d at 1 Hz) is up-sampled to 30 fps by linear interpolation (a fixed transposed
+    convolution), so it varies smoothly across each second. The output layer works in
+    standardised keypoints: ``keypoints = mean_pose + output_gain * std_pose * out(x)``, the
+    corpus' per-coordinate mean and standard deviation (so an O(1) network output is a
+    conductor's amount of motion, and the hips move as little as the corpus' hips)."""
 
     def __init__(
-        self, mean_pose: np.ndarray | None = None, channels: int = 64, output_gain: float = 0.1
+        self,
+        mean_pose: np.ndarray | None = None,
+        std_pose: np.ndarray | None = None,
+        channels: int = 64,
+        output_gain: float = 1.0,
     ) -> None:
         super().__init__()
         self.output_gain = float(output_gain)
-        self.noise_up = nn.Sequential(
-            nn.ConvTranspose1d(NOISE_DIM, NOISE_DIM, 5, stride=5), nn.ReLU(),
-            nn.ConvTranspose1d(NOISE_DIM, NOISE_DIM, 6, stride=6),
-        )  # fmt: skip
+        self.noise_up = _linear_upsampler(NOISE_DIM, FPS)
         self.inp = nn.Conv1d(CODE_DIM + NOISE_DIM, channels, 1)
         self.blocks = nn.ModuleList(
             nn.Conv1d(channels, channels, 5, padding=2 * d, dilation=d)
@@ -183,13 +205,17 @@ class Generator(nn.Module):
         )
         self.out = nn.Conv1d(channels, KEYPOINT_DIM, 1)
         pose = np.zeros(KEYPOINT_DIM) if mean_pose is None else np.asarray(mean_pose)
+        spread = np.ones(KEYPOINT_DIM) if std_pose is None else np.asarray(std_pose)
         self.register_buffer("mean_pose", torch.tensor(pose, dtype=torch.float32)[None, :, None])
+        self.register_buffer(
+            "std_pose", torch.tensor(spread * self.output_gain, dtype=torch.float32)[None, :, None]
+        )
 
     def forward(self, codes: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         x = self.inp(torch.cat([codes, self.noise_up(noise)], dim=1))
         for block in self.blocks:
             x = x + torch.relu(block(x))
-        return self.out(x) * self.output_gain + self.mean_pose
+        return self.out(x) * self.std_pose + self.mean_pose
 
 
 class Conductor(nn.Module):
@@ -205,11 +231,16 @@ class Conductor(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """D: keypoints ``[B, 26, T]`` -> scores ``[B, 1, T / 12]`` (2.5 Hz)."""
+    """D: keypoints ``[B, 26, T]`` -> scores ``[B, 1, T / 12]`` (2.5 Hz). It reads the
+    keypoints standardised by the corpus' per-coordinate mean and standard deviation."""
 
-    def __init__(self) -> None:
+    def __init__(self, mean_pose: np.ndarray | None = None, std_pose: np.ndarray | None = None):
         super().__init__()
         joints = len(COCO13)
+        pose = np.zeros(KEYPOINT_DIM) if mean_pose is None else np.asarray(mean_pose)
+        spread = np.ones(KEYPOINT_DIM) if std_pose is None else np.asarray(std_pose)
+        self.register_buffer("mean_pose", torch.tensor(pose, dtype=torch.float32)[None, :, None])
+        self.register_buffer("std_pose", torch.tensor(spread, dtype=torch.float32)[None, :, None])
 
         def branch(cin, width, groups):
             return nn.Sequential(
@@ -224,7 +255,8 @@ class Discriminator(nn.Module):
                                    nn.Conv1d(64, 1, 1))  # fmt: skip
 
     def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
-        return self.dense(torch.cat([self.joints(keypoints), self.spatial(keypoints)], dim=1))
+        x = (keypoints - self.mean_pose) / self.std_pose
+        return self.dense(torch.cat([self.joints(x), self.spatial(x)], dim=1))
 
 
 class _MotionFeatures(nn.Module):
@@ -258,6 +290,10 @@ class ConductingCorpus:
 
     def mean_pose(self) -> np.ndarray:
         return np.concatenate(self.keypoints).mean(axis=0)
+
+    def std_pose(self) -> np.ndarray:
+        """Per-coordinate standard deviation ``[26]`` about the mean pose (floored at 1e-4)."""
+        return np.maximum(np.concatenate(self.keypoints).std(axis=0), 1e-4)
 
 
 #: Genres of the generated songs and how each is conducted (3/4 songs at slow tempo also in 6).
@@ -429,15 +465,20 @@ def train_m2s_gan(
     lambda_adv: float = 1.0,
     w_gp: float = 10.0,
     critic_steps: int = 5,
-    output_gain: float = 0.1,
+    output_gain: float = 1.0,
     log: Callable[[dict], None] | None = None,
+    snapshot: Callable[[Generator, Discriminator, list[dict]], None] | None = None,
 ) -> tuple[Generator, Discriminator, list[dict]]:
     """The generative stage (Algorithm 1, lines 7-14): eq. (2) for G, eq. (3) for D, five D
-    steps per G step, RMSprop 5e-4, E_music and E_motion frozen (taken from ``net``)."""
+    steps per G step, RMSprop 5e-4, E_music and E_motion frozen (taken from ``net``).
+
+    ``snapshot(generator, critic, history)`` is called after every step: the state after
+    ``n`` steps is what ``steps=n`` returns (nothing depends on the total)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    generator = Generator(corpus.mean_pose(), output_gain=output_gain)
-    critic = Discriminator()
+    mean_pose, std_pose = corpus.mean_pose(), corpus.std_pose()
+    generator = Generator(mean_pose, std_pose, output_gain=output_gain)
+    critic = Discriminator(mean_pose, std_pose)
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
@@ -486,10 +527,13 @@ def train_m2s_gan(
         opt_g.step()
         with torch.no_grad():
             w_dis = float(critic(real).mean() - critic(fake).mean())
-        history.append({"step": step, "loss_g": float(loss_g), "loss_d": float(loss_d),
+        history.append({"step": step, "loss_g": float(loss_g.detach()),
+                        "loss_d": float(loss_d.detach()),
                         "sync": float(sync), "w_dis": w_dis})  # fmt: skip
         if log:
             log(history[-1])
+        if snapshot:
+            snapshot(generator, critic, history)
     return generator, critic, history
 
 
@@ -632,6 +676,22 @@ def export_companion(
     return manifest
 
 
+def _cached(stages: Path | None, name: str, key: dict, make: Callable[[], Any]) -> Any:
+    """``make()``, or its result saved by an earlier call with the same ``key`` in folder
+    ``stages`` (``torch.save`` files; None: no cache). A changed key recomputes the stage."""
+    if stages is None:
+        return make()
+    stages.mkdir(parents=True, exist_ok=True)
+    path = stages / f"{name}.pt"
+    if path.is_file():
+        saved = torch.load(path, weights_only=False)
+        if saved.get("key") == key:
+            return saved["value"]
+    value = make()
+    torch.save({"key": key, "value": value}, path)
+    return value
+
+
 def _mean_accuracy(history: list[dict]) -> float:
     return float(np.mean([h["accuracy"] for h in history[-20:]]))
 
@@ -648,17 +708,31 @@ def build_companion(
     gan_steps: int = 480,
     eval_steps: int = 60,
     lambda_sync: float = 0.05,
-    output_gain: float = 0.1,
+    output_gain: float = 1.0,
+    stages: str | os.PathLike[str] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """The whole recipe, one seeded call: corpus, M2S-Net (train split), M2S-GAN, the held-out
-    M2S-Net for SE, Table 3 accuracies of the shipped M2S-Net, export. Returns the record."""
+    M2S-Net for SE, Table 3 accuracies of the shipped M2S-Net, export. Returns the record.
+
+    ``stages``: a folder that keeps each stage's result (corpus, the two M2S-Nets, the GAN)
+    keyed by its settings, so a rerun with a changed GAN recipe retrains the GAN only (the
+    stages are seeded: a kept stage is what the run would compute again)."""
     torch.set_num_threads(1)  # faster than 2 on the shared cores (measured)
     started = time.perf_counter()
+    cache = Path(stages) if stages is not None else None
     log(f"corpus: {train_songs} + {test_songs} generated songs of {duration_s:g} s")
-    train = build_corpus(train_songs, seed=seed, duration_s=duration_s)
-    test = build_corpus(test_songs, seed=seed, duration_s=duration_s, start=train_songs)
-    log(f"corpus built in {time.perf_counter() - started:.0f} s")
+    corpus_key = {"seed": seed, "train": train_songs, "test": test_songs, "s": duration_s}
+    train, test = _cached(
+        cache,
+        "corpus",
+        corpus_key,
+        lambda: (
+            build_corpus(train_songs, seed=seed, duration_s=duration_s),
+            build_corpus(test_songs, seed=seed, duration_s=duration_s, start=train_songs),
+        ),
+    )
+    log(f"corpus ready in {time.perf_counter() - started:.0f} s")
 
     def every(n, label):
         def show(entry):
@@ -668,34 +742,57 @@ def build_companion(
 
         return show
 
-    t0 = time.perf_counter()
-    net, net_history = train_m2s_net(
-        train,
-        steps=net_steps,
-        negatives="hard",
-        seed=seed,
-        easy_warmup_steps=warmup_steps,
-        log=every(10, "m2s-net"),
+    def stage(name, key, make):
+        """(result, seconds) of a kept or freshly run stage (the seconds of the run that
+        computed it)."""
+
+        def timed():
+            t0 = time.perf_counter()
+            value = make()
+            return value, time.perf_counter() - t0
+
+        return _cached(cache, name, {**corpus_key, **key}, timed)
+
+    (net, net_history), net_s = stage(
+        "m2s_net",
+        {"steps": net_steps, "warmup": warmup_steps},
+        lambda: train_m2s_net(
+            train,
+            steps=net_steps,
+            negatives="hard",
+            seed=seed,
+            easy_warmup_steps=warmup_steps,
+            log=every(10, "m2s-net"),
+        ),
     )
-    net_s = time.perf_counter() - t0
     table3 = {kind: sync_accuracy(net, test, kind) for kind in NEGATIVES}
     log(f"m2s-net done in {net_s:.0f} s; held-out accuracy {table3}")
-    t0 = time.perf_counter()
-    generator, critic, gan_history = train_m2s_gan(
-        train,
-        net,
-        steps=gan_steps,
-        seed=seed,
-        lambda_sync=lambda_sync,
-        output_gain=output_gain,
-        log=every(10, "m2s-gan"),
+    gan_key = {"net_steps": net_steps, "steps": gan_steps, "lambda_sync": lambda_sync,
+               "output_gain": output_gain, "generator": GENERATOR_VERSION}  # fmt: skip
+    (generator, critic, gan_history), gan_s = stage(
+        "m2s_gan",
+        gan_key,
+        lambda: train_m2s_gan(
+            train,
+            net,
+            steps=gan_steps,
+            seed=seed,
+            lambda_sync=lambda_sync,
+            output_gain=output_gain,
+            log=every(10, "m2s-gan"),
+        ),
     )
-    gan_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    evaluator, eval_history = train_m2s_net(
-        test, steps=eval_steps, negatives="hard", seed=seed + 1, easy_warmup_steps=eval_steps // 5
+    (evaluator, eval_history), eval_s = stage(
+        "sync_evaluator",
+        {"steps": eval_steps},
+        lambda: train_m2s_net(
+            test,
+            steps=eval_steps,
+            negatives="hard",
+            seed=seed + 1,
+            easy_warmup_steps=eval_steps // 5,
+        ),
     )
-    eval_s = time.perf_counter() - t0
     record = {
         "seed": seed,
         "command": "python -m musicdance.train.conducting --out bundles/default/conducting "
@@ -743,16 +840,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--output-gain",
         type=float,
-        default=0.1,
-        help="scale of G's output around the mean pose (keypoint units)",
+        default=1.0,
+        help="scale of G's output around the mean pose (in the corpus' standard deviations)",
     )
+    parser.add_argument("--stages", default=None, help="folder keeping each stage for reruns")
     parser.add_argument("--register", default=None, help="bundle folder to list it in")
     args = parser.parse_args(argv)
     build_companion(args.out, seed=args.seed, train_songs=args.train_songs,
                     test_songs=args.test_songs, net_steps=args.net_steps,
                     warmup_steps=max(1, args.net_steps // 5), gan_steps=args.gan_steps,
                     eval_steps=args.eval_steps, lambda_sync=args.lambda_sync,
-                    output_gain=args.output_gain)  # fmt: skip
+                    output_gain=args.output_gain, stages=args.stages)  # fmt: skip
     if args.register:
         from musicdance.companions import register_companion
 
