@@ -179,6 +179,20 @@ def _linear_upsampler(channels: int, factor: int) -> nn.ConvTranspose1d:
     return up
 
 
+def _hann_smoother(channels: int, frames: int) -> nn.Conv1d:
+    """A fixed low-pass over time: each channel convolved with a normalised Hann window of
+    ``frames`` (odd) taps, zero-padded (the output fades to the mean pose at the two ends)."""
+    frames = frames | 1
+    smooth = nn.Conv1d(channels, channels, frames, padding=frames // 2, groups=channels,
+                       bias=False)  # fmt: skip
+    taps = np.hanning(frames + 2)[1:-1]
+    with torch.no_grad():
+        smooth.weight.copy_(torch.tensor(taps / taps.sum(), dtype=torch.float32).expand(
+            channels, 1, -1))  # fmt: skip
+    smooth.weight.requires_grad_(False)
+    return smooth
+
+
 class Generator(nn.Module):
     """G: music codes ``[B, 32, T]`` and noise ``[B, 8, T / 30]`` -> keypoints ``[B, 26, T]``.
 
@@ -194,10 +208,12 @@ class Generator(nn.Module):
         std_pose: np.ndarray | None = None,
         channels: int = 64,
         output_gain: float = 1.0,
+        smooth_frames: int = 0,
     ) -> None:
         super().__init__()
         self.output_gain = float(output_gain)
         self.noise_up = _linear_upsampler(NOISE_DIM, FPS)
+        self.smooth = _hann_smoother(KEYPOINT_DIM, smooth_frames) if smooth_frames > 1 else None
         self.inp = nn.Conv1d(CODE_DIM + NOISE_DIM, channels, 1)
         self.blocks = nn.ModuleList(
             nn.Conv1d(channels, channels, 5, padding=2 * d, dilation=d)
@@ -215,7 +231,10 @@ class Generator(nn.Module):
         x = self.inp(torch.cat([codes, self.noise_up(noise)], dim=1))
         for block in self.blocks:
             x = x + torch.relu(block(x))
-        return self.out(x) * self.std_pose + self.mean_pose
+        y = self.out(x)
+        if self.smooth is not None:
+            y = self.smooth(y)
+        return y * self.std_pose + self.mean_pose
 
 
 class Conductor(nn.Module):
@@ -255,7 +274,8 @@ class Discriminator(nn.Module):
                                    nn.Conv1d(64, 1, 1))  # fmt: skip
 
     def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
-        x = (keypoints - self.mean_pose) / self.std_pose
+        scale = 1.0 / self.std_pose  # constants: the exported graph keeps only Mul and Add
+        x = keypoints * scale + (-self.mean_pose * scale)
         return self.dense(torch.cat([self.joints(x), self.spatial(x)], dim=1))
 
 
@@ -466,6 +486,7 @@ def train_m2s_gan(
     w_gp: float = 10.0,
     critic_steps: int = 5,
     output_gain: float = 1.0,
+    smooth_frames: int = 0,
     log: Callable[[dict], None] | None = None,
     snapshot: Callable[[Generator, Discriminator, list[dict]], None] | None = None,
 ) -> tuple[Generator, Discriminator, list[dict]]:
@@ -477,7 +498,7 @@ def train_m2s_gan(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     mean_pose, std_pose = corpus.mean_pose(), corpus.std_pose()
-    generator = Generator(mean_pose, std_pose, output_gain=output_gain)
+    generator = Generator(mean_pose, std_pose, output_gain=output_gain, smooth_frames=smooth_frames)
     critic = Discriminator(mean_pose, std_pose)
     net.eval()
     for p in net.parameters():
@@ -705,10 +726,11 @@ def build_companion(
     duration_s: float = 40.0,
     net_steps: int = 150,
     warmup_steps: int = 30,
-    gan_steps: int = 480,
+    gan_steps: int = 240,
     eval_steps: int = 60,
     lambda_sync: float = 0.05,
     output_gain: float = 1.0,
+    smooth_frames: int = 9,
     stages: str | os.PathLike[str] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -768,7 +790,8 @@ def build_companion(
     table3 = {kind: sync_accuracy(net, test, kind) for kind in NEGATIVES}
     log(f"m2s-net done in {net_s:.0f} s; held-out accuracy {table3}")
     gan_key = {"net_steps": net_steps, "steps": gan_steps, "lambda_sync": lambda_sync,
-               "output_gain": output_gain, "generator": GENERATOR_VERSION}  # fmt: skip
+               "output_gain": output_gain, "smooth_frames": smooth_frames,
+               "generator": GENERATOR_VERSION}  # fmt: skip
     (generator, critic, gan_history), gan_s = stage(
         "m2s_gan",
         gan_key,
@@ -779,6 +802,7 @@ def build_companion(
             seed=seed,
             lambda_sync=lambda_sync,
             output_gain=output_gain,
+            smooth_frames=smooth_frames,
             log=every(10, "m2s-gan"),
         ),
     )
@@ -805,7 +829,8 @@ def build_companion(
                     "held_out_accuracy": table3},
         "m2s_gan": {"steps": gan_steps, "critic_steps": 5, "batch": 3, "window_s": 4,
                     "lambda_sync": lambda_sync, "lambda_adv": 1.0, "w_gp": 10.0,
-                    "output_gain": output_gain,
+                    "output_gain": output_gain, "smooth_frames": smooth_frames,
+                    "noise_upsampling": "linear interpolation (fixed)",
                     "optimiser": "RMSprop 5e-4", "seconds": round(gan_s, 1),
                     "last": gan_history[-1]},
         "sync_evaluator": {"steps": eval_steps, "trained_on": "the held-out songs (Sec. 6.2.2)",
@@ -834,7 +859,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-songs", type=int, default=24)
     parser.add_argument("--test-songs", type=int, default=4)
     parser.add_argument("--net-steps", type=int, default=150)
-    parser.add_argument("--gan-steps", type=int, default=480)
+    parser.add_argument("--gan-steps", type=int, default=240)
     parser.add_argument("--eval-steps", type=int, default=60)
     parser.add_argument("--lambda-sync", type=float, default=0.05, help="eq. (2); paper 0.05")
     parser.add_argument(
@@ -843,6 +868,9 @@ def main(argv: list[str] | None = None) -> None:
         default=1.0,
         help="scale of G's output around the mean pose (in the corpus' standard deviations)",
     )
+    parser.add_argument(
+        "--smooth-frames", type=int, default=9, help="Hann low-pass on G's output (0: none)"
+    )
     parser.add_argument("--stages", default=None, help="folder keeping each stage for reruns")
     parser.add_argument("--register", default=None, help="bundle folder to list it in")
     args = parser.parse_args(argv)
@@ -850,7 +878,8 @@ def main(argv: list[str] | None = None) -> None:
                     test_songs=args.test_songs, net_steps=args.net_steps,
                     warmup_steps=max(1, args.net_steps // 5), gan_steps=args.gan_steps,
                     eval_steps=args.eval_steps, lambda_sync=args.lambda_sync,
-                    output_gain=args.output_gain, stages=args.stages)  # fmt: skip
+                    output_gain=args.output_gain, smooth_frames=args.smooth_frames,
+                    stages=args.stages)  # fmt: skip
     if args.register:
         from musicdance.companions import register_companion
 
@@ -858,4 +887,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # run the imported module's main: the networks kept by --stages are then pickled as
+    # musicdance.train.conducting classes, not __main__ ones (readable by any caller)
+    from musicdance.train.conducting import main as _main
+
+    _main()
