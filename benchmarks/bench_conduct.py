@@ -6,7 +6,9 @@
    ``../shared/data/music`` (beats from the analysis). Ground truth is the procedural conductor
    that made the corpus (the song's own personality); rows: M2S-GAN (the shipped ONNX, noise
    seed 0), the procedural conductor with another personality (seed + 1), a static mean pose,
-   and ground truth itself.
+   ground truth shuffled (another held-out song's truth: moves like a conductor, not to this
+   song) and ground truth itself; beside them how fast each moves (mean |frame step| and the
+   share of velocity power at >= 4 Hz, the shipped GAN's fault before issue 21's fix).
 2. Table 3 (``--table3``, trains with torch: minutes): M2S-Net trained with easy, hard and
    super-hard negatives for the same number of steps, each tested on all three kinds of
    negatives; the paper's claim is a ranking (hard best on every test column).
@@ -66,25 +68,52 @@ def held_out_rows(companion) -> tuple[dict, list[dict]]:
         truth_kp = keypoints_from_motion(conduct_procedural(score, seed=seed))
         songs.append((f"real {path.stem} (first 60 s)", mel, truth_kp, seed, score))
     rows = []
-    for label, mel, truth_kp, seed, score in songs:
+    for i, (label, mel, truth_kp, seed, score) in enumerate(songs):
         gan = generate_keypoints(companion, mel, seed=0)
         if score is None:  # generated song: rebuild its score for the other personality
             other = _other_personality(training, label, mel, seed)
         else:
             other = keypoints_from_motion(conduct_procedural(score, seed=seed + 1))
         static = np.tile(truth_kp.mean(axis=0), (len(truth_kp), 1))
+        shuffled = songs[_shuffled_partner(i, songs)][2]
         for method, kp in (("M2S-GAN", gan), ("procedural (other seed)", other),
-                           ("static mean pose", static), ("ground truth", truth_kp)):  # fmt: skip
+                           ("static mean pose", static), (SHUFFLED, shuffled),
+                           ("ground truth", truth_kp)):  # fmt: skip
             row = conducting_metrics(truth_kp, kp, features=features, critic=critic)
-            rows.append({"song": label, "method": method, **row})
+            rows.append({"song": label, "method": method, **row, **motion_speed(kp)})
     summary = {}
-    for method in ("M2S-GAN", "procedural (other seed)", "static mean pose", "ground truth"):
+    for method in ("M2S-GAN", "procedural (other seed)", "static mean pose", SHUFFLED,
+                   "ground truth"):  # fmt: skip
         mine = [r for r in rows if r["method"] == method]
         summary[method] = {
             key: float(np.mean([r[key] for r in mine]))
-            for key in ("mse", "se", "w_dis", "rde", "sce", "sdp_percent")
+            for key in ("mse", "se", "w_dis", "rde", "sce", "sdp_percent", "step", "above_4hz")
         }
     return summary, rows
+
+
+#: The control that moves like a conductor but not to this song (Table 2's "shuffled" row).
+SHUFFLED = "ground truth, shuffled"
+
+
+def _shuffled_partner(i: int, songs: list) -> int:
+    """The next held-out song of the same kind (generated or real), cyclically: the truth of
+    another song is a realistic but unsynchronised conductor (cut to the shorter length)."""
+    kind = songs[i][0].split()[0]
+    same = [j for j, song in enumerate(songs) if song[0].split()[0] == kind]
+    return same[(same.index(i) + 1) % len(same)]
+
+
+def motion_speed(kp: np.ndarray, fps: float = 30.0) -> dict:
+    """How fast a keypoint track moves: mean |frame step| (keypoint units, summed over the 26
+    coordinates / 26) and the share of its velocity power at 4 Hz and above (Welch)."""
+    from scipy.signal import welch
+
+    step = np.diff(np.asarray(kp, np.float64), axis=0)
+    freqs, power = welch(step, fs=fps, nperseg=min(128, len(step)), axis=0)
+    total = float(power.sum())
+    return {"step": float(np.abs(step).mean()),
+            "above_4hz": float(power[freqs >= 4].sum() / total) if total > 0 else 0.0}  # fmt: skip
 
 
 def _other_personality(training: dict, label: str, mel, seed: int) -> np.ndarray:
@@ -167,12 +196,12 @@ def cold_times(seconds: float = 240.0, repeats: int = 3) -> dict:
     runtime = Runtime(REPO / "phrase_library", default_bundle=False, conducting_bundle=BUNDLE)
     data = song.read_bytes()
     started = time.perf_counter()
-    runtime.conduct_track(data, seed=0)
+    runtime.conduct_track(data, seed=0, method="gan")
     out["runtime_first_call_s"] = round(time.perf_counter() - started, 3)
     warm = []
     for seed in (1, 2, 3):
         started = time.perf_counter()
-        runtime.conduct_track(data, seed=seed)
+        runtime.conduct_track(data, seed=seed, method="gan")
         warm.append(time.perf_counter() - started)
     out["runtime_warm_s"] = round(statistics.median(warm), 3)
     return out
@@ -202,10 +231,19 @@ def main() -> None:
         report["table2_rows"] = rows
         print("Table 2 on held-out songs (mean over songs; reference: the procedural ground truth)")
         print(f"{'method':<26}{'MSE x1e3':>10}{'SE':>10}{'W-dis':>10}{'RDE':>8}{'SCE':>8}"
-              f"{'SDP %':>8}")  # fmt: skip
+              f"{'SDP %':>8}{'|step|':>9}{'>=4Hz':>7}")  # fmt: skip
         for method, m in summary.items():
             print(f"{method:<26}{m['mse'] * 1e3:>10.3f}{m['se']:>10.4f}{m['w_dis']:>10.3f}"
-                  f"{m['rde']:>8.3f}{m['sce']:>8.3f}{m['sdp_percent']:>8.1f}")  # fmt: skip
+                  f"{m['rde']:>8.3f}{m['sce']:>8.3f}{m['sdp_percent']:>8.1f}"
+                  f"{m['step']:>9.5f}{m['above_4hz']:>7.2f}")  # fmt: skip
+        for kind in ("generated", "real"):
+            gan = [r for r in rows if r["method"] == "M2S-GAN" and r["song"].startswith(kind)]
+            static = [r for r in rows if r["method"] == "static mean pose"
+                      and r["song"].startswith(kind)]  # fmt: skip
+            print(f"  {kind} songs: M2S-GAN RDE {np.mean([r['rde'] for r in gan]):.2f} SCE "
+                  f"{np.mean([r['sce'] for r in gan]):.2f} (static pose "
+                  f"{np.mean([r['rde'] for r in static]):.2f} / "
+                  f"{np.mean([r['sce'] for r in static]):.2f})")  # fmt: skip
         print(f"  songs: {sorted({r['song'] for r in rows})}")
     if args.table3:
         result = table3(args.table3_steps)

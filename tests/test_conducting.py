@@ -284,7 +284,9 @@ def test_cli_conduct_writes_a_valid_set(tmp_path):
 def test_cli_conduct_gan_and_bad_input(tmp_path):
     y, truth = song()
     path = write_song(tmp_path / "pop.wav", y, sr_hz=truth.sr_hz)
-    run = mdtool("conduct", path, "-o", tmp_path / "gan", "--format", "glb,json", "--json")
+    run = mdtool("conduct", path, "-o", tmp_path / "gan", "--format", "glb,json", "--json",
+                 "--method", "gan")  # fmt: skip
+    assert json.loads(run.stdout)["method"] == "gan"
     assert run.returncode == 0, run.stderr
     assert validate(tmp_path / "gan" / "pop.glb")["numErrors"] == 0
     assert not (tmp_path / "gan" / "pop.bvh").exists()
@@ -296,7 +298,8 @@ def test_cli_conduct_gan_and_bad_input(tmp_path):
     bad = mdtool("conduct", junk, "-o", tmp_path / "y")
     assert bad.returncode == 1 and "junk.wav" in bad.stderr and "Traceback" not in bad.stderr
     assert mdtool("conduct", path, "--method", "lstm").returncode == 2
-    no_model = mdtool("conduct", path, "-o", tmp_path / "z", "--bundle", tmp_path)
+    no_model = mdtool("conduct", path, "-o", tmp_path / "z", "--bundle", tmp_path,
+                      "--method", "gan")  # fmt: skip
     assert no_model.returncode == 1 and "--method procedural" in no_model.stderr
 
 
@@ -327,7 +330,7 @@ def test_runtime_conduct_imports_no_torch(tmp_path):
         "from musicdance.audio.synth import synth_song, write_song; "
         "y, t = synth_song('pop', seed=1, duration_s=8); "
         f"p = write_song({str(tmp_path / 's.wav')!r}, y, sr_hz=t.sr_hz); "
-        "r.conduct_track(p.read_bytes(), seed=0); print('torch' in sys.modules)"
+        "r.conduct_track(p.read_bytes(), seed=0, method='gan'); print('torch' in sys.modules)"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, timeout=300)  # fmt: skip
@@ -347,12 +350,12 @@ def test_service_post_conduct(tmp_path):
     work.mkdir()
     served = start_service("--library", REPO / "phrase_library", work_dir=work, cwd=REPO)
     try:
-        status, headers, body = served.request("POST", "/v1/conduct?seed=3", data)
+        status, headers, body = served.request("POST", "/v1/conduct?seed=3&method=gan", data)
         assert status == 200, body[:300]
         assert {k.lower(): v for k, v in headers.items()}["x-conduct-method"] == "gan"
         track = PoseTrack.from_bytes(body)
         assert track.num_frames == motion_frames(len(y) / truth.sr_hz) and track.fps == 30
-        status, doc = served.json("POST", "/v1/conduct?method=procedural&output=keypoints", data)
+        status, doc = served.json("POST", "/v1/conduct?output=keypoints", data)  # the default
         assert status == 200 and len(doc["keypoints"]) == track.num_frames
         assert doc["summary"]["method"] == "procedural" and len(doc["keypoints"][0]) == 26
         status, error = served.json("POST", "/v1/conduct?method=lstm", data)

@@ -30,10 +30,12 @@ def conduct(
     output: Path = typer.Option(Path("out"), "-o", "--output", help="Folder for the results."),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise z / the conductor's style."),
     method: str = typer.Option(
-        "gan",
+        "procedural",
         "--method",
-        help="gan: the trained M2S-GAN (ONNX, the default bundle's conducting companion); "
-        "procedural: the textbook beat patterns driven by the analysis.",
+        help="procedural (default): the textbook beat patterns driven by the analysis; "
+        "gan: the trained M2S-GAN (ONNX, the default bundle's conducting companion), a "
+        "reduced reproduction of the paper that conducts worse than the procedural "
+        "conductor (docs/conducting.md, Table 2).",
     ),  # fmt: skip
     formats: str = typer.Option(
         "glb,bvh,json", "--format", help="Comma list: glb, bvh, json (the keypoint track)."

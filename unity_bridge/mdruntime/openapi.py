@@ -297,10 +297,11 @@ def openapi_schema() -> dict[str, Any]:
                 "post": {
                     "summary": "A conductor for a song: audio bytes in, pose track (or keypoints)",
                     "description": (
-                        "The same SDK call as 'mdtool conduct' (seed 004, M2S-GAN): the music "
-                        "encoder and generator run through onnxruntime with the seeded noise as "
-                        "an input (method=gan, the bundle's conducting companion), or the "
-                        "procedural textbook conductor (method=procedural). The pose track "
+                        "The same SDK call as 'mdtool conduct' (seed 004): the procedural "
+                        "textbook conductor (method=procedural, the default), or M2S-GAN: the "
+                        "music encoder and generator run through onnxruntime with the seeded "
+                        "noise as an input (method=gan, the bundle's conducting companion; it "
+                        "conducts worse than the procedural conductor). The pose track "
                         "(MDPT v1, canonical skeleton, 30 fps, the song's length) plays in the "
                         "Unity package's DancePlayer; output=keypoints returns the 13 COCO "
                         "keypoints per frame as JSON (docs/conducting.md)."
@@ -309,7 +310,11 @@ def openapi_schema() -> dict[str, Any]:
                         _param("seed", {"type": "integer", "minimum": 0, "default": 0}, "seed"),
                         _param(
                             "method",
-                            {"type": "string", "enum": ["gan", "procedural"], "default": "gan"},
+                            {
+                                "type": "string",
+                                "enum": ["gan", "procedural"],
+                                "default": "procedural",
+                            },
                             "generator",
                         ),
                         _param(

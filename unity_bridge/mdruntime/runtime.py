@@ -609,7 +609,7 @@ class Runtime:
             return self._conductor
 
     def conduct_bytes(
-        self, data: bytes, *, seed: int = 0, method: str = "gan", name: str | None = None,
+        self, data: bytes, *, seed: int = 0, method: str = "procedural", name: str | None = None,
         audio_format: str | None = None, max_duration_s: float | None = None,
     ):  # fmt: skip
         """Conduct an uploaded song (``mdtool conduct``'s SDK call,

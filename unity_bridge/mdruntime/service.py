@@ -662,7 +662,7 @@ async def conduct(request: Request) -> Response:
     state = _service(request)
     runtime, config = state.runtime, state.config
     seed = _query(request, "seed", _seed, 0)
-    method = _query(request, "method", _choice(("gan", "procedural")), "gan")
+    method = _query(request, "method", _choice(("gan", "procedural")), "procedural")
     output = _query(request, "output", _choice(("posetrack", "keypoints")), "posetrack")
     name, audio_format, data = await _audio_upload(request, config, 30.0)
 

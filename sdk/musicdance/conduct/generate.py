@@ -100,7 +100,7 @@ def conduct_signal(
     y: np.ndarray,
     sr_hz: int,
     *,
-    method: str = "gan",
+    method: str = "procedural",
     seed: int = 0,
     companion: Companion | None = None,
     bundle: str | os.PathLike[str] = DEFAULT_BUNDLE,
@@ -160,7 +160,7 @@ def conduct_signal(
 def conduct_song(
     path: str | os.PathLike[str],
     *,
-    method: str = "gan",
+    method: str = "procedural",
     seed: int = 0,
     bundle: str | os.PathLike[str] = DEFAULT_BUNDLE,
     companion: Companion | None = None,

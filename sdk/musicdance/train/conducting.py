@@ -726,7 +726,7 @@ def build_companion(
     duration_s: float = 40.0,
     net_steps: int = 150,
     warmup_steps: int = 30,
-    gan_steps: int = 240,
+    gan_steps: int = 480,
     eval_steps: int = 60,
     lambda_sync: float = 0.05,
     output_gain: float = 1.0,
@@ -859,7 +859,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-songs", type=int, default=24)
     parser.add_argument("--test-songs", type=int, default=4)
     parser.add_argument("--net-steps", type=int, default=150)
-    parser.add_argument("--gan-steps", type=int, default=240)
+    parser.add_argument("--gan-steps", type=int, default=480)
     parser.add_argument("--eval-steps", type=int, default=60)
     parser.add_argument("--lambda-sync", type=float, default=0.05, help="eq. (2); paper 0.05")
     parser.add_argument(

@@ -113,11 +113,11 @@ namespace MdTool.Dance
 
         /// <summary>A conductor for a song (POST /v1/conduct): the song file's bytes in, a pose
         /// track out that <see cref="DancePlayer.SetTrack"/> plays in sync with the song.
-        /// <paramref name="method"/> is "gan" (the trained M2S-GAN) or "procedural".</summary>
+        /// <paramref name="method"/> is "procedural" (the default when empty: the textbook conductor) or "gan" (the trained M2S-GAN, which conducts worse).</summary>
         public IEnumerator Conduct(byte[] audio, long seed, string method, Action<PoseTrack> done, Action<string> failed)
         {
             var query = new StringBuilder("/v1/conduct?seed=").Append(seed.ToString(CultureInfo.InvariantCulture));
-            query.Append("&method=").Append(Uri.EscapeDataString(string.IsNullOrEmpty(method) ? "gan" : method));
+            query.Append("&method=").Append(Uri.EscapeDataString(string.IsNullOrEmpty(method) ? "procedural" : method));
             return Send("POST", query.ToString(), audio, "application/octet-stream", bytes => done(PoseTrack.Read(bytes)), failed);
         }
 
