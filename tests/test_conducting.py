@@ -251,6 +251,30 @@ def test_gan_through_onnx_is_seeded_and_covers_the_song():
     assert np.all(np.isfinite(a.keypoints)) and np.abs(a.keypoints).max() < 2
 
 
+def test_shipped_gan_moves_at_a_conductors_speed():
+    """Issue 21: the first shipped GAN's keypoints moved 7.8 times as fast as the procedural
+    conductor's (mean frame step) with 58 % of their velocity power at >= 4 Hz. The shipped
+    one must move within a factor of two of the conductor, mostly below 4 Hz (on this song:
+    the first GAN 8.4 times, 50 % at >= 4 Hz; the shipped one 1.3 times, 4 %)."""
+    from scipy.signal import welch
+
+    from musicdance.conduct.generate import conduct_signal
+
+    y, truth = song()
+    gan = conduct_signal(y, truth.sr_hz, method="gan", seed=0, companion=companion()).keypoints
+    _, motion = conducted()
+    reference = keypoints_from_motion(motion)
+
+    def speed(kp):
+        step = np.diff(kp.astype(np.float64), axis=0)
+        freqs, power = welch(step, fs=30, nperseg=128, axis=0)
+        return np.abs(step).mean(), power[freqs >= 4].sum() / power.sum()
+
+    (gan_step, gan_high), (ref_step, _) = speed(gan), speed(reference)
+    assert 0.5 < gan_step / ref_step < 2.0
+    assert gan_high < 0.2
+
+
 # --- CLI -------------------------------------------------------------------------------------
 def mdtool(*args, cwd=REPO):
     """``mdtool`` in this process (Typer's runner): the models load without a new process."""
