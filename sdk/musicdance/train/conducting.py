@@ -12,12 +12,15 @@ Networks, as the paper gives them (Sec. 4.3, Fig. 3):
 - :class:`M2SNet`: both encoders, concatenated per frame, three fully connected fusing layers,
   sigmoid; BCE loss eq. (1); hard negatives (same song, >= 10 s apart), easy negatives (other
   songs) in the first epoch; super-hard (0.5-5 s shifts) for Table 3; Adam 1e-3.
-- :class:`Generator` G: noise ``z`` (8-d at 1 Hz) up-sampled by transposed convolutions to
-  30 fps, concatenated with the music codes, six dilated non-causal residual Conv1d layers
-  (64 channels, kernel 5), a 1x1 output to the 26 keypoint coordinates.
-- :class:`Discriminator` D: a group-convolution branch (each joint's dynamics) and a plain
-  Conv1d branch (spatial relations), both down-sampling x12, concatenated, dense layers: one
-  score per 0.4 s (2.5 Hz).
+- :class:`Generator` G: noise ``z`` (8-d at 1 Hz) up-sampled to 30 fps by a transposed
+  convolution fixed to linear interpolation, concatenated with the music codes, six dilated
+  non-causal residual Conv1d layers (64 channels, kernel 5), a 1x1 output to the 26 keypoint
+  coordinates in the corpus' standard deviations, low-passed by a fixed 9-tap Hann window
+  (issue 21: the learned up-sampling and the unscaled, unfiltered output made the first
+  shipped G move ten times too fast; ``docs/conducting.md``).
+- :class:`Discriminator` D (on standardised keypoints): a group-convolution branch (each
+  joint's dynamics) and a plain Conv1d branch (spatial relations), both down-sampling x12,
+  concatenated, dense layers: one score per 0.4 s (2.5 Hz).
 - Losses: eq. (2) ``L_G = lambda_sync ||E_motion(Y^) - E_motion(Y)||^2 - lambda_adv D(Y^)``
   (lambda_sync 0.05, lambda_adv 1) and eq. (3) ``L_D = D(Y^) - D(Y) + w_GP E(||grad D(Y~)|| - 1)^2``
   (w_GP 10); five D steps per G step; RMSprop 5e-4; E_music and E_motion frozen (Algorithm 1).
