@@ -32,7 +32,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -71,6 +71,7 @@ from musicdance.motion.quat import (
     quat_to_rotvec,
     quat_unroll,
 )
+from musicdance.motion.skeleton import forward_kinematics
 from musicdance.synthesis.blend import align_root, decay_spring, heading
 
 __all__ = [
@@ -205,6 +206,20 @@ def eight_print(chroma: np.ndarray, shape_db: np.ndarray, parts: int = 4) -> np.
 
 
 @dataclass
+class _Choosing:
+    """A choice prepared from what was heard at ``heard_s`` (s of audio), to be picked: the
+    slot, the slot before it, the feature scores ``features [n]`` of the candidates, the
+    model's input (None without a bundle), the repeat found ``(eight, phrase)`` or None."""
+
+    slot: Slot
+    previous: Slot
+    features: np.ndarray
+    model_input: np.ndarray | None
+    repeat: tuple[int, str] | None
+    heard_s: float
+
+
+@dataclass
 class LiveFrames:
     """Output frames: ``times_s [n]``, ``root_positions_m [n, 3]``, ``rotations [n, J, 4]``
     (local, xyzw), and ``beats_s``: the beats the tracker declared in this push (each once, at
@@ -237,29 +252,28 @@ class _Segment:
     halflife_s: float = JOIN_HALFLIFE_S
     unrolled: np.ndarray | None = None  # rotations [T, J, 4] made continuous for slerp
 
-    def pose(self, clock: float) -> tuple[np.ndarray, np.ndarray]:
-        """Root position [3] and local rotations [J, 4] at clock value ``clock``."""
+    def poses(self, clocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Root positions ``[n, 3]`` and local rotations ``[n, J, 4]`` at clock values
+        ``clocks [n]``."""
         if self.unrolled is None:
             self.unrolled = quat_unroll(self.motion.rotations, axis=0)
-        position = self.source_s(clock) * self.motion.fps
-        lo = int(position)
-        hi = min(lo + 1, self.motion.num_frames - 1)
-        alpha = position - lo
-        rotation = quat_slerp(self.unrolled[lo], self.unrolled[hi], alpha)
+        position = self.source_s(clocks) * self.motion.fps
+        lo = position.astype(np.int64)
+        hi = np.minimum(lo + 1, self.motion.num_frames - 1)
+        alpha = (position - lo)[:, None]
+        rotations = quat_slerp(self.unrolled[lo], self.unrolled[hi], alpha)
         roots = self.motion.root_positions_m
-        return roots[lo] * (1 - alpha) + roots[hi] * alpha, rotation
+        return roots[lo] * (1 - alpha) + roots[hi] * alpha, rotations
 
-    def source_s(self, clock: float) -> float:
-        """Phrase time (s) at clock value ``clock``: counts on beats, held after its end."""
-        c = clock - self.b0
+    def source_s(self, clocks: np.ndarray) -> np.ndarray:
+        """Phrase times (s) at clock values ``clocks [n]``: counts on beats, extrapolated at
+        the phrase's first and last count's pace outside them, held within its frames."""
+        c = np.asarray(clocks, dtype=float) - self.b0
         k = self.knots
-        if c <= 0:
-            frame = k[0] + c * (k[1] - k[0])
-        elif c >= len(k) - 1:
-            frame = k[-1] + (c - len(k) + 1) * (k[-1] - k[-2])
-        else:
-            frame = float(np.interp(c, np.arange(len(k)), k))
-        return float(np.clip(frame, 0.0, self.motion.num_frames - 1)) / self.motion.fps
+        frame = np.interp(c, np.arange(len(k)), k)
+        frame = np.where(c >= len(k) - 1, k[-1] + (c - len(k) + 1) * (k[-1] - k[-2]), frame)
+        frame = np.where(c <= 0, k[0] + c * (k[1] - k[0]), frame)
+        return np.clip(frame, 0.0, self.motion.num_frames - 1) / self.motion.fps
 
 
 class LiveChoreographer:
@@ -297,6 +311,7 @@ class LiveChoreographer:
         self.graph = library_graph(library, self.table)
         self._phrases: dict[str, object] = {}
         self._peaks: dict[str, float] = {}
+        self._loading: dict[str, Future] = {}  # background decodings, by phrase id
         self._lock = threading.Lock()
         self._loader: ThreadPoolExecutor | None = None
 
@@ -306,13 +321,13 @@ class LiveChoreographer:
         return LiveSession(self, sr_hz, seed=seed, record=record)
 
     def phrase(self, phrase_id: str):
-        """The phrase with its motion (decoded once; kept for later sessions)."""
+        """The phrase with its motion (decoded once; kept for later sessions). A decoding
+        under way in the background is waited for, not repeated."""
         with self._lock:
             known = self._phrases.get(phrase_id)
         if known is None:
-            known = self.library.get(phrase_id)
-            with self._lock:
-                known = self._phrases.setdefault(phrase_id, known)
+            self._wait(phrase_id)
+            known = self._decoded(phrase_id)
         return known
 
     def peak_mps2(self, phrase_id: str) -> float:
@@ -321,23 +336,54 @@ class LiveChoreographer:
         with self._lock:
             known = self._peaks.get(phrase_id)
         if known is None:
-            motion = self.phrase(phrase_id).motion
+            self._wait(phrase_id)
+            known = self._peak(phrase_id)
+        return known
+
+    def prefetch(self, phrase_id: str) -> None:
+        """Decode ``phrase_id`` and measure its peak on a background thread (a choice is made
+        one eight before it is danced, so this work is off the audio path)."""
+        with self._lock:
+            if phrase_id in self._peaks or phrase_id in self._loading:
+                return
+            if self._loader is None:
+                self._loader = ThreadPoolExecutor(1, thread_name_prefix="mdtool-live-load")
+            self._loading[phrase_id] = self._loader.submit(self._peak, phrase_id)
+
+    def _wait(self, phrase_id: str) -> None:
+        with self._lock:
+            loading = self._loading.get(phrase_id)
+        if loading is not None:
+            loading.result()
+
+    def _decoded(self, phrase_id: str):
+        with self._lock:
+            known = self._phrases.get(phrase_id)
+        if known is None:
+            known = self.library.get(phrase_id)
+            with self._lock:
+                known = self._phrases.setdefault(phrase_id, known)
+        return known
+
+    def _peak(self, phrase_id: str) -> float:
+        with self._lock:
+            known = self._peaks.get(phrase_id)
+        if known is None:
+            motion = self._decoded(phrase_id).motion
             positions = motion.global_positions()
             known = float(np.linalg.norm(np.diff(positions, 2, axis=0), axis=-1).max()
                           * motion.fps**2) if len(positions) > 2 else 0.0  # fmt: skip
             with self._lock:
-                self._peaks[phrase_id] = known
+                known = self._peaks.setdefault(phrase_id, known)
         return known
 
-    def prefetch(self, phrase_id: str) -> None:
-        """Decode ``phrase_id`` on a background thread (a choice is made one eight before it
-        is danced, so the decoding is off the audio path)."""
-        with self._lock:
-            if phrase_id in self._phrases:
-                return
-            if self._loader is None:
-                self._loader = ThreadPoolExecutor(1, thread_name_prefix="mdtool-live-load")
-        self._loader.submit(self.peak_mps2, phrase_id)
+
+def idle_index(moves: np.ndarray, energy: np.ndarray) -> int:
+    """The idle groove among phrases of moves ``moves [n]`` and energies ``energy [n]``: the
+    calmest groove (a move named "...groove"), else the calmest phrase that is not a fill."""
+    groove = np.array(["groove" in m for m in moves])
+    fill = np.array(["fill" in m for m in moves])
+    return int(np.argmin(energy + np.where(groove, 0.0, 2.0) + np.where(fill, 4.0, 0.0)))
 
 
 class LiveSession:
@@ -372,6 +418,11 @@ class LiveSession:
         self._pending: tuple[int, LiveChoice] | None = None
         self._cut_at: float | None = None  # clock of the cut to the pending phrase, once chosen
         self._cut_halflife_scale = 1.0  # the blend of that cut, times its own halflife
+        self._cut_segment: _Segment | None = None  # that cut's join, when made by the search
+        self._planned_cut = False  # whether this push ran a join search
+        self._choosing: _Choosing | None = None  # a choice prepared, its model call to come
+        #: simulated-join batches run so far (each: one call of forward kinematics)
+        self.join_batches = 0
         self._eight = 0
         self._history: deque[Slot] = deque(maxlen=HISTORY_SLOTS)
         self._loudness_db: deque[float] = deque(maxlen=HISTORY_SLOTS)
@@ -402,6 +453,7 @@ class LiveSession:
         """Feed one PCM chunk; returns the new output frames (up to the audio received plus
         the look-ahead). The time it took is added to ``latencies_s``."""
         started, started_cpu = time.perf_counter(), time.thread_time()
+        self._planned_cut = False
         state = self.analyzer.push(samples)
         self._repeats.listen(self.analyzer)
         if state.locked and self.locked_at_s is None:
@@ -476,14 +528,15 @@ class LiveSession:
         self._twins = twin_index(self.ids)
         self._id_index = {phrase_id: i for i, phrase_id in enumerate(self.ids)}
         self._graph = self.owner.graph.subgraph(self.rows)
-        # the idle groove: the calmest groove (a move named "...groove"), else the calmest
-        # phrase that is not a fill
         energy = np.asarray(table.energy, dtype=float)
-        groove = np.array(["groove" in m for m in self._moves])
-        fill = np.array(["fill" in m for m in self._moves])
-        rank = energy + np.where(groove, 0.0, 2.0) + np.where(fill, 4.0, 0.0)
-        self._idle_id = self.ids[int(np.argmin(rank))]
+        self._idle_id = self.ids[idle_index(self._moves, energy)]
         self._skeleton = self.owner.phrase(self._idle_id).motion.skeleton
+        if self.style is None:
+            # the style is chosen at lock, with the first choice (a model call): its idle
+            # groove is decoded in the background now rather than on the audio thread then
+            for style in np.unique(table.style):
+                rows = np.flatnonzero(table.style == style)
+                self.owner.prefetch(self.ids[rows[idle_index(self._moves[rows], energy[rows])]])
 
     def _slot_now(self, beats_s: np.ndarray, state: BeatState) -> Slot:
         """A slot for the next eight from what was heard over the last eight."""
@@ -512,13 +565,14 @@ class LiveSession:
             onset_density_per_s=float(density),
         )
 
-    def _choose(self, slot: Slot) -> tuple[str, int | None]:
-        """The phrase for ``slot`` and the earlier eight it repeats (None when it does not): the
-        phrase danced to the same music before, else the scorer over the recent slots (for the
-        same normalisation as offline), the transition prior from the last phrase, variety."""
+    def _prepare(self, slot: Slot) -> _Choosing:
+        """What the choice for ``slot`` takes from what has been heard now: the feature scores
+        over the recent slots (for the same normalisation as offline), the style (at the
+        first choice), the model's input and the repeat of earlier music, if any."""
         self._history.append(slot)
-        history = list(self._history)
-        emission = score_table(self.owner.scorer, history, self._table, self.owner.library)
+        emission = score_table(
+            self.owner.scorer, list(self._history), self._table, self.owner.library
+        )
         row = emission[-1]
         if self.style is None:
             # the style from the features (tempo and meter fit) of the one eight heard at lock;
@@ -529,14 +583,24 @@ class LiveSession:
             self.ids = [self.ids[k] for k in keep]
             self._setup_candidates()
             row = row[keep]
-        if self.owner.bundle is not None:
-            row = self._mix_model(row, slot)
+        model_input = self._model_input(slot) if self.owner.bundle is not None else None
+        previous = self._history[-2] if len(self._history) > 1 else slot
+        return _Choosing(
+            slot, previous, row, model_input, self._repeats.repeat(slot.index),
+            self.state.time_s,
+        )  # fmt: skip
+
+    def _pick(self, choosing: _Choosing) -> tuple[str, int | None]:
+        """The phrase for the prepared slot and the earlier eight it repeats (None when it does
+        not): the phrase danced to the same music before, else the scores (mixed with the
+        model's, with a bundle), the transition prior from the last phrase, variety."""
+        slot, row, repeat = choosing.slot, choosing.features, choosing.repeat
+        if choosing.model_input is not None:
+            row = self._mix_model(row, choosing.model_input)
         score = row * np.exp(JITTER * self.rng.standard_normal(len(row)))
         if self._path:
-            previous = history[-2] if len(history) > 1 else slot
-            steps = sparse_steps([previous, slot], self._graph)
+            steps = sparse_steps([choosing.previous, slot], self._graph)
             score = score * _transition_row(steps, 1, self._path[-1], len(self.ids))
-        repeat = self._repeats.repeat(slot.index)
         if repeat is not None and repeat[1] in self._id_index:
             choice = self._id_index[repeat[1]]
         else:
@@ -556,19 +620,22 @@ class LiveSession:
         self._repeats.add(slot.index, slot.start_s, slot.end_s, self.ids[choice])
         return self.ids[choice], None if repeat is None else repeat[0]
 
-    def _mix_model(self, features: np.ndarray, slot: Slot, floor: float = 1e-6) -> np.ndarray:
-        """The bundle's probabilities for the candidates (renormalised over them) mixed with
-        the features' scores ``features`` as ``OnnxScorer`` does; the input is the log-mel
-        of the last eight heard (``slot``'s length of audio)."""
+    def _model_input(self, slot: Slot) -> np.ndarray | None:
+        """The model's input for ``slot``: the log-mel of the last eight heard (``slot``'s
+        length of audio) as a phrase input ``[128, 128]``; None before two frames are heard."""
         analyzer = self.analyzer
         frames = int(round((slot.end_s - slot.start_s) * analyzer.fps))
         log_mel = analyzer.log_mel_db.last(frames).T  # [128, n]
         if log_mel.shape[1] < 2:
-            return features
-        mel = phrase_model_input(
+            return None
+        return phrase_model_input(
             log_mel, np.zeros(log_mel.shape[1]), np.zeros(log_mel.shape[1]), start_frame=0,
             end_frame=log_mel.shape[1], ref_db=analyzer.loudest_db,
         ).mel  # fmt: skip
+
+    def _mix_model(self, features: np.ndarray, mel: np.ndarray, floor: float = 1e-6) -> np.ndarray:
+        """The bundle's probabilities on ``mel`` for the candidates (renormalised over them)
+        mixed with the features' scores ``features`` as ``OnnxScorer`` does."""
         bundle = self.owner.bundle
         probabilities = bundle.probabilities(mel[None])[0]
         model = probabilities[[bundle.column(p) for p in self.ids]]
@@ -604,27 +671,40 @@ class LiveSession:
             self._start(self._idle_id, start, t, idle=True)
         if not (state.locked and state.meter_known) or self._pending is not None:
             return
-        if self._next_segment_b is None:
-            # the first phrase starts on a bar start at least one beat ahead
-            ahead = ((state.downbeat_s - t) / state.period_s) % state.meter
-            ahead = ahead if ahead >= 1.0 else ahead + state.meter
-            self._next_segment_b = round(self._clock + ahead)
-        cycle = self._cycle()
-        first = t + (self._next_segment_b - self._clock - 0.5) * state.period_s
-        beats = state.beats_after(first, cycle)
-        slot = self._slot_now(beats, state)
-        phrase_id, repeat_of = self._choose(slot)
+        if self._choosing is None:
+            if self._next_segment_b is None:
+                # the first phrase starts on a bar start at least one beat ahead
+                ahead = ((state.downbeat_s - t) / state.period_s) % state.meter
+                ahead = ahead if ahead >= 1.0 else ahead + state.meter
+                self._next_segment_b = round(self._clock + ahead)
+            first = t + (self._next_segment_b - self._clock - 0.5) * state.period_s
+            beats = state.beats_after(first, self._cycle())
+            self._choosing = self._prepare(self._slot_now(beats, state))
+        if self._planned_cut:
+            # the join search ran in this push: the model call and the choice wait for the
+            # next push (on what was heard now), so that no push does both
+            return
+        choosing, self._choosing = self._choosing, None
+        phrase_id, repeat_of = self._pick(choosing)
+        slot, beats = choosing.slot, choosing.slot.beat_times_s
         choice = LiveChoice(
-            eight=self._eight, phrase_id=phrase_id, start_s=float(beats[0]),
-            decided_at_s=state.time_s, tempo_bpm=state.tempo_bpm, meter=state.meter,
-            beat_times_s=[float(b) for b in beats], repeat_of=repeat_of,
+            eight=slot.index, phrase_id=phrase_id, start_s=beats[0],
+            decided_at_s=choosing.heard_s, tempo_bpm=slot.tempo_bpm, meter=slot.meter,
+            beat_times_s=list(beats), repeat_of=repeat_of,
         )  # fmt: skip
         self.owner.prefetch(choice.phrase_id)
         self._pending = (int(self._next_segment_b), choice)
         self._eight += 1
 
-    def _start(self, phrase_id: str, b0: float, t: float, *, idle: bool = False) -> None:
-        self._segment = self._joined_segment(phrase_id, b0, t, list(self._previous), self._clock)
+    def _start(
+        self, phrase_id: str, b0: float, t: float, *, idle: bool = False,
+        segment: _Segment | None = None,
+    ) -> None:  # fmt: skip
+        """Start ``phrase_id`` (count 1 at clock ``b0``) at frame time ``t``, joined to the
+        output so far (``segment``: that join made already, by the join search)."""
+        self._segment = segment or self._joined_segment(
+            phrase_id, b0, t, list(self._previous), self._clock
+        )
         if idle:
             self.choices.append(LiveChoice(
                 eight=-1, phrase_id=phrase_id, start_s=t, decided_at_s=self.state.time_s,
@@ -645,7 +725,7 @@ class LiveSession:
         segment = _Segment(phrase_id, phrase.motion, knots, float(b0), counts, join_s=t)
         if previous:
             root, rotations = previous[-1]
-            frame = int(round(segment.source_s(clock) * phrase.motion.fps))
+            frame = int(round(float(segment.source_s(clock)) * phrase.motion.fps))
             segment.motion = align_root(
                 phrase.motion, root, float(heading(rotations[0])), frame=frame
             )
@@ -659,8 +739,8 @@ class LiveSession:
         (root_a, rot_a), (root_b, rot_b) = previous[-2:] if len(previous) > 1 else previous * 2
         prev_rot_velocity = quat_to_rotvec(quat_mul(rot_b, quat_inv(rot_a))) / dt
         prev_root_velocity = (root_b - root_a) / dt
-        new_root, new_rot = self._source_pose(segment, clock)
-        next_root, next_rot = self._source_pose(segment, clock + self._rate() * dt)
+        roots, rots = segment.poses(np.array([clock, clock + self._rate() * dt]))
+        (new_root, next_root), (new_rot, next_rot) = roots, rots
         # where the output would be at this frame had it gone on at its velocity
         prev_next_rot = quat_mul(quat_from_rotvec(prev_rot_velocity * dt), rot_b)
         prev_next_root = root_b + prev_root_velocity * dt
@@ -690,8 +770,11 @@ class LiveSession:
         """Beats per second of the clock (the tracked tempo, or the idle tempo)."""
         return (self.state.tempo_bpm if self.state.tempo_bpm > 0 else IDLE_BPM) / 60.0
 
-    def _cut_plan(self, phrase_id: str, b0: float, t: float) -> tuple[float, float]:
-        """How to join ``phrase_id`` (count 1 at clock ``b0``): ``(delay_beats, halflife_scale)``.
+    def _cut_plan(
+        self, phrase_id: str, b0: float, t: float
+    ) -> tuple[float, float, _Segment | None]:
+        """How to join ``phrase_id`` (count 1 at clock ``b0``): ``(delay_beats,
+        halflife_scale, segment)``, ``segment`` the joined phrase when the cut is on count 1.
 
         A join is simulated at the current tempo and its peak joint acceleration (from the
         frame before the cut to ``CUT_WINDOW_S`` after) compared with the sharpest moment inside
@@ -701,48 +784,85 @@ class LiveSession:
         then ``CUT_DELAYS_BEATS`` later (the current phrase danced on, the new one still
         anchored at ``b0``). The first under ``CUT_KEEP_SHARE`` of the sharpest moment is
         taken; when none is, the one of lowest peak, each later beat costing
-        ``CUT_DELAY_COST`` of it (forward only: the phrase playing now cannot be cut earlier)."""
-        dt, rate = 1.0 / self.fps, self._rate()
-        after = int(round(CUT_WINDOW_S * self.fps))
+        ``CUT_DELAY_COST`` of it (forward only: the phrase playing now cannot be cut earlier).
+
+        The candidates are simulated in two batches (the blends on count 1, then the later
+        cuts), each posed over all its frames at once and forward-kinematised in one call:
+        ``join_batches`` counts the batches."""
+        rate = self._rate()
         # the sharpest moment inside either phrase at this tempo (time-warping by a factor k
         # scales accelerations by k^2)
         sharpest = max(
             self.owner.peak_mps2(pid) * (rate * 60.0 / self.owner.phrase(pid).info.tempo_bpm) ** 2
             for pid in (self._segment.phrase_id, phrase_id)
         )
-        plans = [(0.0, scale) for scale in CUT_HALFLIFE_SCALES]
-        plans += [(delay, 1.0) for delay in CUT_DELAYS_BEATS if delay > 0]
-        best, best_cost = plans[0], np.inf
-        joined: dict[float, tuple] = {}  # delay -> frames before the cut, clock, segment, halflife
-        for delay, scale in plans:
-            if delay not in joined:  # the longer blends share the cut and its placed phrase
-                frames = list(self._previous)
-                clock = self._clock
-                for _ in range(int(round(delay / rate / dt))):
-                    frames.append(self._segment_pose(self._segment, clock, t))
-                    clock += rate * dt
-                segment = self._joined_segment(phrase_id, b0, t, frames[-2:], clock)
-                joined[delay] = (frames, clock, segment, segment.halflife_s)
-            before, clock, segment, halflife_s = joined[delay]
-            frames = list(before)
-            cut = len(frames)
-            segment.halflife_s = halflife_s * scale
-            for k in range(after):
-                frames.append(self._segment_pose(segment, clock + k * rate * dt, t + k * dt))
-            motion = Motion(self._skeleton, self.fps, np.array([f[0] for f in frames]),
-                            np.array([f[1] for f in frames]))  # fmt: skip
-            positions = motion.global_positions()[cut - 2 :]
-            peak = float(np.linalg.norm(np.diff(positions, 2, axis=0), axis=-1).max())
-            peak *= self.fps**2
-            if peak <= CUT_KEEP_SHARE * sharpest:
-                return delay, scale
-            cost = peak * (1.0 + CUT_DELAY_COST * delay)
-            if cost < best_cost:
-                best, best_cost = (delay, scale), cost
+        on_count = [(0.0, scale) for scale in CUT_HALFLIFE_SCALES]
+        later = [(delay, 1.0) for delay in CUT_DELAYS_BEATS if delay > 0]
+        best, best_cost, segment = (0.0, 1.0, None), np.inf, None
+        for batch in (on_count, later):
+            peaks, joined = self._join_peaks(phrase_id, b0, t, batch)
+            if segment is None:
+                segment = joined[0.0]
+            for (delay, scale), peak in zip(batch, peaks, strict=True):
+                plan = (delay, scale, segment if delay == 0 else None)
+                if peak <= CUT_KEEP_SHARE * sharpest:
+                    return plan
+                cost = peak * (1.0 + CUT_DELAY_COST * delay)
+                if cost < best_cost:
+                    best, best_cost = plan, cost
         return best
 
-    def _source_pose(self, segment: _Segment, clock: float) -> tuple[np.ndarray, np.ndarray]:
-        return segment.pose(clock)
+    def _join_peaks(
+        self, phrase_id: str, b0: float, t: float, trials: list[tuple[float, float]]
+    ) -> tuple[np.ndarray, dict[float, _Segment]]:
+        """Peak joint acceleration (m/s^2) of each simulated join ``(delay_beats,
+        halflife_scale)`` in ``trials``, and the joined segment of each delay (its blend
+        the join's own).
+
+        Per delay, the playing segment is posed over the frames before the cut, the new phrase
+        placed and joined after them, and posed over ``CUT_WINDOW_S`` once; each blend length
+        only decays the join's offset differently. All trials' frames (the two before the cut
+        and the window after) go through forward kinematics together."""
+        dt, rate = 1.0 / self.fps, self._rate()
+        window = np.arange(int(round(CUT_WINDOW_S * self.fps)))
+        roots, rotations, joined = [], [], {}
+        for delay, scale in trials:
+            if delay not in joined:
+                joined[delay] = self._delayed_join(phrase_id, b0, t, delay)
+            segment, (before_roots, before_rots), clock = joined[delay]
+            halflife_s = segment.halflife_s
+            segment.halflife_s = halflife_s * scale
+            after_roots, after_rots = self._segment_poses(
+                segment, clock + window * rate * dt, t + window * dt
+            )
+            segment.halflife_s = halflife_s
+            roots.append(np.concatenate([before_roots, after_roots]))
+            rotations.append(np.concatenate([before_rots, after_rots]))
+        self.join_batches += 1
+        positions, _ = forward_kinematics(
+            self._skeleton, np.concatenate(rotations), np.concatenate(roots)
+        )
+        positions = positions.reshape(len(trials), -1, self._skeleton.num_joints, 3)
+        accel = np.linalg.norm(np.diff(positions, 2, axis=1), axis=-1)
+        peaks = accel.reshape(len(trials), -1).max(axis=1) * self.fps**2
+        return peaks, {delay: found[0] for delay, found in joined.items()}
+
+    def _delayed_join(self, phrase_id: str, b0: float, t: float, delay: float):
+        """The cut ``delay`` beats after now: ``(segment, (roots [2, 3], rotations [2, J, 4])
+        of the two frames before it, clock at the cut)``, the playing segment danced on
+        until then (its offset decayed as at ``t``) and ``phrase_id`` joined to it there."""
+        dt, rate = 1.0 / self.fps, self._rate()
+        steps = int(round(delay / rate / dt))
+        # the clock of each frame to the cut, summed frame by frame as the frames advance it
+        clocks = np.cumsum(np.r_[self._clock, np.full(steps, rate * dt)])
+        before = list(self._previous)
+        if steps:
+            roots, rotations = self._segment_poses(self._segment, clocks[:-1], np.full(steps, t))
+            before += list(zip(roots, rotations, strict=True))
+        segment = self._joined_segment(phrase_id, b0, t, before[-2:], float(clocks[-1]))
+        last = before[-2:]
+        frames = (np.array([f[0] for f in last]), np.array([f[1] for f in last]))
+        return segment, frames, float(clocks[-1])
 
     def _produce(self, until_s: float) -> LiveFrames:
         times, roots, rotations = [], [], []
@@ -755,7 +875,10 @@ class LiveSession:
             if self._pending is not None and self._clock >= self._pending[0]:
                 b0, choice = self._pending
                 if self._cut_at is None:  # the phrase's count 1: where and how to cut
-                    delay, self._cut_halflife_scale = self._cut_plan(choice.phrase_id, b0, t)
+                    delay, self._cut_halflife_scale, self._cut_segment = self._cut_plan(
+                        choice.phrase_id, b0, t
+                    )
+                    self._planned_cut = True
                     self._cut_at = b0 + delay
                     playing = self._segment
                     playing.counts = max(playing.counts, int(np.ceil(self._cut_at - playing.b0)))
@@ -766,7 +889,9 @@ class LiveSession:
                 self._pending, self._cut_at = None, None
                 self.choices.append(replace(choice, start_s=t))
                 self._choice_count += 1
-                self._start(choice.phrase_id, b0, t)
+                # a cut on count 1 is the join the search made (same frames, same clock)
+                self._start(choice.phrase_id, b0, t, segment=self._cut_segment)
+                self._cut_segment = None
                 self._segment.halflife_s *= self._cut_halflife_scale
                 self._next_segment_b = b0 + self._cycle()
             root, rot = self._pose_at(t)
@@ -784,27 +909,30 @@ class LiveSession:
         segment = self._segment
         if segment.rot_offset is not None and t - segment.join_s > 8 * segment.halflife_s:
             segment.rot_offset = None
-        return self._segment_pose(segment, self._clock, t)
+        roots, rotations = self._segment_poses(segment, np.array([self._clock]), np.array([t]))
+        return roots[0], rotations[0]
 
-    def _segment_pose(
-        self, segment: _Segment, clock: float, t: float
+    def _segment_poses(
+        self, segment: _Segment, clocks: np.ndarray, times_s: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The segment's pose at clock ``clock`` with its join offset decayed to time ``t``."""
-        root, rot = self._source_pose(segment, clock)
+        """The segment's poses at clock values ``clocks [n]`` with its join offset decayed to
+        times ``times_s [n]`` (s): root positions ``[n, 3]``, local rotations ``[n, J, 4]``."""
+        roots, rotations = segment.poses(clocks)
         if segment.rot_offset is not None:
-            elapsed = t - segment.join_s
-            if elapsed <= 8 * segment.halflife_s:
-                times = np.array([elapsed])
+            elapsed = np.asarray(times_s, dtype=float) - segment.join_s
+            on = elapsed <= 8 * segment.halflife_s
+            if on.any():
+                halflife_s = segment.halflife_s
                 rot_offset = decay_spring(
-                    segment.rot_offset, segment.rot_velocity, segment.halflife_s, times
-                )[0]
+                    segment.rot_offset, segment.rot_velocity, halflife_s, elapsed[on]
+                )
                 root_offset = decay_spring(
-                    segment.root_offset, segment.root_velocity, segment.halflife_s, times
-                )[0]
-                rot = quat_normalize(quat_mul(quat_from_rotvec(rot_offset), rot))
-                root = root + root_offset
-        return root, rot
-
+                    segment.root_offset, segment.root_velocity, halflife_s, elapsed[on]
+                )
+                turn = quat_from_rotvec(rot_offset)
+                rotations[on] = quat_normalize(quat_mul(turn, rotations[on]))
+                roots[on] = roots[on] + root_offset
+        return roots, rotations
 
 
 #: Key of the live session's record (``LiveSession.timeline``) in the ``.glb`` scene's extras.
