@@ -197,6 +197,148 @@ def test_same_stream_and_seed_same_dance_other_seed_other_choices():
     assert ids != [c["phrase_id"] for c in other.timeline()["choices"]]
 
 
+def _frame_by_frame_cut_plan(session, phrase_id: str, b0: float, t: float):
+    """The join search as it was before it was batched (every simulated frame posed alone and
+    each trial forward-kinematised alone): ``((delay, scale), peaks of the trials tried)``."""
+    from musicdance.choreo.live import (
+        CUT_DELAY_COST,
+        CUT_DELAYS_BEATS,
+        CUT_HALFLIFE_SCALES,
+        CUT_KEEP_SHARE,
+        CUT_WINDOW_S,
+    )  # fmt: skip
+    from musicdance.motion.motion import Motion
+
+    def pose(segment, clock, time_s):
+        roots, rotations = session._segment_poses(segment, np.array([clock]), np.array([time_s]))
+        return roots[0], rotations[0]
+
+    fps, rate = session.fps, session._rate()
+    dt = 1.0 / fps
+    owner = session.owner
+    sharpest = max(
+        owner.peak_mps2(pid) * (rate * 60.0 / owner.phrase(pid).info.tempo_bpm) ** 2
+        for pid in (session._segment.phrase_id, phrase_id)
+    )
+    plans = [(0.0, scale) for scale in CUT_HALFLIFE_SCALES]
+    plans += [(delay, 1.0) for delay in CUT_DELAYS_BEATS if delay > 0]
+    peaks = []
+    for delay, scale in plans:
+        frames, clock = list(session._previous), session._clock
+        for _ in range(int(round(delay / rate / dt))):
+            frames.append(pose(session._segment, clock, t))
+            clock += rate * dt
+        segment = session._joined_segment(phrase_id, b0, t, frames[-2:], clock)
+        segment.halflife_s *= scale
+        cut = len(frames)
+        for k in range(int(round(CUT_WINDOW_S * fps))):
+            frames.append(pose(segment, clock + k * rate * dt, t + k * dt))
+        motion = Motion(session.skeleton, fps, np.array([f[0] for f in frames]),
+                        np.array([f[1] for f in frames]))  # fmt: skip
+        positions = motion.global_positions()[cut - 2 :]
+        peaks.append(float(np.linalg.norm(np.diff(positions, 2, axis=0), axis=-1).max()) * fps**2)
+        if peaks[-1] <= CUT_KEEP_SHARE * sharpest:
+            return (delay, scale), peaks
+    costs = [peak * (1.0 + CUT_DELAY_COST * d) for (d, _), peak in zip(plans, peaks, strict=True)]
+    return plans[int(np.argmin(costs))], peaks
+
+
+def test_the_batched_join_search_finds_the_joins_of_the_frame_by_frame_one():
+    """The join search poses and forward-kinematises its simulated joins in batches (at most
+    two per cut): every trial's peak equals the frame-by-frame simulation's, the same cut is
+    chosen, a cut on count 1 reuses the search's join (equal to one made afresh), and the
+    whole dance is the one the frame-by-frame search makes, frame for frame."""
+    y, truth = _song("waltz", 120, duration_s=30.0)
+    chunk = int(0.02 * truth.sr_hz)
+    session = _owner().session(truth.sr_hz, seed=3, record=True)
+    plan, join_peaks = session._cut_plan, session._join_peaks
+    searched, found = [], []
+
+    def batched_peaks(*args):
+        peaks, joined = join_peaks(*args)
+        found.extend(peaks)
+        return peaks, joined
+
+    def checked_plan(phrase_id, b0, t):
+        expected, expected_peaks = _frame_by_frame_cut_plan(session, phrase_id, b0, t)
+        fresh = session._joined_segment(phrase_id, b0, t, list(session._previous), session._clock)
+        found.clear()
+        batches = session.join_batches
+        delay, scale, segment = plan(phrase_id, b0, t)
+        assert (delay, scale) == expected
+        np.testing.assert_allclose(found[: len(expected_peaks)], expected_peaks, rtol=1e-9)
+        assert session.join_batches - batches == (1 if len(found) == 4 else 2)
+        if delay == 0:
+            for name in ("rot_offset", "rot_velocity", "root_offset", "root_velocity"):
+                np.testing.assert_array_equal(getattr(segment, name), getattr(fresh, name))
+            assert segment.halflife_s == fresh.halflife_s
+        searched.append((delay, scale, len(expected_peaks)))
+        return delay, scale, segment
+
+    session._cut_plan, session._join_peaks = checked_plan, batched_peaks
+    _feed(session, y, chunk)
+    assert len(searched) >= 8
+    assert any(n > 4 for *_, n in searched)  # some searches tried the later cuts
+    reference = _owner().session(truth.sr_hz, seed=3, record=True)
+    reference._cut_plan = lambda p, b0, t: (*_frame_by_frame_cut_plan(reference, p, b0, t)[0], None)
+    _feed(reference, y, chunk)
+    assert [(c.phrase_id, c.start_s) for c in reference.choices] == [
+        (c.phrase_id, c.start_s) for c in session.choices
+    ]
+    np.testing.assert_array_equal(reference.motion().rotations, session.motion().rotations)
+    np.testing.assert_array_equal(
+        reference.motion().root_positions_m, session.motion().root_positions_m
+    )
+
+
+def test_no_push_both_searches_a_join_and_calls_the_model():
+    """With the bundle and 100-ms chunks (three frames a push, so a cut and the next choice can
+    fall in one push): a push runs at most two join-search batches; the model's probabilities
+    are computed on the model thread, never the feeding one; a choice is picked (its model
+    call's result used) only in a push that neither searched a join nor prepared it."""
+    import threading
+
+    from musicdance.bundle import open_bundle
+    from musicdance.defaults import DEFAULT_BUNDLE
+
+    library = open_library(STARTER)
+    owner = LiveChoreographer(library, bundle=open_bundle(DEFAULT_BUNDLE, library=library))
+    y, truth = _song("pop", 112, duration_s=30.0)
+    session = owner.session(truth.sr_hz, seed=0)
+    events: list[str] = []
+    threads: list[str] = []
+    for name in ("_prepare", "_pick"):
+        method = getattr(session, name)
+
+        def spy(*args, _method=method, _name=name):
+            events.append(_name)
+            return _method(*args)
+
+        setattr(session, name, spy)
+    probabilities = owner.bundle.probabilities
+
+    def on_thread(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return probabilities(*args, **kwargs)
+
+    owner.bundle.probabilities = on_thread
+    chunk = int(0.1 * truth.sr_hz)
+    pushes = []
+    for i in range(0, len(y), chunk):
+        events.clear()
+        batches = session.join_batches
+        session.push(y[i : i + chunk])
+        pushes.append((session.join_batches - batches, list(events)))
+    owner.bundle.probabilities = probabilities
+    picks = [p for p in pushes if "_pick" in p[1]]
+    assert len(picks) >= 8
+    assert all(batches == 0 and "_prepare" not in events for batches, events in picks)
+    assert max(batches for batches, _ in pushes) <= 2
+    # with three frames a push, some cuts and the next preparation do share a push
+    assert any(batches and "_prepare" in events for batches, events in pushes)
+    assert threads and all(name.startswith("mdtool-live-model") for name in threads)
+
+
 def test_repeated_music_is_danced_with_the_phrases_it_had_before():
     """A passage played twice, another in between: once the second playing is recognised (two
     whole eights of it heard, and the choice is made one eight ahead, so from about its fifth
@@ -236,16 +378,19 @@ def test_with_the_bundle_each_eight_is_scored_on_the_last_eight_heard():
     owner = LiveChoreographer(library, bundle=open_bundle(DEFAULT_BUNDLE, library=library))
     session = owner.session(truth.sr_hz, seed=0)
     heard = []
-    mix = session._mix_model
+    model_input, mix = session._model_input, session._mix_model
 
-    def spy(features, slot, floor=1e-6):
+    def spy_input(slot):
         frames = int(round((slot.end_s - slot.start_s) * session.analyzer.fps))
         heard.append((session.analyzer.frames, session.analyzer.log_mel_db.last(frames).copy()))
-        mixed = mix(features, slot, floor)
+        return model_input(slot)
+
+    def spy_mix(features, probabilities, floor=1e-6):
+        mixed = mix(features, probabilities, floor)
         assert mixed.shape == features.shape and not np.allclose(mixed, features)
         return mixed
 
-    session._mix_model = spy
+    session._model_input, session._mix_model = spy_input, spy_mix
     _feed(session, y, int(0.02 * truth.sr_hz))
     with_bundle = [c.phrase_id for c in session.choices if not c.idle]
     assert len(heard) >= len(with_bundle) >= 4  # the last choice may not be danced yet

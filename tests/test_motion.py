@@ -60,6 +60,45 @@ def test_forward_kinematics_keeps_bone_lengths(seed):
         np.testing.assert_allclose(lengths, np.linalg.norm(rest[j] - rest[p]), atol=1e-9)
 
 
+@pytest.mark.parametrize("translated", [False, True])
+def test_forward_kinematics_by_levels_equals_joint_by_joint(translated):
+    """Forward kinematics runs one level of the hierarchy at a time; the result is the
+    joint-by-joint recursion's, bit for bit (with and without animated joint offsets)."""
+    from musicdance.motion.quat import quat_mul, quat_mul_vec3
+    from musicdance.motion.skeleton import forward_kinematics
+
+    skeleton = canonical_skeleton()
+    motion = random_motion(skeleton, 7, seed=4)
+    rng = np.random.default_rng(5)
+    offsets = rng.normal(0, 0.2, (7, skeleton.num_joints, 3)) if translated else None
+    expected_rot = motion.rotations.copy()
+    expected_pos = np.zeros((7, skeleton.num_joints, 3))
+    expected_pos[:, 0] = motion.root_positions_m
+    for j in range(1, skeleton.num_joints):
+        p = skeleton.parents[j]
+        offset = skeleton.offsets_m[j] if offsets is None else offsets[:, j]
+        expected_rot[:, j] = quat_mul(expected_rot[:, p], motion.rotations[:, j])
+        expected_pos[:, j] = expected_pos[:, p] + quat_mul_vec3(expected_rot[:, p], offset)
+    positions, rotations = forward_kinematics(
+        skeleton, motion.rotations, motion.root_positions_m, offsets
+    )
+    np.testing.assert_array_equal(positions, expected_pos)
+    np.testing.assert_array_equal(rotations, expected_rot)
+
+
+def test_quaternion_products_match_numpy_cross():
+    """``quat_mul_vec3``'s own cross product is ``np.cross``, bit for bit."""
+    from musicdance.motion.quat import _cross, quat_mul_vec3
+
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(40, 5, 3)), rng.normal(size=(5, 3))
+    np.testing.assert_array_equal(_cross(a, b), np.cross(a, b))
+    q = quat_normalize(rng.normal(size=(40, 5, 4)))
+    u = q[..., :3]
+    t = 2.0 * np.cross(u, b)
+    np.testing.assert_array_equal(quat_mul_vec3(q, b), b + q[..., 3:4] * t + np.cross(u, t))
+
+
 def test_canonical_skeleton_uses_unity_names_and_stands_on_the_floor():
     skeleton = canonical_skeleton()
     assert set(REQUIRED_JOINTS) <= set(skeleton.names)

@@ -209,12 +209,13 @@ def eight_print(chroma: np.ndarray, shape_db: np.ndarray, parts: int = 4) -> np.
 class _Choosing:
     """A choice prepared from what was heard at ``heard_s`` (s of audio), to be picked: the
     slot, the slot before it, the feature scores ``features [n]`` of the candidates, the
-    model's input (None without a bundle), the repeat found ``(eight, phrase)`` or None."""
+    model's probabilities being computed (None without a bundle), the repeat found
+    ``(eight, phrase)`` or None."""
 
     slot: Slot
     previous: Slot
     features: np.ndarray
-    model_input: np.ndarray | None
+    model: Future | None
     repeat: tuple[int, str] | None
     heard_s: float
 
@@ -314,6 +315,7 @@ class LiveChoreographer:
         self._loading: dict[str, Future] = {}  # background decodings, by phrase id
         self._lock = threading.Lock()
         self._loader: ThreadPoolExecutor | None = None
+        self._runner: ThreadPoolExecutor | None = None  # the model's calls
 
     def session(self, sr_hz: int, *, seed: int = 0, record: bool = False) -> LiveSession:
         """A new live session for a stream at ``sr_hz``; ``seed`` seeds the choice jitter;
@@ -349,6 +351,15 @@ class LiveChoreographer:
             if self._loader is None:
                 self._loader = ThreadPoolExecutor(1, thread_name_prefix="mdtool-live-load")
             self._loading[phrase_id] = self._loader.submit(self._peak, phrase_id)
+
+    def model_probabilities(self, mel: np.ndarray) -> Future:
+        """The bundle's probabilities ``[K]`` on the phrase input ``mel [128, 128]``, computed
+        on a background thread (the model call is off the audio path; onnxruntime releases
+        the GIL while it runs)."""
+        with self._lock:
+            if self._runner is None:
+                self._runner = ThreadPoolExecutor(1, thread_name_prefix="mdtool-live-model")
+        return self._runner.submit(lambda: self.bundle.probabilities(mel[None])[0])
 
     def _wait(self, phrase_id: str) -> None:
         with self._lock:
@@ -419,7 +430,7 @@ class LiveSession:
         self._cut_at: float | None = None  # clock of the cut to the pending phrase, once chosen
         self._cut_halflife_scale = 1.0  # the blend of that cut, times its own halflife
         self._cut_segment: _Segment | None = None  # that cut's join, when made by the search
-        self._planned_cut = False  # whether this push ran a join search
+        self._busy = False  # whether this push ran a join search or prepared a choice
         self._choosing: _Choosing | None = None  # a choice prepared, its model call to come
         #: simulated-join batches run so far (each: one call of forward kinematics)
         self.join_batches = 0
@@ -453,7 +464,7 @@ class LiveSession:
         """Feed one PCM chunk; returns the new output frames (up to the audio received plus
         the look-ahead). The time it took is added to ``latencies_s``."""
         started, started_cpu = time.perf_counter(), time.thread_time()
-        self._planned_cut = False
+        self._busy = False
         state = self.analyzer.push(samples)
         self._repeats.listen(self.analyzer)
         if state.locked and self.locked_at_s is None:
@@ -583,20 +594,21 @@ class LiveSession:
             self.ids = [self.ids[k] for k in keep]
             self._setup_candidates()
             row = row[keep]
-        model_input = self._model_input(slot) if self.owner.bundle is not None else None
+        mel = self._model_input(slot) if self.owner.bundle is not None else None
+        model = None if mel is None else self.owner.model_probabilities(mel)
         previous = self._history[-2] if len(self._history) > 1 else slot
         return _Choosing(
-            slot, previous, row, model_input, self._repeats.repeat(slot.index),
-            self.state.time_s,
-        )  # fmt: skip
+            slot, previous, row, model, self._repeats.repeat(slot.index), self.state.time_s
+        )
 
     def _pick(self, choosing: _Choosing) -> tuple[str, int | None]:
         """The phrase for the prepared slot and the earlier eight it repeats (None when it does
         not): the phrase danced to the same music before, else the scores (mixed with the
         model's, with a bundle), the transition prior from the last phrase, variety."""
         slot, row, repeat = choosing.slot, choosing.features, choosing.repeat
-        if choosing.model_input is not None:
-            row = self._mix_model(row, choosing.model_input)
+        if choosing.model is not None:
+            # computed in the background since the choice was prepared (a push or more ago)
+            row = self._mix_model(row, choosing.model.result())
         score = row * np.exp(JITTER * self.rng.standard_normal(len(row)))
         if self._path:
             steps = sparse_steps([choosing.previous, slot], self._graph)
@@ -633,11 +645,12 @@ class LiveSession:
             end_frame=log_mel.shape[1], ref_db=analyzer.loudest_db,
         ).mel  # fmt: skip
 
-    def _mix_model(self, features: np.ndarray, mel: np.ndarray, floor: float = 1e-6) -> np.ndarray:
-        """The bundle's probabilities on ``mel`` for the candidates (renormalised over them)
+    def _mix_model(
+        self, features: np.ndarray, probabilities: np.ndarray, floor: float = 1e-6
+    ) -> np.ndarray:
+        """The bundle's ``probabilities [K]`` for the candidates (renormalised over them)
         mixed with the features' scores ``features`` as ``OnnxScorer`` does."""
         bundle = self.owner.bundle
-        probabilities = bundle.probabilities(mel[None])[0]
         model = probabilities[[bundle.column(p) for p in self.ids]]
         return mix_with_features(model, features, self.owner.feature_weight, floor)
 
@@ -680,9 +693,10 @@ class LiveSession:
             first = t + (self._next_segment_b - self._clock - 0.5) * state.period_s
             beats = state.beats_after(first, self._cycle())
             self._choosing = self._prepare(self._slot_now(beats, state))
-        if self._planned_cut:
-            # the join search ran in this push: the model call and the choice wait for the
-            # next push (on what was heard now), so that no push does both
+            self._busy = True
+        if self._busy:
+            # a join search or this preparation ran in this push: the model call and the pick
+            # wait for a later push (on what was heard now), so that no push does two of them
             return
         choosing, self._choosing = self._choosing, None
         phrase_id, repeat_of = self._pick(choosing)
@@ -826,18 +840,19 @@ class LiveSession:
         dt, rate = 1.0 / self.fps, self._rate()
         window = np.arange(int(round(CUT_WINDOW_S * self.fps)))
         roots, rotations, joined = [], [], {}
-        for delay, scale in trials:
-            if delay not in joined:
-                joined[delay] = self._delayed_join(phrase_id, b0, t, delay)
-            segment, (before_roots, before_rots), clock = joined[delay]
-            halflife_s = segment.halflife_s
-            segment.halflife_s = halflife_s * scale
-            after_roots, after_rots = self._segment_poses(
-                segment, clock + window * rate * dt, t + window * dt
+        for delay in dict.fromkeys(d for d, _ in trials):  # in order, once each
+            segment, (before_roots, before_rots), clock = self._delayed_join(
+                phrase_id, b0, t, delay
             )
-            segment.halflife_s = halflife_s
-            roots.append(np.concatenate([before_roots, after_roots]))
-            rotations.append(np.concatenate([before_rots, after_rots]))
+            joined[delay] = segment
+            scales = np.array([scale for d, scale in trials if d == delay])
+            after_roots, after_rots = self._with_offsets(
+                segment, *segment.poses(clock + window * rate * dt), t + window * dt,
+                segment.halflife_s * scales,
+            )  # fmt: skip
+            for k in range(len(scales)):
+                roots.append(np.concatenate([before_roots, after_roots[k]]))
+                rotations.append(np.concatenate([before_rots, after_rots[k]]))
         self.join_batches += 1
         positions, _ = forward_kinematics(
             self._skeleton, np.concatenate(rotations), np.concatenate(roots)
@@ -845,7 +860,7 @@ class LiveSession:
         positions = positions.reshape(len(trials), -1, self._skeleton.num_joints, 3)
         accel = np.linalg.norm(np.diff(positions, 2, axis=1), axis=-1)
         peaks = accel.reshape(len(trials), -1).max(axis=1) * self.fps**2
-        return peaks, {delay: found[0] for delay, found in joined.items()}
+        return peaks, joined
 
     def _delayed_join(self, phrase_id: str, b0: float, t: float, delay: float):
         """The cut ``delay`` beats after now: ``(segment, (roots [2, 3], rotations [2, J, 4])
@@ -878,7 +893,7 @@ class LiveSession:
                     delay, self._cut_halflife_scale, self._cut_segment = self._cut_plan(
                         choice.phrase_id, b0, t
                     )
-                    self._planned_cut = True
+                    self._busy = True
                     self._cut_at = b0 + delay
                     playing = self._segment
                     playing.counts = max(playing.counts, int(np.ceil(self._cut_at - playing.b0)))
@@ -917,21 +932,39 @@ class LiveSession:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The segment's poses at clock values ``clocks [n]`` with its join offset decayed to
         times ``times_s [n]`` (s): root positions ``[n, 3]``, local rotations ``[n, J, 4]``."""
-        roots, rotations = segment.poses(clocks)
-        if segment.rot_offset is not None:
-            elapsed = np.asarray(times_s, dtype=float) - segment.join_s
-            on = elapsed <= 8 * segment.halflife_s
-            if on.any():
-                halflife_s = segment.halflife_s
-                rot_offset = decay_spring(
-                    segment.rot_offset, segment.rot_velocity, halflife_s, elapsed[on]
+        roots, rotations = self._with_offsets(
+            segment, *segment.poses(clocks), times_s, np.array([segment.halflife_s])
+        )
+        return roots[0], rotations[0]
+
+    @staticmethod
+    def _with_offsets(
+        segment: _Segment, roots: np.ndarray, rotations: np.ndarray, times_s: np.ndarray,
+        halflives_s: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """The segment's poses ``roots [n, 3]``, ``rotations [n, J, 4]`` with its join offset
+        decayed to times ``times_s [n]`` (s) with each halflife of ``halflives_s [m]`` (s):
+        ``[m, n, 3]`` and ``[m, n, J, 4]`` (the offset is 0 past 8 halflives)."""
+        roots = np.repeat(roots[None], len(halflives_s), axis=0)
+        rotations = np.repeat(rotations[None], len(halflives_s), axis=0)
+        if segment.rot_offset is None:
+            return roots, rotations
+        elapsed = np.asarray(times_s, dtype=float) - segment.join_s
+        on = elapsed[None] <= 8 * halflives_s[:, None]  # [m, n]
+        if on.any():
+            rot_offset, root_offset = (
+                np.concatenate([
+                    decay_spring(offset, velocity, halflife_s, elapsed[row])
+                    for halflife_s, row in zip(halflives_s, on, strict=True)
+                ])
+                for offset, velocity in (
+                    (segment.rot_offset, segment.rot_velocity),
+                    (segment.root_offset, segment.root_velocity),
                 )
-                root_offset = decay_spring(
-                    segment.root_offset, segment.root_velocity, halflife_s, elapsed[on]
-                )
-                turn = quat_from_rotvec(rot_offset)
-                rotations[on] = quat_normalize(quat_mul(turn, rotations[on]))
-                roots[on] = roots[on] + root_offset
+            )  # fmt: skip
+            turn = quat_from_rotvec(rot_offset)
+            rotations[on] = quat_normalize(quat_mul(turn, rotations[on]))
+            roots[on] = roots[on] + root_offset
         return roots, rotations
 
 

@@ -30,8 +30,10 @@ def quat_normalize(q: np.ndarray, eps: float = 1e-12) -> np.ndarray:
 
 def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product ``a * b`` (rotate by ``b``, then by ``a``)."""
-    ax, ay, az, aw = np.moveaxis(np.asarray(a, dtype=float), -1, 0)
-    bx, by, bz, bw = np.moveaxis(np.asarray(b, dtype=float), -1, 0)
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    ax, ay, az, aw = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
+    bx, by, bz, bw = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
     return np.stack(
         [
             aw * bx + ax * bw + ay * bz - az * by,
@@ -63,8 +65,16 @@ def quat_mul_vec3(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     q = np.asarray(q, dtype=float)
     v = np.asarray(v, dtype=float)
     u = q[..., :3]
-    t = 2.0 * np.cross(u, v)
-    return v + q[..., 3:4] * t + np.cross(u, t)
+    t = 2.0 * _cross(u, v)
+    return v + q[..., 3:4] * t + _cross(u, t)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.cross`` of 3-vectors ``[..., 3]`` (the same products and differences, without its
+    per-call overhead: forward kinematics calls it twice per level of the hierarchy)."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
 
 
 def quat_abs(q: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -159,7 +160,16 @@ def forward_kinematics(
 def joint_levels(parents: np.ndarray) -> list[np.ndarray]:
     """Indices of the non-root joints by depth in the hierarchy (children of the root first);
     ``parents [J]`` lists parents before children."""
+    return list(_joint_levels(np.asarray(parents, dtype=np.int64).tobytes()))
+
+
+@lru_cache(maxsize=64)
+def _joint_levels(parents: bytes) -> tuple[np.ndarray, ...]:
+    parents = np.frombuffer(parents, dtype=np.int64)
     depth = np.zeros(len(parents), dtype=np.int64)
     for j in range(1, len(parents)):
         depth[j] = depth[parents[j]] + 1
-    return [np.flatnonzero(depth == d) for d in range(1, int(depth.max(initial=0)) + 1)]
+    levels = tuple(np.flatnonzero(depth == d) for d in range(1, int(depth.max(initial=0)) + 1))
+    for level in levels:
+        level.setflags(write=False)  # shared by every call
+    return levels
