@@ -134,7 +134,8 @@ def live(
     console.print(
         f"style {record['style']}, {record['tempo_bpm']:.1f} BPM, {record['meter']}/4, "
         f"locked at {record['locked_at_s']} s; latency p50 {lat['p50']:.2f} ms, "
-        f"p99 {lat['p99']:.2f} ms; {summary['realtime_factor']}x real time; "
+        f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms (CPU p99 {lat['cpu_p99']:.2f}, "
+        f"max {lat['cpu_max']:.2f}); {summary['realtime_factor']}x real time; "
         f"scorer: {scorer_name}"
     )
     if scorer_note:

@@ -526,6 +526,7 @@ class LiveSession:
                 "chunks": len(self.latencies_s),
                 "cpu_p50": round(float(np.percentile(cpu, 50)), 3),
                 "cpu_p99": round(float(np.percentile(cpu, 99)), 3),
+                "cpu_max": round(float(cpu.max()), 3),
             },
             "choices": [c.to_json() for c in self.choices],
         }
