@@ -19,7 +19,7 @@
    Python heap (tracemalloc) and RSS after each tenth of the stream.
 
     python benchmarks/bench_live.py [--minutes 60] [--quick] [--scorer bundle|features]
-        [--parts generated,real,tempo,memory] [--json OUT]
+        [--parts generated,real,tempo,memory] [--chunk-ms 20] [--json OUT]
 
 The latency target, re-measured on a quiet machine (the generated and the real songs, 60 s
 each, with the default bundle; prints a latency table per song at the end):
@@ -57,7 +57,7 @@ from musicdance.library import open_library  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MUSIC = REPO.parent / "shared" / "data" / "music"
-CHUNK_S = 0.02
+CHUNK_S = 0.02  # seconds of audio per push (--chunk-ms)
 
 
 def feed(owner: LiveChoreographer, y: np.ndarray, sr_hz: int, *, seed: int, record: bool):
@@ -234,10 +234,13 @@ def summary(rows: dict) -> dict:
 
 
 def main() -> None:
+    global CHUNK_S
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true", help="one seed, 60-s songs")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--chunk-ms", type=float, default=CHUNK_S * 1000,
+                        help="milliseconds of audio per push (default 20)")
     parser.add_argument("--parts", default="generated,real,tempo,memory",
                         help="comma-separated parts to run: generated, real, tempo, memory")
     parser.add_argument("--scorer", choices=("bundle", "features"), default="bundle",
@@ -247,11 +250,13 @@ def main() -> None:
     library = open_library(REPO / "phrase_library")
     bundle = open_bundle(DEFAULT_BUNDLE, library=library) if args.scorer == "bundle" else None
     owner = LiveChoreographer(library, bundle=bundle)
+    CHUNK_S = args.chunk_ms / 1000.0
     parts = set(args.parts.split(","))
     unknown = parts - {"generated", "real", "tempo", "memory"}
     if unknown:
         parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
-    print(f"scorer: {args.scorer}; load average {os.getloadavg()[0]:.1f} "
+    load = os.getloadavg()[0]
+    print(f"scorer: {args.scorer}; {args.chunk_ms:g}-ms chunks; load average {load:.1f} "
           f"(CPU times are the figures to read on a shared machine)")  # fmt: skip
     result: dict = {}
     if "generated" in parts:
