@@ -304,7 +304,8 @@ class Flavor:
     """What a style adds to every figure: groove (see ``Choreo``), groove depth at energy
     factor 1, arm size, sharpness (a factor on the energy's hold), hip twist, limits and the
     arms' anticipation and follow-through (``Choreo.anticipation``) and how long the body
-    takes to leave the boundary pose (``Choreo.settle_in_beats``)."""
+    takes to leave the boundary pose and its anticipation to grow in (``Choreo.settle_in_beats``,
+    ``anticipation_in_beats``)."""
 
     groove: str = "down"
     depth_m: float = 0.09
@@ -316,6 +317,7 @@ class Flavor:
     nod_deg: float = 8.0
     anticipation: float = 0.2
     settle_in_beats: float = SETTLE_IN_BEATS
+    anticipation_in_beats: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -372,6 +374,7 @@ class Figure:
                 anticipation=flavor.anticipation,
                 hip_twist_deg=flavor.twist_deg,
                 settle_in_beats=flavor.settle_in_beats,
+                anticipation_in_beats=flavor.anticipation_in_beats,
             )
 
         build.__doc__ = self.doc

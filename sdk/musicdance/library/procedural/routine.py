@@ -86,7 +86,8 @@ class Choreo:
     a point 0.5 m out). anticipation: strength of the arms' anticipation and follow-through.
     hip_turn_deg_per_m: hip yaw per metre the left foot is ahead of the right; hip_twist_deg:
     hip yaw towards the standing leg; landing_depth_m: how far the knees give on a landing.
-    settle_in_beats: how long the body takes to leave the boundary pose (``at_boundaries``).
+    settle_in_beats: how long the body takes to leave the boundary pose (``at_boundaries``);
+    anticipation_in_beats: the arms' anticipation grows in over this many beats from the start.
     """
 
     counts: int = 8
@@ -112,6 +113,7 @@ class Choreo:
     hip_twist_deg: float = 6.0
     landing_depth_m: float = 0.02
     settle_in_beats: float = SETTLE_IN_BEATS
+    anticipation_in_beats: float = 0.0
 
 
 def ease(u: np.ndarray) -> np.ndarray:
@@ -286,7 +288,7 @@ def at_boundaries(choreo: Choreo) -> Choreo:
     """``choreo`` with its keys and steps kept out of the boundary settles: steps land by
     ``counts - SETTLE_OUT_BEATS`` (the last count's footwork squeezed in time); arm keys
     inside the first ``choreo.settle_in_beats`` or after the last count's beat are dropped and
-    the rest pose keyed half-way into the first settle (the arms rise into their first pose from
+    the rest pose keyed at ``SETTLE_IN_BEATS / 2`` (the arms rise into their first pose from
     there: a move that starts at a join is its gentlest) and at the last settle's edge; body
     keys (torso, pelvis, head, sway, levels) inside the settles are dropped and neutral keys
     put at 0, the settle edges and ``counts``."""
@@ -306,7 +308,7 @@ def at_boundaries(choreo: Choreo) -> Choreo:
         steps = [replace(s, start=squeeze(s.start), end=squeeze(s.end)) for s in steps]
     # No arm key after the last count: the arms come back to rest from its pose.
     arms = [k for k in choreo.arms if settle_in < k[0] <= n - 1.0]
-    arms = [(0.0, "rest", "rest"), (settle_in / 2, "rest", "rest"), *arms,
+    arms = [(0.0, "rest", "rest"), (SETTLE_IN_BEATS / 2, "rest", "rest"), *arms,
             (settle_out, "rest", "rest"), (n, "rest", "rest")]  # fmt: skip
 
     def body(keys: list, zero) -> list:
@@ -358,6 +360,10 @@ _SETTLED = ("pelvis_deg", "spine_deg", "head_deg", "clavicle_deg", "wrists_m", "
             "hand_deg")  # fmt: skip
 
 
+#: Fields of ``BodyTargets`` that belong to the arms.
+_ARMS = ("clavicle_deg", "wrists_m", "elbow_poles", "hand_deg")
+
+
 def settle(
     targets: BodyTargets,
     boundary: BodyTargets,
@@ -368,13 +374,17 @@ def settle(
     """``targets`` eased into ``boundary`` (same shapes) at both ends of the phrase: equal to
     it with no velocity at beat 0 and at beat ``counts``, untouched after
     ``settle_in_beats`` and before ``counts - SETTLE_OUT_BEATS``."""
-    w = np.minimum(ease(beats / settle_in_beats), ease((counts - beats) / SETTLE_OUT_BEATS))
+    w_end = ease((counts - beats) / SETTLE_OUT_BEATS)
+    w = np.minimum(ease(beats / settle_in_beats), w_end)
+    # The arms are keyed at rest until SETTLE_IN_BEATS / 2 and eased in over SETTLE_IN_BEATS at
+    # most: easing them over a longer settle would steepen their rise into the first pose.
+    w_arms = np.minimum(ease(beats / min(settle_in_beats, SETTLE_IN_BEATS)), w_end)
     out = {}
     for name in BodyTargets.__dataclass_fields__:
         value = getattr(targets, name)
         if name in _SETTLED or name == "hips_m":
             b = getattr(boundary, name)
-            ww = w.reshape(-1, *([1] * (value.ndim - 1)))
+            ww = (w_arms if name in _ARMS else w).reshape(-1, *([1] * (value.ndim - 1)))
             if name == "hips_m":  # the height; the hips' place comes to rest over the feet
                 b = b.copy()
                 half = len(value) // 2
@@ -491,14 +501,15 @@ def trail(values: np.ndarray, frames: float) -> np.ndarray:
     return values[low] * (1.0 - w) + values[high] * w
 
 
-def anticipate(values: np.ndarray, frames: int, amount: float) -> np.ndarray:
+def anticipate(values: np.ndarray, frames: int, amount: float | np.ndarray) -> np.ndarray:
     """Anticipation and follow-through: ``x - amount * (x[t + d] - 2 x[t] + x[t - d])``.
 
     Before a move starts the curve first dips against it; after the move stops it carries on a
     little and settles back (the second difference is positive while a move speeds up and
-    negative while it slows down). ``frames``: d; ends held.
+    negative while it slows down). ``frames``: d; ``amount``: one value or one per frame
+    ``[T, 1]``; ends held.
     """
-    if frames < 1 or amount <= 0:
+    if frames < 1 or np.all(np.asarray(amount) <= 0):
         return values
     padded = np.concatenate([values[:1].repeat(frames, 0), values, values[-1:].repeat(frames, 0)])
     ahead, behind = padded[2 * frames :], padded[: len(values)]
@@ -586,6 +597,11 @@ def _arms(
     """
     keys = sorted(choreo.arms or [(0.0, "rest", "rest")], key=lambda k: k[0])
     key_beats = np.array([k[0] for k in keys], dtype=float)
+    # The anticipation grows in from the phrase's start: a dip against the first rise out of
+    # the boundary pose, cut short by the settle, was the sharpest jerk of a gentle start.
+    amount = choreo.anticipation
+    if choreo.anticipation_in_beats > 0:
+        amount = amount * ease(beats / choreo.anticipation_in_beats)[:, None]
     out = {}
     per_side = []
     for s in (0, 1):
@@ -605,7 +621,7 @@ def _arms(
         side["wrists_m"] = _swing(wrists, keyed(key_beats, np.arange(len(keys)), beats, hold), s)
         side["wrists_m"] = soften(
             limit_steps(
-                anticipate(side["wrists_m"], int(round(0.12 * fps)), choreo.anticipation),
+                anticipate(side["wrists_m"], int(round(0.12 * fps)), amount),
                 HARD_WRIST_SPEED_MPS / fps,
             ),
             0.04 * fps,

@@ -108,6 +108,9 @@ def nods(counts: int, pitch: float, every: float = 1.0, offset: float = 0.0) -> 
 #: ``SETTLE_IN_BEATS``, 0.2): the waltz's moves are about half as sharp as the others' and
 #: house arms loft up from rest on every phrase start, so a 0.2-beat start was the roughest
 #: moment at their joins (join jerk ratio 1.41 on a generated waltz, 1.18-1.29 on house).
+#: Their arms' anticipation also grows in over the first beat (``Choreo.anticipation_in_beats``)
+#: and the arms still leave rest at 0.1 beat: a shorter rise from rest made the waltz's hands
+#: the sharpest moment at some joins (worst join 1.10 on a 143-BPM waltz).
 LONG_SETTLE_IN_BEATS = 0.5
 
 
@@ -277,6 +280,7 @@ def house_jack_taps(e: Energy, rng: np.random.Generator) -> Choreo:
         head=nods(8, 8.0),
         groove="up",
         settle_in_beats=LONG_SETTLE_IN_BEATS,
+        anticipation_in_beats=1.0,
         groove_depth_m=0.085 * e.depth,
         arm_amplitude=HOUSE_ARMS * e.amp,
         anticipation=SOFT_ANTICIPATION,
@@ -311,6 +315,7 @@ def house_skate(e: Energy, rng: np.random.Generator) -> Choreo:
         head=nods(8, 6.0),
         groove="up",
         settle_in_beats=LONG_SETTLE_IN_BEATS,
+        anticipation_in_beats=1.0,
         groove_depth_m=0.085 * e.depth,
         levels=[(0.0, 0.0), (1.0, -0.05), (3.0, -0.05), (5.0, -0.05), (7.0, 0.0)],
         arm_amplitude=HOUSE_ARMS * e.amp,
@@ -354,6 +359,7 @@ def house_shuffle(e: Energy, rng: np.random.Generator) -> Choreo:
         head=nods(8, 8.0),
         groove="up",
         settle_in_beats=LONG_SETTLE_IN_BEATS,
+        anticipation_in_beats=1.0,
         groove_depth_m=0.085 * e.depth,
         arm_amplitude=HOUSE_ARMS * e.amp,
         anticipation=SOFT_ANTICIPATION,
@@ -381,6 +387,7 @@ def house_knee_loft(e: Energy, rng: np.random.Generator) -> Choreo:
         head=nods(8, 8.0),
         groove="up",
         settle_in_beats=LONG_SETTLE_IN_BEATS,
+        anticipation_in_beats=1.0,
         groove_depth_m=0.085 * e.depth,
         arm_amplitude=HOUSE_ARMS * e.amp,
         anticipation=SOFT_ANTICIPATION,
@@ -925,6 +932,7 @@ def waltz_box(e: Energy, rng: np.random.Generator) -> Choreo:
         body_hold=0.1,
         groove="rise",
         settle_in_beats=LONG_SETTLE_IN_BEATS,
+        anticipation_in_beats=1.0,
         groove_depth_m=0.1 * e.depth,
         arm_amplitude=1.1 * e.amp,
     )  # fmt: skip
@@ -955,6 +963,7 @@ def waltz_balance(e: Energy, rng: np.random.Generator) -> Choreo:
         body_hold=0.1,
         groove="rise",
         settle_in_beats=LONG_SETTLE_IN_BEATS,
+        anticipation_in_beats=1.0,
         groove_depth_m=0.11 * e.depth,
         arm_amplitude=1.1 * e.amp,
     )  # fmt: skip
@@ -993,6 +1002,7 @@ def waltz_natural_turn(e: Energy, rng: np.random.Generator) -> Choreo:
         body_hold=0.1,
         groove="rise",
         settle_in_beats=LONG_SETTLE_IN_BEATS,
+        anticipation_in_beats=1.0,
         groove_depth_m=0.1 * e.depth,
         arm_amplitude=1.1 * e.amp,
     )  # fmt: skip
@@ -1023,6 +1033,7 @@ def waltz_promenade(e: Energy, rng: np.random.Generator) -> Choreo:
         body_hold=0.1,
         groove="rise",
         settle_in_beats=LONG_SETTLE_IN_BEATS,
+        anticipation_in_beats=1.0,
         groove_depth_m=0.11 * e.depth,
         arm_amplitude=e.amp,  # the wide poses reach full stretch at full energy
     )  # fmt: skip
@@ -1043,6 +1054,7 @@ FLAVORS = {
         twist_deg=6.0,
         anticipation=SOFT_ANTICIPATION,
         settle_in_beats=LONG_SETTLE_IN_BEATS,
+        anticipation_in_beats=1.0,
     ),
     "pop": Flavor("down", 0.09, POP_ARMS, 1.0, twist_deg=8.0),
     "jazz": Flavor(
@@ -1059,6 +1071,7 @@ FLAVORS = {
         nod_deg=0.0,
         max_accel_mps2=50.0,
         settle_in_beats=LONG_SETTLE_IN_BEATS,
+        anticipation_in_beats=1.0,
     ),
 }
 
