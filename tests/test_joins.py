@@ -264,8 +264,9 @@ def test_joins_of_the_gentlest_styles_are_as_smooth_as_their_phrases(
     """The waltz is the gentlest style (mean joint jerk inside a phrase about half the
     others') and house arms loft up from rest at every phrase start, so a short start stood
     out at their joins: the join jerk ratio was 1.43 on this generated waltz and 1.14 on the
-    house song when their phrases left the boundary pose over 0.2 beat (now 0.5: 1.04 and
-    1.00); their steps still land on the beats (Beat Align Score margin over its control)."""
+    house song when their phrases left the boundary pose over 0.2 beat (now 0.5, the arms'
+    anticipation growing in over the first beat: 0.95 and 0.98); their steps still land on the
+    beats (Beat Align Score margin over its control)."""
     from musicdance.evaluate.metrics import beat_alignment, transition_smoothness
 
     song = analysis
