@@ -76,22 +76,29 @@ def tables(results: dict) -> list[str]:
         "BiLSTM-BiGRU (test; paper: weighted F1 0.98 / 0.667 / 0.5, CE 0.32 / 3.37 / 5.63)"
     )
     lines.append(
-        f"  {'variant':26s}{'width':>6s}{'epochs':>8s}{'kept':>6s}{'segment':>10s}{'piece':>10s}"
-        f"{'w. F1':>8s}{'CE':>8s}{'kNN':>8s}{'s/epoch':>9s}"
+        f"  {'variant':32s}{'width':>6s}{'epochs':>8s}{'kept':>6s}{'segment':>10s}{'piece':>10s}"
+        f"{'w. F1':>8s}{'CE':>8s}{'kNN':>8s}{'hit@3':>8s}{'s/epoch':>9s}"
     )
+    shipped_bilstm = results.get("bilstm_shipped", "bilstm-bigru")
     for name, row in results["bilstm"].items():
         t = row["test"]
+        hit = f"{pct(t['hit_rate_top3']):>8s}" if "hit_rate_top3" in t else f"{'-':>8s}"
         lines.append(
-            f"  {name:26s}{row.get('width', 256):6d}{row.get('epochs', 0):8d}"
+            f"  {name:32s}{row.get('width', 256):6d}{row.get('epochs', 0):8d}"
             f"{row.get('best_epoch', 0):6d}"
             f"{pct(t['segment_accuracy']):>10s}{pct(t['piece_accuracy']):>10s}"
-            f"{t['weighted_f1']:8.3f}{t['cross_entropy']:8.3f}{t['knn_same_style']:8.3f}"
-            f"{row['seconds_per_epoch']:9.1f}"
+            f"{t['weighted_f1']:8.3f}{t['cross_entropy']:8.3f}{t['knn_same_style']:8.3f}{hit}"
+            f"{row['seconds_per_epoch']:9.1f}" + ("  (shipped)" if name == shipped_bilstm else "")
         )
+    lines.append(
+        "  (hit@3: torch float32 probabilities, song profiles and tempo as below; the soundtrack "
+        "variants see the song)"
+    )
     styles = results["styles"]
     shipped = {
         "MCLEMCD with CL, late fusion": results["mclemcd"]["test"]["cl"]["late-fusion"],
-        "BiLSTM-BiGRU, pose only (shipped)": results["bilstm"]["bilstm-bigru"]["test"],
+        f"BiLSTM-BiGRU, pose only (shipped: {shipped_bilstm})":
+            results["bilstm"][shipped_bilstm]["test"],
     }
     for title, t in shipped.items():
         for key, unit in (("confusion", "segments"), ("piece_confusion", "pieces")):
@@ -187,6 +194,20 @@ def timing(recognizer, pieces) -> dict:
     return out
 
 
+def sentis_parity(recognizer) -> dict:
+    """The shipped engine graph against the shipped onnxruntime graph, on 64 seeded summaries
+    (max |difference| of probabilities and Dense features)."""
+    graphs = recognizer.companion.manifest["graphs"]
+    if "bilstm_sentis" not in graphs:
+        return {}
+    x = np.random.default_rng(0).standard_normal((64, 130)).astype(np.float32)
+    want = recognizer._run("bilstm", "summary", x)
+    got = recognizer._run("bilstm_sentis", "summary", x)
+    return {"graph": graphs["bilstm_sentis"], "samples": len(x),
+            "max_abs_diff": max(float(np.abs(g - w).max()) for g, w in zip(got, want, strict=True)),
+            "top1_agreement": float((got[0].argmax(1) == want[0].argmax(1)).mean())}  # fmt: skip
+
+
 def sizes() -> dict:
     """Bytes of the dance-music companion and of the whole default bundle folder."""
     bundle = ROOT / "bundles" / "default"
@@ -232,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     report["hit_rate"] = hit_rates(recognizer, pieces, profiles)
     report["timing_4min"] = timing(recognizer, pieces)
     report["sizes"] = sizes()
+    report["sentis_parity"] = sentis_parity(recognizer)
     report["load_average"] = list(os.getloadavg())
     report["real_takes"] = real_takes(recognizer)
     if args.json:
@@ -263,14 +285,24 @@ def main(argv: list[str] | None = None) -> int:
         f"bundles/default {z['bundle_bytes'] / 1e6:.1f} MB"
     )
     print(f"  catalogue analysis: {stats}")
+    sp = report["sentis_parity"]
+    if sp:
+        print(f"Shipped Sentis graph {sp['graph']} against the onnxruntime graph: max |diff| "
+              f"{sp['max_abs_diff']:.2e} over {sp['samples']} seeded summaries, top-1 agreement "
+              f"{pct(sp['top1_agreement'])} (target <= 1e-5)")  # fmt: skip
     checks = report["export_checks"] or {}
     print("Export checks (max |onnx - torch|, operators):")
     for name, check in checks.items():
-        if isinstance(check, dict):
+        if isinstance(check, dict) and "parity" in check:
+            extra = check.get("parity_to_gru_graph")
             print(
                 f"  {name:28s} parity {check['parity']:.2e}  {check['bytes'] / 1e6:.2f} MB  "
-                f"ops {', '.join(check['operators'])}"
+                + (f"(to the GRU graph {extra:.2e})  " if extra is not None else "")
+                + f"ops {', '.join(check['operators'])}"
             )
+        elif isinstance(check, dict):
+            print(f"  {name:28s} {check['bytes'] / 1e6:.2f} MB, read by "
+                  f"{', '.join(check.get('read_by', []))}")  # fmt: skip
         else:
             print(f"  {name:28s} {check:.2e}")
     print("Real takes (../shared/data/bvh; no style labels):")

@@ -118,7 +118,7 @@ def test_tempo_match_allows_octaves_at_a_discount():
 
 def test_networks_have_the_papers_shapes_and_the_unrolled_gru_matches():
     torch = pytest.importorskip("torch")
-    from musicdance.train.bilstm import SHIPPED_WIDTH, BiLstmBiGru
+    from musicdance.train.bilstm import NARROW_WIDTH, BiLstmBiGru
     from musicdance.train.mclemcd import (
         FcMapping,
         MotionEncoder,
@@ -144,11 +144,11 @@ def test_networks_have_the_papers_shapes_and_the_unrolled_gru_matches():
     summary = torch.randn(3, 130)
     with torch.no_grad():
         assert model.convs(summary.unsqueeze(1)).shape == (3, 256, 29)
-        narrow = BiLstmBiGru(8, width=SHIPPED_WIDTH).eval()
-        assert narrow.convs(summary.unsqueeze(1)).shape == (3, SHIPPED_WIDTH, 29)
-        assert narrow.features(summary).shape == (3, SHIPPED_WIDTH)
+        narrow = BiLstmBiGru(8, width=NARROW_WIDTH).eval()
+        assert narrow.convs(summary.unsqueeze(1)).shape == (3, NARROW_WIDTH, 29)
+        assert narrow.features(summary).shape == (3, NARROW_WIDTH)
         assert narrow(summary).shape == (3, 8)
-    # the shipped width keeps the graph small: under a tenth of Fig. 4's parameters
+    # the narrow variant: under a tenth of Fig. 4's parameters
     assert sum(p.numel() for p in narrow.parameters()) < 0.1 * 2_957_573
 
 
@@ -196,6 +196,26 @@ def test_export_checks_parity_and_the_sentis_graph_is_unrolled_from_onnx(tmp_pat
     with pytest.raises(MusicDanceError, match="bad.onnx"):
         write_sentis_graph(tmp_path / "bad.onnx", tmp_path / "t.onnx")
     assert not (tmp_path / "t.onnx").exists()
+    # shipped form: both graphs read one weights file (each weight stored once, same offsets)
+    inline = (tmp_path / "c.onnx").stat().st_size
+    shared = write_sentis_graph(tmp_path / "c.onnx", tmp_path / "u.onnx", weights="w.bin")
+    assert shared["parity"] <= 1e-5 and shared["weights"]["file"] == "w.bin"
+    external = {}
+    for name in ("c.onnx", "u.onnx"):
+        model = onnx.load(tmp_path / name, load_external_data=False)
+        external[name] = {t.name: {e.key: e.value for e in t.external_data}
+                          for t in model.graph.initializer
+                          if t.data_location == onnx.TensorProto.EXTERNAL}  # fmt: skip
+    assert external["c.onnx"] == external["u.onnx"] and len(external["c.onnx"]) >= 8
+    stored = sum(int(e["length"]) for e in external["c.onnx"].values())
+    pointers = 64 * len(external["c.onnx"])  # location, offset, length of each weight
+    assert (tmp_path / "c.onnx").stat().st_size <= inline - stored + pointers
+    assert (tmp_path / "u.onnx").stat().st_size <= report["bytes"] - stored + pointers
+    got = onnx_session(tmp_path / "u.onnx").run(None, {"summary": x.numpy()})
+    assert max(float(np.abs(g - w.numpy()).max()) for g, w in zip(got, want, strict=True)) < 1e-4
+    (tmp_path / "w.bin").write_bytes((tmp_path / "w.bin").read_bytes()[:-64])  # truncated
+    with pytest.raises(MusicDanceError):
+        onnx_session(tmp_path / "u.onnx")
 
 
 @pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
@@ -264,15 +284,49 @@ def test_shipped_companion_records_its_checks(recognizer):
     assert manifest["opset"] >= 18
     checks = manifest["checks"]
     for name, check in checks.items():
-        if isinstance(check, dict):
+        if isinstance(check, dict) and "parity" in check:
             assert check["parity"] <= 1e-4, name
-    assert checks["bilstm_sentis_on_demand"]["parity"] <= 1e-5
-    assert "GRU" not in checks["bilstm_sentis_on_demand"]["operators"]
+    assert checks["bilstm_sentis.onnx"]["parity_to_gru_graph"] <= 1e-5
+    assert "GRU" not in checks["bilstm_sentis.onnx"]["operators"]
     assert "GRU" in checks["bilstm_bigru.onnx"]["operators"]
-    # one BiLSTM graph (the engine's is made on demand): the whole companion within 3 MB
-    assert "bilstm_sentis" not in manifest["graphs"]
+    # Fig. 4's width, float16 weights stored once for both BiLSTM graphs: within 7.5 MB
+    assert manifest["graphs"]["bilstm_sentis"] == "bilstm_sentis.onnx"
+    assert "width 256" in manifest["training"]["bilstm_variant"]
     total = sum(f["bytes"] for f in manifest["files"].values())
-    assert total <= 3e6
+    assert total <= 7.5e6
+
+
+def test_shipped_sentis_graph_matches_the_onnxruntime_graph(recognizer):
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("torch")  # train.export and train.sentis sit in the train package
+    from musicdance.train.export import operator_types
+    from musicdance.train.sentis import SENTIS_RECURRENT_OPERATORS
+
+    companion = recognizer.companion
+    x = np.random.default_rng(7).standard_normal((40, 130)).astype(np.float32)
+    gru = companion.session("bilstm").run(None, {"summary": x})
+    engine = companion.session("bilstm_sentis").run(None, {"summary": x})
+    assert gru[1].shape == engine[1].shape == (40, 256)  # Fig. 4's Dense 256
+    for want, got in zip(gru, engine, strict=True):
+        assert np.abs(want - got).max() <= 1e-5
+    assert (gru[0].argmax(1) == engine[0].argmax(1)).all()
+    graphs = companion.manifest["graphs"]
+    models = {role: onnx.load(companion.path / graphs[role], load_external_data=False)
+              for role in ("bilstm", "bilstm_sentis")}  # fmt: skip
+    ops = operator_types(models["bilstm_sentis"])
+    assert "GRU" not in ops and "LSTM" in ops and set(ops) <= SENTIS_RECURRENT_OPERATORS
+    assert "GRU" in operator_types(models["bilstm"])
+    # both graphs read one weights file, at the same offsets: the weights are stored once
+    places = {}
+    for role, model in models.items():
+        places[role] = {t.name: {e.key: e.value for e in t.external_data}
+                        for t in model.graph.initializer
+                        if t.data_location == onnx.TensorProto.EXTERNAL}  # fmt: skip
+        assert {p["location"] for p in places[role].values()} == {"bilstm_weights.bin"}
+    assert places["bilstm"] == places["bilstm_sentis"]
+    stored = sum(int(p["length"]) for p in places["bilstm"].values())
+    weights = companion.manifest["files"]["bilstm_weights.bin"]["bytes"]
+    assert 2 * 2_900_000 <= stored <= weights < stored + 4096 * len(places["bilstm"])
 
 
 def test_export_sentis_writes_the_engine_graph_of_the_shipped_model(recognizer, tmp_path):

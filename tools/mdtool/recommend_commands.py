@@ -103,9 +103,11 @@ def export_sentis(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a line."),
 ) -> None:
-    """Write the dance-music BiLSTM-BiGRU for Unity Sentis: its BiGRU unrolled into MatMul,
-    Sigmoid, Tanh, Mul, Add and Sub (Sentis imports LSTM, not GRU), checked against the shipped
-    graph in onnxruntime (max difference at most 1e-5). Needs the train extra (onnx)."""
+    """Write the dance-music BiLSTM-BiGRU for Unity Sentis as one self-contained file: its BiGRU
+    unrolled into MatMul, Sigmoid, Tanh, Mul, Add and Sub (Sentis imports LSTM, not GRU), checked
+    against the bundle's GRU graph in onnxruntime (max difference at most 1e-5). The default
+    bundle already ships it (dance-music/bilstm_sentis.onnx with its bilstm_weights.bin). Needs
+    the train extra (onnx)."""
     from musicdance.defaults import DEFAULT_BUNDLE
     from musicdance.errors import MusicDanceError
     from musicdance.recognize.recognizer import Recognizer

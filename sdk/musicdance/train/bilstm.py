@@ -8,15 +8,15 @@ LeakyReLU -> Dropout -> Dense K (softmax in the loss). Baselines of the paper's 
 ``LSTM-BiGRU`` and ``LSTM-GRU`` (unidirectional first / both layers; the Dense input follows);
 ``BiLSTM-BiLSTM`` is the variant whose both recurrent layers run in Unity Sentis.
 
-``width`` (Fig. 4: 256) sets every Conv1D, LSTM, GRU and Dense width at once; the shipped
-companion uses a narrower one (``SHIPPED_WIDTH``) to keep the default bundle small
+``width`` (Fig. 4: 256, what the ``dance-music`` companion ships) sets every Conv1D, LSTM, GRU
+and Dense width at once; ``NARROW_WIDTH`` is the narrow variant measured beside it
 (docs/models.md gives the accuracy of both on the same split and seed).
 
 The paper does not give the dropout rate or LeakyReLU slope: Keras' defaults are taken for the
 slope (0.3) and 0.3 for dropout. PyTorch's LSTM has two bias vectors where Keras has one, so
 this network has 2,048 more parameters than Fig. 4's 2,957,573 (for K = 5). The engine's
-graph (the BiGRU unrolled for Unity Sentis) is made from the exported ONNX graph on demand
-(:mod:`musicdance.train.sentis`).
+graph (the BiGRU unrolled for Unity Sentis) is made from the exported ONNX graph
+(:mod:`musicdance.train.sentis`) and shipped beside it, the two sharing one weights file.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["ARCHITECTURES", "SHIPPED_WIDTH", "BiLstmBiGru"]
+__all__ = ["ARCHITECTURES", "NARROW_WIDTH", "WIDTH", "BiLstmBiGru"]
 
+#: Fig. 4's width (2.96 M parameters): the shipped BiLSTM-BiGRU.
 WIDTH = 256
-#: Width of the shipped BiLSTM-BiGRU (0.18 M parameters instead of Fig. 4's 2.96 M).
-SHIPPED_WIDTH = 64
+#: Width of the narrow variant measured beside it (0.18 M parameters; shipped until 0.1.x).
+NARROW_WIDTH = 64
 DROPOUT = 0.3
 LEAKY_SLOPE = 0.3
 #: Recurrent layers of each architecture: (first layer, bidirectional?), (second, bidirectional?)

@@ -12,7 +12,7 @@ Feature configurations: joints, limbs, both (early fusion); late fusion averages
 and the limbs' probabilities.
 
 BiLSTM-BiGRU: RMSprop 1e-3, sparse cross-entropy, batch 32, on 8-s segment summaries
-(standardised, :data:`STD_FLOOR`), at any width (Fig. 4: 256; shipped: 64), keeping the weights
+(standardised, :data:`STD_FLOOR`), at any width (Fig. 4 and shipped: 256), keeping the weights
 of the epoch with the best validation accuracy.
 """
 
@@ -22,7 +22,6 @@ import copy
 import io
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from musicdance.recognize.metrics import (
     piece_accuracy,
     weighted_f1,
 )
-from musicdance.train.bilstm import SHIPPED_WIDTH, BiLstmBiGru
+from musicdance.train.bilstm import WIDTH, BiLstmBiGru
 from musicdance.train.export import IR_VERSION, OPSET, SENTIS_OPERATORS, operator_types
 from musicdance.train.mclemcd import (
     MUSIC_DROPOUT,
@@ -77,6 +76,9 @@ MCLEMCD_BATCH = 72
 MCLEMCD_LR = 5e-4
 BILSTM_BATCH = 32
 BILSTM_LR = 1e-3
+#: The external-data file both BiLSTM-BiGRU graphs (onnxruntime's, Sentis') read their weights
+#: from (Sentis imports an external weights file that sits beside the model).
+BILSTM_WEIGHTS = "bilstm_weights.bin"
 #: Floor of the summaries' standard deviations. Four pose features do not vary at all (a
 #: forearm's length and its spread): with the first floor, 1e-6, their float rounding (1e-7
 #: when the dancer stands elsewhere) reached the network as 0.1 standard deviations and moved
@@ -383,7 +385,7 @@ def train_bilstm(
     classes: int,
     *,
     architecture: str = "bilstm-bigru",
-    width: int = SHIPPED_WIDTH,
+    width: int = WIDTH,
     epochs: int,
     seed: int = 0,
     val: tuple[np.ndarray, np.ndarray] | None = None,
@@ -607,10 +609,11 @@ def export_companion(
     seed: int = 0,
 ) -> Path:
     """Write the ``dance-music`` companion: MCLEMCD motion graphs (joints, limbs: late fusion)
-    and music graphs, the BiLSTM-BiGRU for onnxruntime (float16 weights; its unrolled Sentis
-    graph is checked here and made on demand by ``mdtool export-sentis``), the scales and
-    labels in the manifest; returns the manifest path."""
-    from musicdance.companions import write_companion
+    and music graphs, the BiLSTM-BiGRU for onnxruntime (GRU operator) and for Unity Sentis (its
+    BiGRU unrolled, checked within 1e-5 of the GRU graph), the two reading one float16 weights
+    file (:data:`BILSTM_WEIGHTS`), the scales and labels in the manifest; returns the manifest
+    path."""
+    from musicdance.companions import onnx_session, write_companion
 
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
@@ -641,23 +644,27 @@ def export_companion(
         )
         graphs[f"music_{features}"] = name
     example = torch.randn(2, F.SUMMARY_LENGTH, generator=generator)
-    checks["bilstm_bigru.onnx"] = export_onnx(
-        _BilstmGraph(bilstm),
-        example,
-        "summary",
-        ("probabilities", "features"),
-        root / "bilstm_bigru.onnx",
-        ORT_RECURRENT_OPERATORS,
-        float16=True,
-        dynamo=False,
-    )
-    graphs["bilstm"] = "bilstm_bigru.onnx"
-    # the engine's graph is made on demand (mdtool export-sentis), not shipped: checked here
-    with tempfile.TemporaryDirectory(prefix="mdtool-sentis-") as tmp:
-        sentis = write_sentis_graph(root / "bilstm_bigru.onnx", Path(tmp) / "s.onnx", seed=seed)
-    checks["bilstm_sentis_on_demand"] = {
-        k: sentis[k] for k in ("operators", "parity", "bytes")
-    }
+    module = _BilstmGraph(bilstm)
+    export_onnx(module, example, "summary", ("probabilities", "features"),
+                root / "bilstm_bigru.onnx", ORT_RECURRENT_OPERATORS, float16=True,
+                dynamo=False)  # fmt: skip
+    sentis = write_sentis_graph(root / "bilstm_bigru.onnx", root / "bilstm_sentis.onnx",
+                                seed=seed, weights=BILSTM_WEIGHTS)  # fmt: skip
+    graphs["bilstm"], graphs["bilstm_sentis"] = "bilstm_bigru.onnx", "bilstm_sentis.onnx"
+    operators = {
+        "bilstm_bigru.onnx": operator_types(onnx.load(os.fspath(root / "bilstm_bigru.onnx"),
+                                                      load_external_data=False)),
+        "bilstm_sentis.onnx": sentis["operators"],
+    }  # fmt: skip
+    with torch.no_grad():  # both written graphs against torch (the module rounded to float16)
+        want = module(example)
+    for name, ops in operators.items():
+        got = onnx_session(root / name).run(None, {"summary": example.numpy()})
+        parity = max(float(np.abs(g - w.numpy()).max()) for g, w in zip(got, want, strict=True))
+        checks[name] = {"operators": ops, "parity": parity, "bytes": (root / name).stat().st_size}
+    checks["bilstm_sentis.onnx"]["parity_to_gru_graph"] = sentis["parity"]
+    checks[BILSTM_WEIGHTS] = {"bytes": sentis["weights"]["bytes"],
+                              "read_by": ["bilstm_bigru.onnx", "bilstm_sentis.onnx"]}  # fmt: skip
 
     def listed(values):
         return [round(float(v), 6) for v in np.asarray(values).ravel()]
@@ -686,15 +693,17 @@ def export_companion(
         },
         "runtime_graphs": {
             "onnxruntime": "bilstm (GRU operator) and motion_*/music_* (MCLEMCD, late fusion)",
-            "sentis": "bilstm with its BiGRU unrolled into MatMul/Sigmoid/Tanh/Mul/Add/Sub "
-            "(LSTM kept: Sentis imports LSTM), made on demand by 'mdtool export-sentis'; "
+            "sentis": "bilstm_sentis: the same network with its BiGRU unrolled into "
+            "MatMul/Sigmoid/Tanh/Mul/Add/Sub (LSTM kept: Sentis imports LSTM); "
             "motion_*/music_* as shipped",
         },
+        "data": [BILSTM_WEIGHTS],
+        "shared_weights": {BILSTM_WEIGHTS: ["bilstm", "bilstm_sentis"]},
         "checks": checks,
         "training": record,
     }
-    for stale in root.glob("*.onnx"):  # graphs of an earlier export that this one dropped
-        if stale.name not in graphs.values():
+    for stale in [*root.glob("*.onnx"), *root.glob("*.bin")]:  # files an earlier export had
+        if stale.name not in {*graphs.values(), BILSTM_WEIGHTS}:
             stale.unlink()
     return write_companion(root, manifest)
 

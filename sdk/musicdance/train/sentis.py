@@ -1,11 +1,13 @@
-"""Sentis-ready graphs on demand: GRU operators unrolled into MatMul, Sigmoid, Tanh, Mul, Add,
-Sub, Slice and Gather.
+"""Sentis-ready graphs: GRU operators unrolled into MatMul, Sigmoid, Tanh, Mul, Add, Sub, Slice
+and Gather.
 
-Unity Sentis imports LSTM but not GRU. The ``dance-music`` companion ships one BiLSTM-BiGRU
-graph (the GRU operator, what onnxruntime runs); :func:`unroll_gru` rewrites any ONNX graph's
-GRU nodes (fixed sequence length, layout 0, default activations) into operators Sentis imports,
-reading the weights from the graph itself, and :func:`write_sentis_graph` writes the engine's
-graph and checks it against the GRU graph in onnxruntime. Nothing here runs torch.
+Unity Sentis imports LSTM but not GRU. :func:`unroll_gru` rewrites any ONNX graph's GRU nodes
+(fixed sequence length, layout 0, default activations) into operators Sentis imports, reading
+the weights from the graph itself; :func:`write_sentis_graph` writes the engine's graph and
+checks it against the GRU graph in onnxruntime. With ``weights`` both graphs keep their weights
+in one shared external-data file (:func:`share_weights`): the ``dance-music`` companion ships the
+GRU graph (what onnxruntime runs), the unrolled graph (what Sentis runs) and one copy of their
+weights. Nothing here runs torch.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from musicdance.train.export import SENTIS_OPERATORS, operator_types
 __all__ = [
     "ORT_RECURRENT_OPERATORS",
     "SENTIS_RECURRENT_OPERATORS",
+    "graph_parity",
+    "share_weights",
     "unroll_gru",
     "write_sentis_graph",
 ]
@@ -51,6 +55,11 @@ SENTIS_RECURRENT_OPERATORS = SENTIS_OPERATORS | {
 ORT_RECURRENT_OPERATORS = SENTIS_RECURRENT_OPERATORS | {"GRU"}
 #: Parity required between the unrolled graph and the GRU graph (max |difference|).
 PARITY_LIMIT = 1e-5
+#: Initializers of at least this many bytes go to the shared weights file (smaller ones, the
+#: unrolling's indices among them, stay inside each graph).
+EXTERNAL_MIN_BYTES = 1024
+#: Offset alignment of each tensor in the weights file (a page, so a reader may map it).
+EXTERNAL_ALIGN_BYTES = 4096
 
 
 class _Builder:
@@ -189,15 +198,82 @@ def _example_input(model: onnx.ModelProto, batch: int, seed: int) -> dict[str, n
     return {graph_input.name: x}
 
 
+def share_weights(
+    models: dict[str, onnx.ModelProto], folder: str | os.PathLike[str], weights: str
+) -> dict[str, int]:
+    """Write ``models`` ({file name: model}) into ``folder`` with every initializer of at least
+    :data:`EXTERNAL_MIN_BYTES` moved to one external-data file ``weights`` that all of them
+    read (same name, same bytes, same offset; page-aligned). The models must agree on the
+    values of the initializers they share. Files are written atomically, the weights first.
+    Returns {file name: bytes}."""
+    root = Path(folder)
+    tables: dict[str, bytes] = {}
+    for model in models.values():
+        for tensor in model.graph.initializer:
+            data = numpy_helper.to_array(tensor).tobytes()
+            if len(data) < EXTERNAL_MIN_BYTES:
+                continue
+            key = f"{tensor.name}:{tensor.data_type}:{list(tensor.dims)}"
+            if tables.setdefault(key, data) != data:
+                raise MusicDanceError(f"the graphs disagree on the weight {tensor.name!r}")
+    offsets, blob = {}, bytearray()
+    for key, data in tables.items():
+        blob += bytes(-len(blob) % EXTERNAL_ALIGN_BYTES)
+        offsets[key] = len(blob)
+        blob += data
+    root.mkdir(parents=True, exist_ok=True)
+    with atomic_write(root / weights, "wb") as handle:
+        handle.write(bytes(blob))
+    sizes = {weights: len(blob)}
+    for name, model in models.items():
+        out = onnx.ModelProto()
+        out.CopyFrom(model)
+        for tensor in out.graph.initializer:
+            key = f"{tensor.name}:{tensor.data_type}:{list(tensor.dims)}"
+            if key in offsets:
+                data = tables[key]
+                for field in ("raw_data", "float_data", "int32_data", "int64_data"):
+                    tensor.ClearField(field)
+                del tensor.external_data[:]
+                for k, v in (("location", weights), ("offset", offsets[key]),
+                             ("length", len(data))):  # fmt: skip
+                    entry = tensor.external_data.add()
+                    entry.key, entry.value = k, str(v)
+                tensor.data_location = TensorProto.EXTERNAL
+        with atomic_write(root / name, "wb") as handle:
+            handle.write(out.SerializeToString())
+        onnx.checker.check_model(os.fspath(root / name), full_check=True)
+        sizes[name] = (root / name).stat().st_size
+    return sizes
+
+
+def graph_parity(
+    a: str | os.PathLike[str], b: str | os.PathLike[str], *, batch: int = 16, seed: int = 0
+) -> float:
+    """Max |difference| of two graph files' outputs in onnxruntime on a seeded standard-normal
+    batch of ``a``'s input."""
+    from musicdance.companions import onnx_session
+
+    model = onnx.load(os.fspath(a), load_external_data=False)
+    feeds = _example_input(model, batch, seed)
+    want = onnx_session(a).run(None, feeds)
+    got = onnx_session(b).run(None, feeds)
+    return max(float(np.abs(g - w).max()) for g, w in zip(got, want, strict=True))
+
+
 def write_sentis_graph(
-    source: str | os.PathLike[str], target: str | os.PathLike[str], *, seed: int = 0
+    source: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    *,
+    seed: int = 0,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """Write ``source``'s graph with its GRUs unrolled to ``target`` (atomically) after checking
     its operators (:data:`SENTIS_RECURRENT_OPERATORS`) and its parity with ``source`` in
     onnxruntime on a seeded batch (at most :data:`PARITY_LIMIT`); returns {source, graph,
-    operators, parity, bytes}."""
-    from musicdance.companions import onnx_session
-
+    operators, parity, bytes}. With ``weights`` (a file name; ``target`` beside ``source``)
+    ``source`` is rewritten too so that both graphs read their weights from that one file
+    (:func:`share_weights`), and the parity is measured again on the written files."""
     source, target = Path(source), Path(target)
     try:
         model = onnx.load(os.fspath(source))
@@ -209,24 +285,33 @@ def write_sentis_graph(
     if unlisted:
         raise MusicDanceError(f"operators {unlisted} would remain for Sentis", source)
     feeds = _example_input(model, 16, seed)
-    want = onnx_session(source).run(None, feeds)
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(unrolled.SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])  # fmt: skip
-    got = session.run(None, feeds)
-    parity = max(float(np.abs(g - w).max()) for g, w in zip(got, want, strict=True))
+
+    def run(m: onnx.ModelProto) -> list[np.ndarray]:
+        session = ort.InferenceSession(m.SerializeToString(), options,
+                                       providers=["CPUExecutionProvider"])  # fmt: skip
+        return session.run(None, feeds)
+
+    parity = max(float(np.abs(g - w).max())
+                 for g, w in zip(run(unrolled), run(model), strict=True))  # fmt: skip
     if parity > PARITY_LIMIT:
         raise MusicDanceError(f"the unrolled graph differs from the GRU graph by {parity:.2e}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(target, "wb") as handle:
-        handle.write(unrolled.SerializeToString())
-    return {
-        "source": str(source),
-        "graph": str(target),
-        "operators": ops,
-        "parity": parity,
-        "bytes": target.stat().st_size,
-    }
+    report: dict[str, Any] = {"source": str(source), "graph": str(target), "operators": ops}
+    if weights is None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(target, "wb") as handle:
+            handle.write(unrolled.SerializeToString())
+    else:
+        if target.parent.resolve() != source.parent.resolve():
+            raise MusicDanceError("with shared weights the two graphs sit in one folder", target)
+        sizes = share_weights({source.name: model, target.name: unrolled}, source.parent,
+                              weights)  # fmt: skip
+        parity = graph_parity(source, target, seed=seed)
+        if parity > PARITY_LIMIT:
+            raise MusicDanceError(f"the written graphs differ by {parity:.2e}", target)
+        report["weights"] = {"file": weights, "bytes": sizes[weights],
+                             "source_bytes": sizes[source.name]}  # fmt: skip
+    return {**report, "parity": parity, "bytes": target.stat().st_size}
