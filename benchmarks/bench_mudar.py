@@ -38,18 +38,22 @@ from musicdance.motion.analysis import estimate_motion_tempo
 from musicdance.motion.canonical import CANONICAL_JOINTS
 from musicdance.motion.motion import sample, slice_frames
 from musicdance.motion.retarget import retarget
-from musicdance.rhythm.features import MEL_ROWS, RHYTHM_FPS, WINDOW_FRAMES
+from musicdance.rhythm.features import RHYTHM_FPS, WINDOW_FRAMES
 from musicdance.rhythm.model import (
-    _unit,
     load_mudar,
     peak_frames,
-    rhythm_signature,
     tempo_from_curve,
     window_starts,
 )
 from musicdance.rhythm.report import TOLERANCE_S
 from musicdance.rhythm.retarget import FIT_METHODS, fit_time_map
-from musicdance.rhythm.retrieval import hybrid_similarity, precision_recall, recall_at_k
+from musicdance.rhythm.retrieval import (
+    CLIP_FRAMES,
+    clip_similarities,
+    median_rank,
+    precision_recall,
+    recall_at_k,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -62,7 +66,6 @@ TAKES = (
     "cmu05/cmu-iclone_005_03.bvh",
     "cmu05/cmu-iclone_005_04.bvh",
 )
-CLIP_FRAMES = int(24 * RHYTHM_FPS)
 
 
 def _pooled(counts: list[dict]) -> dict:
@@ -109,21 +112,15 @@ def tempo_figures(model, pairs) -> dict:
 
 
 def retrieval_figures(model, pairs) -> dict:
-    a_emb, v_emb, a_sig, v_sig = [], [], [], []
-    for p in pairs:
-        audio, pose = p.audio[:, :CLIP_FRAMES], p.pose[:CLIP_FRAMES]
-        a_emb.append(_unit(model.audio_window_embeddings(audio).mean(axis=0)))
-        v_emb.append(_unit(model.motion_window_embeddings(pose).mean(axis=0)))
-        a_sig.append(rhythm_signature(audio[MEL_ROWS + 1]))
-        v_sig.append(rhythm_signature(model.rhythm_from_inputs(p.hoof[:CLIP_FRAMES], pose)))
-    out = {}
+    s_e, s_r = clip_similarities(model, pairs, CLIP_FRAMES)
+    n = len(pairs)
+    chance = {f"R@{k}": min(k, n) / n for k in (1, 5, 10)}
+    out = {"chance": {**chance, "median_rank": (n + 1) / 2}}
     for lam in (model.hybrid_lambda, 1.0, 0.0):
-        sim = hybrid_similarity(
-            np.stack(a_emb), np.stack(v_emb), np.stack(a_sig), np.stack(v_sig), lam
-        )
+        sim = lam * s_e + (1.0 - lam) * s_r  # eq. (21)
         out[f"lambda={lam:g}"] = {
-            "song->dance": recall_at_k(sim),
-            "dance->song": recall_at_k(sim.T),
+            "song->dance": {**recall_at_k(sim), "median_rank": median_rank(sim)},
+            "dance->song": {**recall_at_k(sim.T), "median_rank": median_rank(sim.T)},
         }
     return out
 
@@ -227,46 +224,59 @@ def main() -> None:
     parser.add_argument("--cache", default=None)
     parser.add_argument("--max-song-s", type=float, default=60.0)
     parser.add_argument("--skip-fit", action="store_true")
+    parser.add_argument("--parts", default="rhythm,tempo,retrieval,onnx,fit",
+                        help="Comma-separated figures to measure.")  # fmt: skip
+    parser.add_argument("--companion", default=None,
+                        help="A mudar companion folder (default: the bundle's).")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    model = load_mudar()
+    model = load_mudar(args.companion)
     pairs = make_pairs(args.pairs, seed=args.seed, library_path=args.library, cache=args.cache)
-    report = {
-        "paper": PAPER,
-        "rhythm": rhythm_figures(model, pairs),
-        "tempo_right_percent": tempo_figures(model, pairs),
-        "retrieval": retrieval_figures(model, pairs),
-        "onnx_seconds_4_min": timing_figures(model, pairs),
-    }
-    if not args.skip_fit:
-        report["fit"] = fit_figures(model, args.max_song_s)
+    parts = set(args.parts.split(","))
+    if args.skip_fit:
+        parts.discard("fit")
+    report = {"paper": PAPER}
+    for part, key, figures in (
+        ("rhythm", "rhythm", lambda: rhythm_figures(model, pairs)),
+        ("tempo", "tempo_right_percent", lambda: tempo_figures(model, pairs)),
+        ("retrieval", "retrieval", lambda: retrieval_figures(model, pairs)),
+        ("onnx", "onnx_seconds_4_min", lambda: timing_figures(model, pairs)),
+        ("fit", "fit", lambda: fit_figures(model, args.max_song_s)),
+    ):
+        if part in parts:
+            report[key] = figures()
     if args.json:
         print(json.dumps(report, indent=1))
         return
     print(f"held-out pairs: {len(pairs)} (seed {args.seed}); tolerance {TOLERANCE_S} s")
-    print("rhythm precision / recall % (paper: 82.0 / 73.2 on its own data)")
-    for key, r in report["rhythm"].items():
-        print(f"  {key:<18} P {r['precision']:5.1f}  R {r['recall']:5.1f}")
-    print(
-        "tempo from motion, right within 4 % (or half/double) %:",
-        {k: round(v, 1) for k, v in report["tempo_right_percent"].items()},
-    )
-    print(
-        f"retrieval over {len(pairs)} held-out 24-s pairs (paper R@1/5: 0.586/0.872 over "
-        "its 22 songs)"
-    )
-    for lam, d in report["retrieval"].items():
-        for direction, r in d.items():
-            print(f"  {lam:<12} {direction:<12} " + "  ".join(f"{k} {v:.3f}" for k, v in r.items()))
-    t = report["onnx_seconds_4_min"]
-    print(
-        f"ONNX per 4-minute song ({t['windows']['embeddings']} embedding windows, "
-        f"{t['windows']['rhythm']} rhythm windows; load average {t['load_average']:.1f}): audio "
-        "encoder "
-        f"{t['audio_encoder']:.3f} s, rhythm {t['rhythm']:.3f} s, motion encoder "
-        f"{t['motion_encoder']:.3f} s (target <= 0.2 s each); CPU seconds "
-        f"{t['audio_encoder_cpu']:.3f}, {t['rhythm_cpu']:.3f}, {t['motion_encoder_cpu']:.3f}"
-    )
+    if "rhythm" in report:
+        print("rhythm precision / recall % (paper: 82.0 / 73.2 on its own data)")
+        for key, r in report["rhythm"].items():
+            print(f"  {key:<18} P {r['precision']:5.1f}  R {r['recall']:5.1f}")
+    if "tempo_right_percent" in report:
+        print(
+            "tempo from motion, right within 4 % (or half/double) %:",
+            {k: round(v, 1) for k, v in report["tempo_right_percent"].items()},
+        )
+    if "retrieval" in report:
+        print(
+            f"retrieval over {len(pairs)} held-out 24-s pairs (paper, MuDaR on Dance-50's 22 "
+            "songs: R@1 0.586, R@5 0.872; lambda=1 is S_e alone, lambda=0 S_r alone)"
+        )
+        for lam, d in report["retrieval"].items():
+            rows = d.items() if lam != "chance" else [("both ways", d)]
+            for direction, r in rows:
+                print(f"  {lam:<12} {direction:<12} "
+                      + "  ".join(f"{k} {v:.3f}" for k, v in r.items()))  # fmt: skip
+    if "onnx_seconds_4_min" in report:
+        t = report["onnx_seconds_4_min"]
+        print(
+            f"ONNX per 4-minute song ({t['windows']['embeddings']} embedding windows, "
+            f"{t['windows']['rhythm']} rhythm windows; load average {t['load_average']:.1f}): "
+            f"audio encoder {t['audio_encoder']:.3f} s, rhythm {t['rhythm']:.3f} s, motion "
+            f"encoder {t['motion_encoder']:.3f} s (target <= 0.2 s each); CPU seconds "
+            f"{t['audio_encoder_cpu']:.3f}, {t['rhythm_cpu']:.3f}, {t['motion_encoder_cpu']:.3f}"
+        )
     if "fit" in report:
         print(
             "fitting real takes to real songs (first "

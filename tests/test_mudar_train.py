@@ -35,6 +35,19 @@ def test_losses_follow_eq_16_to_19():
     assert not mudar.shift_allowed(15, 120.0) and mudar.shift_allowed(6, 120.0)
 
 
+def test_batch_negatives_follow_eq_16_and_18_both_ways():
+    onsets = torch.zeros(3, 100)
+    onsets[2, :20] = 1  # window 2's onsets differ from the others' by 20 > alpha T = 10
+    mask = mudar.avc_mask(onsets, torch.tensor([0, 1, 1]))
+    assert mask.tolist() == [[False, False, True], [False, False, False], [True, False, False]]
+    e = torch.eye(2)
+    every = torch.ones(2, 2, dtype=torch.bool) & ~torch.eye(2, dtype=torch.bool)
+    assert mudar.batch_triplet_loss(e, e, every).item() == 0.0  # each pair already closest
+    # crossed: each positive at squared distance 2, each negative at 0, both ways
+    assert mudar.batch_triplet_loss(e, e.flip(0), every).item() == pytest.approx(2.2)
+    assert mudar.batch_triplet_loss(e, e.flip(0), ~every & every).item() == 0.0  # none allowed
+
+
 def test_audio_dropout_keeps_the_batch_and_drops_the_audio():
     torch.manual_seed(0)
     net = mudar.RhythmEstimator(J)

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["hybrid_similarity", "precision_recall", "recall_at_k"]
+__all__ = [
+    "CLIP_FRAMES",
+    "clip_similarities",
+    "hybrid_similarity",
+    "median_rank",
+    "precision_recall",
+    "recall_at_k",
+]
+
+#: Frames of the clips retrieval is measured on: 24 s, the paper's clip length (Table 3).
+CLIP_FRAMES = 360
 
 
 def hybrid_similarity(
@@ -25,6 +35,31 @@ def hybrid_similarity(
     s_e = np.asarray(audio_emb) @ np.asarray(motion_emb).T
     s_r = np.asarray(audio_sig) @ np.asarray(motion_sig).T
     return lam * s_e + (1.0 - lam) * s_r
+
+
+def clip_similarities(model, pairs, clip_frames: int = CLIP_FRAMES):
+    """``(S_e, S_r)``, each ``[A, V]``, between the songs and the dances of ``pairs``
+    (:class:`~musicdance.corpus.mudar.MudarPair`, their first ``clip_frames``) under a
+    :class:`~musicdance.rhythm.model.MudarModel`: the cosine of the mean window embeddings
+    and of the rhythm signatures (the song's onset envelope, the dance's visual rhythm)."""
+    from musicdance.rhythm.features import MEL_ROWS
+    from musicdance.rhythm.model import _unit, rhythm_signature
+
+    a_emb, v_emb, a_sig, v_sig = [], [], [], []
+    for p in pairs:
+        audio, pose = p.audio[:, :clip_frames], p.pose[:clip_frames]
+        a_emb.append(_unit(model.audio_window_embeddings(audio).mean(axis=0)))
+        v_emb.append(_unit(model.motion_window_embeddings(pose).mean(axis=0)))
+        a_sig.append(rhythm_signature(audio[MEL_ROWS + 1]))
+        v_sig.append(rhythm_signature(model.rhythm_from_inputs(p.hoof[:clip_frames], pose)))
+    return np.stack(a_emb) @ np.stack(v_emb).T, np.stack(a_sig) @ np.stack(v_sig).T
+
+
+def median_rank(similarity: np.ndarray) -> float:
+    """Median rank (1 = first) of each row's own column; chance is about ``(n + 1) / 2``."""
+    sim = np.asarray(similarity, dtype=float)
+    own = sim[np.arange(len(sim)), np.arange(len(sim))]
+    return float(np.median((sim > own[:, None]).sum(axis=1) + 1))
 
 
 def recall_at_k(similarity: np.ndarray, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:

@@ -170,7 +170,9 @@ class MotionEncoder(nn.Module):
                  heads: int = 4) -> None:  # fmt: skip
         super().__init__()
         a = torch.from_numpy(adjacency)
-        self.gcn = nn.Sequential(STGCNBlock(POSE_CHANNELS, 32, a), STGCNBlock(32, dim, a))
+        self.gcn = nn.Sequential(
+            STGCNBlock(POSE_CHANNELS, dim // 2, a), STGCNBlock(dim // 2, dim, a)
+        )
         self.head = _Head(dim, emb, layers, heads)
 
     def forward(self, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -247,10 +249,10 @@ class RhythmEstimator(nn.Module):
 
 
 class Mudar(nn.Module):
-    def __init__(self, adjacency: np.ndarray) -> None:
+    def __init__(self, adjacency: np.ndarray, motion_width: int = 64) -> None:
         super().__init__()
         self.audio = AudioEncoder()
-        self.motion = MotionEncoder(adjacency)
+        self.motion = MotionEncoder(adjacency, dim=motion_width)
         self.rhythm = RhythmEstimator(len(adjacency))
         self.audio_to_rhythm = nn.Linear(64, self.rhythm.dim)  # f_a at the estimator's width
 
@@ -269,6 +271,28 @@ def triplet_loss(f_v, f_pos, f_neg, margin: float = 0.2) -> torch.Tensor:
     d_pos = ((f_v - f_pos) ** 2).sum(-1)
     d_neg = ((f_v - f_neg) ** 2).sum(-1)
     return torch.relu(d_pos - d_neg + margin).mean()
+
+
+def avc_mask(onsets: torch.Tensor, pair_ids: torch.Tensor, alpha: float = 0.1) -> torch.Tensor:
+    """``[B, B]`` bool: window j is an AVC negative for window i (eq. 16 in a batch): it comes
+    from another pair and its onsets ``[B, W]`` differ from i's by more than ``alpha W``."""
+    differ = (onsets[:, None, :] - onsets[None, :, :]).abs().sum(-1) > alpha * onsets.shape[1]
+    return differ & (pair_ids[:, None] != pair_ids[None, :])
+
+
+def batch_triplet_loss(f_v: torch.Tensor, f_a: torch.Tensor, mask: torch.Tensor,
+                       margin: float = 0.2) -> torch.Tensor:  # fmt: skip
+    """Eq. (18) over a batch of matching windows ``f_v``, ``f_a`` ``[B, D]`` with every
+    allowed negative (``mask`` ``[B, B]``), both ways (a dance against other songs, a song
+    against other dances): the mean hinge over the triplets that still violate the margin
+    (batch-all mining: the easy ones, already far, do not dilute the gradient)."""
+    d = ((f_v[:, None, :] - f_a[None, :, :]) ** 2).sum(-1)  # d[i, j] = ||f_v^i - f_a^j||^2
+    d_pos = d.diagonal()
+    by_motion = torch.relu(d_pos[:, None] - d + margin)[mask]  # a dance, other songs
+    by_audio = torch.relu(d_pos[None, :] - d + margin)[mask]  # a song, other dances
+    hinge = torch.cat([by_motion, by_audio])
+    active = hinge > 0
+    return hinge[active].mean() if bool(active.any()) else hinge.sum()
 
 
 def rhythm_score(onset_pos: np.ndarray, onset_neg: np.ndarray, alpha: float = 0.1) -> float:
@@ -331,15 +355,20 @@ def train(
     avc_share: float = 0.7,
     audio_dropout: float = 0.5,
     lambdas=(1.0, 1.0),
+    margin: float = 0.2,
+    negatives: str = "batch",
+    hop: int = 60,
+    motion_width: int = 64,
     log=print,
+    on_epoch=None,
 ):
     """Train a :class:`Mudar` on ``pairs``; returns the model (eval mode) and the loss history."""
     from musicdance.motion.canonical import CANONICAL_JOINTS
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = Mudar(skeleton_adjacency(CANONICAL_JOINTS))
-    windows = Windows(pairs)
+    model = Mudar(skeleton_adjacency(CANONICAL_JOINTS), motion_width)
+    windows = Windows(pairs, hop=hop)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     history = []
     for epoch in range(epochs):
@@ -352,11 +381,19 @@ def train(
             items = [windows.index[k] for k in order[a : a + batch]]
             audio, neg, hoof_x, pose, onsets = windows.batch(items, rng, task)
             f_a, e_a = model.audio(audio)
-            _, e_neg = model.audio(neg)
             _, e_v = model.motion(pose.permute(0, 3, 1, 2))
-            loss_im = triplet_loss(e_v, e_a, e_neg)
-            p = model.rhythm(hoof_x, pose, model.audio_to_rhythm(f_a), audio_dropout=audio_dropout)
-            loss_ex = focal_loss(p, onsets).mean()
+            if negatives == "batch":
+                ids = torch.tensor([i for i, _ in items])
+                loss_im = batch_triplet_loss(e_v, e_a, avc_mask(onsets, ids), margin)
+                if task == "avts":
+                    loss_im = loss_im + triplet_loss(e_v, e_a, model.audio(neg)[1], margin)
+            else:
+                loss_im = triplet_loss(e_v, e_a, model.audio(neg)[1], margin)
+            loss_ex = torch.zeros(())
+            if lambdas[1]:
+                p = model.rhythm(hoof_x, pose, model.audio_to_rhythm(f_a),
+                                 audio_dropout=audio_dropout)  # fmt: skip
+                loss_ex = focal_loss(p, onsets).mean()
             loss = lambdas[0] * loss_im + lambdas[1] * loss_ex  # eq. (20)
             optimiser.zero_grad()
             loss.backward()
@@ -370,6 +407,8 @@ def train(
             f"epoch {epoch + 1}/{epochs} {task}: loss {mean[0]:.4f} (implicit {mean[1]:.4f}, "
             f"explicit {mean[2]:.4f})"
         )
+        if on_epoch is not None:
+            on_epoch(epoch + 1, model)
     recalibrate_batch_norms(model, windows)
     model.eval()
     return model, history
@@ -416,6 +455,10 @@ TRANSFORMER_OPERATORS = frozenset(
 )
 
 
+#: The companion's graphs (``rhythm.model``'s roles).
+GRAPHS = ("audio_encoder", "motion_encoder", "rhythm")
+
+
 def graph_specs(model: Mudar):
     from musicdance.motion.canonical import CANONICAL_JOINTS
     from musicdance.train.export import GraphSpec
@@ -431,9 +474,11 @@ def graph_specs(model: Mudar):
     }  # fmt: skip
 
 
-def export_companion(model: Mudar, folder: Path, extra: dict) -> dict:
-    """Export the three graphs into ``folder`` (opset 18, Sentis operator check, parity
-    against torch on random inputs), write the companion manifest; returns the parity."""
+def export_companion(model: Mudar, folder: Path, extra: dict,
+                     graphs: tuple[str, ...] = GRAPHS) -> dict:  # fmt: skip
+    """Export ``graphs`` into ``folder`` (opset 18, Sentis operator check, parity against
+    torch on random inputs), write the companion manifest; returns the parity. A graph not
+    exported is kept as the folder has it, with its parity and operators from the manifest."""
     import onnxruntime as ort
 
     from musicdance.companions import write_companion
@@ -442,10 +487,16 @@ def export_companion(model: Mudar, folder: Path, extra: dict) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     allowed = ex.SENTIS_OPERATORS | TRANSFORMER_OPERATORS
     parity, operators = {}, {}
+    if set(graphs) != set(GRAPHS):
+        kept = json.loads((folder / "manifest.json").read_text())
+        parity = {g: kept["parity_max_abs"][g] for g in GRAPHS if g not in graphs}
+        operators = {g: kept["operators"][g] for g in GRAPHS if g not in graphs}
     saved = ex.SENTIS_OPERATORS
     ex.SENTIS_OPERATORS = allowed  # _check reads the module's list
     try:
         for name, spec in graph_specs(model).items():
+            if name not in graphs:
+                continue
             path = ex.export_graph(spec, folder / f"{name}.onnx")
             operators[name] = ex.operator_types(path)
             session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -464,8 +515,9 @@ def export_companion(model: Mudar, folder: Path, extra: dict) -> dict:
 
     write_companion(folder, {
         "name": "mudar", "task": "music-dance-rhythm",
-        "graphs": {name: f"{name}.onnx" for name in graph_specs(model)},
-        "opset": ex.OPSET, "parity_max_abs": parity, "operators": operators,
+        "graphs": {name: f"{name}.onnx" for name in GRAPHS},
+        "opset": ex.OPSET, "parity_max_abs": dict(sorted(parity.items())),
+        "operators": dict(sorted(operators.items())),
         "joints": list(CANONICAL_JOINTS), "fps": RHYTHM_FPS, "window_frames": W,
         **extra,
     })  # fmt: skip
@@ -505,14 +557,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pairs", type=int, default=48, help="Training song-dance pairs.")
     parser.add_argument("--epochs", type=int, default=16)
+    parser.add_argument("--pathway", choices=("both", "implicit"), default="both",
+                        help="implicit: train the two encoders only (lambda_2 = 0) and keep "
+                        "the companion's rhythm graph and threshold.")  # fmt: skip
+    parser.add_argument(
+        "--negatives",
+        choices=("batch", "sampled"),
+        default="batch",
+        help="AVC negatives: every allowed one in the batch, or one sampled.",
+    )
+    parser.add_argument("--motion-width", type=int, default=64)
+    parser.add_argument("--hop", type=int, default=60, help="Frames between training windows.")
     parser.add_argument("--library", default="phrase_library")
     parser.add_argument("--bundle", default="bundles/default")
     parser.add_argument("--cache", default=None, help="An .npz to keep the generated pairs in.")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--checkpoint", default=None, help="Also save the torch weights here.")
+    parser.add_argument(
+        "--checkpoint", default=None, help="Also save the torch weights here (after every epoch)."
+    )
+    parser.add_argument(
+        "--from-checkpoint", default=None, help="Export these torch weights instead of training."
+    )
     args = parser.parse_args(argv)
     from musicdance.companions import register_companion
     from musicdance.corpus.mudar import make_pairs
+    from musicdance.motion.canonical import CANONICAL_JOINTS
 
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -524,18 +593,49 @@ def main(argv: list[str] | None = None) -> None:
         progress=lambda i, n: print(f"pair {i}/{n}", end="\r", flush=True),
     )
     print(f"{len(pairs)} pairs in {time.perf_counter() - t0:.0f} s")
-    model, history = train(pairs, seed=args.seed, epochs=args.epochs)
-    if args.checkpoint:
-        torch.save(model.state_dict(), args.checkpoint)
-    threshold = choose_threshold(model, pairs)
+    implicit = args.pathway == "implicit"
+    history: list[dict] = []
+    if args.from_checkpoint:
+        model = Mudar(skeleton_adjacency(CANONICAL_JOINTS), args.motion_width)
+        model.load_state_dict(torch.load(args.from_checkpoint))
+        recalibrate_batch_norms(model, Windows(pairs))  # a checkpoint saved mid-training
+        model.eval()
+    else:
+
+        def save(_epoch: int, trained: Mudar) -> None:
+            if args.checkpoint:
+                torch.save(trained.state_dict(), args.checkpoint)
+
+        model, history = train(pairs, seed=args.seed, epochs=args.epochs,
+                               negatives=args.negatives, motion_width=args.motion_width,
+                               hop=args.hop,
+                               lambdas=(1.0, 0.0) if implicit else (1.0, 1.0),
+                               on_epoch=save)  # fmt: skip
+        save(args.epochs, model)
     folder = Path(args.bundle) / "mudar"
-    parity = export_companion(model, folder, {
-        "rhythm_threshold": threshold, "hybrid_lambda": 0.5,
-        "training": {"command": " ".join(["python -m musicdance.train.mudar",
-                                          *(sys.argv[1:] if argv is None else argv)]),
-                     "seed": args.seed, "pairs": args.pairs, "epochs": args.epochs,
-                     "final": history[-1] if history else None},
-    })  # fmt: skip
+    record = {"command": " ".join(["python -m musicdance.train.mudar",
+                                   *(sys.argv[1:] if argv is None else argv)]),
+              "seed": args.seed, "pairs": args.pairs, "epochs": args.epochs,
+              "negatives": args.negatives, "motion_width": args.motion_width, "hop": args.hop,
+              "final": history[-1] if history else None}  # fmt: skip
+    if implicit:
+        kept = json.loads((folder / "manifest.json").read_text())
+        extra = {
+            "rhythm_threshold": kept["rhythm_threshold"],
+            "hybrid_lambda": 0.5,
+            "training": {
+                **record,
+                "pathway": "implicit",
+                "rhythm_from": kept["training"].get("rhythm_from", kept["training"]),
+            },
+        }
+        threshold = kept["rhythm_threshold"]
+        graphs: tuple[str, ...] = ("audio_encoder", "motion_encoder")
+    else:
+        threshold = choose_threshold(model, pairs)
+        extra = {"rhythm_threshold": threshold, "hybrid_lambda": 0.5, "training": record}
+        graphs = GRAPHS
+    parity = export_companion(model, folder, extra, graphs)
     register_companion(args.bundle, "mudar")
     print(json.dumps({"threshold": threshold, "parity_max_abs": parity,
                       "seconds": round(time.perf_counter() - t0, 1)}, indent=1))  # fmt: skip
