@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
 from library_support import mdtool, one_line_error  # noqa: E402
-from train_support import LIBRARY, bundle, finetuned  # noqa: E402
+from train_support import LIBRARY, bundle, finetuned, reused_exports  # noqa: E402
 
 from musicdance.audio.analysis import analyze_signal  # noqa: E402
 from musicdance.audio.model_input import span_inputs  # noqa: E402
@@ -30,6 +30,13 @@ from musicdance.errors import MusicDanceError  # noqa: E402
 from musicdance.library import open_library  # noqa: E402
 from musicdance.train import bundle_export, export, loops  # noqa: E402
 from musicdance.train.data import mel_tensor  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _trace_each_graph_once():
+    """Each distinct graph is traced once in this file (train_support.reused_exports)."""
+    with reused_exports():
+        yield
 
 
 @pytest.fixture(scope="module")

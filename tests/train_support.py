@@ -5,12 +5,15 @@ them as read-only; copy one before changing it."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import hashlib
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
 from conftest import REPO
 
 LIBRARY = REPO / "phrase_library"
@@ -104,3 +107,40 @@ def bundle(tmp_path_factory) -> Path:
         }
 
     return _shared(tmp_path_factory, "bundle", build)
+
+
+#: Graphs traced by :func:`reused_exports`, by graph name, module class and exact weights.
+_TRACED: dict[tuple[str, str, str], bytes] = {}
+
+
+def _weights_key(module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def reused_exports() -> Iterator[None]:
+    """Within the block ``export.to_onnx`` traces each graph once per test process and hands
+    out copies of it after that (keyed by graph name, module class and the exact weights): the
+    files that export the same released model several times (a bundle, a re-export, a refused
+    export, the CLI's) pay torch's exporter (~2-5 s CPU a graph) once. The exporter is
+    deterministic (the same weights give the same bytes), so each copy is what a new trace
+    writes; the checks after it (parity, float16 storage, manifests) all still run."""
+    import onnx
+
+    from musicdance.train import export
+
+    trace = export.to_onnx
+
+    def to_onnx(spec):
+        key = (spec.name, type(spec.module).__name__, _weights_key(spec.module))
+        if key not in _TRACED:
+            _TRACED[key] = trace(spec).SerializeToString()
+        return onnx.load_from_string(_TRACED[key])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(export, "to_onnx", to_onnx)
+        yield
