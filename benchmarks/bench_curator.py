@@ -13,6 +13,11 @@ held-out songs (seeds 900, ...) by ``curation.agreement``: the share of slots wh
 bundle's first choice among the style's phrases is the curator's (model alone, and mixed with
 the feature scorer as the choreographer scores). N = 0 is the shipped bundle; "rules" is the
 feature scorer alone. Seeds are fixed: the same command prints the same figures.
+
+Every N is fine-tuned twice: "slot only" (the predictor alone, as before schema version 4)
+and "with context" (the predictor and the context head reading the slot's place in the
+song's structure, ``musicdance.choreo.context``; the default of ``finetune_on_edits``). The
+curve is printed for all held-out slots and per true section kind (chorus, verse, other).
 """
 
 from __future__ import annotations
@@ -65,34 +70,38 @@ def main() -> None:
         held = [curate_song(library, curator, seed=900 + k, duration_s=args.duration,
                             bundle=shipped) for k in range(args.holdout)]  # fmt: skip
         slots = [edit for song in held for edit in song.all_slots(curator)]
-        in_chorus = [s == "chorus" for song in held for s in song.sections]
-        chorus = sum(in_chorus)
-        parts = {"chorus": [e for e, c in zip(slots, in_chorus, strict=True) if c],
-                 "other": [e for e, c in zip(slots, in_chorus, strict=True) if not c]}  # fmt: skip
+        kinds = [s if s in ("chorus", "verse") else "other" for song in held for s in song.sections]
+        chorus = kinds.count("chorus")
+        parts = {kind: [e for e, k in zip(slots, kinds, strict=True) if k == kind]
+                 for kind in ("chorus", "verse", "other")}  # fmt: skip
         edits = list_edits(library, with_inputs=True)
         prepared_s = time.perf_counter() - t0
         rules = agreement(shipped, slots, library, feature_weight=1.0)
         rows = []
         for n in counts:
-            t1 = time.perf_counter()
-            if n == 0:
-                bundle = shipped
-            else:
-                checkpoint = work / f"edits-{n}.pt"
-                finetune_on_edits(library, checkpoint, init=args.init, edits=edits[:n],
-                                  epochs=args.epochs, seed=args.seed)  # fmt: skip
-                export_bundle(checkpoint, work / f"bundle-{n}", library=library.path)
-                bundle = open_bundle(work / f"bundle-{n}", library=library)
-            found = agreement(bundle, slots, library)
-            by_part = {f"{name}_model_top1": agreement(bundle, part, library)["model_top1"]
-                       for name, part in parts.items()}  # fmt: skip
-            rows.append({"n": n, "model_top1": found["model_top1"], "top1": found["top1"],
-                         "top5": found["top5"], "replaced_top1": found["replaced_top1"],
-                         **by_part, "seconds": round(time.perf_counter() - t1, 1)})  # fmt: skip
+            for context in (False, True) if n else (False,):
+                t1 = time.perf_counter()
+                if n == 0:
+                    bundle = shipped
+                else:
+                    name = f"edits-{n}-{'context' if context else 'slot'}"
+                    finetune_on_edits(library, work / f"{name}.pt", init=args.init,
+                                      edits=edits[:n], epochs=args.epochs, seed=args.seed,
+                                      context=context)  # fmt: skip
+                    export_bundle(work / f"{name}.pt", work / name, library=library.path)
+                    bundle = open_bundle(work / name, library=library)
+                found = agreement(bundle, slots, library)
+                by_part = {f"{kind}_model_top1": agreement(bundle, part, library)["model_top1"]
+                           for kind, part in parts.items()}  # fmt: skip
+                rows.append({"n": n, "context": context, "model_top1": found["model_top1"],
+                             "top1": found["top1"], "top5": found["top5"],
+                             "replaced_top1": found["replaced_top1"], **by_part,
+                             "seconds": round(time.perf_counter() - t1, 1)})  # fmt: skip
         report = {
             "training_songs": songs, "edits_recorded": len(edits),
             "edits_with_input": sum(e.model_input is not None for e in edits),
             "holdout_songs": len(held), "holdout_slots": len(slots), "holdout_chorus_slots": chorus,
+            "holdout_verse_slots": kinds.count("verse"),
             "rules_top1": rules["top1"], "prepare_s": round(prepared_s, 1), "curve": rows,
         }  # fmt: skip
     finally:
@@ -103,12 +112,17 @@ def main() -> None:
     print(f"simulated curator: {report['edits_recorded']} edits recorded on "
           f"{report['training_songs']} training songs ({report['edits_with_input']} with a model "
           f"input); held out: {report['holdout_slots']} slots of {report['holdout_songs']} songs "
-          f"({chorus} in choruses); {report['prepare_s']} s to prepare")  # fmt: skip
+          f"({chorus} in choruses, {report['holdout_verse_slots']} in verses); "
+          f"{report['prepare_s']} s to prepare")  # fmt: skip
     print(f"rules (feature scorer) top-1 agreement with the curator: {rules['top1']:.1%}")
-    print(f"{'N':>5} {'model top-1':>12} {'(chorus)':>9} {'(other)':>9} {'mixed top-1':>12} "
-          f"{'mixed top-5':>12} {'s':>7}")  # fmt: skip
+    print("model top-1 on held-out slots: 'slot only' = fine-tuned on the slot's log-mel alone "
+          "(before), 'context' = with the slot's place in the song's structure (after)")
+    print(f"{'N':>5} {'input':>12} {'model top-1':>12} {'(chorus)':>9} {'(verse)':>9} "
+          f"{'(other)':>9} {'mixed top-1':>12} {'mixed top-5':>12} {'s':>7}")  # fmt: skip
     for row in rows:
-        print(f"{row['n']:>5} {row['model_top1']:>12.1%} {row['chorus_model_top1']:>9.1%} "
+        kind = "shipped" if not row["n"] else "context" if row["context"] else "slot only"
+        print(f"{row['n']:>5} {kind:>12} {row['model_top1']:>12.1%} "
+              f"{row['chorus_model_top1']:>9.1%} {row['verse_model_top1']:>9.1%} "
               f"{row['other_model_top1']:>9.1%} {row['top1']:>12.1%} {row['top5']:>12.1%} "
               f"{row['seconds']:>7.1f}")  # fmt: skip
 

@@ -33,6 +33,7 @@ import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
 SONG_S = 240.0
+TARGET_MS = 2000  # issue 18: page ready within 2 s for a 4-minute song
 
 
 def mdtool(*args: str, cwd: Path) -> None:
@@ -90,6 +91,7 @@ PAGE_FIGURES = """const s = window.studio;
 const scripts = performance.getEntriesByType("resource").filter((e) => e.name.endsWith(".js"));
 const player = window.studioPlayer;
 return {ready_ms: s.ready_ms, marks: {...s.marks, ...player.loadTimes, ...player.initTimes,
+        ...(player.warmTimes || {shaders_ready_ms: -1}),
         scripts_received_ms: Math.max(...scripts.map((e) => e.responseEnd))}}"""
 
 
@@ -143,19 +145,26 @@ def main() -> None:
             process.terminate()
             process.wait()
     report["page_ready_ms"] = [round(x["ready_ms"]) for x in loads]
-    report["page_ready_target_met"] = max(report["page_ready_ms"]) <= 2000
+    report["page_ready_median_ms"] = round(float(np.median(report["page_ready_ms"])))
+    report["page_ready_worst_ms"] = max(report["page_ready_ms"])
+    report["page_ready_within_target"] = sum(x <= TARGET_MS for x in report["page_ready_ms"])
+    report["page_ready_target_met"] = report["page_ready_worst_ms"] <= TARGET_MS
     report["marks_ms"] = {k: [round(x["marks"][k]) for x in loads] for k in loads[0]["marks"]}
     print(f"4-minute song ({report['song_s']:.1f} s, mp3 {report['song_bytes'] / 1e6:.1f} MB, "
           f".glb {report['glb_bytes'] / 1e6:.1f} MB); load average {report['load_avg']:.1f}")
     print(f"mdtool studio start (analysis + first render): {report['studio_start_s']:.2f} s")
-    print(f"page ready (character drawn, audio can play through), cold profile: "
-          f"{report['page_ready_ms']} ms (target 2000: "
-          f"{'met' if report['page_ready_target_met'] else 'NOT met'})")
+    print(f"page ready (character drawn, audio can play through), cold profile, per load: "
+          f"{report['page_ready_ms']} ms")
+    print(f"PAGE READY median {report['page_ready_median_ms']} ms, worst "
+          f"{report['page_ready_worst_ms']} ms; {report['page_ready_within_target']} of "
+          f"{len(loads)} loads within {TARGET_MS} ms; target (every cold load <= {TARGET_MS} ms "
+          f"for a 4-minute song): {'MET' if report['page_ready_target_met'] else 'NOT MET'} "
+          f"(load average {os.getloadavg()[0]:.1f})")
     print(f"page ready on reload (same profile): {report['page_ready_reload_ms']} ms")
     marks = report["marks_ms"]
     print(f"  scripts received at {marks['scripts_received_ms']} ms, modules run at "
-          f"{marks['evaluated_ms']} ms, WebGL started in {marks['context_ms']} ms and the "
-          f"mannequin's shaders compiled in {marks['warm_up_ms']} ms, session at "
+          f"{marks['evaluated_ms']} ms, WebGL started in {marks['context_ms']} ms (while the "
+          f"modules load), mannequin's shaders ready at {marks['shaders_ready_ms']} ms, session at "
           f"{marks['session_ms']} ms, "
           f".glb received at {marks['glb_bytes_ms']} ms, parsed in {marks['parse_ms']} ms, first "
           f"draw (shaders) {marks['first_draw_ms']} ms, dance drawn at {marks['dance_ms']} ms, "

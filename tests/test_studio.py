@@ -95,7 +95,7 @@ def test_the_page_imports_only_what_ships():
 
     page = (STATIC / "index.html").read_text()
     assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page
-    for module in ("studio.js", "player.js", "strip.js"):
+    for module in ("studio.js", "player.js", "strip.js", "retarget.js"):
         text = (STATIC / module).read_text()
         for spec in re.findall(r'from "([^"]+)"', text):
             if spec.startswith("./"):
@@ -180,6 +180,12 @@ def test_bad_input_is_one_clear_line(tmp_path):
                           cwd=tmp_path, env=_env(), capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 1 and "gone.mp3 is not there" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 2
+    (tmp_path / "flat.glb").write_bytes(b"glTF not really")  # not a character: one line
+    done = subprocess.run([sys.executable, "-m", "mdtool.cli", "studio", "--character",
+                           str(tmp_path / "flat.glb")],
+                          cwd=tmp_path, env=_env(), capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 1 and "flat.glb" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 2
 
 
 def wait_for(driver, script: str, *args):
@@ -479,6 +485,60 @@ def test_a_dropped_audio_file_is_choreographed_through_the_upload_path(browser):
 
 
 @needs_browser
+def test_a_users_gltf_character_follows_the_dance(browser, tmp_path):
+    """A character that is not the mannequin (Mixamo names, longer legs, shorter arms, an A-pose
+    rest, a random rest rotation on every joint: ``studio_character.py``) chosen in the page:
+    its bones are matched by name and, at 24 times through the song, every limb points where
+    the mannequin's does, the hips stand at the mannequin's height times the legs' ratio, the
+    hands rise and fall with the mannequin's and the feet reach the floor."""
+    import numpy as np
+    from studio_character import LEG_SCALE, make_character
+
+    character = tmp_path / "mixamo_character.glb"
+    make_character(character)
+    browser.find_element("id", "tab-dance").click()
+    browser.execute_script("window.studio.character = null; window.studioPlayer.audio.pause()")
+    browser.find_element("id", "character-file").send_keys(str(character))
+    wait_for(browser, "return window.studio.character !== null && window.studio.busy === 0")
+    assert browser.execute_script("return window.studio.character.bones") == 22
+    assert browser.execute_script("return window.studioPlayer.model.visible") is False
+    duration_s = browser.execute_script("return window.studio.song.duration_s")
+    poses = []
+    for t in np.linspace(2.0, duration_s - 2.0, 24):
+        browser.execute_script("window.studioPlayer.audio.currentTime = arguments[0]", float(t))
+        wait_for(browser, "return Math.abs(Number(document.getElementById('clock').dataset.audioS)"
+                 " - arguments[0]) < 1e-3", float(t))  # fmt: skip
+        poses.append(browser.execute_script("return window.studioPlayer.bonesWorld()"))
+
+    def at(pose, name):
+        return np.asarray(pose[name])
+
+    limbs = [(side + a, side + b) for side in ("Left", "Right") for a, b in
+             (("UpperArm", "LowerArm"), ("LowerArm", "Hand"), ("UpperLeg", "LowerLeg"),
+              ("LowerLeg", "Foot"))] + [("Spine", "Chest"), ("Neck", "Head")]  # fmt: skip
+    worst_deg = 0.0
+    for pose in poses:
+        for a, b in limbs:
+            u = at(pose["mannequin"], b) - at(pose["mannequin"], a)
+            v = at(pose["character"], b) - at(pose["character"], a)
+            cosine = u @ v / np.linalg.norm(u) / np.linalg.norm(v)
+            worst_deg = max(worst_deg, float(np.degrees(np.arccos(np.clip(cosine, -1, 1)))))
+    assert worst_deg < 3.0, worst_deg
+    hips = np.array([[at(p["mannequin"], "Hips")[1], at(p["character"], "Hips")[1]] for p in poses])
+    assert np.allclose(hips[:, 1], LEG_SCALE * hips[:, 0], atol=2e-3)
+    hands = np.array([[at(p[who], side + "Hand")[1] for who in ("mannequin", "character")]
+                      for p in poses for side in ("Left", "Right")])  # fmt: skip
+    assert np.ptp(hands[:, 0]) > 0.2 and np.corrcoef(hands.T)[0, 1] > 0.9
+    feet = np.array([[min(at(p[who], side + part)[1] for side in ("Left", "Right")
+                          for part in ("Foot", "Toes")) for who in ("mannequin", "character")]
+                     for p in poses])  # fmt: skip
+    assert feet[:, 1].min() < 0.1 and abs(feet[:, 1].min() - LEG_SCALE * feet[:, 0].min()) < 0.03
+    browser.find_element("id", "mannequin").click()
+    assert browser.execute_script("return window.studioPlayer.model.visible") is True
+    assert severe(browser) == []
+
+
+@needs_browser
 def test_with_a_token_the_page_sends_it_and_the_service_wants_it(browser, dance):
     """``--token``: the printed address carries it in the fragment; the page loads with it and
     the service refuses the same request without it."""
@@ -506,14 +566,20 @@ def test_with_a_token_the_page_sends_it_and_the_service_wants_it(browser, dance)
 
 
 def test_studio_on_a_song_choreographs_it_and_saves_where_asked(tmp_path):
-    """``mdtool studio SONG --output DIR``: the song is choreographed at start (as ``mdtool
-    choreograph`` would), its dance is ready as a .glb, and a save writes the three files."""
+    """``mdtool studio SONG --output DIR --character FILE``: the song is choreographed at start
+    (as ``mdtool choreograph`` would), its dance is ready as a .glb, the character's bones are
+    matched by name (and a file that is not one is refused in one line), and a save writes the
+    three files."""
+    import urllib.error
     import urllib.request
 
+    from studio_character import make_character
+
+    make_character(tmp_path / "hero.glb")
     process = subprocess.Popen(
         [sys.executable, "-m", "mdtool.cli", "studio", str(SONG), "--library",
          str(REPO / "phrase_library"), "--port", "0", "--seed", "2",
-         "--output", str(tmp_path / "o")],
+         "--output", str(tmp_path / "o"), "--character", str(tmp_path / "hero.glb")],
         cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -531,6 +597,16 @@ def test_studio_on_a_song_choreographs_it_and_saves_where_asked(tmp_path):
         assert get("/v1/studio/dance.glb")[:4] == b"glTF"
         assert get("/v1/studio/audio") == SONG.read_bytes()
         assert b"<title>mdtool studio</title>" in get("/studio/")
+        character = session["character"]
+        assert character["name"] == "hero.glb" and character["convention"] == "mixamo"
+        assert character["names"]["LeftUpperArm"] == "mixamorig:LeftArm"
+        assert len(character["joints"]) == 22  # every canonical joint; not the extra bones
+        assert get(character["url"]) == (tmp_path / "hero.glb").read_bytes()
+        bad = urllib.request.Request(base + "/v1/studio/character", data=b"glTF not really")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(bad)
+        assert refused.value.code == 422
+        assert "character file" in json.loads(refused.value.read())["error"]["message"]
         request = urllib.request.Request(
             base + "/v1/studio/save", data=json.dumps({"timeline": session["timeline"]}).encode(),
             headers={"Content-Type": "application/json"},

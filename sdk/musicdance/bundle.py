@@ -8,6 +8,9 @@ A bundle is a folder::
     transition.npy       [K, K] float32 Markov matrix M (co-ascent's, or the library prior),
                          rows scaled to a maximum of 1, values in [0.01, 1]
     (encoder.onnx, predictor.onnx, *_decoder.onnx with ``--all-graphs``)
+    (context_head.npy  [K, C] float32, from ``train finetune --labels edits``: each phrase's
+                       log-probability offset per unit of the slot's structure context,
+                       ``musicdance.choreo.context``; manifest ``context_head``)
 
 :func:`open_bundle` checks everything before any work starts and raises one clear
 :class:`MusicDanceError` per problem: missing folder or files, unreadable or foreign manifest,
@@ -59,12 +62,19 @@ def write_manifest(folder: str | os.PathLike[str], manifest: dict[str, Any]) -> 
 
     root = Path(folder)
     manifest = dict(manifest)
-    manifest["files"] = file_records(root, {*manifest["graphs"].values(), manifest["transition"]})
+    manifest["files"] = file_records(root, _referenced(manifest))
     target = root / MANIFEST_NAME
     with atomic_write(target, "w") as handle:
         json.dump(manifest, handle, indent=1)
         handle.write("\n")
     return target
+
+
+def _referenced(manifest: dict[str, Any]) -> set[str]:
+    """The files a manifest names: graphs, transition matrix, context head."""
+    head = manifest.get("context_head")
+    return {*manifest["graphs"].values(), manifest["transition"],
+            *([head["file"]] if isinstance(head, dict) else [])}  # fmt: skip
 
 
 @dataclass
@@ -75,6 +85,7 @@ class Bundle:
     manifest: dict[str, Any]
     transition: np.ndarray
     threads: int = 0
+    context_head: np.ndarray | None = None  # [K, C] log-probability offsets per context unit
     _session: Any = field(default=None, repr=False)
     _ids: dict[str, int] | None = field(default=None, repr=False)
 
@@ -115,8 +126,34 @@ class Bundle:
             )
         return self._session
 
-    def probabilities(self, mel: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
-        """``mel [N, 128, 128]`` (phrase inputs) -> probabilities ``[N, K]`` (float32)."""
+    @property
+    def context_width(self) -> int:
+        """C, the slot context's width the context head reads (0: no head)."""
+        return 0 if self.context_head is None else int(self.context_head.shape[1])
+
+    def probabilities(
+        self, mel: np.ndarray, *, context: np.ndarray | None = None, batch_size: int = 64
+    ) -> np.ndarray:
+        """``mel [N, 128, 128]`` (phrase inputs) -> probabilities ``[N, K]`` (float32).
+
+        context: the slots' structure context ``[N, C]`` (``choreo.context.slot_context``);
+        with a context head the graph's log-probabilities are offset by ``context @ head.T``
+        and renormalised. Ignored by a bundle without one.
+        """
+        found = self._graph_probabilities(mel, batch_size)
+        if self.context_head is None or context is None or not len(found):
+            return found
+        context = np.asarray(context, np.float64)
+        if context.shape != (len(found), self.context_width):
+            raise MusicDanceError(
+                f"slot context must be [{len(found)}, {self.context_width}], got {context.shape}"
+            )
+        logits = np.log(np.maximum(found.astype(np.float64), 1e-30)) + context @ self.context_head.T
+        logits -= logits.max(axis=1, keepdims=True)
+        out = np.exp(logits)
+        return (out / out.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def _graph_probabilities(self, mel: np.ndarray, batch_size: int) -> np.ndarray:
         mel = np.asarray(mel, dtype=np.float32)
         size = int(self.manifest["features"]["size"])
         if mel.ndim != 3 or mel.shape[1:] != (size, size):
@@ -182,7 +219,8 @@ def open_bundle(
     _check_files(folder, manifest)
     k = _check_classes(folder, manifest)
     transition = _load_transition(folder / manifest["transition"], k)
-    bundle = Bundle(folder, manifest, transition, threads=threads)
+    bundle = Bundle(folder, manifest, transition, threads=threads,
+                    context_head=_load_context_head(folder, manifest.get("context_head"), k))
     if load_session:
         _check_graph(bundle, k)
     if library is not None:
@@ -195,7 +233,7 @@ def _check_files(folder: Path, manifest: dict[str, Any]) -> None:
     graphs = manifest["graphs"]
     if not isinstance(files, dict) or not isinstance(graphs, dict) or PROBABILITIES not in graphs:
         raise MusicDanceError("bundle manifest has no probabilities graph", folder)
-    referenced = {*graphs.values(), manifest["transition"]}
+    referenced = _referenced(manifest)
     for name in sorted(referenced | set(files)):
         if not isinstance(name, str) or Path(name).name != name or name.startswith("."):
             raise MusicDanceError(f"bundle manifest names a file outside the bundle: {name!r}")
@@ -241,6 +279,26 @@ def _load_transition(path: Path, k: int) -> np.ndarray:
     if not np.isfinite(matrix).all() or matrix.min() < 0:
         raise MusicDanceError("transition matrix has negative or non-finite values", path)
     return matrix.astype(np.float64)
+
+
+def _load_context_head(folder: Path, record, k: int) -> np.ndarray | None:
+    """The optional ``[K, C]`` context head named by the manifest's ``context_head``."""
+    if record is None:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("names"), list):
+        raise MusicDanceError("bundle manifest's context_head has no file and names", folder)
+    path = folder / str(record["file"])
+    try:
+        head = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise MusicDanceError(f"context head is unreadable: {error}", path) from error
+    if head.shape != (k, len(record["names"])) or not np.isfinite(head).all():
+        raise MusicDanceError(
+            f"context head is {head.shape}, expected K x C = {k} x {len(record['names'])} "
+            "finite values",
+            path,
+        )
+    return head.astype(np.float64)
 
 
 def _check_graph(bundle: Bundle, k: int) -> None:

@@ -49,6 +49,10 @@ def studio(
     ),
     style: str = typer.Option(None, "--style", help="With a SONG: the dance style."),
     seed: int = typer.Option(0, "--seed", min=0, help="With a SONG: the seed."),
+    character: Path = typer.Option(
+        None, "--character",
+        help="A rigged glTF/GLB character to show dancing (bones matched by name).",
+    ),  # fmt: skip
     bundle: Path = BUNDLE_OPTION,
     no_bundle: bool = NO_BUNDLE_OPTION,
     feature_weight: float = FEATURE_WEIGHT_OPTION,
@@ -63,11 +67,14 @@ def studio(
     """Watch the dance with its song, edit it and curate the library in a web page."""
     from mdruntime import Runtime
     from mdruntime.service import WorkFolder, confine_temporary_files, serve
-    from mdruntime.studio import Studio, open_studio
+    from mdruntime.studio import Studio, character_mapping, open_studio
 
     check_bundle_choice(bundle, no_bundle)
     if target is not None and not target.is_file():  # before the library loads
         raise MusicDanceError("no such file", target)
+    if character is not None and not character.is_file():
+        raise MusicDanceError("no such file", character)
+    matched = None if character is None else character_mapping(character)
     config = ServiceConfig(host=host, port=port, token=token or None)
     config.check_binding()
     folder = WorkFolder.make(None)
@@ -81,6 +88,7 @@ def studio(
         else:
             opened = open_studio(runtime, target, output_dir=output, style=style, seed=seed)
             opened.opening_glb = runtime.glb_bytes(opened.timeline)  # ready before the page asks
+        opened.character_path, opened.character = character, matched
 
         def ready(bound_host: str, bound_port: int) -> None:
             url = studio_url(bound_host, bound_port, config.token)

@@ -282,6 +282,11 @@ def finetune_command(
         help="With --labels edits: the bundle written (export-onnx --bundle).",
     ),  # fmt: skip
     force: bool = typer.Option(False, "--force", help="Replace an existing --bundle-out."),
+    context: bool = typer.Option(
+        True, "--context/--no-context",
+        help="With --labels edits: also learn from each slot's place in the song's structure "
+        "(section repeats, loudness; the bundle gains a context head).",
+    ),  # fmt: skip
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Fine-tune the predictor on the labelled songs with the encoder frozen (eq. 5), or with
@@ -293,7 +298,8 @@ def finetune_command(
             raise typer.BadParameter("--labels edits trains in one process, without --resume")
         _finetune_edits(
             library, out, init, user, bundle_out, force, epochs=epochs or 60,
-            batch_size=batch_size or 32, lr=lr or 1e-3, seed=seed, as_json=as_json,
+            batch_size=batch_size or 32, lr=lr or 1e-3, seed=seed, context=context,
+            as_json=as_json,
         )  # fmt: skip
         return
     epochs, batch_size, lr = epochs or 30, batch_size or 64, lr or 1e-2

@@ -10,6 +10,8 @@ send). Endpoints::
     GET  /v1/studio/session         the song, its analysis, the timeline and where saves go
     GET  /v1/studio/audio           the song's bytes
     GET  /v1/studio/dance.glb       the opening timeline's dance (rendered at start)
+    GET  /v1/studio/character.glb   the character given by ``--character`` (if any)
+    POST /v1/studio/character       a .glb character's bytes -> its bones matched by name
     POST /v1/studio/evaluate        {timeline} -> BAS with its control, worst join, skating
     POST /v1/studio/save            {timeline} -> writes .timeline.json, .glb and .bvh
     POST /v1/studio/choreograph     {style, seed} -> a new timeline for the studio's song
@@ -65,11 +67,16 @@ class Studio:
     stem: str | None
     saved: list[str] = field(default_factory=list)
     opening_glb: bytes | None = None  # the opening timeline's .glb, rendered before serving
+    character_path: Path | None = None  # ``--character``: the user's glTF character
+    character: dict | None = None  # its bones matched by name (:func:`character_mapping`)
 
     def session(self, runtime: Runtime) -> dict:
         """What the page opens with (``GET /v1/studio/session``); without a song the page
         waits for a dropped audio file."""
-        base = {"styles": runtime.library.styles(), "output_dir": str(self.output_dir)}
+        base = {"styles": runtime.library.styles(), "output_dir": str(self.output_dir),
+                "character": None if self.character is None else {
+                    "name": self.character_path.name, "url": "/v1/studio/character.glb",
+                    **self.character}}  # fmt: skip
         a = self.analysis
         if a is None or self.timeline is None or self.song_path is None:
             return {**base, "song": None, "analysis": None, "timeline": None}
@@ -104,6 +111,47 @@ class Studio:
         return dance_outputs(self.output_dir, stem, ("json", "glb", "bvh"))
 
 
+#: Largest character file the page may send (bytes).
+MAX_CHARACTER_BYTES = 64 * 1024 * 1024
+
+
+def character_mapping(path: str | os.PathLike[str]) -> dict:
+    """A glTF character's bones matched to the canonical skeleton the dance drives: by the
+    names ``musicdance.motion.retarget.map_joints`` knows (canonical, Mixamo ``mixamorig:Hips``
+    ..., CMU, Character Creator, 3ds Max Biped, side words and synonyms), else by the rig's
+    shape, as for imported BVH rigs.
+
+    Returns ``{"joints": {canonical: glTF node index}, "names": {canonical: node name},
+    "methods", "convention", "parents": {canonical: canonical parent}, "unmapped_canonical"}``;
+    raises ``MusicDanceError`` naming the file when it has no skin or no humanoid in it.
+    """
+    from musicdance.io.gltf_reader import read_gltf_skeleton
+    from musicdance.motion.canonical import canonical_skeleton
+    from musicdance.motion.retarget import REQUIRED_JOINTS, map_joints
+
+    skeleton, nodes = read_gltf_skeleton(path)
+    mapping = map_joints(skeleton)
+    found = mapping.canonical_to_source
+    missing = [n for n in REQUIRED_JOINTS if n not in found]
+    if missing:
+        raise MusicDanceError(
+            f"the character's bones could not be matched to a humanoid (no {', '.join(missing)} "
+            f"among its {skeleton.num_joints} joints, by name or by shape)",
+            path,
+        )
+    canonical = canonical_skeleton()
+    parent_of = {n: (canonical.names[p] if p >= 0 else None)
+                 for n, p in zip(canonical.names, canonical.parents, strict=True)}  # fmt: skip
+    return {
+        "joints": {c: nodes[skeleton.index(s)] for c, s in found.items()},
+        "names": dict(found),
+        "methods": dict(mapping.methods),
+        "convention": mapping.convention,
+        "parents": {c: parent_of[c] for c in found},
+        "unmapped_canonical": list(mapping.unmapped_canonical),
+    }
+
+
 def dance_evaluation(runtime: Runtime, timeline: Timeline, beats_s: np.ndarray) -> dict:
     """The figures ``mdtool evaluate --timeline`` prints that the studio shows: beat alignment
     with its half-beat control, the worst join against the phrases' own peaks, foot skating
@@ -126,6 +174,22 @@ def dance_evaluation(runtime: Runtime, timeline: Timeline, beats_s: np.ndarray) 
         "median_join_ratio_p99": round(float(joins.get("median_ratio_p99", 0.0)), 4),
         "foot_skating_cm_s": round(float(foot_skating_cm_s(motion)), 4),
     }
+
+
+_STATIC_CACHE: dict[Path, tuple[int, bytes, str]] = {}
+
+
+def _static_file(path: Path) -> tuple[bytes, str]:
+    """A page file's bytes and ETag (its sha256), read once per modification."""
+    import hashlib
+
+    mtime_ns = path.stat().st_mtime_ns
+    cached = _STATIC_CACHE.get(path)
+    if cached is None or cached[0] != mtime_ns:
+        data = path.read_bytes()
+        cached = (mtime_ns, data, '"' + hashlib.sha256(data).hexdigest()[:32] + '"')
+        _STATIC_CACHE[path] = cached
+    return cached[1], cached[2]
 
 
 def _timeline_beats_s(timeline: Timeline) -> np.ndarray:
@@ -166,9 +230,14 @@ def studio_routes():
         target = (STATIC_DIR / relative).resolve()
         if STATIC_DIR.resolve() not in target.parents or not target.is_file():
             raise svc.ServiceError(404, f"no such file: /studio/{relative}")
+        data, etag = _static_file(target)
+        # revalidated on every load (an upgrade is seen at once); an unchanged file is a 304,
+        # and the browser keeps the code it compiled from it
+        headers = {"Cache-Control": "no-cache", "ETag": etag}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
         media = _MEDIA_TYPES.get(target.suffix, "application/octet-stream")
-        return Response(target.read_bytes(), media_type=media,
-                        headers={"Cache-Control": "no-cache"})  # fmt: skip
+        return Response(data, media_type=media, headers=headers)
 
     @svc.endpoint()
     async def session(request: Request) -> Response:
@@ -192,6 +261,35 @@ def studio_routes():
             state = svc._service(request)
             studio.opening_glb = await state.jobs.run(state.runtime.glb_bytes, studio.timeline)
         return Response(studio.opening_glb, media_type=svc.GLB_MEDIA_TYPE)
+
+    @svc.endpoint()
+    async def character_glb(request: Request) -> Response:
+        studio = studio_of(request)
+        if studio.character_path is None:
+            raise svc.ServiceError(404, "the studio was started without --character")
+        return Response(studio.character_path.read_bytes(), media_type=svc.GLB_MEDIA_TYPE)
+
+    @svc.endpoint()
+    async def character(request: Request) -> Response:
+        state = svc._service(request)
+        data = await svc._read_body(request, MAX_CHARACTER_BYTES, state.config.body_timeout_s,
+                                    "character file")  # fmt: skip
+        if not data:
+            raise svc.ServiceError(400, "the body is empty: POST the character's .glb bytes")
+
+        def job() -> dict:  # the reader reads files: the bytes go to the work folder
+            handle, staged = tempfile.mkstemp(suffix=".glb", dir=state.runtime.work_dir)
+            os.close(handle)
+            try:
+                Path(staged).write_bytes(data)
+                return character_mapping(staged)
+            except MusicDanceError as error:
+                raise svc.ServiceError(422, f"character file: {error.message}") from None
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(staged)
+
+        return JSONResponse(await state.jobs.run(job))
 
     @svc.endpoint()
     async def evaluate(request: Request) -> Response:
@@ -332,6 +430,8 @@ def studio_routes():
         Route("/v1/studio/session", session, methods=["GET"]),
         Route("/v1/studio/audio", audio, methods=["GET"]),
         Route("/v1/studio/dance.glb", dance_glb, methods=["GET"]),
+        Route("/v1/studio/character.glb", character_glb, methods=["GET"]),
+        Route("/v1/studio/character", character, methods=["POST"]),
         Route("/v1/studio/evaluate", evaluate, methods=["POST"]),
         Route("/v1/studio/save", save, methods=["POST"]),
         Route("/v1/studio/choreograph", rechoreograph, methods=["POST"]),
@@ -416,6 +516,20 @@ def studio_openapi_paths(json_body, json_response, param, errors, timeline_ref) 
             "responses": {"200": {"description": ".glb", "content": {
                 "model/gltf-binary": {"schema": {"type": "string"}}}},
                 **errors("401", "404")}}},
+        "/v1/studio/character.glb": {"get": {
+            "summary": "The character given by mdtool studio --character (a .glb)" + only,
+            "responses": {"200": {"description": ".glb", "content": {
+                "model/gltf-binary": {"schema": {"type": "string"}}}},
+                **errors("401", "404")}}},
+        "/v1/studio/character": {"post": {
+            "summary": "Match a glTF character's bones to the dance's skeleton by name (as "
+            "for imported BVH rigs: canonical, Mixamo, CMU, ... names, synonyms, else the rig's "
+            "shape)",
+            "requestBody": {"required": True, "content": {"model/gltf-binary": {
+                "schema": {"type": "string", "format": "binary"}}}},
+            "responses": {"200": json_response(obj, "canonical joint -> node index, names, "
+                                               "methods, parents"),
+                          **errors("400", "401", "408", "413", "422")}}},
         "/v1/studio/evaluate": {"post": {
             "summary": "Beat alignment with its control, worst join and foot skating of a "
             "timeline's dance (musicdance.evaluate, as mdtool evaluate --timeline)",

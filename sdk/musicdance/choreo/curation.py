@@ -19,6 +19,7 @@ import numpy as np
 from musicdance.audio.analysis import Analysis
 from musicdance.audio.model_input import span_inputs
 from musicdance.choreo.choreographer import replace_phrase
+from musicdance.choreo.context import slot_context
 from musicdance.choreo.scoring import FeatureScorer
 from musicdance.choreo.slots import Slot
 from musicdance.choreo.timeline import Timeline
@@ -26,7 +27,8 @@ from musicdance.defaults import DEFAULT_FEATURE_WEIGHT
 from musicdance.errors import MusicDanceError
 from musicdance.library.edits import Edit, record_edits
 
-__all__ = ["USER_ENV", "agreement", "current_user", "replace_phrases", "slot_edit", "song_id"]
+__all__ = ["USER_ENV", "agreement", "current_user", "edit_contexts", "replace_phrases",
+           "slot_edit", "song_id"]  # fmt: skip
 
 #: Environment variable naming the curator when no ``--user`` is given.
 USER_ENV = "MDTOOL_USER"
@@ -73,22 +75,23 @@ def slot_edit(
 ) -> Edit:
     """The record of putting ``phrase_id`` in ``slot`` of ``timeline`` (not yet stored).
 
-    analysis: the song's analysis with its log-mel; gives the slot's model input (None: the
-    edit is kept without it, and training cannot use it). bundle: the opened bundle that
-    scored the dance (None: the feature scorer).
+    analysis: the song's analysis with its log-mel; gives the slot's model input and its place
+    in the song's structure (None: the edit is kept without them, and training cannot use
+    it). bundle: the opened bundle that scored the dance (None: the feature scorer).
     """
     timeline.check_slot(slot)
     found = timeline.slots[slot]
-    model_input = None
+    model_input, context = None, None
     if analysis is not None and analysis.log_mel_db is not None:
         model_input = span_inputs(analysis, [(found.start_s, found.end_s)])[0][0]
+        context = slot_context(analysis, [found])[0].tolist()
     name, digest = _bundle_identity(bundle)
     return Edit(
         user=current_user(user), song_id=song_id(timeline, analysis),
         song_name=os.path.basename(str(timeline.song.get("path") or "")), slot=int(slot),
         style=timeline.style, chosen_id=phrase_id,
         replaced_id=timeline.choices[slot].phrase_id, slot_features=found.to_json(),
-        bundle=name, bundle_sha256=digest, model_input=model_input,
+        bundle=name, bundle_sha256=digest, model_input=model_input, slot_context=context,
     )  # fmt: skip
 
 
@@ -130,6 +133,16 @@ def _candidates(infos, style: str, meter: int) -> np.ndarray:
     )
 
 
+def edit_contexts(bundle, edits: list[Edit]) -> np.ndarray | None:
+    """The edits' slot contexts ``[N, C]`` for ``bundle``'s context head; None when the bundle
+    has none. An edit recorded without one (before schema version 4) reads as zeros."""
+    width = getattr(bundle, "context_width", 0)
+    if not width:
+        return None
+    return np.array([e.slot_context if e.slot_context is not None and len(e.slot_context) == width
+                     else [0.0] * width for e in edits], np.float32)  # fmt: skip
+
+
 def agreement(
     bundle,
     edits: list[Edit],
@@ -144,7 +157,8 @@ def agreement(
     style that suit the slot's meter (what the studio lists); the bundle's first choice is the
     best of them by its probabilities mixed with the feature scorer at ``feature_weight`` (as
     the choreographer scores; each slot alone) and, as ``model_top1``, by its probabilities
-    alone. Returns counts, ``top1``, ``top{top_k}``, ``model_top1`` and ``replaced_top1`` (how
+    alone; a bundle with a context head also reads each edit's ``slot_context``. Returns
+    counts, ``top1``, ``top{top_k}``, ``model_top1`` and ``replaced_top1`` (how
     often the first choice was the replaced phrase) as fractions (NaN without usable edits).
     """
     if not 0.0 <= float(feature_weight) <= 1.0:
@@ -154,8 +168,9 @@ def agreement(
               "feature_weight": float(feature_weight)}  # fmt: skip
     infos = library.infos()
     columns = np.array([bundle.column(i.id) for i in infos]) if usable else np.zeros(0, int)
-    probabilities = bundle.probabilities(np.stack([e.model_input for e in usable])) if usable \
-        else np.zeros((0, len(infos)))  # fmt: skip
+    probabilities = bundle.probabilities(
+        np.stack([e.model_input for e in usable]), context=edit_contexts(bundle, usable)
+    ) if usable else np.zeros((0, len(infos)))  # fmt: skip
     hits = {"top1": 0, f"top{top_k}": 0, "model_top1": 0, "replaced_top1": 0}
     position = {info.id: k for k, info in enumerate(infos)}
     for edit, row in zip(usable, probabilities, strict=True):

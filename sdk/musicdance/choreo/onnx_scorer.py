@@ -19,6 +19,7 @@ import numpy as np
 
 from musicdance.audio.model_input import span_inputs
 from musicdance.bundle import Bundle, open_bundle
+from musicdance.choreo.context import slot_context
 from musicdance.choreo.scoring import EmissionModel, FeatureScorer
 from musicdance.choreo.slots import Slot
 from musicdance.defaults import DEFAULT_FEATURE_WEIGHT
@@ -63,12 +64,18 @@ class OnnxScorer:
         self._cache: dict[tuple[float, float], np.ndarray] = {}
 
     def probabilities(self, slots: list[Slot]) -> np.ndarray:
-        """The model's ``[N, K]`` probabilities over all of the bundle's phrases."""
+        """The model's ``[N, K]`` probabilities over all of the bundle's phrases (a bundle with
+        a context head also reads each slot's place in the song, ``choreo.context``)."""
         spans = [(round(s.start_s, 6), round(s.end_s, 6)) for s in slots]
         todo = [span for span in dict.fromkeys(spans) if span not in self._cache]
         if todo:
             mel, _, _ = span_inputs(self.analysis, todo)
-            for span, row in zip(todo, self.bundle.probabilities(mel), strict=True):
+            context = None
+            if self.bundle.context_width:
+                first = {span: slot for span, slot in zip(spans, slots, strict=True)}
+                context = slot_context(self.analysis, [first[span] for span in todo])
+            found = self.bundle.probabilities(mel, context=context)
+            for span, row in zip(todo, found, strict=True):
                 self._cache[span] = row
         if not spans:
             return np.zeros((0, self.bundle.num_classes), np.float32)

@@ -26,10 +26,17 @@ import numpy as np
 from musicdance.errors import MusicDanceError
 from musicdance.io.gltf_format import CHUNK_BIN, CHUNK_JSON, EXTRAS_KEY, GLB_MAGIC
 from musicdance.motion.motion import Motion
-from musicdance.motion.quat import quat_from_matrix, quat_identity, quat_normalize, quat_slerp
+from musicdance.motion.quat import (
+    quat_from_matrix,
+    quat_identity,
+    quat_mul,
+    quat_mul_vec3,
+    quat_normalize,
+    quat_slerp,
+)
 from musicdance.motion.skeleton import Skeleton
 
-__all__ = ["DEFAULT_FPS", "JOINT_CHANNELS", "ROOT_CHANNELS", "read_gltf"]
+__all__ = ["DEFAULT_FPS", "JOINT_CHANNELS", "ROOT_CHANNELS", "read_gltf", "read_gltf_skeleton"]
 
 DEFAULT_FPS = 30.0
 """Frame rate used by ``read_gltf`` when neither the caller, the file nor its keys give one."""
@@ -87,6 +94,42 @@ def read_gltf(path: str | os.PathLike[str], *, fps: float | None = None) -> Moti
         raise MusicDanceError(exc.message, path) from None
     except (IndexError, KeyError, TypeError, ValueError, AttributeError) as exc:
         # a safety net: the checks above should name every problem before this
+        raise MusicDanceError(f"malformed glTF ({type(exc).__name__}: {exc})", path) from None
+
+
+def read_gltf_skeleton(path: str | os.PathLike[str]) -> tuple[Skeleton, list[int]]:
+    """The first skin's joints of a .glb/.gltf character (no animation needed) as a
+    ``Skeleton`` in its rest pose, for matching its bones by name (``retarget.map_joints``),
+    and each joint's node index in the file.
+
+    Offsets are the joints' rest positions relative to their parents in the scene's axes (the
+    nodes' rest rotations applied; scale ignored), so the skeleton's rest pose is the file's.
+    Raises ``MusicDanceError`` naming the problem for a file without a skin.
+    """
+    try:
+        document = _load_document(Path(path))
+        if not _items(document.raw, "skins", "gltf"):
+            raise MusicDanceError("the file has no skin (a rigged character has one)")
+        joints, parents = _skeleton_nodes(document, set())
+        rest = [_rest_transform(document, node) for node in joints]
+        positions, rotations = np.zeros((len(joints), 3)), np.zeros((len(joints), 4))
+        for j, (translation, rotation) in enumerate(rest):
+            p = parents[j]
+            if p < 0:
+                positions[j], rotations[j] = translation, rotation
+            else:
+                positions[j] = positions[p] + quat_mul_vec3(rotations[p], translation)
+                rotations[j] = quat_mul(rotations[p], rotation)
+        offsets = positions - np.where(np.array(parents)[:, None] >= 0,
+                                       positions[np.maximum(parents, 0)], 0.0)  # fmt: skip
+        skeleton = Skeleton(
+            names=_joint_names(document, joints), parents=np.array(parents), offsets_m=offsets,
+            channels=(ROOT_CHANNELS,) + (JOINT_CHANNELS,) * (len(joints) - 1),
+        )  # fmt: skip
+        return skeleton, list(joints)
+    except MusicDanceError as exc:
+        raise MusicDanceError(exc.message, path) from None
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MusicDanceError(f"malformed glTF ({type(exc).__name__}: {exc})", path) from None
 
 

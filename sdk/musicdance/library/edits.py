@@ -6,8 +6,11 @@ choice is one row of the ``edits`` table (schema version 3): who and when (UTC),
 identity (a hash, never the audio), the slot's index and compact features (tempo, energy,
 onset density, meter, section...), the phrase chosen, the phrase it replaced, and the bundle
 that scored the slot. The slot's phrase model input (the 128 x 128 log-mel window the
-predictor reads, float16) is stored once per content hash in ``edit_inputs``, so that
-``mdtool train finetune --labels edits`` can learn from it without the audio.
+predictor reads, float16) is stored once per content hash in ``edit_inputs``, and since schema
+version 4 the slot's place in the song's structure (``slot_context``: section label repeats,
+loudness against the song's mean, position; :mod:`musicdance.choreo.context`) beside it in the
+edit's row (NULL in older rows), so that ``mdtool train finetune --labels edits`` can learn
+from both without the audio.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from musicdance.library.store import PhraseLibrary
 __all__ = ["Edit", "edit_inputs", "list_edits", "record_edits", "summarise_edits"]
 
 _COLUMNS = ("id", "created_at", "user", "song_id", "song_name", "slot", "style", "chosen_id",
-            "replaced_id", "bundle", "bundle_sha256", "slot_features", "input_sha256")  # fmt: skip
+            "replaced_id", "bundle", "bundle_sha256", "slot_features", "input_sha256",
+            "slot_context")  # fmt: skip
 
 
 @dataclass
@@ -36,7 +40,9 @@ class Edit:
     slot_features: the slot as ``Slot.to_json`` writes it (times in s, tempo in BPM, energy
     0..1, onsets per s, meter, section label, positions). model_input: the slot's phrase model
     input ``[128, 128]`` in [0, 1] (None when the song's analysis was not at hand); stored as
-    float16. id/created_at are filled when the edit is recorded.
+    float16. slot_context: the slot's place in the song's structure
+    (``musicdance.choreo.context.CONTEXT_NAMES``; None for older rows or without the song's
+    analysis). id/created_at are filled when the edit is recorded.
     """
 
     user: str
@@ -51,6 +57,7 @@ class Edit:
     bundle_sha256: str = ""
     model_input: np.ndarray | None = field(default=None, repr=False)
     input_sha256: str | None = None
+    slot_context: list[float] | None = None
     id: int | None = None
     created_at: str | None = None
 
@@ -89,7 +96,9 @@ def record_edits(library: PhraseLibrary, edits: list[Edit]) -> list[int]:
                 f"({', '.join('?' * (len(_COLUMNS) - 1))})",
                 (edit.created_at, edit.user, edit.song_id, edit.song_name, int(edit.slot),
                  edit.style, edit.chosen_id, edit.replaced_id, edit.bundle, edit.bundle_sha256,
-                 json.dumps(edit.slot_features, sort_keys=True), edit.input_sha256),
+                 json.dumps(edit.slot_features, sort_keys=True), edit.input_sha256,
+                 None if edit.slot_context is None else json.dumps(
+                     [round(float(x), 6) for x in edit.slot_context])),
             )  # fmt: skip
             edit.id = int(cursor.lastrowid)
             ids.append(edit.id)
@@ -114,9 +123,12 @@ def list_edits(
         values = dict(zip(_COLUMNS, row, strict=True))
         try:
             values["slot_features"] = json.loads(values["slot_features"])
-        except ValueError:
+            if values["slot_context"] is not None:
+                values["slot_context"] = [float(x) for x in json.loads(values["slot_context"])]
+        except (ValueError, TypeError):
             raise MusicDanceError(
-                f"library database is damaged: edit {values['id']} has unreadable slot features",
+                f"library database is damaged: edit {values['id']} has unreadable slot features "
+                "or context",
                 library.db_path,
             ) from None
         edits.append(Edit(**values))

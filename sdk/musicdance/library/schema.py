@@ -81,11 +81,19 @@ CREATE INDEX edits_user ON edits(user);
 CREATE INDEX edits_song ON edits(song_id);
 """
 
+#: The slot's place in its song's structure (``musicdance.choreo.context``: label repeats,
+#: loudness against the song's mean, position; a JSON list, NULL for edits recorded before
+#: version 4 or without the song's analysis), what a curator hears beyond the slot itself.
+_V4 = """
+ALTER TABLE edits ADD COLUMN slot_context TEXT
+"""
+
 #: (version, description, SQL script), oldest first.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "phrases and tags tables", _V1),
     (2, "indexes on status and tempo", _V2),
     (3, "edits and edit_inputs tables (curators' replaces as labels)", _V3),
+    (4, "edits.slot_context (the slot's place in the song's structure)", _V4),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

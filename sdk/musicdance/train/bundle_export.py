@@ -302,6 +302,10 @@ def export_bundle(
         check = graphs["probabilities"]
         with atomic_write(staging / "transition.npy", "wb") as handle:
             np.save(handle, matrix, allow_pickle=False)
+        head = loaded.get("context_head")
+        if head is not None:  # train finetune --labels edits: the slot-context head
+            with atomic_write(staging / "context_head.npy", "wb") as handle:
+                np.save(handle, head["weight"].numpy().astype(np.float32), allow_pickle=False)
         history = list(loaded["history"])
         manifest = {
             "format": BUNDLE_FORMAT,
@@ -320,6 +324,8 @@ def export_bundle(
             },
             "graphs": {name: f"{name}.onnx" for name in graphs},
             "transition": "transition.npy",
+            **({"context_head": {"file": "context_head.npy", "names": list(head["names"])}}
+               if head is not None else {}),  # fmt: skip
             "training": {
                 "stage": loaded["stage"],
                 "epochs": int(loaded["epoch"]),

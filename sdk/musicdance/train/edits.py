@@ -10,7 +10,14 @@ encoder E is frozen and only the predictor T learns, with two changes for a few 
 - the cross-entropy of an edit is taken over the phrases the curator chose among (the edit's
   style, in the slot's meter), so T is not pushed away from the other styles;
 - after every step T's weights move a fraction ``anchor`` of the way back to where they
-  started (a decoupled L2 pull, "L2-SP"), which keeps what T knew where the edits say nothing.
+  started (a decoupled L2 pull, "L2-SP"), which keeps what T knew where the edits say nothing;
+- a context head learns beside T (``context=True``, the default): a ``[K, C]`` matrix whose
+  product with the slot's place in the song's structure (``Edit.slot_context``,
+  :mod:`musicdance.choreo.context`: label repeats, loudness against the song's mean,
+  position) is added to T's logits. One slot's log-mel does not tell a chorus from a verse
+  across songs; this says which part of the song the slot is in. It starts at zero, is pulled
+  back towards zero like T, and ships in the bundle as ``context_head.npy``; edits recorded
+  without a context (before schema version 4) read as zeros.
 
 The result is a checkpoint (stage ``finetune``, settings ``labels: edits``) and, through
 :func:`musicdance.train.bundle_export.export_bundle`, a new bundle carrying the starting
@@ -31,6 +38,7 @@ import torch
 from torch.nn import functional as F
 
 from musicdance.bundle import MANIFEST_NAME, open_bundle
+from musicdance.choreo.context import CONTEXT_NAMES
 from musicdance.errors import MusicDanceError
 from musicdance.library.edits import Edit, list_edits
 from musicdance.library.fingerprint import library_fingerprint
@@ -109,10 +117,14 @@ def networks_from_bundle(path) -> tuple[Networks, np.ndarray]:
 
 class EditLabels:
     """The usable edits as training arrays: ``mel [N, 128, 128]``, ``labels [N]`` (class
-    indices) and ``allowed [N, K]`` (the phrases each curator chose among)."""
+    indices), ``allowed [N, K]`` (the phrases each curator chose among) and ``context [N, C]``
+    (the slots' structure context, zeros where an edit has none)."""
 
-    def __init__(self, mel: np.ndarray, labels: np.ndarray, allowed: np.ndarray, skipped: int):
+    def __init__(self, mel: np.ndarray, labels: np.ndarray, allowed: np.ndarray, skipped: int,
+                 context: np.ndarray | None = None):  # fmt: skip
         self.mel, self.labels, self.allowed, self.skipped = mel, labels, allowed, skipped
+        width = len(CONTEXT_NAMES)
+        self.context = np.zeros((len(labels), width), np.float32) if context is None else context
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -125,7 +137,8 @@ def edit_labels(edits: list[Edit], infos, phrase_ids: list[str]) -> EditLabels:
     style = np.array([i.style for i in infos])
     three = np.array([i.meter == 3 for i in infos])
     info_columns = np.array([column.get(i.id, -1) for i in infos])
-    mels, labels, allowed = [], [], []
+    mels, labels, allowed, contexts = [], [], [], []
+    width = len(CONTEXT_NAMES)
     for edit in edits:
         if edit.model_input is None or edit.chosen_id not in column:
             continue
@@ -137,12 +150,15 @@ def edit_labels(edits: list[Edit], infos, phrase_ids: list[str]) -> EditLabels:
         mels.append(edit.model_input)
         labels.append(column[edit.chosen_id])
         allowed.append(mask)
+        known = edit.slot_context is not None and len(edit.slot_context) == width
+        contexts.append(edit.slot_context if known else [0.0] * width)
     size = edits[0].model_input.shape if mels else (128, 128)
     return EditLabels(
         np.stack(mels) if mels else np.zeros((0, *size), np.float32),
         np.array(labels, np.int64),
         np.stack(allowed) if allowed else np.zeros((0, len(phrase_ids)), bool),
         len(edits) - len(mels),
+        np.array(contexts, np.float32).reshape(len(mels), width),
     )
 
 
@@ -181,27 +197,34 @@ def _torch_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _top1(predictor, u: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor) -> float:
+def _logits(predictor, head, u: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+    """T's logits, plus the context head's offsets where there is one."""
+    logits = predictor(u)
+    return logits if head is None or context is None else logits + head(context)
+
+
+def _top1(predictor, u, labels, allowed, head=None, context=None) -> float:
     """Share of rows whose best allowed class is the label."""
     predictor.eval()
     with torch.no_grad():
-        logits = predictor(u).masked_fill(~allowed, -1e9)
+        logits = _logits(predictor, head, u, context).masked_fill(~allowed, -1e9)
     return float((logits.argmax(dim=1) == labels).float().mean())
 
 
 def fit_predictor(
     predictor, u: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor, *,
     epochs: int, batch_size: int, lr: float, anchor: float, seed: int,
-    progress: TrainingProgress | None = None,
+    progress: TrainingProgress | None = None, head=None, context: torch.Tensor | None = None,
 ) -> tuple[float, float, list[dict[str, Any]]]:  # fmt: skip
     """Train T on embeddings ``u [N, D]`` with class ``labels [N]`` chosen among ``allowed
     [N, K]`` (masked cross-entropy, Adam, the decoupled pull back by ``anchor`` after each
-    step). Returns the top-1 on them before and after, and the loss per epoch."""
-    params = list(predictor.parameters())
+    step); with a context ``head`` (``[C] -> [K]``, no bias) and ``context [N, C]`` the head
+    learns beside T. Returns the top-1 on them before and after, and the loss per epoch."""
+    params = list(predictor.parameters()) + ([] if head is None else list(head.parameters()))
     start_weights = [p.detach().clone() for p in params]
     optimizer = torch.optim.Adam(params, lr=lr, foreach=True)
     generator = torch.Generator().manual_seed(int(seed))
-    before = _top1(predictor, u, labels, allowed)
+    before = _top1(predictor, u, labels, allowed, head, context)
     history = []
     with report_progress(progress, "finetune on edits", epochs) as advance:
         for epoch in range(epochs):
@@ -210,7 +233,9 @@ def fit_predictor(
             total = 0.0
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
-                loss = _masked_loss(predictor(u[rows]), labels[rows], allowed[rows])
+                part = None if context is None else context[rows]
+                loss = _masked_loss(_logits(predictor, head, u[rows], part), labels[rows],
+                                    allowed[rows])  # fmt: skip
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -219,7 +244,7 @@ def fit_predictor(
                 total += float(loss.detach()) * len(rows)
             history.append({"epoch": epoch + 1, "loss": round(total / len(labels), 6)})
             advance(loss=history[-1]["loss"])
-    after = _top1(predictor, u, labels, allowed)
+    after = _top1(predictor, u, labels, allowed, head, context)
     history[-1]["train_top1"] = after
     return before, after, history
 
@@ -236,6 +261,7 @@ def finetune_on_edits(
     lr: float = 1e-3,
     anchor: float = 0.01,
     seed: int = 0,
+    context: bool = True,
     progress: TrainingProgress | None = None,
 ) -> dict[str, Any]:
     """Fine-tune T on the recorded edits of ``library`` and write a checkpoint to ``out``.
@@ -248,6 +274,8 @@ def finetune_on_edits(
         edits: use these edits (with model inputs) instead of reading the library's.
         epochs, batch_size, lr: Adam on T (E frozen).
         anchor: fraction of the way back to T's starting weights after every step.
+        context: also learn the context head (the slot's place in the song's structure);
+            False: T alone, as before schema version 4.
 
     Returns:
         A report: edits used and skipped, the loss and the top-1 agreement on the edits
@@ -268,23 +296,34 @@ def finetune_on_edits(
             library.path,
         )
     seed_everything(seed)
+    head = None
+    if context:
+        head = torch.nn.Linear(data.context.shape[1], len(phrase_ids), bias=False)
+        torch.nn.init.zeros_(head.weight)
     with _torch_threads(1):  # small steps: one thread is fastest on shared cores
         u = embed(networks.encoder, data.mel)
         before, after, history = fit_predictor(
             networks.predictor, u, torch.from_numpy(data.labels),
             torch.from_numpy(data.allowed), epochs=epochs, batch_size=batch_size, lr=lr,
-            anchor=anchor, seed=seed, progress=progress,
+            anchor=anchor, seed=seed, progress=progress, head=head,
+            context=torch.from_numpy(data.context) if context else None,
         )  # fmt: skip
     ids = library.ids()
     settings = {"labels": "edits", "init": str(init), "init_kind": kind, "users": users,
                 "epochs": epochs, "batch_size": batch_size, "lr": lr, "anchor": anchor,
-                "seed": seed, "edits": len(data)}  # fmt: skip
+                "seed": seed, "edits": len(data), "context": bool(context),
+                "edits_with_context": int(sum(e.slot_context is not None for e in edits
+                                              if e.model_input is not None))}  # fmt: skip
     library_record = {"path": str(library.path), "phrases": len(ids),
                       "fingerprint": library_fingerprint(ids)}  # fmt: skip
-    save_checkpoint(out, checkpoint_payload(
+    payload = checkpoint_payload(
         "finetune", networks, epoch=epochs, history=history, seed=seed, settings=settings,
         phrase_ids=phrase_ids, library=library_record, transition=transition,
-    ))  # fmt: skip
+    )  # fmt: skip
+    if head is not None:
+        payload["context_head"] = {"names": list(CONTEXT_NAMES),
+                                   "weight": head.weight.detach().clone()}  # fmt: skip
+    save_checkpoint(out, payload)
     return {
         "checkpoint": str(out), "init": str(init), "edits_used": len(data),
         "edits_skipped": data.skipped,

@@ -5,14 +5,18 @@
 import * as THREE from "three";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
+import { Retarget } from "./retarget.js";
 
 const STATS_FRAMES = 1200; // per-frame timings kept for the page's own report
 
 export class Player {
-  constructor(container, audio) {
+  /** `early`: a canvas and WebGL2 context made by the page before the modules ran (or none). */
+  constructor(container, audio, early = {}) {
     this.audio = audio;
     const t0 = performance.now();
-    this.renderer = new THREE.WebGLRenderer({ antialias: true });
+    this.renderer = early.gl
+      ? new THREE.WebGLRenderer({ antialias: true, canvas: early.canvas, context: early.gl })
+      : new THREE.WebGLRenderer({ antialias: true });
     const t1 = performance.now();
     this.renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
     container.appendChild(this.renderer.domElement);
@@ -41,11 +45,13 @@ export class Player {
     this.resize();
     const t2 = performance.now();
     this.warmUp();
-    this.initTimes = { context_ms: t1 - t0, scene_ms: t2 - t1, warm_up_ms: performance.now() - t2 };
+    this.initTimes = { context_ms: early.context_ms ?? t1 - t0, renderer_ms: t1 - t0,
+      scene_ms: t2 - t1, warm_up_ms: performance.now() - t2 };
   }
 
   /** Compile the skinned Lambert material's shaders (what the mannequin is drawn with) while
-   * the dance is still on its way. */
+   * the dance is still on its way: in parallel where the browser can (three.js's
+   * compileAsync, KHR_parallel_shader_compile), so the page goes on meanwhile. */
   warmUp() {
     const geometry = new THREE.BoxGeometry(0.01, 0.01, 0.01);
     const count = geometry.attributes.position.count;
@@ -58,10 +64,11 @@ export class Player {
     mesh.add(bone);
     mesh.bind(new THREE.Skeleton([bone]));
     this.scene.add(mesh);
-    this.renderer.render(this.scene, this.camera);
-    this.scene.remove(mesh);
-    geometry.dispose();
     this.warmMaterial = material; // kept: disposing it would release the compiled program
+    this.warmed = this.renderer.compileAsync(this.scene, this.camera).then(() => {
+      this.scene.remove(mesh);
+      this.warmTimes = { shaders_ready_ms: performance.now() };
+    });
   }
 
   resize() {
@@ -80,6 +87,16 @@ export class Player {
     if (this.model) this.scene.remove(this.model);
     this.model = gltf.scene;
     this.scene.add(this.model);
+    this.model.updateMatrixWorld(true);
+    this.sourceBones = new Map(); // canonical joint -> the mannequin's bone, and its rest (world)
+    this.sourceRest = new Map();
+    this.model.traverse((o) => {
+      if (!o.isBone) return;
+      this.sourceBones.set(o.name, o);
+      const position = new THREE.Vector3(), quaternion = new THREE.Quaternion();
+      o.matrixWorld.decompose(position, quaternion, new THREE.Vector3());
+      this.sourceRest.set(o.name, { position, quaternion });
+    });
     this.skinned = [];
     this.model.traverse((o) => {
       if (!o.isSkinnedMesh) return;
@@ -97,9 +114,69 @@ export class Player {
     this.action.play();
     this.fps = fps;
     this.phraseClock = phrase ? { start_ms: performance.now() } : null;
+    if (this.character) this.drive();
     this.step();
     this.loadTimes = { parse_ms: parsed - started, first_draw_ms: performance.now() - parsed };
     return this.clip.duration;
+  }
+
+  /** Show a user's glTF character (ArrayBuffer) driven by the dance; `mapping`: the service's
+   * match of its bones (POST /v1/studio/character: canonical joint -> glTF node index). */
+  async setCharacter(buffer, mapping) {
+    const gltf = await new GLTFLoader().parseAsync(buffer, "");
+    const byNode = new Map();
+    for (const [object, found] of gltf.parser.associations) {
+      if (object.isObject3D && found.nodes !== undefined) byNode.set(found.nodes, object);
+    }
+    const bones = new Map();
+    for (const [name, node] of Object.entries(mapping.joints)) {
+      if (byNode.has(node)) bones.set(name, byNode.get(node));
+    }
+    this.clearCharacter();
+    this.character = { scene: gltf.scene, bones, parents: mapping.parents, meshes: [] };
+    gltf.scene.updateMatrixWorld(true);
+    gltf.scene.traverse((o) => {
+      if (o.isSkinnedMesh) { o.frustumCulled = false; this.character.meshes.push(o); }
+    });
+    this.scene.add(gltf.scene);
+    this.drive();
+    this.step();
+    return bones.size;
+  }
+
+  /** Back to the mannequin. */
+  clearCharacter() {
+    if (!this.character) return;
+    this.scene.remove(this.character.scene);
+    this.character = null;
+    this.retarget = null;
+    if (this.model) this.model.visible = true;
+  }
+
+  /** Drive the character from the mannequin now loaded (hidden, still animated). */
+  drive() {
+    const { scene, bones, parents } = this.character;
+    for (const bone of bones.values()) { // back to the character's rest before measuring it
+      if (bone.userData.rest) { bone.position.copy(bone.userData.rest.p); bone.quaternion.copy(bone.userData.rest.q); }
+      else bone.userData.rest = { p: bone.position.clone(), q: bone.quaternion.clone() };
+    }
+    scene.updateMatrixWorld(true);
+    this.retarget = new Retarget(this.sourceRest, (n) => this.sourceBones.get(n), scene, bones, parents);
+    this.model.visible = false;
+  }
+
+  /** World positions (m) of the joints both figures have: {mannequin: {name: [x, y, z]},
+   * character: {...}} (the tests compare them). */
+  bonesWorld() {
+    const out = { mannequin: {}, character: {} };
+    if (!this.character) return out;
+    for (const [name, bone] of this.character.bones) {
+      const source = this.sourceBones.get(name);
+      if (!source) continue;
+      out.mannequin[name] = source.getWorldPosition(new THREE.Vector3()).toArray();
+      out.character[name] = bone.getWorldPosition(new THREE.Vector3()).toArray();
+    }
+    return out;
   }
 
   /** The clock the animation follows: the audio's, or the phrase's own. */
@@ -118,7 +195,12 @@ export class Player {
       this.mixer.setTime(audioS);
       animS = this.action.time;
       this.model.updateMatrixWorld(true);
-      for (const mesh of this.skinned) mesh.skeleton.update();
+      if (this.retarget) {
+        this.retarget.apply();
+        for (const mesh of this.character.meshes) mesh.skeleton.update();
+      } else {
+        for (const mesh of this.skinned) mesh.skeleton.update();
+      }
     }
     const t1 = performance.now();
     this.renderer.render(this.scene, this.camera);

@@ -62,7 +62,7 @@ async function work(text, job) {
 // -- player, strip, clock ---------------------------------------------------------------------
 
 const audio = window.studioEarly.audio; // index.html loads the song into it early
-const player = new Player($("viewport"), audio);
+const player = new Player($("viewport"), audio, window.studioEarly);
 window.studioPlayer = player;
 state.marks.player_ms = performance.now(); // WebGL started, the mannequin's shaders compiled
 const strip = new Strip({
@@ -117,8 +117,9 @@ async function loadAudio(blob) {
 }
 
 /** Show `timeline`: render its dance (the service re-renders only what an edit changed), or
- * show the given `glb` (ArrayBuffer promise) of it. */
-async function showTimeline(timeline, key, glb = null) {
+ * show the given `glb` (ArrayBuffer promise) of it; `measure`: ask for its figures now (the
+ * opening dance asks once the page is ready, so the service's work does not slow the load). */
+async function showTimeline(timeline, key, glb = null, measure = true) {
   state.timeline = timeline;
   state.key = key;
   const started = performance.now();
@@ -130,7 +131,7 @@ async function showTimeline(timeline, key, glb = null) {
   strip.show(timeline, state.song.duration_s, a && a.sections, a && a.beat_times_s, a && a.downbeat_times_s);
   $("undo").disabled = !state.undo.length;
   $("redo").disabled = !state.redo.length;
-  evaluate(timeline);
+  if (measure) evaluate(timeline);
   if (strip.selected >= 0) listAlternatives(strip.selected);
 }
 
@@ -300,6 +301,31 @@ async function openDropped(file) {
 }
 window.studio.openDropped = openDropped;
 
+// -- your own character ----------------------------------------------------------------------
+
+/** Show a glTF character (ArrayBuffer) dancing: its bones matched by the service (`mapping`:
+ * given by `mdtool studio --character`, else asked for). */
+async function showCharacter(bytes, name, mapping = null) {
+  mapping = mapping || await work(`matching the bones of ${name}`, () =>
+    call("POST", "/v1/studio/character", new Blob([bytes], { type: "model/gltf-binary" })));
+  if (!mapping) return;
+  const count = await work(`loading ${name}`, () => player.setCharacter(bytes, mapping));
+  if (!count) return;
+  state.character = { name, bones: count, convention: mapping.convention };
+  $("mannequin").disabled = false;
+  say(`${name}: ${count} bones follow the dance (${mapping.convention} names)`);
+}
+window.studio.showCharacter = showCharacter;
+$("character-file").addEventListener("change", async (e) => {
+  const file = e.target.files[0];
+  if (file) await showCharacter(await file.arrayBuffer(), file.name);
+});
+$("mannequin").addEventListener("click", () => {
+  player.clearCharacter();
+  state.character = null;
+  $("mannequin").disabled = true;
+});
+
 // -- library browser --------------------------------------------------------------------------
 
 async function listLibrary() {
@@ -444,15 +470,20 @@ async function start() {
     data.audio.then((r) => { if (!r.ok) return answer(r, "GET /v1/studio/audio"); })
       .then(() => { state.marks.audio_ms = performance.now(); }),
     showTimeline(session.timeline, session.key,
-      data.glb.then((r) => answer(r, "GET /v1/studio/dance.glb", "buffer")))
+      data.glb.then((r) => answer(r, "GET /v1/studio/dance.glb", "buffer")), false)
       .then(() => { state.marks.dance_ms = performance.now(); }),
   ]);
   showAnalysis();
-  showAgreement();
   player.step(); // the character is drawn
   state.ready = true;
   state.ready_ms = performance.now(); // since navigation started
   document.body.dataset.ready = "1";
+  evaluate(state.timeline); // what the page needs after it is ready
+  showAgreement();
+  if (session.character) { // mdtool studio --character: after the page is ready
+    const bytes = await call("GET", session.character.url, undefined, "buffer");
+    await showCharacter(bytes, session.character.name, session.character);
+  }
 }
 
 start().catch((error) => { say(String(error.message || error)); console.error(error); });
