@@ -67,6 +67,11 @@ def test_edit_replace_is_recorded_with_its_model_input(song, library, tmp_path, 
     expected = span_inputs(analyze(song), [(slot.start_s, slot.end_s)])[0][0]
     assert edit.model_input.shape == (128, 128)
     assert np.abs(edit.model_input - expected).max() < 1e-3  # float16 storage
+    # the slot's place in the song's structure, as slot_context computes it from the analysis
+    from musicdance.choreo.context import CONTEXT_NAMES, slot_context
+
+    assert len(edit.slot_context) == len(CONTEXT_NAMES)
+    assert np.allclose(edit.slot_context, slot_context(analyze(song), [slot])[0], atol=1e-5)
     # --user beats the environment; --no-record records nothing
     again = mdtool("edit", path, "--replace", f"1={before}", "--user", "bob", "--json")
     assert again.returncode == 0, again.stderr
@@ -74,6 +79,7 @@ def test_edit_replace_is_recorded_with_its_model_input(song, library, tmp_path, 
     listed = json.loads(mdtool("library", "edits", "--library", library, "--json").stdout)
     assert listed["edits"] == 2 and listed["users"] == {"alice": 1, "bob": 1}
     assert listed["with_model_input"] == 2 and listed["songs"] == 1
+    assert listed["with_slot_context"] == 2
     # the audio itself is never stored: the blob is the 128 x 128 float16 input, stored once
     # for both edits of the same slot (addressed by its hash)
     with sqlite3.connect(library / "library.sqlite") as connection:
@@ -148,6 +154,57 @@ def test_bundle_graph_reads_back_into_torch(tmp_path_factory):
     onnx = open_bundle(folder).probabilities(mel)
     assert np.abs(ours - onnx).max() < 1e-4
     assert np.array_equal(transition, open_bundle(folder).transition.astype(np.float32))
+
+
+def test_edits_recorded_before_schema_4_read_without_a_context(library):
+    """A row without ``slot_context`` (recorded by schema version 3) reads as None, and
+    training reads it as a zero context."""
+    from musicdance.library.edits import Edit, record_edits
+    from musicdance.train.edits import edit_labels
+
+    opened = open_library(library)
+    infos = opened.infos()
+    base = {"user": "u", "song_id": "song:x", "style": infos[0].style, "chosen_id": infos[0].id,
+            "replaced_id": infos[1].id, "slot_features": {"meter": infos[0].meter}}  # fmt: skip
+    mel = np.full((128, 128), 0.5, np.float32)
+    record_edits(opened, [Edit(slot=0, model_input=mel, **base),
+                          Edit(slot=1, model_input=mel, slot_context=[1, 0.5, 1, 0.25, 0.5],
+                               **base)])  # fmt: skip
+    old, new = list_edits(opened, with_inputs=True)
+    assert old.slot_context is None and new.slot_context == [1.0, 0.5, 1.0, 0.25, 0.5]
+    data = edit_labels([old, new], infos, opened.ids())
+    assert data.context.tolist() == [[0.0] * 5, [1.0, 0.5, 1.0, 0.25, 0.5]]
+
+
+def test_a_bundle_context_head_offsets_the_log_probabilities(tmp_path, tmp_path_factory):
+    """``context_head.npy`` in a bundle: probabilities(mel, context) is the graph's softmax
+    shifted by ``context @ head.T``; without a context (the live session, C#) the graph's own;
+    a head of the wrong shape is refused in one line."""
+    from musicdance.bundle import MANIFEST_NAME, open_bundle, write_manifest
+    from musicdance.errors import MusicDanceError
+    from musicdance.train.bundle_export import check_phrase_inputs
+
+    folder = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle(tmp_path_factory), folder)
+    manifest = json.loads((folder / MANIFEST_NAME).read_text())
+    k = manifest["num_classes"]
+    head = np.random.default_rng(0).normal(size=(k, 5)).astype(np.float32)
+    np.save(folder / "context_head.npy", head)
+    manifest["context_head"] = {"file": "context_head.npy", "names": list("abcde")}
+    write_manifest(folder, manifest)
+    bundle = open_bundle(folder)
+    mel = np.array(check_phrase_inputs())[:3]
+    context = np.random.default_rng(1).normal(size=(3, 5))
+    plain = bundle.probabilities(mel)
+    logits = np.log(plain.astype(np.float64)) + context @ head.T
+    expected = np.exp(logits - logits.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    assert np.allclose(bundle.probabilities(mel, context=context), expected, atol=1e-6)
+    assert not np.allclose(expected, plain, atol=1e-3)
+    np.save(folder / "context_head.npy", head[:, :4])
+    write_manifest(folder, manifest)
+    with pytest.raises(MusicDanceError, match="context head is"):
+        open_bundle(folder)
 
 
 def test_simulated_curator_edits_raise_agreement_on_held_out_songs(library, tmp_path,

@@ -404,7 +404,8 @@ def edits_command(
         print_json(report)
         return
     console.print(
-        f"{library}: {report['edits']} edits ({report['with_model_input']} with a model input) "
+        f"{library}: {report['edits']} edits ({report['with_model_input']} with a model input, "
+        f"{report['with_slot_context']} with the slot's place in the song) "
         f"on {report['songs']} songs"
     )
     for key in ("users", "styles"):

@@ -7,12 +7,12 @@ numbers (:data:`CONTEXT_NAMES`):
 
 - ``label_repeats``: how many of the song's sections share the slot's section label, over the
   most any label has (1.0: the most repeated part of the song);
-- ``label_loudness_db``: the loudness of all sections with the slot's label against the song's
-  mean (dB, divided by 6);
-- ``label_loudness_rank``: where that loudness ranks among the song's labels (1.0: the
+- ``label_loudness_rank``: where that label's loudness ranks among the song's labels (1.0: the
   loudest label, 0.0: the quietest);
-- ``slot_loudness_db``: the slot's own loudness against the song's mean (dB, divided by 6);
-- ``position``: the slot's middle as a fraction of the song.
+- ``loudness_rank``: the share of the song's music phrases quieter than the slot (1.0: the
+  slot is as loud as the loudest part of the song);
+- ``brightness_rank``: the same for the upper half of the mel bands (drums and cymbals);
+- ``loudness_db``: the slot's loudness against the song's mean (dB, divided by 6).
 
 Loudness is the mean power of the log-mel frames (``analysis.log_mel_db``) in dB. The numbers
 are stored with every recorded edit (``Edit.slot_context``) and read by a fine-tuned bundle's
@@ -30,37 +30,50 @@ from musicdance.errors import MusicDanceError
 __all__ = ["CONTEXT_NAMES", "slot_context"]
 
 #: Columns of :func:`slot_context`, in order.
-CONTEXT_NAMES = ("label_repeats", "label_loudness_db", "label_loudness_rank", "slot_loudness_db",
-                 "position")
+CONTEXT_NAMES = ("label_repeats", "label_loudness_rank", "loudness_rank", "brightness_rank",
+                 "loudness_db")
 _DB_SCALE = 6.0
+_UPPER_BANDS = 64  # the upper half of the 128 mel bands
 
 
-def _frame_power(analysis: Analysis) -> np.ndarray:
-    """Per-frame mean power of the log-mel ``[T]`` (linear)."""
+def _frame_power(analysis: Analysis, low_band: int = 0) -> np.ndarray:
+    """Per-frame mean power of the log-mel bands from ``low_band`` up ``[T]`` (linear)."""
     if analysis.log_mel_db is None:
         raise MusicDanceError(
             "this analysis has no log-mel (it was read from JSON); analyse the audio again",
             analysis.path,
         )
-    return np.mean(10.0 ** (np.asarray(analysis.log_mel_db, np.float64) / 10.0), axis=0)
+    bands = np.asarray(analysis.log_mel_db[low_band:], np.float64)
+    return np.mean(10.0 ** (bands / 10.0), axis=0)
 
 
 def _span_db(power: np.ndarray, fps: float, spans_s: np.ndarray) -> np.ndarray:
     """Mean power in dB of each ``(start_s, end_s)`` span ``[N, 2]`` -> ``[N]``."""
-    edges = np.clip(np.round(np.asarray(spans_s, float) * fps).astype(int), 0, len(power) - 1)
+    spans_s = np.asarray(spans_s, float).reshape(-1, 2)
+    edges = np.clip(np.round(spans_s * fps).astype(int), 0, len(power) - 1)
     cumulative = np.concatenate([[0.0], np.cumsum(power)])
     ends = np.maximum(edges[:, 1], edges[:, 0] + 1)
     mean = (cumulative[ends] - cumulative[edges[:, 0]]) / (ends - edges[:, 0])
     return 10.0 * np.log10(np.maximum(mean, 1e-12))
 
 
+def _rank(values: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """Share of ``among`` below each value (ties count half), ``[N]`` in [0, 1]."""
+    if not len(among):
+        return np.full(len(values), 0.5)
+    below = (among[None, :] < values[:, None] - 1e-9).mean(axis=1)
+    tied = (np.abs(among[None, :] - values[:, None]) <= 1e-9).mean(axis=1)
+    return below + 0.5 * tied
+
+
 def slot_context(analysis: Analysis, slots: list[Slot]) -> np.ndarray:
-    """``[N, len(CONTEXT_NAMES)]`` float32: each slot's place in the song (module docs)."""
+    """``[N, len(CONTEXT_NAMES)]`` float32: each slot's place in the song (module docs); each
+    slot's numbers depend on the song's analysis and that slot alone."""
     out = np.zeros((len(slots), len(CONTEXT_NAMES)), np.float32)
     if not slots:
         return out
-    power = _frame_power(analysis)
     fps = analysis.fps
+    power, upper = _frame_power(analysis), _frame_power(analysis, _UPPER_BANDS)
     song_db = 10.0 * np.log10(max(float(power.mean()), 1e-12))
     sections = analysis.sections
     labels = [s.label for s in sections]
@@ -74,11 +87,14 @@ def slot_context(analysis: Analysis, slots: list[Slot]) -> np.ndarray:
         linear = 10.0 ** (section_db[rows] / 10.0)
         label_db[label] = 10.0 * np.log10(np.sum(linear * lengths) / max(lengths.sum(), 1e-9))
     ordered = sorted(label_db, key=label_db.get)
-    rank = {label: k / max(len(ordered) - 1, 1) for k, label in enumerate(ordered)}
+    label_rank = {label: k / max(len(ordered) - 1, 1) for k, label in enumerate(ordered)}
+    parts = analysis.phrases or sections  # the song cut as its slots are
+    part_spans = np.array([[p.start_s, p.end_s] for p in parts])
     spans = np.array([[s.start_s, s.end_s] for s in slots])
+    slot_db = _span_db(power, fps, spans)
     out[:, 0] = [repeats.get(s.section_label, 1) / most for s in slots]
-    out[:, 1] = [(label_db.get(s.section_label, song_db) - song_db) / _DB_SCALE for s in slots]
-    out[:, 2] = [rank.get(s.section_label, 0.5) for s in slots]
-    out[:, 3] = (_span_db(power, fps, spans) - song_db) / _DB_SCALE
-    out[:, 4] = spans.mean(axis=1) / max(float(analysis.duration_s), 1e-9)
+    out[:, 1] = [label_rank.get(s.section_label, 0.5) for s in slots]
+    out[:, 2] = _rank(slot_db, _span_db(power, fps, part_spans))
+    out[:, 3] = _rank(_span_db(upper, fps, spans), _span_db(upper, fps, part_spans))
+    out[:, 4] = (slot_db - song_db) / _DB_SCALE
     return out

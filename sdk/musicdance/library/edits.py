@@ -168,7 +168,8 @@ def edit_inputs(library: PhraseLibrary, digests: list[str]) -> dict[str, np.ndar
 
 
 def summarise_edits(edits: list[Edit]) -> dict:
-    """Counts per user, style and song, the share with a stored model input, first/last time."""
+    """Counts per user, style and song, how many have a stored model input and a slot context,
+    first/last time."""
 
     def count(values) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -179,6 +180,7 @@ def summarise_edits(edits: list[Edit]) -> dict:
     return {
         "edits": len(edits),
         "with_model_input": sum(e.input_sha256 is not None for e in edits),
+        "with_slot_context": sum(e.slot_context is not None for e in edits),
         "users": count(e.user for e in edits),
         "styles": count(e.style for e in edits),
         "songs": len({e.song_id for e in edits}),

@@ -13,11 +13,12 @@ encoder E is frozen and only the predictor T learns, with two changes for a few 
   started (a decoupled L2 pull, "L2-SP"), which keeps what T knew where the edits say nothing;
 - a context head learns beside T (``context=True``, the default): a ``[K, C]`` matrix whose
   product with the slot's place in the song's structure (``Edit.slot_context``,
-  :mod:`musicdance.choreo.context`: label repeats, loudness against the song's mean,
-  position) is added to T's logits. One slot's log-mel does not tell a chorus from a verse
-  across songs; this says which part of the song the slot is in. It starts at zero, is pulled
-  back towards zero like T, and ships in the bundle as ``context_head.npy``; edits recorded
-  without a context (before schema version 4) read as zeros.
+  :mod:`musicdance.choreo.context`: section label repeats, how loud the slot and its
+  label are within the song) is added to T's logits. One slot's log-mel does not tell a
+  chorus from a verse across songs; this says which part of the song the slot is in. It
+  starts at zero, learns at ten times T's rate without the pull back, and ships in the bundle
+  as ``context_head.npy``; edits recorded without a context (before schema version 4) read
+  as zeros.
 
 The result is a checkpoint (stage ``finetune``, settings ``labels: edits``) and, through
 :func:`musicdance.train.bundle_export.export_bundle`, a new bundle carrying the starting
@@ -62,6 +63,8 @@ __all__ = [
 ]
 
 _TRAINED = ("encoder.", "predictor.")
+#: The context head's learning rate over T's: it starts from zero and has a few hundred steps.
+HEAD_LR_SCALE = 10.0
 
 
 def networks_from_bundle(path) -> tuple[Networks, np.ndarray]:
@@ -219,10 +222,14 @@ def fit_predictor(
     """Train T on embeddings ``u [N, D]`` with class ``labels [N]`` chosen among ``allowed
     [N, K]`` (masked cross-entropy, Adam, the decoupled pull back by ``anchor`` after each
     step); with a context ``head`` (``[C] -> [K]``, no bias) and ``context [N, C]`` the head
-    learns beside T. Returns the top-1 on them before and after, and the loss per epoch."""
-    params = list(predictor.parameters()) + ([] if head is None else list(head.parameters()))
+    learns beside T, at ``HEAD_LR_SCALE`` times the rate and without the pull back. Returns
+    the top-1 on them before and after, and the loss per epoch."""
+    params = list(predictor.parameters())
     start_weights = [p.detach().clone() for p in params]
-    optimizer = torch.optim.Adam(params, lr=lr, foreach=True)
+    groups = [{"params": params, "lr": lr}]
+    if head is not None:  # starts at zero, learns faster and is not pulled back
+        groups.append({"params": list(head.parameters()), "lr": lr * HEAD_LR_SCALE})
+    optimizer = torch.optim.Adam(groups, lr=lr, foreach=True)
     generator = torch.Generator().manual_seed(int(seed))
     before = _top1(predictor, u, labels, allowed, head, context)
     history = []
