@@ -122,7 +122,8 @@ def character_mapping(path: str | os.PathLike[str]) -> dict:
     shape, as for imported BVH rigs.
 
     Returns ``{"joints": {canonical: glTF node index}, "names": {canonical: node name},
-    "methods", "convention", "parents": {canonical: canonical parent}, "unmapped_canonical"}``;
+    "methods", "convention", "parents": {canonical: nearest matched canonical ancestor},
+    "unmapped_canonical"}``;
     raises ``MusicDanceError`` naming the file when it has no skin or no humanoid in it.
     """
     from musicdance.io.gltf_reader import read_gltf_skeleton
@@ -140,14 +141,19 @@ def character_mapping(path: str | os.PathLike[str]) -> dict:
             path,
         )
     canonical = canonical_skeleton()
-    parent_of = {n: (canonical.names[p] if p >= 0 else None)
-                 for n, p in zip(canonical.names, canonical.parents, strict=True)}  # fmt: skip
+
+    def mapped_parent(name: str) -> str | None:  # the nearest matched canonical ancestor
+        j = canonical.parents[canonical.index(name)]
+        while j >= 0 and canonical.names[j] not in found:
+            j = canonical.parents[j]
+        return canonical.names[j] if j >= 0 else None
+
     return {
         "joints": {c: nodes[skeleton.index(s)] for c, s in found.items()},
         "names": dict(found),
         "methods": dict(mapping.methods),
         "convention": mapping.convention,
-        "parents": {c: parent_of[c] for c in found},
+        "parents": {c: mapped_parent(c) for c in found},
         "unmapped_canonical": list(mapping.unmapped_canonical),
     }
 
