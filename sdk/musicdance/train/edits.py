@@ -64,7 +64,7 @@ __all__ = [
 
 _TRAINED = ("encoder.", "predictor.")
 #: The context head's learning rate over T's: it starts from zero and has a few hundred steps.
-HEAD_LR_SCALE = 10.0
+HEAD_LR_SCALE = 50.0
 
 
 def networks_from_bundle(path) -> tuple[Networks, np.ndarray]:

@@ -67,6 +67,7 @@ export class Player {
     this.warmMaterial = material; // kept: disposing it would release the compiled program
     this.warmed = this.renderer.compileAsync(this.scene, this.camera).then(() => {
       this.scene.remove(mesh);
+      geometry.dispose();
       this.warmTimes = { shaders_ready_ms: performance.now() };
     });
   }
