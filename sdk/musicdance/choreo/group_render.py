@@ -37,6 +37,7 @@ from musicdance.synthesis.contacts import (
     LEGS,
     carry_feet,
     carry_targets,
+    foot_clearance_m,
     mask_runs,
     move_feet,
 )
@@ -285,12 +286,18 @@ def _placed(anchored, keys, spots: np.ndarray, fps: float, plant: bool) -> list[
     # each slice is planned on its own (its runs, its plants), then one IK pass for all
     part = concatenate(parts)
     positions, rotations = part.global_transforms()
+    clearances = [foot_clearance_m(positions, part.skeleton, foot) for _, _, foot in LEGS]
     targets, weights, at = [], [], 0
-    for piece, c in zip(parts, contacts, strict=True):
+    for piece, c, (d, first, stop) in zip(parts, contacts, slices, strict=True):
         span = slice(at, at + piece.num_frames)
         at += piece.num_frames
-        sides = [carry_targets(positions[span, part.skeleton.index(foot)], c[:, side], fps,
-                               side=side) for side, (_, _, foot) in enumerate(LEGS)]  # fmt: skip
+        sides = []
+        for side, (_, _, foot) in enumerate(LEGS):
+            sides.append(carry_targets(
+                positions[span, part.skeleton.index(foot)], c[:, side], fps, side=side,
+                clearance_m=clearances[side][span], settle=False,
+                drift_m=spots[d, first:stop], hold_ends=True,
+            ))  # fmt: skip
         targets.append(np.stack([t for t, _, _ in sides], 1))
         weights.append(np.stack([w for _, w, _ in sides], 1).astype(float))
     moved = move_feet(part, np.concatenate(targets), np.concatenate(weights),

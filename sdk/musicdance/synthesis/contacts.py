@@ -49,17 +49,25 @@ POLE_SMOOTH_FRAMES = 2.0
 #: Length (m) of the foot-forward hint added to the knee's own bend direction: it decides the
 #: bend only when the knee's offset from the hip-ankle line is shorter than a few cm.
 POLE_HINT_M = 0.03
-#: ``carry_feet``: slide (m) one plant may carry before the foot steps again; an added step is
-#: ``STEP_S`` off the floor and ``LIFT_M`` high at its middle; corrections below
-#: ``CARRY_TOLERANCE_M`` are left alone.
-STEP_M = 0.25
+#: ``carry_feet``: slide (m) one plant may carry before the foot steps again (a planted leg
+#: then reaches at most half of it either way); an added step is ``STEP_S`` off the floor and
+#: ``LIFT_M`` high at its middle (its middle frames above ``AIR_FREE_M``, where moving the foot
+#: cannot read as sliding); corrections below ``CARRY_TOLERANCE_M`` are left alone.
+STEP_M = 0.15
 STEP_S = 0.17
-LIFT_M = 0.06
+LIFT_M = 0.08
 CARRY_TOLERANCE_M = 1e-4
 #: A foot that rises less than this (m) between two contacts has not left the floor.
 RISE_M = 0.02
-#: Height (m) above both plants above which a foot in the air is surely off the floor.
+#: Height (m) above both plants above which a foot in the air is surely off the floor, and the
+#: fewest frames it must spend there for a gap to carry a correction (a quick low step).
 AIR_FREE_M = 0.05
+MIN_AIR_FRAMES = 3
+#: A foot whose lowest point is within ``FLOOR_M`` of the floor (the contact detector's
+#: height) may be on it: up to ``LANDING_FRAMES`` such frames next to a plant join it (the
+#: landing and the lift-off are held, not slid).
+FLOOR_M = 0.05
+LANDING_FRAMES = 3
 
 
 def _blend_frames(blend_s: float, fps: float) -> int:
@@ -191,6 +199,13 @@ def knee_poles(
     return pole / np.maximum(np.linalg.norm(pole, axis=-1, keepdims=True), 1e-9)
 
 
+def foot_clearance_m(positions_m: np.ndarray, skeleton, foot: str) -> np.ndarray:
+    """``[T]`` height (m) of a foot's lowest point (its ankle or toes) above that point's floor
+    (its 2nd percentile over the frames, as the contact detector reads the floor)."""
+    points = positions_m[:, [skeleton.index(foot), skeleton.index(foot.replace("Foot", "Toes"))], 1]
+    return (points - np.percentile(points, 2, axis=0)).min(axis=1)
+
+
 def carry_targets(
     ankles_m: np.ndarray,
     contact: np.ndarray,
@@ -198,37 +213,54 @@ def carry_targets(
     *,
     side: int = 0,
     step_m: float = STEP_M,
+    clearance_m: np.ndarray | None = None,
+    settle: bool = True,
+    drift_m: np.ndarray | None = None,
+    hold_ends: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """When the floor under a motion drifts (the motion was moved or turned on the floor while
     its feet are down): where one ankle should be, ``[T, 3]``; where that differs from
     ``ankles_m [T, 3]`` (``[T]`` bool); and where the foot is planted then (``[T]`` bool, what
-    a second call on the carried motion reads as ``contact``). Each plant (a run of ``contact
-    [T]``) stays where the foot is half-way through it, so the leg reaches at most half the
-    plant's slide either way; a plant sliding further than ``step_m`` is split at every
-    ``step_m`` of slide (``side`` 1: half a step later, so the feet alternate) by an added
-    step, ``STEP_S`` off the floor and ``LIFT_M`` high at its middle; in the air the foot
-    follows its own path plus a correction going from where the last plant left it to where
-    the next one needs it, made while the foot is more than ``AIR_FREE_M`` above both (where
-    it cannot be sliding; a smoothstep over the gap when it never is, for three frames). A gap
-    in which the foot rises less than ``RISE_M`` is part of one plant, and a plant lasts while
-    the foot stays within ``RISE_M / 2`` of its height (lifting off, landing)."""
+    a second call on the carried motion reads as ``contact``).
+
+    Each plant (a run of ``contact [T]``) stays where the foot is half-way through it, so the
+    leg reaches at most half the plant's slide either way; a plant sliding further than
+    ``step_m`` is split at every ``step_m`` of slide (``side`` 1: half a step later, so the
+    feet alternate) by an added step, ``STEP_S`` off the floor and ``LIFT_M`` high at its
+    middle; in the air the foot follows its own path plus a correction going from where the
+    last plant left it to where the next one needs it, made while the foot is more than
+    ``AIR_FREE_M`` above both (where it cannot be sliding; a smoothstep over the gap when it
+    is there for fewer than ``MIN_AIR_FRAMES``).
+
+    clearance_m: ``[T]`` height of the foot's lowest point above the floor
+    (``foot_clearance_m``; default: the ankle's height): a heel lifted on planted toes has not
+    left the floor. A gap in which the foot rises less than ``RISE_M`` is part of one plant.
+    settle: a plant lasts while the foot stays within ``RISE_M / 2`` of its height (lifting
+    off, landing) and, with ``clearance_m``, takes in up to ``LANDING_FRAMES`` frames on
+    either side where the foot is within ``FLOOR_M`` of the floor.
+    drift_m: ``[T, 2]`` the floor's known drift (a spot's travel): a plant removes it (the
+    foot's own motion is kept), a quick low step (fewer than ``MIN_AIR_FRAMES`` frames above
+    ``AIR_FREE_M``) carries none of it (it joins the plants around it), and ``step_m`` counts
+    the drift. hold_ends: the first plant stays where it starts and the last where it ends,
+    so the ends of a slice of frames are left as they are."""
     frames = len(ankles_m)
     flat = ankles_m[:, [0, 2]]
-    slid = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(flat, axis=0), axis=1))])
+    along = flat if drift_m is None else np.asarray(drift_m, dtype=float)
+    slid = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(along, axis=0), axis=1))])
     gap = max(int(round(STEP_S * fps)), 2)
     bump = LIFT_M * np.sin(np.pi * np.arange(1, gap + 1) / (gap + 1))
     plants = np.asarray(contact, dtype=bool).copy()
-    heights = ankles_m[:, 1]
+    heights = ankles_m[:, 1] if clearance_m is None else clearance_m
     runs = mask_runs(plants)
     for (_, b), (a, _) in zip(runs, runs[1:], strict=False):
-        if heights[b:a].max() - max(heights[b - 1], heights[a]) < RISE_M:
-            plants[b:a] = True  # the foot never left the floor: one plant
-    for a, b in mask_runs(plants):  # a plant lasts while the foot is still on the floor
-        low = heights - heights[b - 1] < RISE_M / 2
-        stop = b + int(np.argmin(np.append(low[b:], False)))
-        low = heights - heights[a] < RISE_M / 2
-        start = a - int(np.argmin(np.append(low[:a][::-1], False)))
-        plants[start:stop] = True
+        above = heights[b:a] - max(heights[b - 1], heights[a])
+        if drift_m is not None:
+            joined = np.count_nonzero(above > AIR_FREE_M) < MIN_AIR_FRAMES
+        else:
+            joined = above.max() < RISE_M
+        plants[b:a] |= joined  # the foot never left the floor (or too briefly to step)
+    if settle:
+        plants = _settled(plants, heights, clearance_m is not None)
     lift = np.zeros(frames)
     phase = side * step_m / 2
     for a, b in mask_runs(plants):
@@ -242,14 +274,17 @@ def carry_targets(
             plants[lo : lo + gap] = False
             lift[lo : lo + gap] = bump
     runs = mask_runs(plants)
+    held = [(a + b - 1) // 2 for a, b in runs]
+    if hold_ends and runs:
+        held[0], held[-1] = runs[0][0], runs[-1][1] - 1
     correction = np.zeros((frames, 2))
-    pins = [flat[(a + b - 1) // 2] for a, b in runs]
-    for (a, b), pin in zip(runs, pins, strict=True):
-        correction[a:b] = pin - flat[a:b]
+    for (a, b), at in zip(runs, held, strict=True):
+        correction[a:b] = along[at] - along[a:b]
     for (_, b), (a, _) in zip(runs, runs[1:], strict=False):
         share = _smoothstep(np.arange(1, a - b + 1) / (a - b + 1.0))
-        up = np.maximum(heights[b:a] - max(heights[b - 1], heights[a]) - AIR_FREE_M, 0.0)
-        if np.count_nonzero(up) >= 3:  # made where the foot is off the floor (not sliding)
+        base = max(heights[b - 1], heights[a])
+        up = np.maximum(heights[b:a] + lift[b:a] - base - AIR_FREE_M, 0.0)
+        if np.count_nonzero(up) >= MIN_AIR_FRAMES:  # made where the foot is off the floor
             share = np.cumsum(up) / up.sum()
         share = share[:, None]
         correction[b:a] = (1 - share) * correction[b - 1] + share * correction[a]
@@ -260,21 +295,51 @@ def carry_targets(
     return target, moved, plants
 
 
+def _settled(plants: np.ndarray, heights: np.ndarray, above_floor: bool) -> np.ndarray:
+    """``plants [T]`` lasting while the foot stays within ``RISE_M / 2`` of its height at the
+    plant's ends, then (``above_floor``: ``heights`` are clearances) taking in up to
+    ``LANDING_FRAMES`` free frames on either side where the foot is within ``FLOOR_M``."""
+    plants = plants.copy()
+    for a, b in mask_runs(plants):
+        still = heights - heights[b - 1] < RISE_M / 2
+        stop = b + int(np.argmin(np.append(still[b:], False)))
+        still = heights - heights[a] < RISE_M / 2
+        start = a - int(np.argmin(np.append(still[:a][::-1], False)))
+        plants[start:stop] = True
+    if not above_floor:
+        return plants
+    low = heights < FLOOR_M
+    grown = plants.copy()
+    for a, b in mask_runs(plants):
+        for frame in range(a - 1, max(a - 1 - LANDING_FRAMES, -1), -1):
+            if not low[frame] or plants[frame]:
+                break
+            grown[frame] = True
+        for frame in range(b, min(b + LANDING_FRAMES, len(plants))):
+            if not low[frame] or plants[frame]:
+                break
+            grown[frame] = True
+    return grown
+
+
 def carry_feet(
     motion: Motion,
     contacts: np.ndarray,
     *,
     transforms: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[Motion, np.ndarray]:
-    """``motion`` with its feet carried by steps over a drifting floor (``carry_targets``,
-    legs solved with IK): the way to plant feet when the motion was moved or turned on the
-    floor after it was made; and its plants ``[T, 2]`` afterwards. contacts: ``[T, 2]``."""
+    """``motion`` with its feet carried by steps over a drifting floor (``carry_targets`` on
+    each foot's clearance, legs solved with IK): the way to plant feet when the motion was
+    moved or turned on the floor after it was made; and its plants ``[T, 2]`` afterwards.
+    contacts: ``[T, 2]``."""
     skeleton = motion.skeleton
     positions, rotations = motion.global_transforms() if transforms is None else transforms
     targets, weights, plants = [], [], []
     for side, (_, _, foot) in enumerate(LEGS):
-        ankles = positions[:, skeleton.index(foot)]
-        target, moved, planted = carry_targets(ankles, contacts[:, side], motion.fps, side=side)
+        target, moved, planted = carry_targets(
+            positions[:, skeleton.index(foot)], contacts[:, side], motion.fps, side=side,
+            clearance_m=foot_clearance_m(positions, skeleton, foot),
+        )  # fmt: skip
         targets.append(target)
         weights.append(moved.astype(float))
         plants.append(planted)
