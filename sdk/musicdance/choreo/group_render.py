@@ -37,7 +37,7 @@ from musicdance.synthesis.contacts import (
     LEGS,
     carry_feet,
     carry_targets,
-    foot_clearance_m,
+    foot_on_floor,
     mask_runs,
     move_feet,
 )
@@ -286,7 +286,7 @@ def _placed(anchored, keys, spots: np.ndarray, fps: float, plant: bool) -> list[
     # each slice is planned on its own (its runs, its plants), then one IK pass for all
     part = concatenate(parts)
     positions, rotations = part.global_transforms()
-    clearances = [foot_clearance_m(positions, part.skeleton, foot) for _, _, foot in LEGS]
+    clearances = [foot_on_floor(positions, part.skeleton, foot, fps)[0] for _, _, foot in LEGS]
     targets, weights, at = [], [], 0
     for piece, c, (d, first, stop) in zip(parts, contacts, slices, strict=True):
         span = slice(at, at + piece.num_frames)

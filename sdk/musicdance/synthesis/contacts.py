@@ -49,12 +49,16 @@ POLE_SMOOTH_FRAMES = 2.0
 #: Length (m) of the foot-forward hint added to the knee's own bend direction: it decides the
 #: bend only when the knee's offset from the hip-ankle line is shorter than a few cm.
 POLE_HINT_M = 0.03
-#: ``carry_feet``: slide (m) one plant may carry before the foot steps again (a planted leg
-#: then reaches at most half of it either way); an added step is ``STEP_S`` off the floor and
-#: ``LIFT_M`` high at its middle (its middle frames above ``AIR_FREE_M``, where moving the foot
-#: cannot read as sliding); corrections below ``CARRY_TOLERANCE_M`` are left alone.
+#: ``carry_feet``: drift (m) one plant may carry before the foot steps again (a planted leg
+#: then reaches at most half of it either way): ``STEP_M``, or what the floor drifts in
+#: ``STRIDE_S`` when it drifts faster, at most ``MAX_STEP_M`` (longer steps, not more of them,
+#: for a faster walk); an added step is ``STEP_S`` off the floor and ``LIFT_M`` high at its
+#: middle (its middle frames above ``AIR_FREE_M``, where moving the foot cannot read as
+#: sliding); corrections below ``CARRY_TOLERANCE_M`` are left alone.
 STEP_M = 0.15
-STEP_S = 0.17
+STRIDE_S = 0.4
+MAX_STEP_M = 0.6
+STEP_S = 0.27
 LIFT_M = 0.08
 CARRY_TOLERANCE_M = 1e-4
 #: A foot that rises less than this (m) between two contacts has not left the floor.
@@ -63,10 +67,12 @@ RISE_M = 0.02
 #: fewest frames it must spend there for a gap to carry a correction (a quick low step).
 AIR_FREE_M = 0.05
 MIN_AIR_FRAMES = 3
-#: A foot whose lowest point is within ``FLOOR_M`` of the floor (the contact detector's
-#: height) may be on it: up to ``LANDING_FRAMES`` such frames next to a plant join it (the
-#: landing and the lift-off are held, not slid).
+#: A foot with a point within ``FLOOR_M`` of the floor and slower than ``TOUCH_MPS`` touches
+#: it (the contact detector's reading): up to ``LANDING_FRAMES`` such frames next to a plant
+#: join it (the landing and the lift-off are held, not slid), leaving ``MIN_AIR_FRAMES`` of
+#: the gap free.
 FLOOR_M = 0.05
+TOUCH_MPS = 0.3
 LANDING_FRAMES = 3
 
 
@@ -199,11 +205,18 @@ def knee_poles(
     return pole / np.maximum(np.linalg.norm(pole, axis=-1, keepdims=True), 1e-9)
 
 
-def foot_clearance_m(positions_m: np.ndarray, skeleton, foot: str) -> np.ndarray:
-    """``[T]`` height (m) of a foot's lowest point (its ankle or toes) above that point's floor
-    (its 2nd percentile over the frames, as the contact detector reads the floor)."""
-    points = positions_m[:, [skeleton.index(foot), skeleton.index(foot.replace("Foot", "Toes"))], 1]
-    return (points - np.percentile(points, 2, axis=0)).min(axis=1)
+def foot_on_floor(
+    positions_m: np.ndarray, skeleton, foot: str, fps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A foot's clearance ``[T]``: the height (m) of its lowest point (ankle or toes) above
+    that point's floor (its 2nd percentile over the frames); and where it touches ``[T]``: a
+    point within ``FLOOR_M`` of its floor and slower than ``TOUCH_MPS`` (what the contact
+    detector reads as touching)."""
+    index = [skeleton.index(foot), skeleton.index(foot.replace("Foot", "Toes"))]
+    heights = positions_m[:, index, 1] - np.percentile(positions_m[:, index, 1], 2, axis=0)
+    speeds = np.linalg.norm(np.gradient(positions_m[:, index], axis=0), axis=-1) * fps
+    touching = np.any((heights < FLOOR_M) & (speeds < TOUCH_MPS), axis=1)
+    return heights.min(axis=1), touching
 
 
 def carry_targets(
@@ -214,6 +227,7 @@ def carry_targets(
     side: int = 0,
     step_m: float = STEP_M,
     clearance_m: np.ndarray | None = None,
+    touching: np.ndarray | None = None,
     settle: bool = True,
     drift_m: np.ndarray | None = None,
     hold_ends: bool = False,
@@ -224,20 +238,21 @@ def carry_targets(
     a second call on the carried motion reads as ``contact``).
 
     Each plant (a run of ``contact [T]``) stays where the foot is half-way through it, so the
-    leg reaches at most half the plant's slide either way; a plant sliding further than
-    ``step_m`` is split at every ``step_m`` of slide (``side`` 1: half a step later, so the
-    feet alternate) by an added step, ``STEP_S`` off the floor and ``LIFT_M`` high at its
+    leg reaches at most half the plant's slide either way; a plant sliding further than a
+    step (``step_m``, longer where the floor drifts faster: ``STRIDE_S``, ``MAX_STEP_M``) is
+    split at every step of slide (``side`` 1: half a step later, so the feet alternate) by an
+    added step, ``STEP_S`` off the floor and ``LIFT_M`` high at its
     middle; in the air the foot follows its own path plus a correction going from where the
     last plant left it to where the next one needs it, made while the foot is more than
     ``AIR_FREE_M`` above both (where it cannot be sliding; a smoothstep over the gap when it
     is there for fewer than ``MIN_AIR_FRAMES``).
 
     clearance_m: ``[T]`` height of the foot's lowest point above the floor
-    (``foot_clearance_m``; default: the ankle's height): a heel lifted on planted toes has not
+    (``foot_on_floor``; default: the ankle's height): a heel lifted on planted toes has not
     left the floor. A gap in which the foot rises less than ``RISE_M`` is part of one plant.
     settle: a plant lasts while the foot stays within ``RISE_M / 2`` of its height (lifting
-    off, landing) and, with ``clearance_m``, takes in up to ``LANDING_FRAMES`` frames on
-    either side where the foot is within ``FLOOR_M`` of the floor.
+    off, landing) and takes in up to ``LANDING_FRAMES`` frames on either side where the foot
+    is ``touching [T]`` (``foot_on_floor``), leaving ``MIN_AIR_FRAMES`` of each gap free.
     drift_m: ``[T, 2]`` the floor's known drift (a spot's travel): a plant removes it (the
     foot's own motion is kept), a quick low step (fewer than ``MIN_AIR_FRAMES`` frames above
     ``AIR_FREE_M``) carries none of it (it joins the plants around it), and ``step_m`` counts
@@ -246,7 +261,9 @@ def carry_targets(
     frames = len(ankles_m)
     flat = ankles_m[:, [0, 2]]
     along = flat if drift_m is None else np.asarray(drift_m, dtype=float)
-    slid = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(along, axis=0), axis=1))])
+    speed = np.linalg.norm(np.diff(along, axis=0), axis=1)  # m per frame
+    stride = np.clip(speed * fps * STRIDE_S, step_m, MAX_STEP_M)  # longer steps when faster
+    slid = np.concatenate([[0.0], np.cumsum(speed / stride)])  # in steps
     gap = max(int(round(STEP_S * fps)), 2)
     bump = LIFT_M * np.sin(np.pi * np.arange(1, gap + 1) / (gap + 1))
     plants = np.asarray(contact, dtype=bool).copy()
@@ -260,14 +277,14 @@ def carry_targets(
             joined = above.max() < RISE_M
         plants[b:a] |= joined  # the foot never left the floor (or too briefly to step)
     if settle:
-        plants = _settled(plants, heights, clearance_m is not None)
+        plants = _settled(plants, heights, touching)
     lift = np.zeros(frames)
-    phase = side * step_m / 2
+    phase = side / 2
     for a, b in mask_runs(plants):
-        if slid[b - 1] - slid[a] <= step_m:
+        if slid[b - 1] - slid[a] <= 1.0:
             continue
-        first = math.ceil((slid[a] - phase) / step_m)
-        for mark in np.arange(first, math.floor((slid[b - 1] - phase) / step_m) + 1) * step_m:
+        first = math.ceil(slid[a] - phase)
+        for mark in np.arange(first, math.floor(slid[b - 1] - phase) + 1):
             lo = min(max(int(np.searchsorted(slid, mark + phase)) - gap // 2, a + 1), b - 1 - gap)
             if lo <= a or not plants[lo - 1]:
                 continue  # too short a plant for a step, or the step before is too close
@@ -295,10 +312,10 @@ def carry_targets(
     return target, moved, plants
 
 
-def _settled(plants: np.ndarray, heights: np.ndarray, above_floor: bool) -> np.ndarray:
+def _settled(plants: np.ndarray, heights: np.ndarray, touching: np.ndarray | None) -> np.ndarray:
     """``plants [T]`` lasting while the foot stays within ``RISE_M / 2`` of its height at the
-    plant's ends, then (``above_floor``: ``heights`` are clearances) taking in up to
-    ``LANDING_FRAMES`` free frames on either side where the foot is within ``FLOOR_M``."""
+    plant's ends, then taking in up to ``LANDING_FRAMES`` frames on either side where the foot
+    is ``touching [T]``, leaving at least ``MIN_AIR_FRAMES`` of each gap free."""
     plants = plants.copy()
     for a, b in mask_runs(plants):
         still = heights - heights[b - 1] < RISE_M / 2
@@ -306,20 +323,31 @@ def _settled(plants: np.ndarray, heights: np.ndarray, above_floor: bool) -> np.n
         still = heights - heights[a] < RISE_M / 2
         start = a - int(np.argmin(np.append(still[:a][::-1], False)))
         plants[start:stop] = True
-    if not above_floor:
+    if touching is None:
         return plants
-    low = heights < FLOOR_M
+    return _landings(plants, touching)
+
+
+def _landings(plants: np.ndarray, touching: np.ndarray) -> np.ndarray:
+    """``plants [T]`` taking in up to ``LANDING_FRAMES`` frames on either side where the foot
+    is ``touching [T]``, leaving at least ``MIN_AIR_FRAMES`` of each gap free."""
     grown = plants.copy()
-    for a, b in mask_runs(plants):
-        for frame in range(a - 1, max(a - 1 - LANDING_FRAMES, -1), -1):
-            if not low[frame] or plants[frame]:
-                break
-            grown[frame] = True
-        for frame in range(b, min(b + LANDING_FRAMES, len(plants))):
-            if not low[frame] or plants[frame]:
-                break
-            grown[frame] = True
+    for b, a in mask_runs(~plants):  # each gap [b, a): lift-off after b, landing before a
+        spare = a - b - (MIN_AIR_FRAMES if 0 < b and a < len(plants) else 0)
+        off = 0 if b == 0 else _leading(touching[b:a], min(LANDING_FRAMES, spare))
+        on = 0 if a == len(plants) else _leading(touching[b:a][::-1], min(LANDING_FRAMES,
+                                                                          spare - off))  # fmt: skip
+        grown[b : b + off] = True
+        grown[a - on : a] = True
     return grown
+
+
+def _leading(mask: np.ndarray, most: int) -> int:
+    """How many of the first ``most`` entries of ``mask`` are True before the first False."""
+    if most <= 0:
+        return 0
+    head = mask[:most]
+    return int(np.argmin(np.append(head, False)))
 
 
 def carry_feet(
@@ -336,9 +364,10 @@ def carry_feet(
     positions, rotations = motion.global_transforms() if transforms is None else transforms
     targets, weights, plants = [], [], []
     for side, (_, _, foot) in enumerate(LEGS):
+        clearance, touching = foot_on_floor(positions, skeleton, foot, motion.fps)
         target, moved, planted = carry_targets(
             positions[:, skeleton.index(foot)], contacts[:, side], motion.fps, side=side,
-            clearance_m=foot_clearance_m(positions, skeleton, foot),
+            clearance_m=clearance, touching=touching,
         )  # fmt: skip
         targets.append(target)
         weights.append(moved.astype(float))

@@ -1,0 +1,187 @@
+"""Per-dancer figures of a group against one dancer on the same song (issue 23: "per-dancer
+figures equal to the single-dancer targets"), judged by the worst dancer.
+
+For each case (a generated song and a formation) the song is choreographed for one dancer
+(``choreograph`` + ``render_dance``, what ``mdtool choreograph`` makes) and for ``--dancers``
+dancers (``choreograph_group`` + ``render_group``, what ``mdtool choreograph --dancers N``
+exports), both with the scorer ``mdtool choreograph`` picks (the default bundle when it was
+made for the library). Every dancer is measured by the code ``mdtool evaluate`` uses: foot
+skating (``foot_skating_cm_s``), BAS and its half-beat control (``beat_alignment``), the worst
+join ratio (``join_peaks`` at the render's cut times), and the fastest foot point (m/s, a
+check that carrying the feet snaps nothing). One JSON line per case: the single dancer's row,
+every dancer's row, the worst dancer's figures and whether each is met:
+
+- skating: worst dancer <= the single dancer's (``--skating-tolerance-cm-s`` more allowed);
+- worst join: worst dancer <= max(the single dancer's, 1.0) + ``--join-tolerance`` (a join
+  ratio below 1 means no join is the sharpest moment of the dance: the single-dancer target);
+- BAS: worst dancer >= the single dancer's - ``--bas-noise`` (the spread of one dancer's BAS
+  over seeds, printed by ``--bas-noise-seeds``), and above its own control.
+
+The last line sums the cases up.
+
+    python benchmarks/bench_group_dancers.py [--quick] [--dancers 8]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: (name, genre, bpm, seed, seconds, formations): the 4-minute song of ``bench_group.py`` in
+#: every formation, and two shorter songs of other genres.
+CASES = [
+    ("pop118-4min", "pop", 118.0, 42, 240.0, ("auto", "line", "grid", "v", "circle")),
+    ("hiphop95", "hiphop", 95.0, 7, 120.0, ("auto", "circle")),
+    ("house124", "house", 124.0, 3, 120.0, ("auto", "v")),
+]
+QUICK = [("pop118-4min", "pop", 118.0, 42, 240.0, ("auto",))]
+
+
+def dancer_figures(motion, beat_times_s, cut_times_s, span_s) -> dict:
+    """The figures ``mdtool evaluate`` gives one dancer, and its fastest foot point."""
+    from musicdance.evaluate.metrics import beat_alignment, foot_skating_cm_s, join_peaks
+    from musicdance.library.phrase import FOOT_POINTS
+    from musicdance.motion.analysis import joint_speeds_mps
+
+    bas = beat_alignment(motion, beat_times_s)
+    joins = join_peaks(motion, cut_times_s, span_s=span_s)
+    positions = motion.global_positions()
+    feet = [joint for points in FOOT_POINTS for joint in points]
+    return {
+        "skating_cm_s": round(foot_skating_cm_s(motion), 4),
+        "bas": round(float(bas["beat_align_score"]), 4),
+        "bas_control": round(float(bas["beat_align_score_control"]), 4),
+        "worst_join_ratio": round(float(joins.get("worst_ratio", 0.0)), 4),
+        "peak_foot_speed_mps": round(
+            float(joint_speeds_mps(positions[:, feet], motion.fps).max()), 2
+        ),  # fmt: skip
+    }
+
+
+def single(analysis, library, scorer, seed: int) -> dict:
+    """One dancer on the song: its figures."""
+    from musicdance.choreo.choreographer import choreograph
+    from musicdance.choreo.render import render_dance
+
+    timeline = choreograph(analysis, library, seed=seed, scorer=scorer)
+    rendered = render_dance(timeline, library)
+    span = (timeline.slots[0].start_s, timeline.slots[-1].end_s)
+    cuts = [j.time_s for j in rendered.joins]
+    return dancer_figures(rendered.motion, analysis.beat_times_s, cuts, span)
+
+
+def group_case(analysis, library, scorer, dancers: int, formation: str, seed: int) -> dict:
+    """Every dancer of a group on the song: figures, closest hips, CPU seconds."""
+    from musicdance.choreo.group import choreograph_group
+    from musicdance.choreo.group_render import render_group
+    from musicdance.choreo.render import cut_times
+
+    cpu0 = time.process_time()
+    group = choreograph_group(analysis, library, dancers, formation=formation, seed=seed,
+                              scorer=scorer)  # fmt: skip
+    rendered = render_group(group, library)
+    motions = rendered.motions()
+    cpu_s = time.process_time() - cpu0
+    cuts: dict = {}
+    rows = []
+    for d, motion in enumerate(motions):
+        key = group.render_key(d)
+        if key not in cuts:
+            cuts[key] = [j.time_s for j in cut_times(group.dancer_timeline(d), library)]
+        timeline = group.dancer_timeline(d)
+        span = (timeline.slots[0].start_s, timeline.slots[-1].end_s)
+        row = dancer_figures(motion, analysis.beat_times_s, cuts[key], span)
+        rows.append({"dancer": group.dancers[d].name, **row})
+    return {
+        "rows": rows,
+        "devices": sorted({s.device for s in group.sections}),
+        "closest_m": round(float(rendered.closest_m.min()), 4),
+        "frames_closer_than_0_6_m": rendered.frames_too_close,
+        "choreograph_render_place_cpu_s": round(cpu_s, 2),
+    }
+
+
+def judge(one: dict, rows: list[dict], args) -> dict:
+    """The worst dancer against the single dancer."""
+    worst = {
+        "skating_cm_s": max(r["skating_cm_s"] for r in rows),
+        "bas": min(r["bas"] for r in rows),
+        "bas_minus_control": min(r["bas"] - r["bas_control"] for r in rows),
+        "worst_join_ratio": max(r["worst_join_ratio"] for r in rows),
+        "peak_foot_speed_mps": max(r["peak_foot_speed_mps"] for r in rows),
+    }
+    met = {
+        "skating": worst["skating_cm_s"] <= one["skating_cm_s"] + args.skating_tolerance_cm_s,
+        "worst_join": worst["worst_join_ratio"]
+        <= max(one["worst_join_ratio"], 1.0) + args.join_tolerance,
+        "bas": worst["bas"] >= one["bas"] - args.bas_noise and worst["bas_minus_control"] > 0,
+    }
+    return {"worst": worst, "met": met}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dancers", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="the 4-minute song, auto only")
+    parser.add_argument("--skating-tolerance-cm-s", type=float, default=0.0)
+    parser.add_argument("--join-tolerance", type=float, default=0.0)
+    parser.add_argument("--bas-noise", type=float, default=0.05)
+    parser.add_argument("--bas-noise-seeds", type=int, default=0,
+                        help="also print one dancer's BAS over this many seeds")  # fmt: skip
+    args = parser.parse_args()
+    from musicdance.audio.analysis import analyze
+    from musicdance.audio.synth import synth_song, write_song
+    from musicdance.bundle import choose_bundle
+    from musicdance.choreo.group_render import MemoLibrary
+    from musicdance.choreo.onnx_scorer import scorer_for
+    from musicdance.library import open_library
+
+    phrases = open_library(REPO / "phrase_library")
+    library = MemoLibrary(phrases)
+    model, why_not = choose_bundle(phrases, None, use_default=True)
+    print(json.dumps({"scorer": "bundles/default" if model is not None else f"features "
+                      f"({why_not})", "dancers": args.dancers}), flush=True)  # fmt: skip
+    summary = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name, genre, bpm, seed, seconds, formations in QUICK if args.quick else CASES:
+            y, _ = synth_song(genre, bpm=bpm, seed=seed, duration_s=seconds)
+            analysis = analyze(write_song(Path(folder) / f"{name}.wav", y, sr_hz=22050))
+            scorer = scorer_for(model, analysis) if model is not None else None
+            one = single(analysis, library, scorer, args.seed)
+            if args.bas_noise_seeds:
+                spread = [single(analysis, library, scorer, s)["bas"]
+                          for s in range(args.bas_noise_seeds)]  # fmt: skip
+                print(json.dumps({"song": name, "single_dancer_bas_over_seeds": spread,
+                                  "spread": round(max(spread) - min(spread), 4)}),
+                      flush=True)  # fmt: skip
+            for formation in formations:
+                case = group_case(analysis, library, scorer, args.dancers, formation, args.seed)
+                verdict = judge(one, case["rows"], args)
+                row = {"song": name, "formation": formation, "single_dancer": one, **case,
+                       **verdict}  # fmt: skip
+                print(json.dumps(row), flush=True)
+                summary.append((name, formation, one, verdict))
+    print(json.dumps({"summary": [
+        {"case": f"{n}/{f}", "single_skating_cm_s": o["skating_cm_s"],
+         "worst_skating_cm_s": v["worst"]["skating_cm_s"],
+         "single_join": o["worst_join_ratio"], "worst_join": v["worst"]["worst_join_ratio"],
+         "single_bas": o["bas"], "worst_bas": v["worst"]["bas"], "met": v["met"]}
+        for n, f, o, v in summary],
+        "all_met": {k: all(v["met"][k] for *_, v in summary) for k in ("skating", "worst_join",
+                                                                        "bas")},
+    }), flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
