@@ -23,6 +23,7 @@ seed_range``: the worst dancer no worse than the single dancer's worst seed).
 The last line sums the cases up.
 
     python benchmarks/bench_group_dancers.py [--quick] [--dancers 8] [--single-seeds 3]
+        [--no-bundle] [--alone]
 """
 
 from __future__ import annotations
@@ -83,11 +84,14 @@ def single(analysis, library, scorer, seed: int) -> dict:
     return dancer_figures(rendered.motion, analysis.beat_times_s, cuts, span)
 
 
-def group_case(analysis, library, scorer, dancers: int, formation: str, seed: int) -> dict:
-    """Every dancer of a group on the song: figures, closest hips, CPU seconds."""
+def group_case(
+    analysis, library, scorer, dancers: int, formation: str, seed: int, alone: bool
+) -> dict:
+    """Every dancer of a group on the song: figures (with ``alone``, also those of its own
+    timeline danced alone), closest hips, CPU seconds."""
     from musicdance.choreo.group import choreograph_group
     from musicdance.choreo.group_render import render_group
-    from musicdance.choreo.render import cut_times
+    from musicdance.choreo.render import cut_times, render_dance
 
     cpu0 = time.process_time()
     group = choreograph_group(analysis, library, dancers, formation=formation, seed=seed,
@@ -96,6 +100,7 @@ def group_case(analysis, library, scorer, dancers: int, formation: str, seed: in
     motions = rendered.motions()
     cpu_s = time.process_time() - cpu0
     cuts: dict = {}
+    alone_rows: dict = {}
     rows = []
     for d, motion in enumerate(motions):
         key = group.render_key(d)
@@ -104,6 +109,12 @@ def group_case(analysis, library, scorer, dancers: int, formation: str, seed: in
         timeline = group.dancer_timeline(d)
         span = (timeline.slots[0].start_s, timeline.slots[-1].end_s)
         row = dancer_figures(motion, analysis.beat_times_s, cuts[key], span)
+        if alone:  # the same dancer's timeline danced alone: what the group changed
+            if key not in alone_rows:
+                solo = render_dance(timeline, library)
+                alone_rows[key] = dancer_figures(solo.motion, analysis.beat_times_s,
+                                                 [j.time_s for j in solo.joins], span)  # fmt: skip
+            row["alone"] = alone_rows[key]
         rows.append({"dancer": group.dancers[d].name, **row})
     return {
         "rows": rows,
@@ -145,6 +156,9 @@ def main() -> None:
     parser.add_argument("--dancers", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="the 4-minute song, auto only")
+    parser.add_argument("--no-bundle", action="store_true", help="the feature scorer")
+    parser.add_argument("--alone", action="store_true",
+                        help="also each dancer's own timeline danced alone")  # fmt: skip
     parser.add_argument("--skating-tolerance-cm-s", type=float, default=0.0)
     parser.add_argument("--join-tolerance", type=float, default=0.0)
     parser.add_argument("--bas-noise", type=float, default=0.05)
@@ -160,7 +174,7 @@ def main() -> None:
 
     phrases = open_library(REPO / "phrase_library")
     library = MemoLibrary(phrases)
-    model, why_not = choose_bundle(phrases, None, use_default=True)
+    model, why_not = choose_bundle(phrases, None, use_default=not args.no_bundle)
     print(json.dumps({"scorer": "bundles/default" if model is not None else f"features "
                       f"({why_not})", "dancers": args.dancers}), flush=True)  # fmt: skip
     summary = []
@@ -178,7 +192,8 @@ def main() -> None:
                     for key in ("skating_cm_s", "bas", "worst_join_ratio")}}),
                     flush=True)  # fmt: skip
             for formation in formations:
-                case = group_case(analysis, library, scorer, args.dancers, formation, args.seed)
+                case = group_case(analysis, library, scorer, args.dancers, formation, args.seed,
+                                  args.alone)  # fmt: skip
                 verdict = judge(one, case["rows"], args, seeds)
                 row = {"song": name, "formation": formation, "single_dancer": one, **case,
                        **verdict}  # fmt: skip
