@@ -279,13 +279,16 @@ def carry_targets(
     if settle:
         plants = _settled(plants, heights, touching)
     lift = np.zeros(frames)
-    phase = side / 2
-    for a, b in mask_runs(plants):
-        if slid[b - 1] - slid[a] <= 1.0:
-            continue
-        first = math.ceil(slid[a] - phase)
-        for mark in np.arange(first, math.floor(slid[b - 1] - phase) + 1):
-            lo = min(max(int(np.searchsorted(slid, mark + phase)) - gap // 2, a + 1), b - 1 - gap)
+    runs = mask_runs(plants)
+    for k, (a, b) in enumerate(runs):
+        marks = np.arange(math.ceil(slid[a] - side / 2), math.floor(slid[b - 1] - side / 2) + 1)
+        marks = marks + side / 2 if slid[b - 1] - slid[a] > 1.0 else marks[:0]
+        if hold_ends and k == 0:  # held where it starts: a step after half a step of drift
+            marks = np.arange(slid[a] + 0.5, slid[b - 1], 1.0)
+        elif hold_ends and k == len(runs) - 1:  # held where it ends: likewise before its end
+            marks = np.arange(slid[b - 1] - 0.5, slid[a], -1.0)[::-1]
+        for mark in marks:
+            lo = min(max(int(np.searchsorted(slid, mark)) - gap // 2, a + 1), b - 1 - gap)
             if lo <= a or not plants[lo - 1]:
                 continue  # too short a plant for a step, or the step before is too close
             plants[lo : lo + gap] = False
