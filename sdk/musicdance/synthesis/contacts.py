@@ -53,9 +53,9 @@ POLE_HINT_M = 0.03
 #: then reaches at most half of it either way): ``STEP_M``, or what the floor drifts in
 #: ``STRIDE_S`` when it drifts faster, at most ``MAX_STEP_M`` (longer steps, not more of them,
 #: for a faster walk); an added step is ``STEP_S`` off the floor and ``LIFT_M`` high at its
-#: middle (a squared sine: lifted and set down gently, its middle frames above ``AIR_FREE_M``,
-#: where moving the foot cannot read as sliding); corrections below ``CARRY_TOLERANCE_M`` are
-#: left alone.
+#: middle (a sine to the power 1.5: lifted and set down gently, its middle frames above
+#: ``AIR_FREE_M``, where moving the foot cannot read as sliding); corrections below
+#: ``CARRY_TOLERANCE_M`` are left alone.
 STEP_M = 0.15
 STRIDE_S = 0.4
 MAX_STEP_M = 0.6
@@ -266,7 +266,7 @@ def carry_targets(
     stride = np.clip(speed * fps * STRIDE_S, step_m, MAX_STEP_M)  # longer steps when faster
     slid = np.concatenate([[0.0], np.cumsum(speed / stride)])  # in steps
     gap = max(int(round(STEP_S * fps)), 2)
-    bump = LIFT_M * np.sin(np.pi * np.arange(1, gap + 1) / (gap + 1)) ** 2  # eased off the floor
+    bump = LIFT_M * np.sin(np.pi * np.arange(1, gap + 1) / (gap + 1)) ** 1.5  # eased off the floor
     plants = np.asarray(contact, dtype=bool).copy()
     heights = ankles_m[:, 1] if clearance_m is None else clearance_m
     runs = mask_runs(plants)
