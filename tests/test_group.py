@@ -253,7 +253,7 @@ def test_travel_is_carried_by_steps_not_slides(analysis, rendered, group, librar
     """Issue 23, per-dancer figures equal to one dancer's: every dancer's foot skating over
     the whole song is at most the same song danced by one dancer (same seed and scorer; 0.017
     cm/s here, 0.007-0.017 over three seeds) and at most its own timeline rendered alone,
-    within 0.005 cm/s (the dancers: 0.002-0.014; before the travel read the feet's lowest
+    within 0.005 cm/s (the dancers: 0.002-0.012; before the travel read the feet's lowest
     point and the known travel, 0.028-0.095; the slice re-pinning before that 0.18-0.44)."""
     from musicdance.choreo.choreographer import choreograph
     from musicdance.evaluate.metrics import foot_skating_cm_s
