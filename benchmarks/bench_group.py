@@ -16,7 +16,7 @@
    (``mdtool choreograph``) and against each dancer's own timeline rendered alone (target:
    each dancer no worse than the single dancer).
 
-    python benchmarks/bench_group.py [--skip-cold] [--only-skating]
+    python benchmarks/bench_group.py [--skip-cold] [--only-skating] [--only-cold]
 """
 
 from __future__ import annotations
@@ -186,6 +186,8 @@ def main() -> None:
     parser.add_argument("--skip-cold", action="store_true")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--only-skating", action="store_true")
+    parser.add_argument("--only-cold", action="store_true",
+                        help="only 1 against 8 dancers cold (wall and CPU seconds)")  # fmt: skip
     args = parser.parse_args()
     from musicdance.audio.synth import synth_song, write_song
 
@@ -200,6 +202,8 @@ def main() -> None:
         if not args.skip_cold:
             report["cold"] = cold(song, tmp, args.repeats)
             print(json.dumps({"cold": report["cold"]}), flush=True)
+            if args.only_cold:
+                return
         crowd = warm_crowd(song, 100)
         sampler = crowd.pop("sampler")
         report["warm_crowd"] = crowd

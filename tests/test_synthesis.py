@@ -326,3 +326,53 @@ def test_carry_targets_plant_each_step_where_the_floor_has_brought_it_half_way()
     target, changed, planted = carry_targets(still, contact, fps)
     assert not changed.any() and np.array_equal(target, still)
     assert np.array_equal(planted, contact)
+
+
+def test_carry_targets_hold_a_heel_raised_on_planted_toes():
+    """Issue 23: a heel lifted 8 cm while the toes stay down is not a step: read by the
+    foot's lowest point (``clearance_m``) the gap joins the plant and the ankle is held still
+    (read by the ankle alone the foot was moved there, on its toes: the sliding the group's
+    travel showed)."""
+    from musicdance.synthesis.contacts import carry_targets
+
+    fps, frames = 30.0, 40
+    ankles = np.zeros((frames, 3))
+    ankles[:, 0] = np.linspace(0.0, 0.1, frames)  # the floor drifts 10 cm under the foot
+    ankles[:, 1] = 0.08
+    ankles[18:22, 1] = 0.16  # the heel rises
+    contact = np.ones(frames, dtype=bool)
+    contact[18:22] = False
+    clearance = np.full(frames, 0.005)  # ... on toes that stay down
+    target, _, planted = carry_targets(ankles, contact, fps, clearance_m=clearance)
+    assert planted.all() and np.ptp(target[:, 0]) < 1e-9
+    target, _, planted = carry_targets(ankles, contact, fps)  # by the ankle: two plants
+    assert not planted[18:22].any() and np.ptp(target[18:22, 0]) > 0.01
+
+
+def test_carry_targets_remove_a_known_drift_and_keep_the_foot_s_own_steps():
+    """With the floor's drift known (a spot's travel), a quick low step (under
+    ``MIN_AIR_FRAMES`` frames above ``AIR_FREE_M``) carries none of it: the foot keeps its
+    own step on a floor that holds still; and a faster drift makes longer steps, not more."""
+    from musicdance.synthesis.contacts import MIN_AIR_FRAMES, STEP_M, carry_targets, mask_runs
+
+    fps, frames = 30.0, 60
+    drift = np.zeros((frames, 2))
+    drift[:, 0] = np.linspace(0.0, 0.1, frames)
+    own = np.where(np.arange(frames) >= 32, 0.12, 0.0)
+    own[30:32] = [0.04, 0.08]  # a quick step forward, 3 cm off the floor
+    ankles = np.zeros((frames, 3))
+    ankles[:, 0] = drift[:, 0] + own
+    ankles[:, 1] = 0.08
+    clearance = np.zeros(frames)
+    clearance[29:33] = 0.03
+    contact = clearance == 0
+    target, _, planted = carry_targets(ankles, contact, fps, clearance_m=clearance,
+                                       drift_m=drift)  # fmt: skip
+    assert MIN_AIR_FRAMES > 0 and planted.all()
+    assert np.ptp(target[:, 0] - own) < 1e-9  # the drift is gone, the step is kept
+    # 1.2 m of drift in 2 s: steps of 0.24 m (0.4 s of drift), not 8 of STEP_M
+    fast = np.zeros((frames, 3))
+    fast[:, 0] = np.linspace(0.0, 1.2, frames)
+    fast[:, 1] = 0.08
+    plants = carry_targets(fast, np.ones(frames, dtype=bool), fps, drift_m=fast[:, [0, 2]])[2]
+    assert 3 <= len(mask_runs(plants)) < 1.2 / STEP_M

@@ -6,17 +6,19 @@
    averaged over ``ANCHOR_WINDOW_S``) are removed, what is left of the hips' sway is kept
    within ``SWAY_M`` of the spot, the dancer faces the audience, and the feet are carried over
    that change by steps (``carry_feet``) on the render's own contacts.
-3. Each dancer's spot follows the formations: held during a section, travelling (smoothstep)
-   over the section's ``travel_counts`` counts before it starts.
+3. Each dancer's spot follows the formations: held during a section, travelling over the
+   section's ``travel_counts`` counts before it starts, a smoothstep per count (the walk
+   pauses on every beat, so the dancer's kinematic beats stay on the music's).
 4. Every frame is checked: where two hips would come closer than ``min_distance_m`` plus a
    margin, the paths there are pushed apart and smoothed (``formation.relax_paths``).
-5. Where a dancer's spot moves, the travel is carried by the feet (``contacts.carry_feet``):
-   each plant of a foot stays where the spot has brought it half-way through the plant, a
-   plant that would have to carry more than ``contacts.STEP_M`` is split by an added step,
-   and in the air the foot goes from one plant to the next; the legs reach there with IK. So
-   travel lengthens the steps (and adds some) instead of sliding the feet. The anchoring
-   (step 2) plants the feet the same way: removing the render's slow travel and turning
-   also moves the floor under its feet.
+5. Where a dancer's spot moves, the travel is carried by the feet (``contacts.carry_targets``
+   with the spot's path as the known drift): each plant of a foot removes the travel (the
+   foot keeps its own motion, on a floor that holds still), a plant that would have to carry
+   more than a step (``contacts.STEP_M``, longer for a faster walk) is split by an added step,
+   a quick low step carries none of it, and in the air the foot goes from one plant to the
+   next; the legs reach there with IK. So travel lengthens the steps (and adds some) instead
+   of sliding the feet. The anchoring (step 2) plants the feet the same way: removing the
+   render's slow travel and turning also moves the floor under its feet.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from musicdance.synthesis.contacts import (
     LEGS,
     carry_feet,
     carry_targets,
+    foot_on_floor,
     mask_runs,
     move_feet,
 )
@@ -214,8 +217,9 @@ def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def spot_paths(group: GroupTimeline, frames: int) -> np.ndarray:
-    """``[N, T, 2]`` each dancer's planned spot per frame: the section's spot, reached by a
-    smoothstep over the ``travel_counts`` counts before the section starts."""
+    """``[N, T, 2]`` each dancer's planned spot per frame: the section's spot, reached over
+    the ``travel_counts`` counts before the section starts, a smoothstep per count (the walk
+    pauses on each beat)."""
     fps = group.fps
     times = np.arange(frames) / fps
     sections = group.sections
@@ -228,13 +232,23 @@ def spot_paths(group: GroupTimeline, frames: int) -> np.ndarray:
         beats = group.base.slots[section.first_slot - 1].beat_times_s
         period_s = (beats[-1] - beats[0]) / max(len(beats) - 1, 1)
         leave_s = arrive_s - section.travel_counts * period_s
-        share = np.clip((times - leave_s) / max(arrive_s - leave_s, 1e-6), 0.0, 1.0)
-        share = share * share * (3 - 2 * share)
+        share = _beat_steps((times - leave_s) / max(period_s, 1e-6), section.travel_counts)
         moving = times >= leave_s
         paths[:, moving] = (
             before[:, None] + share[moving][None, :, None] * (after - before)[:, None]
         )
     return paths
+
+
+def _beat_steps(counts: np.ndarray, total: int) -> np.ndarray:
+    """Share of a walk done after ``counts`` counts of ``total``: a smoothstep per count, so
+    the walk pauses on every beat (its kinematic beats stay on the music's)."""
+    if total <= 0:
+        return (counts >= 0).astype(float)
+    counts = np.clip(counts, 0.0, float(total))
+    whole = np.minimum(np.floor(counts), total - 1)
+    part = counts - whole
+    return (whole + part * part * (3 - 2 * part)) / total
 
 
 def _push_apart(hips: np.ndarray, close: np.ndarray, limit: float, fps: float) -> np.ndarray:
@@ -285,12 +299,18 @@ def _placed(anchored, keys, spots: np.ndarray, fps: float, plant: bool) -> list[
     # each slice is planned on its own (its runs, its plants), then one IK pass for all
     part = concatenate(parts)
     positions, rotations = part.global_transforms()
+    clearances = [foot_on_floor(positions, part.skeleton, foot, fps)[0] for _, _, foot in LEGS]
     targets, weights, at = [], [], 0
-    for piece, c in zip(parts, contacts, strict=True):
+    for piece, c, (d, first, stop) in zip(parts, contacts, slices, strict=True):
         span = slice(at, at + piece.num_frames)
         at += piece.num_frames
-        sides = [carry_targets(positions[span, part.skeleton.index(foot)], c[:, side], fps,
-                               side=side) for side, (_, _, foot) in enumerate(LEGS)]  # fmt: skip
+        sides = []
+        for side, (_, _, foot) in enumerate(LEGS):
+            sides.append(carry_targets(
+                positions[span, part.skeleton.index(foot)], c[:, side], fps, side=side,
+                clearance_m=clearances[side][span], settle=False,
+                drift_m=spots[d, first:stop], hold_ends=True,
+            ))  # fmt: skip
         targets.append(np.stack([t for t, _, _ in sides], 1))
         weights.append(np.stack([w for _, w, _ in sides], 1).astype(float))
     moved = move_feet(part, np.concatenate(targets), np.concatenate(weights),

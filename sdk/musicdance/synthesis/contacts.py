@@ -49,17 +49,32 @@ POLE_SMOOTH_FRAMES = 2.0
 #: Length (m) of the foot-forward hint added to the knee's own bend direction: it decides the
 #: bend only when the knee's offset from the hip-ankle line is shorter than a few cm.
 POLE_HINT_M = 0.03
-#: ``carry_feet``: slide (m) one plant may carry before the foot steps again; an added step is
-#: ``STEP_S`` off the floor and ``LIFT_M`` high at its middle; corrections below
+#: ``carry_feet``: drift (m) one plant may carry before the foot steps again (a planted leg
+#: then reaches at most half of it either way): ``STEP_M``, or what the floor drifts in
+#: ``STRIDE_S`` when it drifts faster, at most ``MAX_STEP_M`` (longer steps, not more of them,
+#: for a faster walk); an added step is ``STEP_S`` off the floor and ``LIFT_M`` high at its
+#: middle (a sine to the power 1.5: lifted and set down gently, its middle frames above
+#: ``AIR_FREE_M``, where moving the foot cannot read as sliding); corrections below
 #: ``CARRY_TOLERANCE_M`` are left alone.
-STEP_M = 0.25
-STEP_S = 0.17
-LIFT_M = 0.06
+STEP_M = 0.15
+STRIDE_S = 0.4
+MAX_STEP_M = 0.6
+STEP_S = 0.27
+LIFT_M = 0.08
 CARRY_TOLERANCE_M = 1e-4
 #: A foot that rises less than this (m) between two contacts has not left the floor.
 RISE_M = 0.02
-#: Height (m) above both plants above which a foot in the air is surely off the floor.
+#: Height (m) above both plants above which a foot in the air is surely off the floor, and the
+#: fewest frames it must spend there for a gap to carry a correction (a quick low step).
 AIR_FREE_M = 0.05
+MIN_AIR_FRAMES = 3
+#: A foot with a point within ``FLOOR_M`` of the floor and slower than ``TOUCH_MPS`` touches
+#: it (the contact detector's reading): up to ``LANDING_FRAMES`` such frames next to a plant
+#: join it (the landing and the lift-off are held, not slid), leaving ``MIN_AIR_FRAMES`` of
+#: the gap free.
+FLOOR_M = 0.05
+TOUCH_MPS = 0.3
+LANDING_FRAMES = 3
 
 
 def _blend_frames(blend_s: float, fps: float) -> int:
@@ -191,6 +206,20 @@ def knee_poles(
     return pole / np.maximum(np.linalg.norm(pole, axis=-1, keepdims=True), 1e-9)
 
 
+def foot_on_floor(
+    positions_m: np.ndarray, skeleton, foot: str, fps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A foot's clearance ``[T]``: the height (m) of its lowest point (ankle or toes) above
+    that point's floor (its 2nd percentile over the frames); and where it touches ``[T]``: a
+    point within ``FLOOR_M`` of its floor and slower than ``TOUCH_MPS`` (what the contact
+    detector reads as touching)."""
+    index = [skeleton.index(foot), skeleton.index(foot.replace("Foot", "Toes"))]
+    heights = positions_m[:, index, 1] - np.percentile(positions_m[:, index, 1], 2, axis=0)
+    speeds = np.linalg.norm(np.gradient(positions_m[:, index], axis=0), axis=-1) * fps
+    touching = np.any((heights < FLOOR_M) & (speeds < TOUCH_MPS), axis=1)
+    return heights.min(axis=1), touching
+
+
 def carry_targets(
     ankles_m: np.ndarray,
     contact: np.ndarray,
@@ -198,58 +227,85 @@ def carry_targets(
     *,
     side: int = 0,
     step_m: float = STEP_M,
+    clearance_m: np.ndarray | None = None,
+    touching: np.ndarray | None = None,
+    settle: bool = True,
+    drift_m: np.ndarray | None = None,
+    hold_ends: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """When the floor under a motion drifts (the motion was moved or turned on the floor while
     its feet are down): where one ankle should be, ``[T, 3]``; where that differs from
     ``ankles_m [T, 3]`` (``[T]`` bool); and where the foot is planted then (``[T]`` bool, what
-    a second call on the carried motion reads as ``contact``). Each plant (a run of ``contact
-    [T]``) stays where the foot is half-way through it, so the leg reaches at most half the
-    plant's slide either way; a plant sliding further than ``step_m`` is split at every
-    ``step_m`` of slide (``side`` 1: half a step later, so the feet alternate) by an added
-    step, ``STEP_S`` off the floor and ``LIFT_M`` high at its middle; in the air the foot
-    follows its own path plus a correction going from where the last plant left it to where
-    the next one needs it, made while the foot is more than ``AIR_FREE_M`` above both (where
-    it cannot be sliding; a smoothstep over the gap when it never is, for three frames). A gap
-    in which the foot rises less than ``RISE_M`` is part of one plant, and a plant lasts while
-    the foot stays within ``RISE_M / 2`` of its height (lifting off, landing)."""
+    a second call on the carried motion reads as ``contact``).
+
+    Each plant (a run of ``contact [T]``) stays where the foot is half-way through it, so the
+    leg reaches at most half the plant's slide either way; a plant sliding further than a
+    step (``step_m``, longer where the floor drifts faster: ``STRIDE_S``, ``MAX_STEP_M``) is
+    split at every step of slide (``side`` 1: half a step later, so the feet alternate) by an
+    added step, ``STEP_S`` off the floor and ``LIFT_M`` high at its
+    middle; in the air the foot follows its own path plus a correction going from where the
+    last plant left it to where the next one needs it, made while the foot is more than
+    ``AIR_FREE_M`` above both (where it cannot be sliding; a smoothstep over the gap when it
+    is there for fewer than ``MIN_AIR_FRAMES``).
+
+    clearance_m: ``[T]`` height of the foot's lowest point above the floor
+    (``foot_on_floor``; default: the ankle's height): a heel lifted on planted toes has not
+    left the floor. A gap in which the foot rises less than ``RISE_M`` is part of one plant.
+    settle: a plant lasts while the foot stays within ``RISE_M / 2`` of its height (lifting
+    off, landing) and takes in up to ``LANDING_FRAMES`` frames on either side where the foot
+    is ``touching [T]`` (``foot_on_floor``), leaving ``MIN_AIR_FRAMES`` of each gap free.
+    drift_m: ``[T, 2]`` the floor's known drift (a spot's travel): a plant removes it (the
+    foot's own motion is kept), a quick low step (fewer than ``MIN_AIR_FRAMES`` frames above
+    ``AIR_FREE_M``) carries none of it (it joins the plants around it), and ``step_m`` counts
+    the drift. hold_ends: the first plant stays where it starts and the last where it ends,
+    so the ends of a slice of frames are left as they are."""
     frames = len(ankles_m)
     flat = ankles_m[:, [0, 2]]
-    slid = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(flat, axis=0), axis=1))])
+    along = flat if drift_m is None else np.asarray(drift_m, dtype=float)
+    speed = np.linalg.norm(np.diff(along, axis=0), axis=1)  # m per frame
+    stride = np.clip(speed * fps * STRIDE_S, step_m, MAX_STEP_M)  # longer steps when faster
+    slid = np.concatenate([[0.0], np.cumsum(speed / stride)])  # in steps
     gap = max(int(round(STEP_S * fps)), 2)
-    bump = LIFT_M * np.sin(np.pi * np.arange(1, gap + 1) / (gap + 1))
+    bump = LIFT_M * np.sin(np.pi * np.arange(1, gap + 1) / (gap + 1)) ** 1.5  # eased off the floor
     plants = np.asarray(contact, dtype=bool).copy()
-    heights = ankles_m[:, 1]
+    heights = ankles_m[:, 1] if clearance_m is None else clearance_m
     runs = mask_runs(plants)
     for (_, b), (a, _) in zip(runs, runs[1:], strict=False):
-        if heights[b:a].max() - max(heights[b - 1], heights[a]) < RISE_M:
-            plants[b:a] = True  # the foot never left the floor: one plant
-    for a, b in mask_runs(plants):  # a plant lasts while the foot is still on the floor
-        low = heights - heights[b - 1] < RISE_M / 2
-        stop = b + int(np.argmin(np.append(low[b:], False)))
-        low = heights - heights[a] < RISE_M / 2
-        start = a - int(np.argmin(np.append(low[:a][::-1], False)))
-        plants[start:stop] = True
+        above = heights[b:a] - max(heights[b - 1], heights[a])
+        if drift_m is not None:
+            joined = np.count_nonzero(above > AIR_FREE_M) < MIN_AIR_FRAMES
+        else:
+            joined = above.max() < RISE_M
+        plants[b:a] |= joined  # the foot never left the floor (or too briefly to step)
+    if settle:
+        plants = _settled(plants, heights, touching)
     lift = np.zeros(frames)
-    phase = side * step_m / 2
-    for a, b in mask_runs(plants):
-        if slid[b - 1] - slid[a] <= step_m:
-            continue
-        first = math.ceil((slid[a] - phase) / step_m)
-        for mark in np.arange(first, math.floor((slid[b - 1] - phase) / step_m) + 1) * step_m:
-            lo = min(max(int(np.searchsorted(slid, mark + phase)) - gap // 2, a + 1), b - 1 - gap)
+    runs = mask_runs(plants)
+    for k, (a, b) in enumerate(runs):
+        marks = np.arange(math.ceil(slid[a] - side / 2), math.floor(slid[b - 1] - side / 2) + 1)
+        marks = marks + side / 2 if slid[b - 1] - slid[a] > 1.0 else marks[:0]
+        if hold_ends and k == 0:  # held where it starts: a step after half a step of drift
+            marks = np.arange(slid[a] + 0.5, slid[b - 1], 1.0)
+        elif hold_ends and k == len(runs) - 1:  # held where it ends: likewise before its end
+            marks = np.arange(slid[b - 1] - 0.5, slid[a], -1.0)[::-1]
+        for mark in marks:
+            lo = min(max(int(np.searchsorted(slid, mark)) - gap // 2, a + 1), b - 1 - gap)
             if lo <= a or not plants[lo - 1]:
                 continue  # too short a plant for a step, or the step before is too close
             plants[lo : lo + gap] = False
             lift[lo : lo + gap] = bump
     runs = mask_runs(plants)
+    held = [(a + b - 1) // 2 for a, b in runs]
+    if hold_ends and runs:
+        held[0], held[-1] = runs[0][0], runs[-1][1] - 1
     correction = np.zeros((frames, 2))
-    pins = [flat[(a + b - 1) // 2] for a, b in runs]
-    for (a, b), pin in zip(runs, pins, strict=True):
-        correction[a:b] = pin - flat[a:b]
+    for (a, b), at in zip(runs, held, strict=True):
+        correction[a:b] = along[at] - along[a:b]
     for (_, b), (a, _) in zip(runs, runs[1:], strict=False):
         share = _smoothstep(np.arange(1, a - b + 1) / (a - b + 1.0))
-        up = np.maximum(heights[b:a] - max(heights[b - 1], heights[a]) - AIR_FREE_M, 0.0)
-        if np.count_nonzero(up) >= 3:  # made where the foot is off the floor (not sliding)
+        base = max(heights[b - 1], heights[a])
+        up = np.maximum(heights[b:a] + lift[b:a] - base - AIR_FREE_M, 0.0)
+        if np.count_nonzero(up) >= MIN_AIR_FRAMES:  # made where the foot is off the floor
             share = np.cumsum(up) / up.sum()
         share = share[:, None]
         correction[b:a] = (1 - share) * correction[b - 1] + share * correction[a]
@@ -260,21 +316,63 @@ def carry_targets(
     return target, moved, plants
 
 
+def _settled(plants: np.ndarray, heights: np.ndarray, touching: np.ndarray | None) -> np.ndarray:
+    """``plants [T]`` lasting while the foot stays within ``RISE_M / 2`` of its height at the
+    plant's ends, then taking in up to ``LANDING_FRAMES`` frames on either side where the foot
+    is ``touching [T]``, leaving at least ``MIN_AIR_FRAMES`` of each gap free."""
+    plants = plants.copy()
+    for a, b in mask_runs(plants):
+        still = heights - heights[b - 1] < RISE_M / 2
+        stop = b + int(np.argmin(np.append(still[b:], False)))
+        still = heights - heights[a] < RISE_M / 2
+        start = a - int(np.argmin(np.append(still[:a][::-1], False)))
+        plants[start:stop] = True
+    if touching is None:
+        return plants
+    return _landings(plants, touching)
+
+
+def _landings(plants: np.ndarray, touching: np.ndarray) -> np.ndarray:
+    """``plants [T]`` taking in up to ``LANDING_FRAMES`` frames on either side where the foot
+    is ``touching [T]``, leaving at least ``MIN_AIR_FRAMES`` of each gap free."""
+    grown = plants.copy()
+    for b, a in mask_runs(~plants):  # each gap [b, a): lift-off after b, landing before a
+        spare = a - b - (MIN_AIR_FRAMES if 0 < b and a < len(plants) else 0)
+        off = 0 if b == 0 else _leading(touching[b:a], min(LANDING_FRAMES, spare))
+        on = 0 if a == len(plants) else _leading(touching[b:a][::-1], min(LANDING_FRAMES,
+                                                                          spare - off))  # fmt: skip
+        grown[b : b + off] = True
+        grown[a - on : a] = True
+    return grown
+
+
+def _leading(mask: np.ndarray, most: int) -> int:
+    """How many of the first ``most`` entries of ``mask`` are True before the first False."""
+    if most <= 0:
+        return 0
+    head = mask[:most]
+    return int(np.argmin(np.append(head, False)))
+
+
 def carry_feet(
     motion: Motion,
     contacts: np.ndarray,
     *,
     transforms: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[Motion, np.ndarray]:
-    """``motion`` with its feet carried by steps over a drifting floor (``carry_targets``,
-    legs solved with IK): the way to plant feet when the motion was moved or turned on the
-    floor after it was made; and its plants ``[T, 2]`` afterwards. contacts: ``[T, 2]``."""
+    """``motion`` with its feet carried by steps over a drifting floor (``carry_targets`` on
+    each foot's clearance, legs solved with IK): the way to plant feet when the motion was
+    moved or turned on the floor after it was made; and its plants ``[T, 2]`` afterwards.
+    contacts: ``[T, 2]``."""
     skeleton = motion.skeleton
     positions, rotations = motion.global_transforms() if transforms is None else transforms
     targets, weights, plants = [], [], []
     for side, (_, _, foot) in enumerate(LEGS):
-        ankles = positions[:, skeleton.index(foot)]
-        target, moved, planted = carry_targets(ankles, contacts[:, side], motion.fps, side=side)
+        clearance, touching = foot_on_floor(positions, skeleton, foot, motion.fps)
+        target, moved, planted = carry_targets(
+            positions[:, skeleton.index(foot)], contacts[:, side], motion.fps, side=side,
+            clearance_m=clearance, touching=touching,
+        )  # fmt: skip
         targets.append(target)
         weights.append(moved.astype(float))
         plants.append(planted)
