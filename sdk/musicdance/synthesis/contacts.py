@@ -21,6 +21,7 @@ from dataclasses import replace
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from musicdance.motion.analysis import contacts_from_signals, foot_signals
 from musicdance.motion.ik import two_bone_ik
 from musicdance.motion.motion import Motion
 from musicdance.motion.quat import quat_between, quat_inv_mul, quat_mul, quat_mul_vec3
@@ -213,11 +214,11 @@ def foot_on_floor(
     that point's floor (its 2nd percentile over the frames); and where it touches ``[T]``: a
     point within ``FLOOR_M`` of its floor and slower than ``TOUCH_MPS`` (what the contact
     detector reads as touching)."""
-    index = [skeleton.index(foot), skeleton.index(foot.replace("Foot", "Toes"))]
-    heights = positions_m[:, index, 1] - np.percentile(positions_m[:, index, 1], 2, axis=0)
-    speeds = np.linalg.norm(np.gradient(positions_m[:, index], axis=0), axis=-1) * fps
-    touching = np.any((heights < FLOOR_M) & (speeds < TOUCH_MPS), axis=1)
-    return heights.min(axis=1), touching
+    points = ((skeleton.index(foot), skeleton.index(foot.replace("Foot", "Toes"))),)
+    heights, speeds = foot_signals(positions_m, fps, points)
+    touching = contacts_from_signals(heights, speeds, points, height_m=FLOOR_M,
+                                     speed_mps=TOUCH_MPS, min_frames=1)[:, 0]  # fmt: skip
+    return (heights - np.percentile(heights, 2, axis=0)).min(axis=1), touching
 
 
 def carry_targets(
