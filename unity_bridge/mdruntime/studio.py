@@ -226,9 +226,12 @@ def studio_routes():
             raise svc.ServiceError(404, "this service was not started by mdtool studio")
         return found
 
-    def writable_library(request: Request):
+    async def library_change(request: Request):
+        """The writable library, the request's JSON body and its phrase ids."""
         studio_of(request)  # only the studio changes the library
-        return svc._service(request).runtime.library.library
+        state = svc._service(request)
+        body = await svc._json_body(request, state.config)
+        return state.runtime.library.library, body, _ids(body)
 
     @svc.endpoint(auth=False)
     async def page(request: Request) -> Response:
@@ -371,20 +374,14 @@ def studio_routes():
 
     @svc.endpoint()
     async def library_status(request: Request) -> Response:
-        library = writable_library(request)
-        state = svc._service(request)
-        body = await svc._json_body(request, state.config)
-        ids = _ids(body)
+        library, body, ids = await library_change(request)
         status = svc._field(body, "status", str)
         library.set_status(ids, status)
         return JSONResponse({"ids": ids, "status": status})
 
     @svc.endpoint()
     async def library_tags(request: Request) -> Response:
-        library = writable_library(request)
-        state = svc._service(request)
-        body = await svc._json_body(request, state.config)
-        ids = _ids(body)
+        library, body, ids = await library_change(request)
         add = [str(t) for t in svc._field(body, "add", list, default=[], required=False)]
         remove = [str(t) for t in svc._field(body, "remove", list, default=[], required=False)]
         if add:
