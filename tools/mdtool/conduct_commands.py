@@ -34,8 +34,8 @@ def conduct(
         "--method",
         help="procedural (default): the textbook beat patterns driven by the analysis; "
         "gan: the trained M2S-GAN (ONNX, the default bundle's conducting companion), a "
-        "reduced reproduction of the paper that conducts worse than the procedural "
-        "conductor (docs/conducting.md, Table 2).",
+        "reduced re-implementation of the paper's method that conducts worse than the "
+        "procedural conductor (docs/conducting.md, Table 2).",
     ),  # fmt: skip
     formats: str = typer.Option(
         "glb,bvh,json", "--format", help="Comma list: glb, bvh, json (the keypoint track)."
